@@ -1,0 +1,223 @@
+package org.rlhf4j.core.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.tensor.Parallel;
+
+/**
+ * A GPT-2-architecture causal language model with hand-written forward and backward passes over
+ * ND4J (see {@link GptConfig}). Parameters live in one flat buffer ({@link #parameters()}), their
+ * gradients in another ({@link #gradients()}); {@link ForwardPass#backward} adds to the gradients,
+ * so losses and micro-batches accumulate until {@link #zeroGradients()}.
+ *
+ * <p>A batch is split into {@code min(threads, B)} shards computed in parallel, each with its own
+ * preallocated activations; the shards' parameter gradients are summed in a fixed order, so results
+ * are deterministic for a given thread count. A model is not thread-safe: one pass at a time, and a
+ * new {@link #forward} invalidates the previous pass. Close the model to free its native memory.
+ */
+public final class GptModel implements AutoCloseable {
+  private final GptConfig config;
+  private final ModelOptions options;
+  private final FlatTensors params;
+  private final FlatTensors grads;
+  private final Weights weights;
+  private final Weights gradWeights;
+  private final ShardMath math;
+  private final List<Shard> shards = new ArrayList<>();
+  private long passId;
+
+  /** The per-shard state: activations, and (for shards after the first) private gradients. */
+  static final class Shard {
+    final ShardWorkspace ws;
+    final FlatTensors grads; // null for shard 0, which writes the model's gradients directly
+    final Weights gradWeights;
+
+    Shard(ShardWorkspace ws, FlatTensors grads, Weights gradWeights) {
+      this.ws = ws;
+      this.grads = grads;
+      this.gradWeights = gradWeights;
+    }
+  }
+
+  private GptModel(GptConfig config, ModelOptions options, FlatTensors params) {
+    this.config = config;
+    this.options = options;
+    this.params = params;
+    this.grads = FlatTensors.zeros(params.layout(), options.dataType());
+    this.weights = new Weights(params, config);
+    this.gradWeights = new Weights(grads, config);
+    this.math = new ShardMath(config, options.dataType());
+  }
+
+  /** A model with GPT-2's random initialisation from {@code seed}, FLOAT, default threads. */
+  public static GptModel randomInit(GptConfig config, long seed) {
+    return randomInit(config, seed, ModelOptions.defaults());
+  }
+
+  /** A model with GPT-2's random initialisation from {@code seed}. */
+  public static GptModel randomInit(GptConfig config, long seed, ModelOptions options) {
+    FlatTensors p = FlatTensors.zeros(ParameterLayout.of(config), options.dataType());
+    Initializer.initialize(p, config, seed);
+    return new GptModel(config, options, p);
+  }
+
+  /**
+   * A model whose parameters are all zero, to be filled by a loader through {@link #parameters()}.
+   */
+  public static GptModel uninitialized(GptConfig config, ModelOptions options) {
+    return new GptModel(config, options, FlatTensors.zeros(ParameterLayout.of(config), options.dataType()));
+  }
+
+  /** A deep copy (parameters only; gradients start at zero) with the given options. */
+  public GptModel copy(ModelOptions newOptions) {
+    GptModel m = uninitialized(config, newOptions);
+    if (newOptions.dataType() == options.dataType()) {
+      m.params.copyFrom(params);
+    } else {
+      m.params.flat().array().assign(params.flat().array().castTo(newOptions.dataType()));
+    }
+    return m;
+  }
+
+  /** The architecture. */
+  public GptConfig config() {
+    return config;
+  }
+
+  /** The element type and thread count. */
+  public ModelOptions options() {
+    return options;
+  }
+
+  /** The element type. */
+  public DataType dataType() {
+    return options.dataType();
+  }
+
+  /** The parameters (named views of one flat buffer); writing them changes the model. */
+  public FlatTensors parameters() {
+    return params;
+  }
+
+  /** The accumulated gradients, laid out like {@link #parameters()}. */
+  public FlatTensors gradients() {
+    return grads;
+  }
+
+  /** Sets all gradients to zero. */
+  public void zeroGradients() {
+    grads.zero();
+  }
+
+  /** Runs the model on {@code [B, T]} token ids with an attention mask (any numeric types). */
+  public ForwardPass forward(INDArray ids, INDArray mask) {
+    return forward(TokenBatch.of(ids, mask));
+  }
+
+  /**
+   * Runs the transformer on {@code batch}; the returned pass computes the heads on demand and
+   * backpropagates. Invalidates any earlier pass of this model.
+   *
+   * @throws RlhfException if a token id is outside the vocabulary or the batch is longer than the
+   *     context
+   */
+  public ForwardPass forward(TokenBatch batch) {
+    validate(batch);
+    int b = batch.batchSize();
+    int t = batch.length();
+    int shardCount = Math.min(options.threads(), b);
+    ensureShards(shardCount);
+    long id = ++passId;
+    int[] bounds = shardBounds(b, shardCount);
+    Parallel.forEach(
+        shardCount,
+        s -> {
+          ShardWorkspace ws = shards.get(s).ws;
+          ws.ensure(bounds[s + 1] - bounds[s], t);
+          batch.copyRows(bounds[s], bounds[s + 1], ws.ids, ws.keyMask, ws.positions);
+          math.forward(ws, weights);
+        });
+    return new ForwardPass(this, id, batch, bounds);
+  }
+
+  private void validate(TokenBatch batch) {
+    int v = config.vocabSize();
+    if (batch.length() > config.contextLength()) {
+      throw new RlhfException(
+          "sequence length " + batch.length() + " exceeds the model's context length " + config.contextLength());
+    }
+    for (int b = 0; b < batch.batchSize(); b++) {
+      for (int t = 0; t < batch.length(); t++) {
+        int id = batch.id(b, t);
+        if (id < 0 || id >= v) {
+          throw new RlhfException(
+              "token id " + id + " at batch row " + b + ", position " + t + " is outside the vocabulary [0, " + v + ")");
+        }
+      }
+    }
+  }
+
+  private void ensureShards(int count) {
+    while (shards.size() < count) {
+      boolean first = shards.isEmpty();
+      FlatTensors g = first ? null : FlatTensors.zeros(params.layout(), options.dataType());
+      shards.add(new Shard(new ShardWorkspace(config, options.dataType()), g, first ? gradWeights : new Weights(g, config)));
+    }
+  }
+
+  private static int[] shardBounds(int b, int count) {
+    int[] bounds = new int[count + 1];
+    for (int s = 0; s <= count; s++) {
+      bounds[s] = (int) ((long) s * b / count);
+    }
+    return bounds;
+  }
+
+  // --- package-private access for ForwardPass and the decoder
+
+  void checkCurrent(long id) {
+    if (id != passId) {
+      throw new IllegalStateException("this forward pass is stale: the model has run another forward pass since");
+    }
+  }
+
+  Shard shard(int s) {
+    return shards.get(s);
+  }
+
+  ShardMath math() {
+    return math;
+  }
+
+  Weights weights() {
+    return weights;
+  }
+
+  /** Adds the private gradients of shards 1.. to the model's gradients, in shard order. */
+  void reduceShardGradients(int shardCount) {
+    for (int s = 1; s < shardCount; s++) {
+      grads.flat().array().addi(shards.get(s).grads.flat().array());
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Shard s : shards) {
+      s.ws.close();
+      if (s.grads != null) {
+        s.grads.close();
+      }
+    }
+    shards.clear();
+    grads.close();
+    params.close();
+  }
+
+  @Override
+  public String toString() {
+    return "GptModel" + config + " " + options.dataType();
+  }
+}

@@ -1,0 +1,161 @@
+package org.rlhf4j.core.model;
+
+import static org.rlhf4j.core.tensor.Blas.batchedMatmul;
+import static org.rlhf4j.core.tensor.Blas.gemm;
+import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.rlhf4j.core.tensor.AttentionKernels;
+import org.rlhf4j.core.tensor.HeadKernels;
+import org.rlhf4j.core.tensor.NormKernels;
+import org.rlhf4j.core.tensor.PointwiseKernels;
+import org.rlhf4j.core.tensor.Tensor;
+
+/**
+ * The forward and backward pass of the GPT over one shard of a batch, written out by hand: BLAS
+ * for the matrix products, Java kernels for everything else. Reads top to bottom like nanoGPT's
+ * {@code forward}; the backward mirrors it in reverse. Shapes: {@code n = b*T} rows, {@code d} model
+ * width, {@code F = 4d}, {@code H} heads of width {@code dh}, {@code V} vocabulary.
+ */
+final class ShardMath {
+  private final GptConfig c;
+  private final NormKernels norm;
+  private final AttentionKernels attn;
+  private final PointwiseKernels pw;
+  private final HeadKernels head;
+  private final double attnScale;
+
+  ShardMath(GptConfig config, DataType type) {
+    this.c = config;
+    this.norm = NormKernels.of(type);
+    this.attn = AttentionKernels.of(type);
+    this.pw = PointwiseKernels.of(type);
+    this.head = HeadKernels.of(type);
+    this.attnScale = 1.0 / Math.sqrt(config.headDim());
+  }
+
+  /** Runs the trunk: token ids in {@code ws.ids} to {@code ws.hidden} (final LayerNorm output). */
+  void forward(ShardWorkspace ws, Weights w) {
+    int b = ws.b;
+    int t = ws.t;
+    int n = b * t;
+    int d = c.dModel();
+    int h = c.heads();
+    int dh = c.headDim();
+    int f = c.mlpDim();
+    norm.embed(ws.ids, ws.positions, w.wte, w.wpe, ws.emb, n, d); // x = wte[ids] + wpe[pos]
+    Tensor x = ws.emb;
+    for (int l = 0; l < c.layers(); l++) {
+      Weights.Block p = w.blocks.get(l);
+      ShardWorkspace.LayerActs a = ws.layers[l];
+      // --- causal self-attention on LN1(x)
+      norm.layerNorm(x, p.ln1W(), p.ln1B(), a.ln1Out, a.ln1Hat, a.ln1Rstd, n, d, c.layerNormEps());
+      gemm(a.ln1Out, p.attnW(), ws.qkv, false, false); // [n, 3d]
+      attn.splitQkv(ws.qkv, p.attnB(), a.q, a.k, a.v, b, t, h, dh); // -> [b*H, T, dh] each
+      batchedMatmul(a.q, a.k, a.att, false, true); // scores [b*H, T, T]
+      attn.causalSoftmax(a.att, ws.keyMask, b, h, t, attnScale);
+      batchedMatmul(a.att, a.v, ws.yh, false, false); // [b*H, T, dh]
+      attn.mergeHeads(ws.yh, a.y, b, t, h, dh); // [n, d]
+      pw.copyAddBias(x, p.projB(), a.mid, n, d);
+      gemmAccumulate(a.y, p.projW(), a.mid, false, false); // mid = x + y Wproj + bproj
+      // --- MLP on LN2(mid)
+      norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
+      gemm(a.ln2Out, p.fcW(), a.fcPre, false, false); // [n, F]
+      pw.biasGelu(a.fcPre, p.fcB(), a.fcTanh, a.fcAct, n, f);
+      pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
+      gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false); // out = mid + gelu(.) Wfc2 + bfc2
+      x = a.out;
+    }
+    norm.layerNorm(x, w.lnfW, w.lnfB, ws.hidden, ws.lnfHat, ws.lnfRstd, n, d, c.layerNormEps());
+  }
+
+  /** {@code logits [n, V] = hidden wte^T} (the tied LM head). */
+  void logits(ShardWorkspace ws, Weights w) {
+    gemm(ws.hidden, w.wte, ws.logits, false, true);
+  }
+
+  /** Per-token log-probabilities and entropies at a temperature; needs {@link #logits} first. */
+  void tokenLogProbs(ShardWorkspace ws, double invTemperature, Tensor logp, Tensor entropy) {
+    head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.b, ws.t, c.vocabSize());
+  }
+
+  /** {@code values [n] = hidden . w_head + b_head}. */
+  void values(ShardWorkspace ws, Weights w, Tensor values) {
+    pw.scalarHead(ws.hidden, w.headW, w.headB, values, ws.b * ws.t, c.dModel());
+  }
+
+  /**
+   * Converts upstream gradients of the log-probabilities and entropies into {@code ws.dLogits};
+   * {@code extraDLogits} (a gradient of the raw logits, may be {@code null}) is added.
+   */
+  void logitsGradient(ShardWorkspace ws, double invTemperature, Tensor logp, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor extraDLogits) {
+    if (gLogp != null || gEntropy != null) {
+      head.tokenLogProbsBackward(ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, c.vocabSize());
+      if (extraDLogits != null) {
+        ws.dLogits.array().addi(extraDLogits.array());
+      }
+    } else {
+      ws.dLogits.array().assign(extraDLogits.array());
+    }
+  }
+
+  /**
+   * Backpropagates to the parameters, adding to {@code g}. {@code dLogits} (in {@code ws.dLogits})
+   * and {@code dValues} may each be absent; {@code dHiddenExtra} (may be {@code null}) is a gradient
+   * of the final hidden states.
+   */
+  void backward(ShardWorkspace ws, Weights w, Weights g, boolean hasDLogits, Tensor dValues, Tensor dHiddenExtra) {
+    int b = ws.b;
+    int t = ws.t;
+    int n = b * t;
+    int d = c.dModel();
+    int h = c.heads();
+    int dh = c.headDim();
+    int f = c.mlpDim();
+    // --- heads -> dHidden [n, d]
+    if (dHiddenExtra != null) {
+      ws.dHidden.array().assign(dHiddenExtra.array());
+    } else {
+      ws.dHidden.zero();
+    }
+    if (hasDLogits) {
+      gemmAccumulate(ws.dLogits, w.wte, ws.dHidden, false, false); // [n, V] x [V, d]
+      gemmAccumulate(ws.dLogits, ws.hidden, g.wte, true, false); // dWte += dLogits^T hidden
+    }
+    if (dValues != null) {
+      pw.scalarHeadBackward(dValues, ws.hidden, w.headW, ws.dHidden, g.headW, g.headB, n, d);
+    }
+    // --- final LayerNorm
+    ws.dResid.zero();
+    norm.layerNormBackward(ws.dHidden, ws.lnfHat, ws.lnfRstd, w.lnfW, ws.dResid, g.lnfW, g.lnfB, n, d);
+    for (int l = c.layers() - 1; l >= 0; l--) {
+      Weights.Block p = w.blocks.get(l);
+      Weights.Block gp = g.blocks.get(l);
+      ShardWorkspace.LayerActs a = ws.layers[l];
+      // --- MLP: out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2 ; ws.dResid holds dL/dout
+      pw.sumRows(ws.dResid, gp.fc2B(), n, d);
+      gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false); // [F, n] x [n, d]
+      gemm(ws.dResid, p.fc2W(), ws.dFc, false, true); // dAct [n, F]
+      pw.geluBackward(ws.dFc, a.fcPre, a.fcTanh, ws.dFc, n * f); // dPre
+      pw.sumRows(ws.dFc, gp.fcB(), n, f);
+      gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false); // [d, n] x [n, F]
+      gemm(ws.dFc, p.fcW(), ws.dLn, false, true); // [n, d]
+      norm.layerNormBackward(ws.dLn, a.ln2Hat, a.ln2Rstd, p.ln2W(), ws.dResid, gp.ln2W(), gp.ln2B(), n, d);
+      // --- attention: mid = x + merge(softmax(q k^T / sqrt(dh)) v) Wproj + bproj ; dResid = dL/dmid
+      pw.sumRows(ws.dResid, gp.projB(), n, d);
+      gemmAccumulate(a.y, ws.dResid, gp.projW(), true, false);
+      gemm(ws.dResid, p.projW(), ws.dY, false, true); // [n, d]
+      attn.splitHeads(ws.dY, ws.dyh, b, t, h, dh); // [b*H, T, dh]
+      batchedMatmul(ws.dyh, a.v, ws.dAtt, false, true); // dP = dY V^T [b*H, T, T]
+      batchedMatmul(a.att, ws.dyh, ws.dv, true, false); // dV = P^T dY
+      attn.causalSoftmaxBackward(a.att, ws.dAtt, b, h, t, attnScale); // dS (scale folded in)
+      batchedMatmul(ws.dAtt, a.k, ws.dq, false, false); // dQ = dS K
+      batchedMatmul(ws.dAtt, a.q, ws.dk, true, false); // dK = dS^T Q
+      attn.mergeQkvGrad(ws.dq, ws.dk, ws.dv, ws.dQkv, gp.attnB(), b, t, h, dh);
+      gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false); // [d, n] x [n, 3d]
+      gemm(ws.dQkv, p.attnW(), ws.dLn, false, true); // [n, d]
+      norm.layerNormBackward(ws.dLn, a.ln1Hat, a.ln1Rstd, p.ln1W(), ws.dResid, gp.ln1W(), gp.ln1B(), n, d);
+    }
+    norm.embedBackward(ws.ids, ws.positions, ws.dResid, g.wte, g.wpe, n, d);
+  }
+}

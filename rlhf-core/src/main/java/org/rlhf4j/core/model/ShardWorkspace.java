@@ -1,0 +1,144 @@
+package org.rlhf4j.core.model;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.rlhf4j.core.tensor.Arena;
+import org.rlhf4j.core.tensor.Tensor;
+
+/**
+ * The activations and backward scratch of one shard ({@code b} sequences of length {@code T}) of a
+ * forward pass, carved from one {@link Arena} and reused while the shape allows. Comments give
+ * shapes with {@code n = b*T}, {@code d = dModel}, {@code F = 4d}, {@code H} heads of width {@code
+ * dh}.
+ */
+final class ShardWorkspace implements AutoCloseable {
+  /** What the backward pass needs from one block's forward pass. */
+  static final class LayerActs {
+    Tensor ln1Hat; // [n, d]
+    Tensor ln1Rstd; // [n]
+    Tensor ln1Out; // [n, d]
+    Tensor q; // [b*H, T, dh]
+    Tensor k; // [b*H, T, dh]
+    Tensor v; // [b*H, T, dh]
+    Tensor att; // [b*H, T, T] probabilities
+    Tensor y; // [n, d] attention output, heads merged
+    Tensor mid; // [n, d] residual after attention
+    Tensor ln2Hat; // [n, d]
+    Tensor ln2Rstd; // [n]
+    Tensor ln2Out; // [n, d]
+    Tensor fcPre; // [n, F] pre-activation (bias included)
+    Tensor fcTanh; // [n, F] tanh saved by GELU
+    Tensor fcAct; // [n, F]
+    Tensor out; // [n, d] residual after the MLP (the next block's input)
+  }
+
+  private final GptConfig config;
+  private final Arena arena;
+  int b;
+  int t;
+  int[] ids = new int[0];
+  int[] positions = new int[0];
+  int[] keyMask = new int[0];
+
+  Tensor emb; // [n, d] block 0's input
+  LayerActs[] layers;
+  Tensor lnfHat; // [n, d]
+  Tensor lnfRstd; // [n]
+  Tensor hidden; // [n, d] final LayerNorm output
+  Tensor logits; // [n, V] (computed on demand)
+  Tensor lse; // [b, T-1]
+  // Scratch, shared by all blocks.
+  Tensor qkv; // [n, 3d]
+  Tensor yh; // [b*H, T, dh]
+  // Backward scratch.
+  Tensor dResid; // [n, d]
+  Tensor dHidden; // [n, d]
+  Tensor dLn; // [n, d]
+  Tensor dY; // [n, d]
+  Tensor dQkv; // [n, 3d]
+  Tensor dq; // [b*H, T, dh]
+  Tensor dk;
+  Tensor dv;
+  Tensor dyh;
+  Tensor dAtt; // [b*H, T, T]
+  Tensor dFc; // [n, F]
+  Tensor dLogits; // [n, V]
+
+  ShardWorkspace(GptConfig config, DataType type) {
+    this.config = config;
+    this.arena = new Arena(type);
+  }
+
+  /** Makes the workspace fit {@code b} sequences of length {@code t} (no-op if it already does). */
+  void ensure(int b, int t) {
+    if (b == this.b && t == this.t && layers != null) {
+      return;
+    }
+    this.b = b;
+    this.t = t;
+    int n = b * t;
+    ids = new int[n];
+    positions = new int[n];
+    keyMask = new int[n];
+    arena.layout(this::carve);
+  }
+
+  private void carve(Arena a) {
+    long n = (long) b * t;
+    long d = config.dModel();
+    long f = config.mlpDim();
+    long bh = (long) b * config.heads();
+    long dh = config.headDim();
+    long v = config.vocabSize();
+    emb = a.take(n, d);
+    layers = new LayerActs[config.layers()];
+    for (int l = 0; l < layers.length; l++) {
+      LayerActs x = new LayerActs();
+      x.ln1Hat = a.take(n, d);
+      x.ln1Rstd = a.take(n);
+      x.ln1Out = a.take(n, d);
+      x.q = a.take(bh, t, dh);
+      x.k = a.take(bh, t, dh);
+      x.v = a.take(bh, t, dh);
+      x.att = a.take(bh, t, t);
+      x.y = a.take(n, d);
+      x.mid = a.take(n, d);
+      x.ln2Hat = a.take(n, d);
+      x.ln2Rstd = a.take(n);
+      x.ln2Out = a.take(n, d);
+      x.fcPre = a.take(n, f);
+      x.fcTanh = a.take(n, f);
+      x.fcAct = a.take(n, f);
+      x.out = a.take(n, d);
+      layers[l] = x;
+    }
+    lnfHat = a.take(n, d);
+    lnfRstd = a.take(n);
+    hidden = a.take(n, d);
+    logits = a.take(n, v);
+    lse = a.take(Math.max(1, (long) b * (t - 1)));
+    qkv = a.take(n, 3 * d);
+    yh = a.take(bh, t, dh);
+    dResid = a.take(n, d);
+    dHidden = a.take(n, d);
+    dLn = a.take(n, d);
+    dY = a.take(n, d);
+    dQkv = a.take(n, 3 * d);
+    dq = a.take(bh, t, dh);
+    dk = a.take(bh, t, dh);
+    dv = a.take(bh, t, dh);
+    dyh = a.take(bh, t, dh);
+    dAtt = a.take(bh, t, t);
+    dFc = a.take(n, f);
+    dLogits = a.take(n, v);
+  }
+
+  /** The final block's output (the final LayerNorm's input). */
+  Tensor lastResidual() {
+    return layers[layers.length - 1].out;
+  }
+
+  @Override
+  public void close() {
+    arena.close();
+  }
+}
