@@ -143,6 +143,14 @@ public final class GptModel implements AutoCloseable {
     return new ForwardPass(this, id, batch, bounds);
   }
 
+  /**
+   * A key/value-cached decoder for {@code batch} sequences of at most {@code capacity} positions
+   * (prompt plus new tokens), for sampling. The session reads this model's current parameters.
+   */
+  public DecodeSession newDecodeSession(int batch, int capacity) {
+    return new DecodeSession(this, batch, capacity);
+  }
+
   private void validate(TokenBatch batch) {
     int v = config.vocabSize();
     if (batch.length() > config.contextLength()) {

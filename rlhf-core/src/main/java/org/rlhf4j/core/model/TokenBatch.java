@@ -139,6 +139,17 @@ public final class TokenBatch {
     return s;
   }
 
+  /** Whether row {@code b} is non-empty with all its padding on the left. */
+  public boolean isLeftPadded(int b) {
+    int pad = length - realTokens(b);
+    for (int t = 0; t < length; t++) {
+      if (mask[b * length + t] != (t >= pad ? 1 : 0)) {
+        return false;
+      }
+    }
+    return pad < length;
+  }
+
   /** The index of the last real token of row {@code b}, or -1 if the row is all padding. */
   public int lastRealIndex(int b) {
     for (int t = length - 1; t >= 0; t--) {

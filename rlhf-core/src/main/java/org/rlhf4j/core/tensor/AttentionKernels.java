@@ -44,6 +44,13 @@ public interface AttentionKernels {
   void causalSoftmaxBackward(Tensor probs, Tensor dProbs, int b, int heads, int t, double scale);
 
   /**
+   * For one new token per sequence: adds {@code bias} to {@code qkv [b, 3*H*dh]}, writes the query
+   * heads to {@code q [b*H, dh]} and appends the key and value heads at index {@code position} of the
+   * caches {@code [b*H, capacity, dh]}.
+   */
+  void appendKv(Tensor qkv, Tensor bias, Tensor q, Tensor kCache, Tensor vCache, int b, int heads, int dh, int capacity, int position);
+
+  /**
    * Attention of one new query per sequence over a key/value cache: {@code q [b*H, dh]}, caches
    * {@code [b*H, capacity, dh]} holding {@code length} positions (the new one included), {@code
    * keyMask int[b*capacity]}; writes {@code out [b*H, dh]}. Uses {@code scratch} of at least

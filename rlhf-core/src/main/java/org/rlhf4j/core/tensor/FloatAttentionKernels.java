@@ -158,6 +158,29 @@ final class FloatAttentionKernels implements AttentionKernels {
   }
 
   @Override
+  public void appendKv(Tensor qkv, Tensor bias, Tensor q, Tensor kCache, Tensor vCache, int b, int heads, int dh, int capacity, int position) {
+    FloatBuffer src = qkv.asFloatBuffer();
+    FloatBuffer bb = bias.asFloatBuffer();
+    FloatBuffer qb = q.writableFloatBuffer();
+    FloatBuffer kb = kCache.writableFloatBuffer();
+    FloatBuffer vb = vCache.writableFloatBuffer();
+    int d = heads * dh;
+    for (int bi = 0; bi < b; bi++) {
+      int row = bi * 3 * d;
+      for (int h = 0; h < heads; h++) {
+        int bh = bi * heads + h;
+        int co = (bh * capacity + position) * dh;
+        for (int j = 0; j < dh; j++) {
+          int c = h * dh + j;
+          qb.put(bh * dh + j, src.get(row + c) + bb.get(c));
+          kb.put(co + j, src.get(row + d + c) + bb.get(d + c));
+          vb.put(co + j, src.get(row + 2 * d + c) + bb.get(2 * d + c));
+        }
+      }
+    }
+  }
+
+  @Override
   public void attendCached(Tensor q, Tensor kCache, Tensor vCache, int[] keyMask, Tensor out, int b, int heads, int capacity, int length, int dh, double scale, double[] scratch) {
     FloatBuffer qb = q.asFloatBuffer();
     FloatBuffer kb = kCache.asFloatBuffer();

@@ -167,6 +167,26 @@ public final class Tensor {
     return new Tensor(array.reshape('c', shape));
   }
 
+  /** Element {@code i} (row-major), as a double; for non-hot code. */
+  public double get(int i) {
+    return floats != null ? asFloatBuffer().get(i) : asDoubleBuffer().get(i);
+  }
+
+  /** Copies {@code length} elements starting at {@code from} into {@code dst}. */
+  public void copyTo(int from, double[] dst, int length) {
+    if (floats != null) {
+      FloatBuffer b = asFloatBuffer();
+      for (int i = 0; i < length; i++) {
+        dst[i] = b.get(from + i);
+      }
+    } else {
+      DoubleBuffer b = asDoubleBuffer();
+      for (int i = 0; i < length; i++) {
+        dst[i] = b.get(from + i);
+      }
+    }
+  }
+
   /** Sets every element to zero. */
   public void zero() {
     array.assign(0);
