@@ -31,7 +31,7 @@ public final class SelfInstruct {
    */
   public static ImmutableList<SftExample> read(Path file, ChatFormat chat) throws IOException {
     checkNotNull(chat, "chat");
-    List<List<SftExample>> tasks = JsonLines.read(file, r -> parse(r, chat));
+    List<List<SftExample>> tasks = JsonFiles.read(file, r -> parse(r, chat));
     return tasks.stream().flatMap(List::stream).collect(ImmutableList.toImmutableList());
   }
 

@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Reads supervised fine-tuning data in TRL's JSON Lines formats, one example per non-blank line:
+ * Reads supervised fine-tuning data in TRL's formats, one example per record. Files are JSON Lines
+ * (one record per non-blank line) or, when they start with {@code [}, a JSON array of records (see
+ * {@link JsonFiles}). The records are:
  *
  * <ul>
  *   <li>{@link Format#PROMPT_COMPLETION}: {@code {"prompt": "...", "completion": "..."}}. TRL's
@@ -64,7 +66,7 @@ public final class SftDatasets {
       throws IOException {
     checkNotNull(format, "format");
     checkNotNull(chat, "chat");
-    return JsonLines.read(file, r -> parse(r, format, chat));
+    return JsonFiles.read(file, r -> parse(r, format, chat));
   }
 
   /**
@@ -77,7 +79,7 @@ public final class SftDatasets {
       BufferedReader in, String source, Format format, ChatFormat chat) throws IOException {
     checkNotNull(format, "format");
     checkNotNull(chat, "chat");
-    return JsonLines.read(in, source, r -> parse(r, format, chat));
+    return JsonFiles.readLines(in, source, r -> parse(r, format, chat));
   }
 
   /**
