@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.collect.ImmutableList;
@@ -31,7 +32,9 @@ import java.util.function.Function;
  * produces are kept.
  */
 public final class JsonFiles {
-  private static final ObjectMapper MAPPER = new ObjectMapper();
+  /** Reads one array element at a time (so no trailing-token check), rejecting duplicate keys. */
+  private static final ObjectMapper MAPPER =
+      JsonRecord.MAPPER.copy().disable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private JsonFiles() {}
 

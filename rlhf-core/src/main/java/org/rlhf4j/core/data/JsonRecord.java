@@ -2,7 +2,9 @@ package org.rlhf4j.core.data;
 
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.collect.ImmutableList;
@@ -19,7 +21,11 @@ import java.util.Optional;
  * array ({@link #ofElement}, whose errors also name the array index).
  */
 public final class JsonRecord {
-  private static final ObjectMapper MAPPER = new ObjectMapper();
+  /** Rejects duplicate keys and, for a line, anything after its object. */
+  static final ObjectMapper MAPPER =
+      new ObjectMapper()
+          .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final int MAX_SHOWN = 60;
 
   private final String source;

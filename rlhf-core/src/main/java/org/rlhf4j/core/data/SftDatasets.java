@@ -70,7 +70,7 @@ public final class SftDatasets {
   }
 
   /**
-   * The examples read from {@code in}; {@code source} names it in error messages.
+   * The examples read as JSON Lines from {@code in}; {@code source} names it in error messages.
    *
    * @throws DataFormatException if a line is malformed or not in {@code format}
    * @throws IOException if {@code in} fails

@@ -73,6 +73,8 @@ class SftDatasetsReaderTest {
         "empty completion|{\"prompt\": \"p\", \"completion\": \"  \"}|field \"completion\": must not be empty",
         "null prompt|{\"prompt\": null, \"completion\": \"c\"}|field \"prompt\": expected a string, got null",
         "invalid JSON|{\"prompt\": \"p\", \"completion\": |invalid JSON",
+        "trailing content|{\"text\": \"a\"} {\"text\": \"b\"}|invalid JSON",
+        "duplicate key|{\"text\": \"a\", \"text\": \"b\"}|invalid JSON: Duplicate field 'text'",
         "not an object|[1, 2]|expected a JSON object, got an array [1,2]",
         "no known field|{\"question\": \"q\"}|unknown record format",
         "empty text|{\"text\": \"\"}|field \"text\": must not be empty",

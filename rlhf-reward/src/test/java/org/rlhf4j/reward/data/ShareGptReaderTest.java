@@ -80,6 +80,14 @@ class ShareGptReaderTest {
     Files.writeString(file, "[\n" + GOOD + ",\n");
     e = assertThrows(DataFormatException.class, () -> ShareGpt.read(file, ChatFormat.plain()));
     assertTrue(e.getMessage().contains("invalid JSON"), e.getMessage());
+    Files.writeString(file, "[\n" + GOOD.replace("\"chosen\"", "\"rejected\"") + "\n]");
+    e = assertThrows(DataFormatException.class, () -> ShareGpt.read(file, ChatFormat.plain()));
+    assertTrue(
+        e.getMessage().startsWith("broken.json:2: invalid JSON: Duplicate field 'rejected'"),
+        e.getMessage());
+    Files.writeString(file, "[\n" + GOOD + "\n] []");
+    e = assertThrows(DataFormatException.class, () -> ShareGpt.read(file, ChatFormat.plain()));
+    assertTrue(e.getMessage().contains("after the end of the JSON array"), e.getMessage());
   }
 
   @Test
