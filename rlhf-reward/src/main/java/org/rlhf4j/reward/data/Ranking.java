@@ -50,7 +50,7 @@ public final class Ranking {
    * @param responses the K responses, none blank
    * @param order the indices into {@code responses} from best to worst: a permutation of {@code 0 ..
    *     K-1}
-   * @throws DataFormatException if K < 2, a response is blank, or {@code order} is not a
+   * @throws DataFormatException if {@code K < 2}, a response is blank, or {@code order} is not a
    *     permutation of {@code 0 .. K-1} (an index out of range, repeated or missing)
    */
   public static Ranking of(
