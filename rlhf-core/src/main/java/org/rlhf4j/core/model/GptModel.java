@@ -82,6 +82,29 @@ public final class GptModel implements AutoCloseable {
     return m;
   }
 
+  /**
+   * A copy of this model with a freshly initialised scalar head (weights N(0, 1/sqrt(d+1)), bias 0,
+   * from {@code seed}), e.g. a reward model or critic initialised from a policy. An existing head is
+   * re-initialised.
+   */
+  public GptModel withNewScalarHead(long seed) {
+    GptConfig headed = config.toBuilder().scalarHead(true).build();
+    GptModel m = uninitialized(headed, options);
+    for (ParameterLayout.Entry e : params.layout().entries()) {
+      if (!e.name().startsWith("scalar_head.")) {
+        m.params.get(e.name()).array().assign(params.get(e.name()).array());
+      }
+    }
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
+    org.nd4j.linalg.api.ndarray.INDArray w = m.params.get("scalar_head.weight").array();
+    double std = 1.0 / Math.sqrt(config.dModel() + 1.0);
+    for (long i = 0; i < w.length(); i++) {
+      w.putScalar(i, rng.nextGaussian() * std);
+    }
+    m.params.get("scalar_head.bias").array().assign(0);
+    return m;
+  }
+
   /** The architecture. */
   public GptConfig config() {
     return config;

@@ -1,0 +1,173 @@
+package org.rlhf4j.core.sft;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.ForwardPass;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.OutputGradients;
+import org.rlhf4j.core.optim.AdamW;
+import org.rlhf4j.core.optim.StepOutcome;
+import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.Metrics;
+import org.rlhf4j.core.train.Permutations;
+import org.rlhf4j.core.train.TrainingListener;
+
+/**
+ * Supervised fine-tuning (and pre-training) of a causal LM: minimises the mean negative
+ * log-likelihood of the target tokens of {@link SftData} — the completions of prompt/completion
+ * pairs, or every token of a text — with AdamW. The data order comes from {@link SftConfig#seed()},
+ * so a run is reproducible. Reports {@code loss}, {@code learning_rate}, {@code grad_norm}, {@code
+ * epoch}, {@code num_tokens} per step and {@code eval/loss}, {@code eval/perplexity} per evaluation.
+ */
+public final class SftTrainer {
+  /** The phase name reported to listeners. */
+  public static final String PHASE = "sft";
+
+  private final SftConfig config;
+
+  /** A trainer with {@code config}. */
+  public SftTrainer(SftConfig config) {
+    this.config = config;
+  }
+
+  /** The configuration. */
+  public SftConfig config() {
+    return config;
+  }
+
+  /** Trains {@code model} in place on {@code train}, evaluating on {@code eval} (may be null). */
+  public SftResult train(GptModel model, SftData train, SftData eval, TrainingListener listener) {
+    checkLengths(model, train);
+    if (eval != null) {
+      checkLengths(model, eval);
+    }
+    TrainingListener l = listener == null ? Listeners.none() : listener;
+    int n = train.size();
+    int b = Math.min(config.batchSize(), n);
+    long stepsPerEpoch = (n + b - 1) / b;
+    long total = config.maxSteps() > 0 ? config.maxSteps() : config.epochs() * stepsPerEpoch;
+    SplittableRandom rng = new SplittableRandom(config.seed());
+    int[] order = Permutations.random(n, rng);
+    int pos = 0;
+    int epoch = 0;
+    List<Metrics> evals = new ArrayList<>();
+    long start = System.nanoTime();
+    long tokens = 0;
+    double lastLoss = Double.NaN;
+    l.onStart(PHASE, total);
+    Optional<SftEvaluation> initial = Optional.empty();
+    if (eval != null) {
+      initial = Optional.of(evaluate(model, eval, config.batchSize()));
+      evals.add(report(l, 0, initial.get()));
+    }
+    try (AdamW opt = new AdamW(config.optimizer(total), model)) {
+      for (long step = 1; step <= total; step++) {
+        if (pos >= n) {
+          order = Permutations.random(n, rng);
+          pos = 0;
+          epoch++;
+        }
+        List<TokenizedSequence> seqs = new ArrayList<>(b);
+        for (int i = 0; i < b && pos < n; i++) {
+          seqs.add(train.get(order[pos++]));
+        }
+        long t0 = System.nanoTime();
+        SequenceBatch batch = SequenceBatch.collate(seqs, 0);
+        model.zeroGradients();
+        ForwardPass pass = model.forward(batch.tokens());
+        INDArray logp = pass.tokenLogProbs(1.0).logProbs(); // [B, T-1]
+        SftLoss.Result loss = SftLoss.compute(logp, batch.targetMask());
+        pass.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
+        StepOutcome o = opt.step(loss.loss());
+        double secs = (System.nanoTime() - t0) / 1e9;
+        tokens += loss.targets();
+        lastLoss = loss.loss();
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("loss", loss.loss());
+        m.put("learning_rate", o.learningRate());
+        m.put("grad_norm", o.gradNorm());
+        m.put("epoch", epoch + (double) pos / n);
+        m.put("num_tokens", (double) tokens);
+        m.put("tokens_per_second", loss.targets() / secs);
+        m.put("skipped_steps", (double) o.skippedTotal());
+        l.onStep(Metrics.of(PHASE, step, m));
+        if (eval != null && config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < total) {
+          evals.add(report(l, step, evaluate(model, eval, config.batchSize())));
+        }
+      }
+      Optional<SftEvaluation> fin = Optional.empty();
+      if (eval != null) {
+        fin = Optional.of(evaluate(model, eval, config.batchSize()));
+        evals.add(report(l, total, fin.get()));
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      Map<String, Double> summary = new LinkedHashMap<>();
+      summary.put("loss", lastLoss);
+      summary.put("train_runtime", seconds);
+      summary.put("skipped_steps", (double) opt.skippedCount());
+      fin.ifPresent(e -> summary.put("eval/perplexity", e.perplexity()));
+      l.onEnd(Metrics.of(PHASE, total, summary));
+      return new SftResult(
+          total,
+          opt.skippedCount(),
+          lastLoss,
+          tokens,
+          seconds,
+          initial,
+          fin,
+          ImmutableList.copyOf(evals),
+          ImmutableMap.copyOf(config.toMap()));
+    }
+  }
+
+  /** The mean negative log-likelihood and perplexity of {@code model} on {@code data}. */
+  public static SftEvaluation evaluate(GptModel model, SftData data, int batchSize) {
+    checkArgument(batchSize >= 1, "batchSize must be >= 1");
+    double nll = 0;
+    long count = 0;
+    for (int i = 0; i < data.size(); i += batchSize) {
+      List<TokenizedSequence> seqs = new ArrayList<>();
+      for (int j = i; j < Math.min(data.size(), i + batchSize); j++) {
+        seqs.add(data.get(j));
+      }
+      SequenceBatch batch = SequenceBatch.collate(seqs, 0);
+      INDArray logp = model.forward(batch.tokens()).tokenLogProbs(1.0).logProbs();
+      INDArray mask = batch.targetMask().castTo(logp.dataType());
+      nll -= logp.mul(mask).sumNumber().doubleValue();
+      count += (long) mask.sumNumber().doubleValue();
+    }
+    double loss = nll / Math.max(count, 1);
+    return new SftEvaluation(loss, Math.exp(loss), count);
+  }
+
+  private static Metrics report(TrainingListener l, long step, SftEvaluation e) {
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("eval/loss", e.loss());
+    m.put("eval/perplexity", e.perplexity());
+    Metrics metrics = Metrics.of(PHASE, step, m);
+    l.onEvaluation(metrics);
+    return metrics;
+  }
+
+  private static void checkLengths(GptModel model, SftData data) {
+    int ctx = model.config().contextLength();
+    for (int i = 0; i < data.size(); i++) {
+      if (data.get(i).length() > ctx) {
+        throw new RlhfException(
+            "training sequence " + i + " has " + data.get(i).length() + " tokens, more than the model's context length "
+                + ctx + " (build the data with maxLength <= " + ctx + ")");
+      }
+    }
+  }
+
+}

@@ -1,0 +1,20 @@
+package org.rlhf4j.core.train;
+
+/**
+ * Side work hung on a training loop: logging, progress bars, metric files, checkpoints. Every method
+ * has an empty default. Called on the training thread, in registration order.
+ */
+public interface TrainingListener {
+
+  /** Training of {@code phase} starts; {@code totalSteps} is the planned number of steps. */
+  default void onStart(String phase, long totalSteps) {}
+
+  /** A training step finished. */
+  default void onStep(Metrics metrics) {}
+
+  /** An evaluation finished (metrics named {@code eval/...}). */
+  default void onEvaluation(Metrics metrics) {}
+
+  /** Training of {@code phase} finished; {@code summary} holds the final figures. */
+  default void onEnd(Metrics summary) {}
+}

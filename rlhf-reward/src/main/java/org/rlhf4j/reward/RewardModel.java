@@ -1,0 +1,32 @@
+package org.rlhf4j.reward;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.model.TokenBatch;
+
+/**
+ * Scores (prompt + response) token sequences with one scalar each. PPO accepts any implementation:
+ * a trained {@link TransformerRewardModel}, a rule, or an external classifier wrapped by the
+ * application.
+ */
+public interface RewardModel {
+
+  /**
+   * The rewards of {@code sequences} (ids with an attention mask; prompts may be left-padded and
+   * responses right-padded), {@code [B]}.
+   */
+  INDArray score(TokenBatch sequences);
+
+  /**
+   * The rewards of sequences whose responses start at position {@code responseStart} (prompts
+   * left-padded to that length). The default ignores the split; rules that judge only the response
+   * override it.
+   */
+  default INDArray score(TokenBatch sequences, int responseStart) {
+    return score(sequences);
+  }
+
+  /** {@link #score(TokenBatch)} for {@code [B, T]} ids and mask arrays of any numeric type. */
+  default INDArray score(INDArray ids, INDArray mask) {
+    return score(TokenBatch.of(ids, mask));
+  }
+}

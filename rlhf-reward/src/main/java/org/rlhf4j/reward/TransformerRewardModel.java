@@ -1,0 +1,170 @@
+package org.rlhf4j.reward;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.ForwardPass;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.OutputGradients;
+import org.rlhf4j.core.model.TokenBatch;
+
+/**
+ * The InstructGPT reward model: a GPT backbone (typically initialised from the SFT model) whose LM
+ * head is replaced by a linear scalar head, read at the last non-pad token of each sequence. {@link
+ * #score} applies the normalisation {@code gain * r + bias} (identity until {@link #setNormalization}
+ * is called, e.g. so that reference responses score mean 0 and std 1). Its backward pass is the core
+ * model's. Not thread-safe; close it to free native memory.
+ */
+public final class TransformerRewardModel implements RewardModel, AutoCloseable {
+  private static final int SCORING_BATCH = 32;
+  private final GptModel model;
+  private double gain = 1.0;
+  private double bias = 0.0;
+
+  private TransformerRewardModel(GptModel model) {
+    checkArgument(model.config().scalarHead(), "a reward model needs a GPT with a scalar head");
+    this.model = model;
+  }
+
+  /**
+   * A reward model initialised from {@code policy} (copied; the policy is untouched) with a new
+   * scalar head N(0, 1/sqrt(d+1)), bias 0, drawn from {@code seed}.
+   */
+  public static TransformerRewardModel fromPolicy(GptModel policy, long seed) {
+    return new TransformerRewardModel(policy.withNewScalarHead(seed));
+  }
+
+  /** Wraps a GPT that has a scalar head (taking ownership of it). */
+  public static TransformerRewardModel wrap(GptModel modelWithScalarHead) {
+    return new TransformerRewardModel(modelWithScalarHead);
+  }
+
+  /** The backbone and head, for training and checkpoints. */
+  public GptModel model() {
+    return model;
+  }
+
+  /** The normalisation gain. */
+  public double gain() {
+    return gain;
+  }
+
+  /** The normalisation bias. */
+  public double bias() {
+    return bias;
+  }
+
+  /** Sets the normalisation applied by {@link #score}: {@code gain * raw + bias}. */
+  public void setNormalization(double gain, double bias) {
+    checkArgument(Double.isFinite(gain) && gain != 0, "gain must be finite and non-zero, got %s", gain);
+    checkArgument(Double.isFinite(bias), "bias must be finite, got %s", bias);
+    this.gain = gain;
+    this.bias = bias;
+  }
+
+  /**
+   * Sets the normalisation so that {@code references} (e.g. SFT samples for the training prompts)
+   * score mean 0 and standard deviation 1.
+   *
+   * @return the raw mean and standard deviation of the references
+   */
+  public double[] normalizeTo(TokenBatch references) {
+    INDArray raw = rawScores(references);
+    double mean = raw.meanNumber().doubleValue();
+    double std = raw.stdNumber().doubleValue();
+    if (!(std > 1e-8)) {
+      throw new RlhfException("cannot normalise: the reference rewards have standard deviation " + std);
+    }
+    setNormalization(1.0 / std, -mean / std);
+    return new double[] {mean, std};
+  }
+
+  @Override
+  public INDArray score(TokenBatch sequences) {
+    return rawScores(sequences).muli(gain).addi(bias);
+  }
+
+  /** The unnormalised scores {@code [B]}, computed in chunks. */
+  public INDArray rawScores(TokenBatch sequences) {
+    int b = sequences.batchSize();
+    double[] out = new double[b];
+    for (int start = 0; start < b; start += SCORING_BATCH) {
+      int end = Math.min(b, start + SCORING_BATCH);
+      TokenBatch chunk = slice(sequences, start, end);
+      double[] s = forward(chunk).scores();
+      System.arraycopy(s, 0, out, start, s.length);
+    }
+    return Nd4j.createFromArray(out);
+  }
+
+  /**
+   * A training forward pass: raw scores of {@code sequences}, and a backward that takes {@code
+   * dL/dscore} and adds the parameter gradients to the model's.
+   */
+  public ScoredPass forward(TokenBatch sequences) {
+    ForwardPass pass = model.forward(sequences);
+    INDArray values = pass.values(); // [B, T]
+    int b = sequences.batchSize();
+    int[] last = new int[b];
+    double[] scores = new double[b];
+    for (int i = 0; i < b; i++) {
+      last[i] = sequences.lastRealIndex(i);
+      if (last[i] < 0) {
+        throw new RlhfException("sequence " + i + " of the batch has no tokens to score");
+      }
+      scores[i] = values.getDouble(i, last[i]);
+    }
+    return new ScoredPass(pass, scores, last, sequences.length());
+  }
+
+  /** A forward pass of the reward model, ready for backward. */
+  public static final class ScoredPass {
+    private final ForwardPass pass;
+    private final double[] scores;
+    private final int[] last;
+    private final int length;
+
+    ScoredPass(ForwardPass pass, double[] scores, int[] last, int length) {
+      this.pass = pass;
+      this.scores = scores;
+      this.last = last;
+      this.length = length;
+    }
+
+    /** The raw scores, one per sequence. */
+    public double[] scores() {
+      return scores.clone();
+    }
+
+    /** Adds to the model's gradients the gradient of a loss with {@code dL/dscore = gradScores}. */
+    public void backward(double[] gradScores) {
+      checkArgument(gradScores.length == scores.length, "expected %s gradients, got %s", scores.length, gradScores.length);
+      INDArray dValues = Nd4j.create(org.nd4j.linalg.api.buffer.DataType.DOUBLE, scores.length, length); // [B, T]
+      for (int i = 0; i < scores.length; i++) {
+        dValues.putScalar(i, last[i], gradScores[i]);
+      }
+      pass.backward(OutputGradients.ofValues(dValues));
+    }
+  }
+
+  static TokenBatch slice(TokenBatch batch, int from, int to) {
+    if (from == 0 && to == batch.batchSize()) {
+      return batch;
+    }
+    int t = batch.length();
+    int[] ids = batch.ids();
+    int[] mask = batch.mask();
+    return TokenBatch.of(
+        to - from,
+        t,
+        java.util.Arrays.copyOfRange(ids, from * t, to * t),
+        java.util.Arrays.copyOfRange(mask, from * t, to * t));
+  }
+
+  @Override
+  public void close() {
+    model.close();
+  }
+}
