@@ -30,9 +30,9 @@ import org.slf4j.LoggerFactory;
  * content or the complete new content, never a partial write.
  *
  * <p>A file is written to a temporary file in the same directory ({@code .NAME.RANDOM.tmp}), forced
- * to disk, then renamed over the target with {@link StandardCopyOption#ATOMIC_MOVE}; the directory is
- * then synced where the platform allows it. If anything fails, including the caller's writer, the
- * temporary file is deleted and the target is left as it was.
+ * to disk, then renamed over the target with {@link StandardCopyOption#ATOMIC_MOVE}; the directory
+ * is then synced where the platform allows it. If anything fails, including the caller's writer,
+ * the temporary file is deleted and the target is left as it was.
  *
  * <p>A directory (a multi-file checkpoint) is published by {@link #publishDirectory}; see there for
  * its guarantees.
@@ -52,13 +52,15 @@ public final class AtomicFiles {
    * @throws IOException if writing, syncing or renaming fails (the target is then unchanged), or
    *     whatever the writer throws
    */
-  public static void write(Path target, IoConsumer<? super OutputStream> writer) throws IOException {
+  public static void write(Path target, IoConsumer<? super OutputStream> writer)
+      throws IOException {
     checkNotNull(writer, "writer");
     writeChannel(
         target,
         channel -> {
           OutputStream out =
-              new BufferedOutputStream(new NonClosingOutputStream(Channels.newOutputStream(channel)), BUFFER_SIZE);
+              new BufferedOutputStream(
+                  new NonClosingOutputStream(Channels.newOutputStream(channel)), BUFFER_SIZE);
           writer.accept(out);
           out.flush();
         });
@@ -79,7 +81,8 @@ public final class AtomicFiles {
     checkNotNull(writer, "writer");
     Path absolute = target.toAbsolutePath();
     Path dir = absolute.getParent();
-    checkArgument(dir != null && absolute.getFileName() != null, "target %s has no parent directory", target);
+    checkArgument(
+        dir != null && absolute.getFileName() != null, "target %s has no parent directory", target);
     Path tmp = createSibling(dir, "." + absolute.getFileName() + ".", ".tmp", false);
     boolean done = false;
     try {
@@ -87,7 +90,8 @@ public final class AtomicFiles {
         writer.accept(new NonClosingChannel(channel));
         channel.force(true);
       }
-      Files.move(tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      Files.move(
+          tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       done = true;
     } finally {
       if (!done) {
@@ -140,8 +144,8 @@ public final class AtomicFiles {
    * </ol>
    *
    * <p>If the writer or a sync fails, the staging directory is deleted and {@code target} is
-   * untouched. If the final rename fails, the old directory is renamed back. A crash between the two
-   * renames (a window of two system calls) leaves no {@code target} but a complete {@code
+   * untouched. If the final rename fails, the old directory is renamed back. A crash between the
+   * two renames (a window of two system calls) leaves no {@code target} but a complete {@code
    * TARGET.old-*} (the previous version) and a complete {@code TARGET.tmp-*} (the new one, if the
    * crash came after step 2); a crash elsewhere leaves either the old or the new {@code target},
    * possibly with a stale {@code .tmp-}/{@code .old-} sibling that can be deleted.
@@ -150,12 +154,16 @@ public final class AtomicFiles {
    * @param writer fills the staging directory it is given
    * @throws IOException if writing, syncing or renaming fails, or whatever the writer throws
    */
-  public static void publishDirectory(Path target, IoConsumer<? super Path> writer) throws IOException {
+  public static void publishDirectory(Path target, IoConsumer<? super Path> writer)
+      throws IOException {
     checkNotNull(target, "target");
     checkNotNull(writer, "writer");
     Path absolute = target.toAbsolutePath();
     Path parent = absolute.getParent();
-    checkArgument(parent != null && absolute.getFileName() != null, "target %s has no parent directory", target);
+    checkArgument(
+        parent != null && absolute.getFileName() != null,
+        "target %s has no parent directory",
+        target);
     String name = absolute.getFileName().toString();
     Path staging = createSibling(parent, name + ".tmp-", "", true);
     boolean published = false;
@@ -261,7 +269,8 @@ public final class AtomicFiles {
         root,
         new SimpleFileVisitor<>() {
           @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+              throws IOException {
             Files.delete(file);
             return FileVisitResult.CONTINUE;
           }

@@ -44,8 +44,8 @@ public final class HalfFloats {
   }
 
   /**
-   * Encodes {@code value} as IEEE 754 binary16, rounding to nearest even; values beyond the
-   * largest half (65504) round to infinity, and values below half the smallest subnormal to zero.
+   * Encodes {@code value} as IEEE 754 binary16, rounding to nearest even; values beyond the largest
+   * half (65504) round to infinity, and values below half the smallest subnormal to zero.
    *
    * @param value the value
    * @return the 16 bits of the nearest half
@@ -65,7 +65,8 @@ public final class HalfFloats {
       return (short) (sign | 0x7c00);
     }
     if (unbiased >= -14) {
-      // Normal half: round the 23-bit fraction to 10 bits; a carry may bump the exponent (even to inf).
+      // Normal half: round the 23-bit fraction to 10 bits; a carry may bump the exponent (even to
+      // inf).
       int halfBits = ((unbiased + 15) << 10) | (fraction >>> 13);
       return (short) (sign | roundToNearestEven(halfBits, fraction & 0x1fff, 13));
     }
@@ -93,7 +94,10 @@ public final class HalfFloats {
     return (short) roundToNearestEven(f >>> 16, f & 0xffff, 16);
   }
 
-  /** Rounds {@code kept} up by one if the dropped low {@code droppedBits} bits say so (ties to even). */
+  /**
+   * Rounds {@code kept} up by one if the dropped low {@code droppedBits} bits say so (ties to
+   * even).
+   */
   private static int roundToNearestEven(int kept, int dropped, int droppedBits) {
     int half = 1 << (droppedBits - 1);
     if (dropped > half || (dropped == half && (kept & 1) != 0)) {

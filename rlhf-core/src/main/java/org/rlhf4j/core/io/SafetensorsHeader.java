@@ -8,8 +8,8 @@ import java.util.Map;
 /**
  * The validated header of a safetensors file.
  *
- * @param tensors the tensors in the order of their data in the file (ascending {@code begin};
- *     empty tensors that share an offset keep their header order)
+ * @param tensors the tensors in the order of their data in the file (ascending {@code begin}; empty
+ *     tensors that share an offset keep their header order)
  * @param byName the same tensors by name
  * @param metadata the {@code __metadata__} map, empty if absent
  * @param dataStart the absolute file offset of the data section ({@code 8 + header length})

@@ -1,6 +1,8 @@
 package org.rlhf4j.core.io;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -20,6 +22,7 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -28,12 +31,7 @@ import java.util.Set;
  * checked against the file size before anything is allocated from it, and every problem becomes a
  * {@link SafetensorsException}.
  *
- * <p>Rules, following the reference implementation: the header length is at least 2 and at most
- * {@link #MAX_HEADER_LENGTH} and fits in the file; the header is strict UTF-8 JSON (no comments,
- * duplicate keys or trailing content) holding one object; {@code __metadata__} is absent, null or an
- * object of strings; every other key is a tensor with exactly the fields {@code dtype}, {@code
- * shape} and {@code data_offsets} (unknown fields are rejected); the byte ranges match dtype and
- * shape and, sorted, tile the data section exactly, with no overlap, gap or trailing bytes.
+ * <p>The rules are listed in the class comment of {@link SafetensorsReader}.
  */
 final class SafetensorsHeaderParser {
   /** The largest header accepted, in bytes (100 MiB). */
@@ -47,7 +45,10 @@ final class SafetensorsHeaderParser {
       JsonMapper.builder(
               JsonFactory.builder()
                   .streamReadConstraints(
-                      StreamReadConstraints.builder().maxNestingDepth(64).maxNumberLength(64).build())
+                      StreamReadConstraints.builder()
+                          .maxNestingDepth(64)
+                          .maxNumberLength(64)
+                          .build())
                   .build())
           .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
@@ -87,15 +88,9 @@ final class SafetensorsHeaderParser {
     long limit = Math.min(MAX_HEADER_LENGTH, fileSize - 8);
     if (n < 2 || n > limit) {
       throw error(
-          "header length "
-              + Long.toUnsignedString(n)
-              + " is out of range: must be at least 2 and at most "
-              + limit
-              + " (file size "
-              + fileSize
-              + ", header limit "
-              + MAX_HEADER_LENGTH
-              + ")");
+          "header length %s is out of range: must be at least 2 and at most %d"
+              + " (file size %d, header limit %d)",
+          Long.toUnsignedString(n), limit, fileSize, MAX_HEADER_LENGTH);
     }
     ByteBuffer headerBytes = ByteBuffer.allocate((int) n);
     readFully(channel, headerBytes, 8, "header");
@@ -130,13 +125,13 @@ final class SafetensorsHeaderParser {
     for (TensorInfo t : tensors) {
       if (t.begin() < covered) {
         throw error(
-            tensorLabel(t.name()) + ": data_offsets " + range(t) + " overlap " + tensorLabel(previous.name())
-                + " at " + range(previous));
+            "%s: data_offsets %s overlap %s at %s",
+            tensorLabel(t.name()), range(t), tensorLabel(previous.name()), range(previous));
       }
       if (t.begin() > covered) {
         throw error(
-            tensorLabel(t.name()) + ": data_offsets " + range(t) + " leave a gap of "
-                + (t.begin() - covered) + " bytes after offset " + covered);
+            "%s: data_offsets %s leave a gap of %d bytes after offset %d",
+            tensorLabel(t.name()), range(t), t.begin() - covered, covered);
       }
       covered = t.end();
       previous = t;
@@ -144,8 +139,9 @@ final class SafetensorsHeaderParser {
     }
     if (covered != dataSize) {
       throw error(
-          "the tensors cover " + covered + " bytes of the " + dataSize
-              + "-byte data section; the remaining bytes belong to no tensor");
+          "the tensors cover %d bytes of the %d-byte data section; the remaining bytes belong to"
+              + " no tensor",
+          covered, dataSize);
     }
     return new SafetensorsHeader(tensors, byName, metadata, dataStart, dataSize);
   }
@@ -155,14 +151,15 @@ final class SafetensorsHeaderParser {
       return;
     }
     if (!node.isObject()) {
-      throw error("field \"" + METADATA_KEY + "\" must be an object of strings, got " + describe(node));
+      throw error(
+          "field \"" + METADATA_KEY + "\" must be an object of strings, got " + describe(node));
     }
     for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       if (!e.getValue().isTextual()) {
         throw error(
-            "field \"" + METADATA_KEY + "\" key " + quote(e.getKey()) + ": value must be a string, got "
-                + describe(e.getValue()));
+            "field \"%s\" key %s: value must be a string, got %s",
+            METADATA_KEY, quote(e.getKey()), describe(e.getValue()));
       }
       out.put(e.getKey(), e.getValue().textValue());
     }
@@ -185,7 +182,8 @@ final class SafetensorsHeaderParser {
     }
     SafetensorsDtype dtype =
         SafetensorsDtype.fromHeaderName(dtypeNode.textValue())
-            .orElseThrow(() -> error(label + ": unsupported dtype " + quote(dtypeNode.textValue())));
+            .orElseThrow(
+                () -> error(label + ": unsupported dtype " + quote(dtypeNode.textValue())));
     long[] shape = longArray(required(node, label, "shape"), label, "shape", -1);
     long bytes = TensorInfo.byteCount(dtype, shape);
     if (bytes < 0) {
@@ -196,14 +194,13 @@ final class SafetensorsHeaderParser {
     long end = offsets[1];
     if (begin > end || end > dataSize) {
       throw error(
-          label + ": data_offsets [" + begin + ", " + end + "] are outside the " + dataSize
-              + "-byte data section or reversed");
+          "%s: data_offsets [%d, %d] are outside the %d-byte data section or reversed",
+          label, begin, end, dataSize);
     }
     if (end - begin != bytes) {
       throw error(
-          label + ": data_offsets [" + begin + ", " + end + "] span " + (end - begin)
-              + " bytes but dtype " + dtype + " with shape " + describe(node.get("shape")) + " needs "
-              + bytes);
+          "%s: data_offsets [%d, %d] span %d bytes but dtype %s with shape %s needs %d",
+          label, begin, end, end - begin, dtype, describe(node.get("shape")), bytes);
     }
     List<Long> shapeList = new ArrayList<>(shape.length);
     for (long d : shape) {
@@ -231,8 +228,8 @@ final class SafetensorsHeaderParser {
       JsonNode v = node.get(i);
       if (!v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() < 0) {
         throw error(
-            label + ": field \"" + field + "\" element " + i + " must be a non-negative integer"
-                + " below 2^63, got " + describe(v));
+            "%s: field \"%s\" element %d must be a non-negative integer below 2^63, got %s",
+            label, field, i, describe(v));
       }
       out[i] = v.longValue();
     }
@@ -274,6 +271,10 @@ final class SafetensorsHeaderParser {
     return new SafetensorsException(file, problem);
   }
 
+  private SafetensorsException error(String format, Object... args) {
+    return new SafetensorsException(file, String.format(Locale.ROOT, format, args));
+  }
+
   private static String range(TensorInfo t) {
     return "[" + t.begin() + ", " + t.end() + "]";
   }
@@ -282,10 +283,23 @@ final class SafetensorsHeaderParser {
     return "tensor " + quote(name);
   }
 
-  /** {@code s} in double quotes, cut to a readable length. */
+  /** {@code s} in double quotes, cut to a readable length, with control characters escaped. */
   static String quote(String s) {
-    String cut = s.length() > MAX_QUOTED ? s.substring(0, MAX_QUOTED) + "...(" + s.length() + " chars)" : s;
-    return "\"" + cut + "\"";
+    StringBuilder out = new StringBuilder("\"");
+    int n = Math.min(s.length(), MAX_QUOTED);
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c < 0x20 || c == 0x7f) {
+        out.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+      } else {
+        out.append(c);
+      }
+    }
+    out.append('"');
+    if (s.length() > MAX_QUOTED) {
+      out.append("...(").append(s.length()).append(" chars)");
+    }
+    return out.toString();
   }
 
   private static String describe(JsonNode node) {
@@ -293,11 +307,24 @@ final class SafetensorsHeaderParser {
       return "nothing";
     }
     String s = node.toString();
-    return s.length() > MAX_QUOTED ? s.substring(0, MAX_QUOTED) + "...(" + s.length() + " chars)" : s;
+    return s.length() > MAX_QUOTED
+        ? s.substring(0, MAX_QUOTED) + "...(" + s.length() + " chars)"
+        : s;
   }
 
+  /** Jackson's message without its boilerplate source description, with line and column. */
   private static String jacksonMessage(IOException e) {
     String m = e.getMessage();
-    return m == null ? e.toString() : (m.length() > 300 ? m.substring(0, 300) + "..." : m);
+    if (e instanceof JsonProcessingException jpe) {
+      m = jpe.getOriginalMessage();
+      JsonLocation where = jpe.getLocation();
+      if (where != null && where.getLineNr() > 0) {
+        m += " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")";
+      }
+    }
+    if (m == null) {
+      return e.toString();
+    }
+    return m.length() > 300 ? m.substring(0, 300) + "..." : m;
   }
 }

@@ -14,6 +14,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -22,23 +23,42 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads tensors from a safetensors file. {@link #open} reads and validates the whole header (see
- * {@link SafetensorsHeaderParser} for the rules: a truncated or malicious file is rejected with a
- * {@link SafetensorsException} before anything is allocated from its declared sizes); tensors are
- * then read on demand with positional reads, so one reader may serve several threads.
+ * Reads tensors from a safetensors file. {@link #open} reads and validates the whole header, then
+ * tensors are read on demand with positional reads, so one reader may serve several threads.
+ *
+ * <p>The file is treated as hostile: a truncated or malicious file is rejected with a {@link
+ * SafetensorsException} (never another exception type), and nothing is allocated from a declared
+ * size before that size has been checked against the file size. The rules follow the reference
+ * implementation:
+ *
+ * <ul>
+ *   <li>the 8-byte header length is at least 2, at most 100 MiB and fits in the file;
+ *   <li>the header is strict UTF-8 JSON (no comments, duplicate keys, or content after the value;
+ *       nesting at most 64 deep) and is an object;
+ *   <li>{@code __metadata__} is absent, null, or an object whose values are all strings;
+ *   <li>every other key is a tensor with exactly the fields {@code dtype} (one of {@link
+ *       SafetensorsDtype}), {@code shape} (non-negative integers whose product, times the dtype
+ *       size, fits a long) and {@code data_offsets} ({@code [begin, end]}); unknown fields are
+ *       rejected rather than ignored;
+ *   <li>{@code end - begin} is exactly the tensor's byte size, and the ranges, sorted, tile the
+ *       data section exactly: no overlap, no gap, no trailing bytes.
+ * </ul>
  *
  * <p>Element conversions: any dtype can be read as {@link DataType#FLOAT} or {@link
  * DataType#DOUBLE} (F16 and BF16 are decoded exactly; integers and booleans convert as by a Java
- * cast); integer and boolean dtypes can be read as {@link DataType#INT} or {@link DataType#LONG}
- * (reading an I64 value outside the int range as INT is an error).
+ * cast); integer and boolean dtypes can be read as {@link DataType#INT32} or {@link DataType#INT64}
+ * (reading an I64 value outside the int range as INT32 is an error). {@code DataType.INT} and
+ * {@code LONG} are the same constants as {@code INT32} and {@code INT64}.
  *
- * <p>The file is not memory-mapped, so it can be replaced or deleted while open on any platform;
- * a file that shrinks under an open reader gives a {@link SafetensorsException} on read.
+ * <p>The file is not memory-mapped, so it can be replaced or deleted while open on any platform; a
+ * file that shrinks under an open reader gives a {@link SafetensorsException} on read.
  */
 public final class SafetensorsReader implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SafetensorsReader.class);
+
   /** Bytes read per positional read; a multiple of every dtype size. */
   private static final int CHUNK_BYTES = 1 << 20;
+
   /** The largest element count a Java array (and so one read) can hold. */
   private static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
 
@@ -115,7 +135,7 @@ public final class SafetensorsReader implements AutoCloseable {
     checkNotNull(name, "name");
     TensorInfo t = header.byName().get(name);
     if (t == null) {
-      throw new SafetensorsException(file, "no " + tensorLabel(name) + " (the file has " + header.byName().size() + " tensors)");
+      throw error("no %s (the file has %d tensors)", tensorLabel(name), header.byName().size());
     }
     return t;
   }
@@ -129,7 +149,7 @@ public final class SafetensorsReader implements AutoCloseable {
    * Reads tensor {@code name} into a new c-order array of its shape.
    *
    * @param name the tensor
-   * @param target FLOAT, DOUBLE, INT or LONG (see the class comment for what converts to what)
+   * @param target FLOAT, DOUBLE, INT32 or INT64 (see the class comment for what converts to what)
    * @return a new array
    * @throws SafetensorsException if there is no such tensor, its dtype cannot be read as {@code
    *     target}, it is too large for one Java array, or the file cannot be read
@@ -143,14 +163,17 @@ public final class SafetensorsReader implements AutoCloseable {
       checkTarget(t, target);
       return Nd4j.create(target, shape);
     }
-    return switch (target) {
-      case FLOAT -> Nd4j.create(readFloats(t), shape, 'c');
-      case DOUBLE -> Nd4j.create(readDoubles(t), shape, 'c');
-      case INT -> Nd4j.create(readInts(t), shape, DataType.INT);
-      case LONG -> Nd4j.create(readLongs(t), shape, DataType.LONG);
-      default -> throw new IllegalArgumentException(
-          "cannot read tensors as " + target + "; use FLOAT, DOUBLE, INT or LONG");
-    };
+    if (target == DataType.FLOAT) {
+      return Nd4j.create(readFloats(t), shape, 'c');
+    } else if (target == DataType.DOUBLE) {
+      return Nd4j.create(readDoubles(t), shape, 'c');
+    } else if (target == DataType.INT32) {
+      return Nd4j.create(readInts(t), shape, DataType.INT32);
+    } else if (target == DataType.INT64) {
+      return Nd4j.create(readLongs(t), shape, DataType.INT64);
+    }
+    throw new IllegalArgumentException(
+        "cannot read tensors as " + target + "; use FLOAT, DOUBLE, INT32 or INT64");
   }
 
   /**
@@ -159,16 +182,17 @@ public final class SafetensorsReader implements AutoCloseable {
    *
    * @param name the tensor
    * @param destination an array of exactly the tensor's shape (rank 0 for a scalar)
-   * @throws SafetensorsException if there is no such tensor, the shapes differ, or as for {@link #read}
+   * @throws SafetensorsException if there is no such tensor, the shapes differ, or as for {@link
+   *     #read}
    */
   public void readInto(String name, INDArray destination) {
     checkNotNull(destination, "destination");
     TensorInfo t = info(name);
     long[] shape = t.shapeArray();
     if (!Arrays.equals(shape, destination.shape())) {
-      throw new SafetensorsException(
-          file, tensorLabel(name) + " has shape " + Arrays.toString(shape) + " but the destination has shape "
-              + Arrays.toString(destination.shape()));
+      throw error(
+          "%s has shape %s but the destination has shape %s",
+          tensorLabel(name), Arrays.toString(shape), Arrays.toString(destination.shape()));
     }
     if (t.elementCount() == 0) {
       checkTarget(t, destination.dataType());
@@ -218,23 +242,23 @@ public final class SafetensorsReader implements AutoCloseable {
   }
 
   private int[] readInts(TensorInfo t) {
-    checkTarget(t, DataType.INT);
+    checkTarget(t, DataType.INT32);
     int[] out = new int[elements(t)];
     readChunks(
         t,
         (buf, off, n) -> {
           int bad = TensorCodec.toInt(t.dtype(), buf, out, off, n);
           if (bad >= 0) {
-            throw new SafetensorsException(
-                file, tensorLabel(t.name()) + ": element " + bad + " = " + buf.getLong(buf.position() - 8)
-                    + " does not fit in an int; read it as LONG");
+            throw error(
+                "%s: element %d = %d does not fit in an int; read it as INT64",
+                tensorLabel(t.name()), bad, buf.getLong(buf.position() - 8));
           }
         });
     return out;
   }
 
   private long[] readLongs(TensorInfo t) {
-    checkTarget(t, DataType.LONG);
+    checkTarget(t, DataType.INT64);
     long[] out = new long[elements(t)];
     readChunks(t, (buf, off, n) -> TensorCodec.toLong(t.dtype(), buf, out, off, n));
     return out;
@@ -242,27 +266,40 @@ public final class SafetensorsReader implements AutoCloseable {
 
   private void checkTarget(TensorInfo t, DataType target) {
     checkArgument(
-        target == DataType.FLOAT || target == DataType.DOUBLE || target == DataType.INT || target == DataType.LONG,
-        "cannot read tensors as %s; use FLOAT, DOUBLE, INT or LONG", target);
-    if ((target == DataType.INT || target == DataType.LONG) && t.dtype().isFloatingPoint()) {
-      throw new SafetensorsException(
-          file, tensorLabel(t.name()) + " has floating-point dtype " + t.dtype() + " and cannot be read as " + target);
+        target == DataType.FLOAT
+            || target == DataType.DOUBLE
+            || target == DataType.INT32
+            || target == DataType.INT64,
+        "cannot read tensors as %s; use FLOAT, DOUBLE, INT32 or INT64",
+        target);
+    if ((target == DataType.INT32 || target == DataType.INT64) && t.dtype().isFloatingPoint()) {
+      throw error(
+          "%s has floating-point dtype %s and cannot be read as %s",
+          tensorLabel(t.name()), t.dtype(), target);
     }
   }
 
   private int elements(TensorInfo t) {
     long n = t.elementCount();
     if (n > MAX_ELEMENTS) {
-      throw new SafetensorsException(
-          file, tensorLabel(t.name()) + " has " + n + " elements, more than one array can hold (" + MAX_ELEMENTS + ")");
+      throw error(
+          "%s has %d elements, more than one array can hold (%d)",
+          tensorLabel(t.name()), n, MAX_ELEMENTS);
     }
     return (int) n;
   }
 
-  /** Receives {@code count} elements of raw little-endian data for elements {@code [offset, offset + count)}. */
+  /**
+   * Receives {@code count} elements of raw little-endian data for elements {@code [offset, offset +
+   * count)}.
+   */
   @FunctionalInterface
   private interface ChunkSink {
     void accept(ByteBuffer data, int offset, int count);
+  }
+
+  private SafetensorsException error(String format, Object... args) {
+    return new SafetensorsException(file, String.format(Locale.ROOT, format, args));
   }
 
   private void readChunks(TensorInfo t, ChunkSink sink) {
@@ -270,7 +307,8 @@ public final class SafetensorsReader implements AutoCloseable {
     int size = t.dtype().size();
     long remaining = t.byteLength();
     long position = header.dataStart() + t.begin();
-    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK_BYTES, remaining)).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer buf =
+        ByteBuffer.allocate((int) Math.min(CHUNK_BYTES, remaining)).order(ByteOrder.LITTLE_ENDIAN);
     int element = 0;
     try {
       while (remaining > 0) {
@@ -279,9 +317,10 @@ public final class SafetensorsReader implements AutoCloseable {
         while (buf.hasRemaining()) {
           int r = channel.read(buf, position + buf.position());
           if (r < 0) {
-            throw new SafetensorsException(
-                file, "unexpected end of file at byte " + (position + buf.position()) + " while reading "
-                    + tensorLabel(t.name()) + " (the file shrank after it was opened)");
+            throw error(
+                "unexpected end of file at byte %d while reading %s (the file shrank after it was"
+                    + " opened)",
+                position + buf.position(), tensorLabel(t.name()));
           }
         }
         buf.flip();

@@ -25,18 +25,21 @@ import org.slf4j.LoggerFactory;
  * left as it was or replaced by the complete new file.
  *
  * <p>The header is compact JSON: {@code __metadata__} first (omitted when there is no metadata),
- * then the tensors in the given order, each as {@code {"dtype":..,"shape":[..],"data_offsets":[b,e]}},
- * padded with spaces to a multiple of 8 bytes as the reference implementation does. The data
- * section holds the tensors contiguously in the same order, row-major and little-endian. Arrays may
- * be views of any ordering and offset; they are streamed in chunks of about a megabyte.
+ * then the tensors in the given order, each as {@code
+ * {"dtype":..,"shape":[..],"data_offsets":[b,e]}}, padded with spaces to a multiple of 8 bytes as
+ * the reference implementation does. The data section holds the tensors contiguously in the same
+ * order, row-major and little-endian. Arrays may be views of any ordering and offset; they are
+ * streamed in chunks of about a megabyte.
  *
- * <p>Default storage types: FLOAT as F32, DOUBLE as F64, HALF as F16, BFLOAT16 as BF16, INT as I32
- * and LONG as I64. Floating-point arrays may instead be stored as any of F64, F32, F16 and BF16
- * (rounding to nearest even); INT and LONG arrays as I32 or I64.
+ * <p>Default storage types: FLOAT as F32, DOUBLE as F64, FLOAT16 (HALF) as F16, BFLOAT16 as BF16,
+ * INT32 (INT) as I32 and INT64 (LONG) as I64. Floating-point arrays may instead be stored as any of
+ * F64, F32, F16 and BF16 (rounding to nearest even); INT32 and INT64 arrays as I32 or I64. Other
+ * array types (BOOL, BYTE, ...) are not supported.
  */
 public final class SafetensorsWriter {
   private static final Logger log = LoggerFactory.getLogger(SafetensorsWriter.class);
   private static final ObjectMapper MAPPER = new ObjectMapper();
+
   /** Bytes encoded per write; a multiple of every dtype size. */
   private static final int CHUNK_BYTES = 1 << 20;
 
@@ -54,12 +57,15 @@ public final class SafetensorsWriter {
    * Writes {@code tensors} with their default storage types, in the map's iteration order.
    *
    * @param file the file to create or replace
-   * @param tensors name to array; use an ordered map (e.g. {@link LinkedHashMap}) for a stable layout
+   * @param tensors name to array; use an ordered map (e.g. {@link LinkedHashMap}) for a stable
+   *     layout
    * @param metadata the {@code __metadata__} entries (may be empty)
    * @throws SafetensorsException if the file cannot be written
-   * @throws IllegalArgumentException if a name is {@code __metadata__} or an array's type is unsupported
+   * @throws IllegalArgumentException if a name is {@code __metadata__} or an array's type is
+   *     unsupported
    */
-  public static void write(Path file, Map<String, ? extends INDArray> tensors, Map<String, String> metadata) {
+  public static void write(
+      Path file, Map<String, ? extends INDArray> tensors, Map<String, String> metadata) {
     checkNotNull(tensors, "tensors");
     Builder b = builder();
     tensors.forEach(b::add);
@@ -73,16 +79,23 @@ public final class SafetensorsWriter {
 
   /** The storage type used by default for arrays of {@code type}. */
   static SafetensorsDtype defaultDtype(DataType type) {
-    return switch (type) {
-      case FLOAT -> SafetensorsDtype.F32;
-      case DOUBLE -> SafetensorsDtype.F64;
-      case HALF -> SafetensorsDtype.F16;
-      case BFLOAT16 -> SafetensorsDtype.BF16;
-      case INT -> SafetensorsDtype.I32;
-      case LONG -> SafetensorsDtype.I64;
-      default -> throw new IllegalArgumentException(
-          "cannot write arrays of type " + type + "; use FLOAT, DOUBLE, HALF, BFLOAT16, INT or LONG");
-    };
+    if (type == DataType.FLOAT) {
+      return SafetensorsDtype.F32;
+    } else if (type == DataType.DOUBLE) {
+      return SafetensorsDtype.F64;
+    } else if (type == DataType.FLOAT16) {
+      return SafetensorsDtype.F16;
+    } else if (type == DataType.BFLOAT16) {
+      return SafetensorsDtype.BF16;
+    } else if (type == DataType.INT32) {
+      return SafetensorsDtype.I32;
+    } else if (type == DataType.INT64) {
+      return SafetensorsDtype.I64;
+    }
+    throw new IllegalArgumentException(
+        "cannot write arrays of type "
+            + type
+            + "; use FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT32 or INT64");
   }
 
   /** Collects tensors (in order) and metadata, then writes them with {@link #write(Path)}. */
@@ -110,21 +123,27 @@ public final class SafetensorsWriter {
      * @param name a name not used before and not {@code __metadata__}
      * @param array the array (not copied: do not change it before {@link #write(Path)})
      * @param dtype the storage type: any floating-point dtype for a floating-point array, I32 or
-     *     I64 for an INT or LONG array
+     *     I64 for an INT32 or INT64 array
      * @return this builder
      */
     public Builder add(String name, INDArray array, SafetensorsDtype dtype) {
       checkNotNull(name, "name");
       checkNotNull(array, "array %s", name);
       checkNotNull(dtype, "dtype of %s", name);
-      checkArgument(!name.equals(SafetensorsHeaderParser.METADATA_KEY), "a tensor may not be called %s", name);
+      checkArgument(
+          !name.equals(SafetensorsHeaderParser.METADATA_KEY),
+          "a tensor may not be called %s",
+          name);
       checkArgument(!tensors.containsKey(name), "tensor %s added twice", name);
       DataType type = array.dataType();
       boolean floating = defaultDtype(type).isFloatingPoint();
       boolean integer = dtype == SafetensorsDtype.I32 || dtype == SafetensorsDtype.I64;
       checkArgument(
           floating ? dtype.isFloatingPoint() : integer,
-          "tensor %s: an array of type %s cannot be stored as %s", name, type, dtype);
+          "tensor %s: an array of type %s cannot be stored as %s",
+          name,
+          type,
+          dtype);
       tensors.put(name, new Entry(array, dtype));
       return this;
     }
@@ -163,7 +182,8 @@ public final class SafetensorsWriter {
      */
     public void write(Path file) {
       checkNotNull(file, "file");
-      new SafetensorsWriter(new LinkedHashMap<>(tensors), new LinkedHashMap<>(metadata)).writeTo(file);
+      new SafetensorsWriter(new LinkedHashMap<>(tensors), new LinkedHashMap<>(metadata))
+          .writeTo(file);
     }
   }
 
@@ -173,7 +193,8 @@ public final class SafetensorsWriter {
       AtomicFiles.writeChannel(
           file,
           channel -> {
-            ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
+            ByteBuffer prefix =
+                ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
             writeFully(channel, prefix.flip());
             writeFully(channel, ByteBuffer.wrap(header));
             ByteBuffer chunk = ByteBuffer.allocate(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
@@ -224,8 +245,8 @@ public final class SafetensorsWriter {
     return out;
   }
 
-  private static void writeData(WritableByteChannel channel, String name, Entry entry, ByteBuffer chunk)
-      throws IOException {
+  private static void writeData(
+      WritableByteChannel channel, String name, Entry entry, ByteBuffer chunk) throws IOException {
     INDArray array = entry.array();
     long n = array.length();
     if (n == 0) {
@@ -237,28 +258,39 @@ public final class SafetensorsWriter {
     int perChunk = CHUNK_BYTES / dtype.size();
     for (long start = 0; start < n; start += perChunk) {
       int count = (int) Math.min(perChunk, n - start);
-      INDArray part = start == 0 && count == n ? flat : flat.get(NDArrayIndex.interval(start, start + count));
+      INDArray part =
+          start == 0 && count == n ? flat : flat.get(NDArrayIndex.interval(start, start + count));
       chunk.clear();
-      switch (array.dataType()) {
-        case DOUBLE -> TensorCodec.fromDouble(dtype, part.toDoubleVector(), 0, count, chunk);
-        case INT -> TensorCodec.fromInt(dtype, part.toIntVector(), 0, count, chunk);
-        case LONG -> {
-          long[] values = part.toLongVector();
-          int bad = TensorCodec.fromLong(dtype, values, 0, count, chunk);
-          checkArgument(
-              bad < 0, "tensor %s: element %s = %s does not fit in %s", name, start + bad, bad < 0 ? 0 : values[bad], dtype);
-        }
-        default -> TensorCodec.fromFloat(dtype, floats(part), 0, count, chunk);
+      DataType type = array.dataType();
+      if (type == DataType.DOUBLE) {
+        TensorCodec.fromDouble(dtype, part.toDoubleVector(), 0, count, chunk);
+      } else if (type == DataType.INT32) {
+        TensorCodec.fromInt(dtype, part.toIntVector(), 0, count, chunk);
+      } else if (type == DataType.INT64) {
+        long[] values = part.toLongVector();
+        int bad = TensorCodec.fromLong(dtype, values, 0, count, chunk);
+        checkArgument(
+            bad < 0,
+            "tensor %s: element %s = %s does not fit in %s",
+            name,
+            start + bad,
+            bad < 0 ? 0 : values[bad],
+            dtype);
+      } else {
+        TensorCodec.fromFloat(dtype, floats(part), 0, count, chunk);
       }
       writeFully(channel, chunk.flip());
     }
   }
 
   private static float[] floats(INDArray part) {
-    return part.dataType() == DataType.FLOAT ? part.toFloatVector() : part.castTo(DataType.FLOAT).toFloatVector();
+    return part.dataType() == DataType.FLOAT
+        ? part.toFloatVector()
+        : part.castTo(DataType.FLOAT).toFloatVector();
   }
 
-  private static void writeFully(WritableByteChannel channel, ByteBuffer buffer) throws IOException {
+  private static void writeFully(WritableByteChannel channel, ByteBuffer buffer)
+      throws IOException {
     while (buffer.hasRemaining()) {
       channel.write(buffer);
     }

@@ -10,7 +10,9 @@ import java.nio.ByteBuffer;
 final class TensorCodec {
   private TensorCodec() {}
 
-  /** Decodes {@code count} elements of {@code dtype} (any dtype) into {@code dst[off..]} as floats. */
+  /**
+   * Decodes {@code count} elements of {@code dtype} (any dtype) into {@code dst[off..]} as floats.
+   */
   static void toFloat(SafetensorsDtype dtype, ByteBuffer src, float[] dst, int off, int count) {
     int end = off + count;
     switch (dtype) {
@@ -41,7 +43,9 @@ final class TensorCodec {
     }
   }
 
-  /** Decodes {@code count} elements of {@code dtype} (any dtype) into {@code dst[off..]} as doubles. */
+  /**
+   * Decodes {@code count} elements of {@code dtype} (any dtype) into {@code dst[off..]} as doubles.
+   */
   static void toDouble(SafetensorsDtype dtype, ByteBuffer src, double[] dst, int off, int count) {
     int end = off + count;
     switch (dtype) {
@@ -154,8 +158,8 @@ final class TensorCodec {
   }
 
   /**
-   * Encodes {@code count} doubles from {@code src[off..]} as the floating-point {@code dtype}
-   * (F16 and BF16 round through float).
+   * Encodes {@code count} doubles from {@code src[off..]} as the floating-point {@code dtype} (F16
+   * and BF16 round through float).
    */
   static void fromDouble(SafetensorsDtype dtype, double[] src, int off, int count, ByteBuffer dst) {
     if (dtype == SafetensorsDtype.F64) {

@@ -31,12 +31,17 @@ public record TensorInfo(
     checkNotNull(name, "name");
     checkNotNull(dtype, "dtype of tensor %s", name);
     shape = ImmutableList.copyOf(shape);
-    checkArgument(begin >= 0 && end >= begin, "tensor %s: bad byte range [%s, %s]", name, begin, end);
+    checkArgument(
+        begin >= 0 && end >= begin, "tensor %s: bad byte range [%s, %s]", name, begin, end);
     long bytes = byteCount(dtype, Longs.toArray(shape));
     checkArgument(
         bytes >= 0 && end - begin == bytes,
         "tensor %s: byte range [%s, %s] does not fit dtype %s and shape %s",
-        name, begin, end, dtype, shape);
+        name,
+        begin,
+        end,
+        dtype,
+        shape);
   }
 
   /** The shape as an array (a fresh copy). */

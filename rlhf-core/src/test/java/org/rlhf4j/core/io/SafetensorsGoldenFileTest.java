@@ -29,9 +29,22 @@ class SafetensorsGoldenFileTest {
     byte[] length = {(byte) 0xC8, 0, 0, 0, 0, 0, 0, 0};
     byte[] header = (HEADER + "     ").getBytes(StandardCharsets.US_ASCII);
     byte[] data = {
-      0, 0, (byte) 0x80, 0x3F, // a[0] = 1.0f  (0x3F800000)
-      0, 0, 0, (byte) 0xC0, // a[1] = -2.0f (0xC0000000)
-      0, 0, 0, 0, 0, 0, (byte) 0xE0, 0x3F // b = 0.5 (0x3FE0000000000000)
+      0,
+      0,
+      (byte) 0x80,
+      0x3F, // a[0] = 1.0f  (0x3F800000)
+      0,
+      0,
+      0,
+      (byte) 0xC0, // a[1] = -2.0f (0xC0000000)
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      (byte) 0xE0,
+      0x3F // b = 0.5 (0x3FE0000000000000)
     };
     return SafetensorsTestFiles.concat(length, header, data);
   }
@@ -58,9 +71,9 @@ class SafetensorsGoldenFileTest {
       INDArray b = r.read("b", DataType.DOUBLE);
       assertEquals(0, b.rank());
       assertEquals(0.5, b.getDouble(0));
-      INDArray c = r.read("c", DataType.INT);
+      INDArray c = r.read("c", DataType.INT32);
       assertArrayEquals(new long[] {1, 0}, c.shape());
-      assertEquals(DataType.INT, c.dataType());
+      assertEquals(DataType.INT32, c.dataType());
       assertEquals(List.of(1L, 0L), r.info("c").shape());
       assertEquals(0, r.info("c").elementCount());
     }
@@ -73,7 +86,7 @@ class SafetensorsGoldenFileTest {
         .metadata("format", "pt")
         .add("a", Nd4j.createFromArray(1f, -2f))
         .add("b", Nd4j.scalar(0.5))
-        .add("c", Nd4j.create(DataType.INT, 1, 0))
+        .add("c", Nd4j.create(DataType.INT32, 1, 0))
         .write(file);
     assertArrayEquals(golden(), Files.readAllBytes(file));
   }
@@ -82,7 +95,9 @@ class SafetensorsGoldenFileTest {
   void writesEmptyFileWithPaddedHeader() throws Exception {
     Path file = dir.resolve("empty.safetensors");
     SafetensorsWriter.write(file, Map.of(), Map.of());
-    byte[] expected = SafetensorsTestFiles.concat(new byte[] {8, 0, 0, 0, 0, 0, 0, 0}, "{}      ".getBytes(StandardCharsets.US_ASCII));
+    byte[] expected =
+        SafetensorsTestFiles.concat(
+            new byte[] {8, 0, 0, 0, 0, 0, 0, 0}, "{}      ".getBytes(StandardCharsets.US_ASCII));
     assertArrayEquals(expected, Files.readAllBytes(file));
     try (SafetensorsReader r = SafetensorsReader.open(file)) {
       assertEquals(List.of(), r.names());

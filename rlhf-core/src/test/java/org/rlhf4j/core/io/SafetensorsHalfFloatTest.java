@@ -74,12 +74,14 @@ class SafetensorsHalfFloatTest {
       if (Float.isNaN(h)) {
         assertTrue(Float.isNaN(f16(HalfFloats.floatToFloat16(h))));
       } else {
-        assertEquals((short) bits, HalfFloats.floatToFloat16(h), "f16 " + Integer.toHexString(bits));
+        assertEquals(
+            (short) bits, HalfFloats.floatToFloat16(h), "f16 " + Integer.toHexString(bits));
       }
       if (Float.isNaN(b)) {
         assertTrue(Float.isNaN(bf16(HalfFloats.floatToBfloat16(b))));
       } else {
-        assertEquals((short) bits, HalfFloats.floatToBfloat16(b), "bf16 " + Integer.toHexString(bits));
+        assertEquals(
+            (short) bits, HalfFloats.floatToBfloat16(b), "bf16 " + Integer.toHexString(bits));
       }
     }
   }
@@ -96,7 +98,8 @@ class SafetensorsHalfFloatTest {
     assertEquals((short) 0x0000, HalfFloats.floatToFloat16(0x1p-25f)); // tie between 0 and 2^-24
     assertEquals((short) 0x0001, HalfFloats.floatToFloat16(0x1.000002p-25f));
     assertEquals((short) 0x0002, HalfFloats.floatToFloat16(3 * 0x1p-25f)); // tie, up to even
-    assertEquals((short) 0x0400, HalfFloats.floatToFloat16(0x1.ffep-15f)); // subnormal rounds up to normal
+    assertEquals(
+        (short) 0x0400, HalfFloats.floatToFloat16(0x1.ffep-15f)); // subnormal rounds up to normal
     assertEquals((short) 0x8000, HalfFloats.floatToFloat16(-Float.MIN_VALUE));
     assertEquals((short) 0x3F80, HalfFloats.floatToBfloat16(1f + 0x1p-8f));
     assertEquals((short) 0x3F82, HalfFloats.floatToBfloat16(1f + 3 * 0x1p-8f));
@@ -105,7 +108,9 @@ class SafetensorsHalfFloatTest {
     assertTrue(Float.isNaN(bf16(HalfFloats.floatToBfloat16(Float.intBitsToFloat(0x7F800001)))));
   }
 
-  /** The distance from {@code candidate} to {@code x}; infinite for a NaN candidate (no neighbour). */
+  /**
+   * The distance from {@code candidate} to {@code x}; infinite for a NaN candidate (no neighbour).
+   */
   private static double dist(float candidate, float x) {
     return Float.isNaN(candidate) ? Double.POSITIVE_INFINITY : Math.abs(candidate - (double) x);
   }
@@ -123,7 +128,8 @@ class SafetensorsHalfFloatTest {
       }
       short b = HalfFloats.floatToBfloat16(x);
       double errB = dist(bf16(b), x);
-      assertTrue(errB <= dist(bf16(b + 1), x) && errB <= dist(bf16(b - 1), x), () -> "bf16 of " + x);
+      assertTrue(
+          errB <= dist(bf16(b + 1), x) && errB <= dist(bf16(b - 1), x), () -> "bf16 of " + x);
     }
   }
 }

@@ -33,10 +33,16 @@ class SafetensorsRoundTripTest {
   private static void assertSameValues(INDArray expected, INDArray actual, String what) {
     if (expected.isEmpty()) {
       assertTrue(actual.isEmpty(), what);
-    } else if (expected.dataType() == DataType.LONG || expected.dataType() == DataType.INT) {
-      assertArrayEquals(expected.reshape(expected.length()).toLongVector(), actual.reshape(actual.length()).toLongVector(), what);
+    } else if (expected.dataType() == DataType.INT64 || expected.dataType() == DataType.INT32) {
+      assertArrayEquals(
+          expected.reshape(expected.length()).toLongVector(),
+          actual.reshape(actual.length()).toLongVector(),
+          what);
     } else {
-      assertArrayEquals(expected.reshape(expected.length()).toDoubleVector(), actual.reshape(actual.length()).toDoubleVector(), what);
+      assertArrayEquals(
+          expected.reshape(expected.length()).toDoubleVector(),
+          actual.reshape(actual.length()).toDoubleVector(),
+          what);
     }
   }
 
@@ -50,9 +56,14 @@ class SafetensorsRoundTripTest {
     tensors.put("empty", Nd4j.create(DataType.FLOAT, 0, 3));
     tensors.put("empty3d", Nd4j.create(DataType.DOUBLE, 2, 0, 5));
     tensors.put("cube", range(DataType.FLOAT, 2, 3, 4));
-    tensors.put("ints", Nd4j.createFromArray(new int[] {Integer.MIN_VALUE, -1, 0, 7, Integer.MAX_VALUE}));
-    tensors.put("longs", Nd4j.createFromArray(new long[] {Long.MIN_VALUE, 1L << 40, Long.MAX_VALUE}).reshape(3, 1));
-    tensors.put("specials", Nd4j.createFromArray(Float.NaN, Float.POSITIVE_INFINITY, -0.0f, Float.MIN_VALUE));
+    tensors.put(
+        "ints", Nd4j.createFromArray(new int[] {Integer.MIN_VALUE, -1, 0, 7, Integer.MAX_VALUE}));
+    tensors.put(
+        "longs",
+        Nd4j.createFromArray(new long[] {Long.MIN_VALUE, 1L << 40, Long.MAX_VALUE}).reshape(3, 1));
+    tensors.put(
+        "specials",
+        Nd4j.createFromArray(Float.NaN, Float.POSITIVE_INFINITY, -0.0f, Float.MIN_VALUE));
     Map<String, String> metadata = new LinkedHashMap<>();
     metadata.put("format", "pt");
     metadata.put("step", "1200");
@@ -77,12 +88,15 @@ class SafetensorsRoundTripTest {
       assertEquals(SafetensorsDtype.I64, r.info("longs").dtype());
       assertEquals(List.of(), r.info("scalar").shape());
       assertEquals(4, r.info("scalar").byteLength());
-      // Cross conversions: F32 as DOUBLE, F64 as FLOAT, I32 as LONG and FLOAT.
+      // Cross conversions: F32 as DOUBLE, F64 as FLOAT, I32 as INT64 and FLOAT.
       assertEquals(range(DataType.DOUBLE, 3, 4), r.read("matrix", DataType.DOUBLE));
       assertEquals(range(DataType.FLOAT, 5), r.read("vector64", DataType.FLOAT));
       assertArrayEquals(
-          new long[] {Integer.MIN_VALUE, -1, 0, 7, Integer.MAX_VALUE}, r.read("ints", DataType.LONG).toLongVector());
-      assertArrayEquals(new float[] {Integer.MIN_VALUE, -1, 0, 7, Integer.MAX_VALUE}, r.read("ints", DataType.FLOAT).toFloatVector());
+          new long[] {Integer.MIN_VALUE, -1, 0, 7, Integer.MAX_VALUE},
+          r.read("ints", DataType.INT64).toLongVector());
+      assertArrayEquals(
+          new float[] {Integer.MIN_VALUE, -1, 0, 7, Integer.MAX_VALUE},
+          r.read("ints", DataType.FLOAT).toFloatVector());
       float[] specials = r.read("specials", DataType.FLOAT).toFloatVector();
       assertTrue(Float.isNaN(specials[0]));
       assertEquals(Float.floatToRawIntBits(-0.0f), Float.floatToRawIntBits(specials[2]));
@@ -93,7 +107,8 @@ class SafetensorsRoundTripTest {
   @Test
   void writesViewsAndNonCOrderArraysInRowMajorOrder() {
     INDArray big = range(DataType.FLOAT, 6, 7);
-    INDArray block = big.get(NDArrayIndex.interval(1, 4), NDArrayIndex.interval(2, 6)); // offset view
+    INDArray block =
+        big.get(NDArrayIndex.interval(1, 4), NDArrayIndex.interval(2, 6)); // offset view
     INDArray column = big.getColumn(3); // strided view
     INDArray transposed = big.transpose(); // f-order view
     INDArray fOrder = range(DataType.DOUBLE, 3, 5).dup('f');
@@ -106,7 +121,8 @@ class SafetensorsRoundTripTest {
     SafetensorsWriter.write(file, tensors, Map.of());
     try (SafetensorsReader r = SafetensorsReader.open(file)) {
       for (Map.Entry<String, INDArray> e : tensors.entrySet()) {
-        assertEquals(e.getValue().dup('c'), r.read(e.getKey(), e.getValue().dataType()), e.getKey());
+        assertEquals(
+            e.getValue().dup('c'), r.read(e.getKey(), e.getValue().dataType()), e.getKey());
       }
       assertArrayEquals(
           new float[] {-3 + 0.5f * 9, -3 + 0.5f * 10, -3 + 0.5f * 11, -3 + 0.5f * 12},
@@ -146,15 +162,21 @@ class SafetensorsRoundTripTest {
       r.readInto("b", bView);
       r.readInto("s", sView);
       r.readInto("w", fDest);
-      SafetensorsException e = assertThrows(SafetensorsException.class, () -> r.readInto("w", Nd4j.zeros(DataType.FLOAT, 3, 4)));
-      assertTrue(e.getMessage().contains("tensor \"w\" has shape [4, 3] but the destination has shape [3, 4]"), e.getMessage());
+      SafetensorsException e =
+          assertThrows(
+              SafetensorsException.class, () -> r.readInto("w", Nd4j.zeros(DataType.FLOAT, 3, 4)));
+      assertTrue(
+          e.getMessage()
+              .contains("tensor \"w\" has shape [4, 3] but the destination has shape [3, 4]"),
+          e.getMessage());
     }
     assertEquals(0f, params.getFloat(0));
     assertEquals(w, wView);
     assertEquals(b, bView);
     assertEquals(9f, params.getFloat(16));
     assertEquals(w.castTo(DataType.DOUBLE), fDest);
-    assertArrayEquals(w.toFloatMatrix()[1], params.get(NDArrayIndex.interval(4, 7)).toFloatVector());
+    assertArrayEquals(
+        w.toFloatMatrix()[1], params.get(NDArrayIndex.interval(4, 7)).toFloatVector());
   }
 
   @Test
@@ -174,9 +196,12 @@ class SafetensorsRoundTripTest {
       assertEquals(10, r.info("h").byteLength());
       assertEquals(exact, r.read("h", DataType.FLOAT));
       assertEquals(exact.get(NDArrayIndex.interval(0, 3)), r.read("b", DataType.FLOAT));
-      assertArrayEquals(new float[] {0.333251953125f, 0.0010004043579101562f, Float.POSITIVE_INFINITY},
+      assertArrayEquals(
+          new float[] {0.333251953125f, 0.0010004043579101562f, Float.POSITIVE_INFINITY},
           r.read("hi", DataType.FLOAT).toFloatVector());
-      assertArrayEquals(new float[] {0.333984375f, 0.00099945068359375f, 70144f}, r.read("bi", DataType.FLOAT).toFloatVector());
+      assertArrayEquals(
+          new float[] {0.333984375f, 0.00099945068359375f, 70144f},
+          r.read("bi", DataType.FLOAT).toFloatVector());
       assertEquals(SafetensorsDtype.F32, r.info("d").dtype());
       assertEquals(exact.castTo(DataType.DOUBLE), r.read("d", DataType.DOUBLE));
     }
@@ -185,12 +210,21 @@ class SafetensorsRoundTripTest {
   @Test
   void rejectsReadsThatDoNotFit() {
     Path file = dir.resolve("types.safetensors");
-    SafetensorsWriter.write(file, Map.of("f", range(DataType.FLOAT, 2), "l", Nd4j.createFromArray(1L, 1L << 33)), Map.of());
+    SafetensorsWriter.write(
+        file,
+        Map.of("f", range(DataType.FLOAT, 2), "l", Nd4j.createFromArray(1L, 1L << 33)),
+        Map.of());
     try (SafetensorsReader r = SafetensorsReader.open(file)) {
-      SafetensorsException e = assertThrows(SafetensorsException.class, () -> r.read("f", DataType.INT));
-      assertTrue(e.getMessage().contains("tensor \"f\" has floating-point dtype F32 and cannot be read as INT"), e.getMessage());
-      e = assertThrows(SafetensorsException.class, () -> r.read("l", DataType.INT));
-      assertTrue(e.getMessage().contains("tensor \"l\": element 1 = 8589934592 does not fit in an int"), e.getMessage());
+      SafetensorsException e =
+          assertThrows(SafetensorsException.class, () -> r.read("f", DataType.INT32));
+      assertTrue(
+          e.getMessage()
+              .contains("tensor \"f\" has floating-point dtype F32 and cannot be read as INT"),
+          e.getMessage());
+      e = assertThrows(SafetensorsException.class, () -> r.read("l", DataType.INT32));
+      assertTrue(
+          e.getMessage().contains("tensor \"l\": element 1 = 8589934592 does not fit in an int"),
+          e.getMessage());
       e = assertThrows(SafetensorsException.class, () -> r.info("missing"));
       assertTrue(e.getMessage().startsWith(file + ": no tensor \"missing\""), e.getMessage());
       assertThrows(IllegalArgumentException.class, () -> r.read("f", DataType.UTF8));
@@ -200,11 +234,20 @@ class SafetensorsRoundTripTest {
   @Test
   void rejectsBadWriterArguments() {
     INDArray x = range(DataType.FLOAT, 2);
-    assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.builder().add("__metadata__", x));
-    assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.builder().add("x", x).add("x", x));
-    assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.builder().add("x", x, SafetensorsDtype.I32));
-    assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.builder().add("x", Nd4j.createFromArray(1, 2), SafetensorsDtype.F32));
-    assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.builder().add("x", Nd4j.createFromArray(true, false)));
+    assertThrows(
+        IllegalArgumentException.class, () -> SafetensorsWriter.builder().add("__metadata__", x));
+    assertThrows(
+        IllegalArgumentException.class, () -> SafetensorsWriter.builder().add("x", x).add("x", x));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> SafetensorsWriter.builder().add("x", x, SafetensorsDtype.I32));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            SafetensorsWriter.builder().add("x", Nd4j.createFromArray(1, 2), SafetensorsDtype.F32));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> SafetensorsWriter.builder().add("x", Nd4j.createFromArray(true, false)));
   }
 
   @Test
@@ -218,7 +261,9 @@ class SafetensorsRoundTripTest {
             .add("a", range(DataType.FLOAT, 1000))
             .add("l", Nd4j.createFromArray(1L, 1L << 40), SafetensorsDtype.I32);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.write(file));
-    assertTrue(e.getMessage().contains("tensor l: element 1 = 1099511627776 does not fit in I32"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("tensor l: element 1 = 1099511627776 does not fit in I32"),
+        e.getMessage());
     assertArrayEquals(before, Files.readAllBytes(file));
     try (Stream<Path> files = Files.list(dir)) {
       assertEquals(List.of(file), files.toList());

@@ -27,6 +27,11 @@ final class SafetensorsTestFiles {
     return concat(le64(header.length), header, data);
   }
 
+  /** The header length stored in the first 8 bytes of {@code file}. */
+  static long headerLength(byte[] file) {
+    return ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+  }
+
   static byte[] concat(byte[]... parts) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (byte[] p : parts) {
