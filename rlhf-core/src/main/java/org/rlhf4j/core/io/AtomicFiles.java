@@ -148,7 +148,8 @@ public final class AtomicFiles {
    * two renames (a window of two system calls) leaves no {@code target} but a complete {@code
    * TARGET.old-*} (the previous version) and a complete {@code TARGET.tmp-*} (the new one, if the
    * crash came after step 2); a crash elsewhere leaves either the old or the new {@code target},
-   * possibly with a stale {@code .tmp-}/{@code .old-} sibling that can be deleted.
+   * possibly with a stale {@code .tmp-}/{@code .old-} sibling that can be deleted. (A failure to
+   * delete the old directory after the new one is in place is only logged.)
    *
    * @param target the directory to create or replace; its parent must exist
    * @param writer fills the staging directory it is given
@@ -186,7 +187,16 @@ public final class AtomicFiles {
         }
         published = true;
         syncDirectory(parent);
-        deleteRecursively(old);
+        try {
+          deleteRecursively(old);
+        } catch (IOException e) {
+          // The new version is in place; a leftover old copy is only clutter.
+          log.warn(
+              "published {} but could not delete the previous version {}: {}",
+              absolute,
+              old,
+              e.toString());
+        }
       } else {
         Files.move(staging, absolute, StandardCopyOption.ATOMIC_MOVE);
         published = true;

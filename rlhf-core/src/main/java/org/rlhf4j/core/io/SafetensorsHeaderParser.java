@@ -48,6 +48,9 @@ final class SafetensorsHeaderParser {
                       StreamReadConstraints.builder()
                           .maxNestingDepth(64)
                           .maxNumberLength(64)
+                          // Names and strings are bounded by the header length instead.
+                          .maxNameLength((int) MAX_HEADER_LENGTH)
+                          .maxStringLength((int) MAX_HEADER_LENGTH)
                           .build())
                   .build())
           .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)

@@ -189,6 +189,12 @@ public final class SafetensorsWriter {
 
   private void writeTo(Path file) {
     byte[] header = header();
+    checkArgument(
+        header.length <= SafetensorsHeaderParser.MAX_HEADER_LENGTH,
+        "the header of %s would be %s bytes, more than readers accept (%s)",
+        file,
+        header.length,
+        SafetensorsHeaderParser.MAX_HEADER_LENGTH);
     try {
       AtomicFiles.writeChannel(
           file,

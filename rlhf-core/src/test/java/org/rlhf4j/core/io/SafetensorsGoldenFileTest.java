@@ -104,4 +104,45 @@ class SafetensorsGoldenFileTest {
       assertEquals(Map.of(), r.metadata());
     }
   }
+
+  @Test
+  void readsSmallIntegerAndHalfDtypes() throws Exception {
+    String header =
+        "{\"i8\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]},"
+            + "\"u8\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[2,4]},"
+            + "\"i16\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[4,6]},"
+            + "\"bool\":{\"dtype\":\"BOOL\",\"shape\":[3],\"data_offsets\":[6,9]},"
+            + "\"f16\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[9,13]},"
+            + "\"bf16\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[13,15]}}";
+    byte[] data = {
+      (byte) 0xFF,
+      0x7F, // i8: -1, 127
+      (byte) 0xFF,
+      0x01, // u8: 255, 1
+      (byte) 0xFE,
+      (byte) 0xFF, // i16: -2
+      0,
+      1,
+      2, // bool: false, true, true
+      0x00,
+      0x3C,
+      0x55,
+      0x35, // f16: 1.0 (0x3C00), 0.333251953125 (0x3555)
+      (byte) 0x80,
+      (byte) 0xBF // bf16: -1.0 (0xBF80)
+    };
+    Path file =
+        SafetensorsTestFiles.write(
+            dir, "ints.safetensors", SafetensorsTestFiles.file(header, data));
+    try (SafetensorsReader r = SafetensorsReader.open(file)) {
+      assertArrayEquals(new int[] {-1, 127}, r.read("i8", DataType.INT32).toIntVector());
+      assertArrayEquals(new long[] {255, 1}, r.read("u8", DataType.INT64).toLongVector());
+      assertArrayEquals(new float[] {255, 1}, r.read("u8", DataType.FLOAT).toFloatVector());
+      assertArrayEquals(new double[] {-2}, r.read("i16", DataType.DOUBLE).toDoubleVector());
+      assertArrayEquals(new int[] {0, 1, 1}, r.read("bool", DataType.INT32).toIntVector());
+      assertArrayEquals(
+          new float[] {1f, 0.333251953125f}, r.read("f16", DataType.FLOAT).toFloatVector());
+      assertArrayEquals(new double[] {-1}, r.read("bf16", DataType.DOUBLE).toDoubleVector());
+    }
+  }
 }

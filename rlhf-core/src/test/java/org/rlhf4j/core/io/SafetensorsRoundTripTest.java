@@ -105,6 +105,21 @@ class SafetensorsRoundTripTest {
   }
 
   @Test
+  void roundTripsUnusualNames() {
+    Map<String, INDArray> tensors = new LinkedHashMap<>();
+    tensors.put("", Nd4j.scalar(1f));
+    tensors.put("model.layers.0.attn\n\"q\"\u0001ü", Nd4j.scalar(2f));
+    tensors.put("x".repeat(60_000), Nd4j.scalar(3f)); // longer than Jackson's default name limit
+    Path file = dir.resolve("names.safetensors");
+    SafetensorsWriter.write(file, tensors, Map.of("k".repeat(60_000), "v".repeat(60_000)));
+    try (SafetensorsReader r = SafetensorsReader.open(file)) {
+      assertEquals(List.copyOf(tensors.keySet()), r.names());
+      assertEquals(3f, r.read("x".repeat(60_000), DataType.FLOAT).getFloat(0));
+      assertEquals("v".repeat(60_000), r.metadata().get("k".repeat(60_000)));
+    }
+  }
+
+  @Test
   void writesViewsAndNonCOrderArraysInRowMajorOrder() {
     INDArray big = range(DataType.FLOAT, 6, 7);
     INDArray block =
