@@ -92,7 +92,11 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
     double[] out = new double[b];
     for (int start = 0; start < b; start += SCORING_BATCH) {
       int end = Math.min(b, start + SCORING_BATCH);
-      TokenBatch chunk = slice(sequences, start, end);
+      int[] rows = new int[end - start];
+      for (int i = 0; i < rows.length; i++) {
+        rows[i] = start + i;
+      }
+      TokenBatch chunk = rows.length == b ? sequences : sequences.select(rows);
       double[] s = forward(chunk).scores();
       System.arraycopy(s, 0, out, start, s.length);
     }
@@ -149,19 +153,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
     }
   }
 
-  static TokenBatch slice(TokenBatch batch, int from, int to) {
-    if (from == 0 && to == batch.batchSize()) {
-      return batch;
-    }
-    int t = batch.length();
-    int[] ids = batch.ids();
-    int[] mask = batch.mask();
-    return TokenBatch.of(
-        to - from,
-        t,
-        java.util.Arrays.copyOfRange(ids, from * t, to * t),
-        java.util.Arrays.copyOfRange(mask, from * t, to * t));
-  }
+
 
   @Override
   public void close() {

@@ -100,6 +100,19 @@ public final class TokenBatch {
     return new TokenBatch(b, t, ids, mask);
   }
 
+  /** The rows {@code rows} of this batch, in that order (a new batch of the same length). */
+  public TokenBatch select(int[] rows) {
+    checkArgument(rows.length >= 1, "no rows selected");
+    int[] ids2 = new int[rows.length * length];
+    int[] mask2 = new int[rows.length * length];
+    for (int i = 0; i < rows.length; i++) {
+      checkArgument(rows[i] >= 0 && rows[i] < batch, "row %s outside [0, %s)", rows[i], batch);
+      System.arraycopy(ids, rows[i] * length, ids2, i * length, length);
+      System.arraycopy(mask, rows[i] * length, mask2, i * length, length);
+    }
+    return new TokenBatch(rows.length, length, ids2, mask2);
+  }
+
   /** B. */
   public int batchSize() {
     return batch;

@@ -1,0 +1,163 @@
+package org.rlhf4j.core.io;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.google.common.collect.ImmutableMap;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.Rlhf4j;
+import org.rlhf4j.core.model.GptConfig;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizers;
+
+/**
+ * A model checkpoint: a directory holding {@code model.safetensors} (every parameter by its GPT-2
+ * name), {@code rlhf4j.json} (format version, library version, model configuration, provenance and
+ * free-form extras such as a reward model's normalisation) and, optionally, the tokenizer's files.
+ * The directory is written beside its target and renamed into place, so a crash never leaves a
+ * half-written checkpoint. Loading checks every tensor's name, shape and dtype. No Java serialization.
+ */
+public final class ModelCheckpoint {
+  /** The format version written into {@code rlhf4j.json}. */
+  public static final int FORMAT_VERSION = 1;
+
+  static final String WEIGHTS = "model.safetensors";
+  static final String META = "rlhf4j.json";
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** A loaded checkpoint. */
+  public record Loaded(GptModel model, Provenance provenance, ImmutableMap<String, Object> extra, Optional<Tokenizer> tokenizer, String libraryVersion) {}
+
+  private ModelCheckpoint() {}
+
+  /**
+   * Writes {@code model} to the directory {@code dir} (replacing it atomically).
+   *
+   * @param extra JSON-friendly values stored beside the weights (may be empty)
+   * @param tokenizer saved with the model if not null
+   */
+  public static void save(Path dir, GptModel model, Provenance provenance, Map<String, ?> extra, Tokenizer tokenizer) {
+    Map<String, Object> meta = new LinkedHashMap<>();
+    meta.put("format", "rlhf4j-checkpoint");
+    meta.put("format_version", FORMAT_VERSION);
+    meta.put("library_version", Rlhf4j.VERSION);
+    meta.put("model", model.config().toMap());
+    meta.put("dtype", model.dataType().name().toLowerCase(java.util.Locale.ROOT));
+    meta.put("provenance", provenance.toMap());
+    meta.put("extra", extra == null ? Map.of() : extra);
+    try {
+      AtomicFiles.publishDirectory(
+          dir,
+          tmp -> {
+            Map<String, INDArray> tensors = new LinkedHashMap<>();
+            for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
+              tensors.put(e.name(), model.parameters().get(e.name()).array());
+            }
+            SafetensorsWriter.write(
+                tmp.resolve(WEIGHTS), tensors, Map.of("format", "rlhf4j", "library_version", Rlhf4j.VERSION));
+            Files.writeString(tmp.resolve(META), JSON.writeValueAsString(meta));
+            if (tokenizer != null) {
+              Tokenizers.save(tokenizer, tmp);
+            }
+          });
+    } catch (IOException e) {
+      throw new CheckpointException("cannot write checkpoint " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Reads the checkpoint in {@code dir} into a new model with {@code options}. */
+  public static Loaded load(Path dir, ModelOptions options) {
+    Path metaFile = dir.resolve(META);
+    if (!Files.isRegularFile(metaFile)) {
+      throw new CheckpointException(dir + ": not an rlhf4j checkpoint (no " + META + ")");
+    }
+    Map<String, Object> meta = readJson(metaFile);
+    Object version = meta.get("format_version");
+    if (!(version instanceof Integer) || (Integer) version < 1 || (Integer) version > FORMAT_VERSION) {
+      throw new CheckpointException(metaFile + ": field \"format_version\": unsupported value " + version + " (this library reads 1.." + FORMAT_VERSION + ")");
+    }
+    GptConfig config = GptConfig.fromMap(mapField(meta, "model", metaFile), metaFile.toString());
+    Provenance provenance = Provenance.fromMap(mapField(meta, "provenance", metaFile), metaFile.toString());
+    Map<String, Object> extra = meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of();
+    GptModel model = GptModel.uninitialized(config, options);
+    try {
+      readWeights(dir.resolve(WEIGHTS), model);
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+    Optional<Tokenizer> tok = Optional.empty();
+    if (Files.exists(dir.resolve("tokenizer_config.json"))) {
+      tok = Optional.of(Tokenizers.load(dir));
+    }
+    return new Loaded(model, provenance, ImmutableMap.copyOf(extra), tok, String.valueOf(meta.get("library_version")));
+  }
+
+  /** Fills {@code model}'s parameters from a safetensors file with exactly its tensor names and shapes. */
+  static void readWeights(Path file, GptModel model) {
+    ParameterLayout layout = model.parameters().layout();
+    try (SafetensorsReader r = SafetensorsReader.open(file)) {
+      TreeSet<String> missing = new TreeSet<>();
+      for (ParameterLayout.Entry e : layout.entries()) {
+        if (!r.contains(e.name())) {
+          missing.add(e.name());
+        }
+      }
+      List<String> unknown = new ArrayList<>();
+      for (String n : r.names()) {
+        if (!layout.contains(n)) {
+          unknown.add(n);
+        }
+      }
+      if (!missing.isEmpty() || !unknown.isEmpty()) {
+        throw new CheckpointException(file + ": tensors do not match the model configuration; missing " + missing + ", unexpected " + unknown);
+      }
+      for (ParameterLayout.Entry e : layout.entries()) {
+        TensorInfo info = r.info(e.name());
+        if (!info.dtype().isFloatingPoint()) {
+          throw new CheckpointException(file + ": tensor " + e.name() + " has dtype " + info.dtype() + ", expected a floating-point type");
+        }
+        if (!java.util.Arrays.equals(info.shapeArray(), e.shape())) {
+          throw new CheckpointException(
+              file + ": tensor " + e.name() + " has shape " + info.shape() + ", expected " + java.util.Arrays.toString(e.shape()));
+        }
+        r.readInto(e.name(), model.parameters().get(e.name()).array());
+      }
+    }
+  }
+
+  static Map<String, Object> readJson(Path file) {
+    try {
+      return JSON.readValue(file.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+    } catch (IOException e) {
+      throw new CheckpointException(file + ": not valid JSON: " + e.getMessage(), e);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> mapField(Map<String, Object> m, String field, Path file) {
+    Object v = m.get(field);
+    if (!(v instanceof Map)) {
+      throw new CheckpointException(file + ": field \"" + field + "\": expected an object, got " + v);
+    }
+    return (Map<String, Object>) v;
+  }
+
+  /** Whether {@code dir} looks like an rlhf4j checkpoint. */
+  public static boolean isCheckpoint(Path dir) {
+    return Files.isRegularFile(dir.resolve(META)) && Files.isRegularFile(dir.resolve(WEIGHTS));
+  }
+
+}

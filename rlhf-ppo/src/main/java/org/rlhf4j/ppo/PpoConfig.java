@@ -1,0 +1,546 @@
+package org.rlhf4j.ppo;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.optim.AdamWConfig;
+import org.rlhf4j.core.optim.LrSchedule;
+
+/**
+ * The configuration of {@link PpoTrainer}, after TRL's {@code PPOConfig} (names in {@link #toMap()}
+ * follow it). Immutable; {@link Builder#build()} names an invalid field. Unset optional numbers are
+ * {@code NaN} (or 0 where noted).
+ */
+public final class PpoConfig {
+  private final double learningRate;
+  private final int rolloutBatchSize;
+  private final int miniBatchSize;
+  private final int ppoEpochs;
+  private final double clipRange;
+  private final double clipRangeValue;
+  private final double vfCoef;
+  private final double entropyCoef;
+  private final double gamma;
+  private final double lam;
+  private final double klCoef;
+  private final boolean adaptiveKl;
+  private final double targetKl;
+  private final double klHorizon;
+  private final KlEstimator klEstimator;
+  private final double earlyStopApproxKl;
+  private final boolean whitenRewards;
+  private final double scoreClip;
+  private final boolean scoreScaling;
+  private final boolean scoreNorm;
+  private final double missingEosPenalty;
+  private final double nonEosScore;
+  private final double ptxCoef;
+  private final int ptxBatchSize;
+  private final double temperature;
+  private final int topK;
+  private final double topP;
+  private final int maxNewTokens;
+  private final double maxGradNorm;
+  private final double weightDecay;
+  private final long seed;
+  private final boolean addBos;
+
+  private PpoConfig(Builder b) {
+    learningRate = b.learningRate;
+    rolloutBatchSize = b.rolloutBatchSize;
+    miniBatchSize = b.miniBatchSize;
+    ppoEpochs = b.ppoEpochs;
+    clipRange = b.clipRange;
+    clipRangeValue = b.clipRangeValue;
+    vfCoef = b.vfCoef;
+    entropyCoef = b.entropyCoef;
+    gamma = b.gamma;
+    lam = b.lam;
+    klCoef = b.klCoef;
+    adaptiveKl = b.adaptiveKl;
+    targetKl = b.targetKl;
+    klHorizon = b.klHorizon;
+    klEstimator = b.klEstimator;
+    earlyStopApproxKl = b.earlyStopApproxKl;
+    whitenRewards = b.whitenRewards;
+    scoreClip = b.scoreClip;
+    scoreScaling = b.scoreScaling;
+    scoreNorm = b.scoreNorm;
+    missingEosPenalty = b.missingEosPenalty;
+    nonEosScore = b.nonEosScore;
+    ptxCoef = b.ptxCoef;
+    ptxBatchSize = b.ptxBatchSize;
+    temperature = b.temperature;
+    topK = b.topK;
+    topP = b.topP;
+    maxNewTokens = b.maxNewTokens;
+    maxGradNorm = b.maxGradNorm;
+    weightDecay = b.weightDecay;
+    seed = b.seed;
+    addBos = b.addBos;
+  }
+
+  /** TRL-like defaults (see each builder method). */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public double learningRate() {
+    return learningRate;
+  }
+
+  /** Prompts sampled per PPO step (episodes per batch). */
+  public int rolloutBatchSize() {
+    return rolloutBatchSize;
+  }
+
+  /** Episodes per gradient update. */
+  public int miniBatchSize() {
+    return miniBatchSize;
+  }
+
+  /** Passes over each rollout batch. */
+  public int ppoEpochs() {
+    return ppoEpochs;
+  }
+
+  /** PPO's epsilon for the policy ratio. */
+  public double clipRange() {
+    return clipRange;
+  }
+
+  /** Clip range of the value predictions. */
+  public double clipRangeValue() {
+    return clipRangeValue;
+  }
+
+  /** Weight of the value loss. */
+  public double vfCoef() {
+    return vfCoef;
+  }
+
+  /** Weight of the entropy bonus (0 = none). */
+  public double entropyCoef() {
+    return entropyCoef;
+  }
+
+  /** GAE's discount. */
+  public double gamma() {
+    return gamma;
+  }
+
+  /** GAE's lambda. */
+  public double lam() {
+    return lam;
+  }
+
+  /** The initial (or fixed) KL coefficient beta. */
+  public double klCoef() {
+    return klCoef;
+  }
+
+  /** Whether beta adapts to {@link #targetKl()}. */
+  public boolean adaptiveKl() {
+    return adaptiveKl;
+  }
+
+  /** The target KL of the adaptive controller. */
+  public double targetKl() {
+    return targetKl;
+  }
+
+  /** The adaptive controller's horizon (episodes). */
+  public double klHorizon() {
+    return klHorizon;
+  }
+
+  /** How the per-token KL is estimated. */
+  public KlEstimator klEstimator() {
+    return klEstimator;
+  }
+
+  /** Stop the epoch loop when approx-KL exceeds this (0 = never). */
+  public double earlyStopApproxKl() {
+    return earlyStopApproxKl;
+  }
+
+  /** Whiten the per-token rewards before GAE. */
+  public boolean whitenRewards() {
+    return whitenRewards;
+  }
+
+  /** Clip scores to [-c, c] (0 = off). */
+  public double scoreClip() {
+    return scoreClip;
+  }
+
+  /** Divide scores by their running standard deviation. */
+  public boolean scoreScaling() {
+    return scoreScaling;
+  }
+
+  /** With score scaling, also subtract the running mean. */
+  public boolean scoreNorm() {
+    return scoreNorm;
+  }
+
+  /** Subtracted from the score of responses without EOS (NaN = off). */
+  public double missingEosPenalty() {
+    return missingEosPenalty;
+  }
+
+  /** Replaces the score of responses without EOS (NaN = off). */
+  public double nonEosScore() {
+    return nonEosScore;
+  }
+
+  /** PPO-ptx's gamma: weight of the pre-training LM loss (0 = off). */
+  public double ptxCoef() {
+    return ptxCoef;
+  }
+
+  /** Pre-training sequences per update. */
+  public int ptxBatchSize() {
+    return ptxBatchSize;
+  }
+
+  /** Whether prompts start with BOS. */
+  public boolean addBos() {
+    return addBos;
+  }
+
+  public double maxGradNorm() {
+    return maxGradNorm;
+  }
+
+  public double weightDecay() {
+    return weightDecay;
+  }
+
+  /** The seed of every random choice (sampling, minibatch order, prompt choice). */
+  public long seed() {
+    return seed;
+  }
+
+  /** The rollout's sampling settings ({@code stopToken} ends a response). */
+  public SamplingConfig sampling(int stopToken) {
+    return SamplingConfig.builder()
+        .temperature(temperature)
+        .topK(topK)
+        .topP(topP)
+        .maxNewTokens(maxNewTokens)
+        .stopTokens(stopToken)
+        .build();
+  }
+
+  /** The sampling temperature (log-probabilities use the same temperature). */
+  public double temperature() {
+    return temperature;
+  }
+
+  /** The maximum response length. */
+  public int maxNewTokens() {
+    return maxNewTokens;
+  }
+
+  /** The optimiser (constant learning rate). */
+  public AdamWConfig optimizer() {
+    return AdamWConfig.builder()
+        .schedule(LrSchedule.constant(learningRate))
+        .weightDecay(weightDecay)
+        .maxGradNorm(maxGradNorm)
+        .eps(1e-5)
+        .build();
+  }
+
+  /** A JSON-friendly description with TRL's names. */
+  public Map<String, Object> toMap() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("learning_rate", learningRate);
+    m.put("batch_size", rolloutBatchSize);
+    m.put("mini_batch_size", miniBatchSize);
+    m.put("num_ppo_epochs", ppoEpochs);
+    m.put("cliprange", clipRange);
+    m.put("cliprange_value", clipRangeValue);
+    m.put("vf_coef", vfCoef);
+    m.put("entropy_coef", entropyCoef);
+    m.put("gamma", gamma);
+    m.put("lam", lam);
+    m.put("kl_coef", klCoef);
+    m.put("adap_kl_ctrl", adaptiveKl);
+    m.put("target", targetKl);
+    m.put("horizon", klHorizon);
+    m.put("kl_estimator", klEstimator.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("target_kl", earlyStopApproxKl);
+    m.put("whiten_rewards", whitenRewards);
+    m.put("score_clip", scoreClip);
+    m.put("use_score_scaling", scoreScaling);
+    m.put("use_score_norm", scoreNorm);
+    m.put("missing_eos_penalty", Double.isNaN(missingEosPenalty) ? null : missingEosPenalty);
+    m.put("non_eos_score", Double.isNaN(nonEosScore) ? null : nonEosScore);
+    m.put("ptx_coef", ptxCoef);
+    m.put("ptx_batch_size", ptxBatchSize);
+    m.put("temperature", temperature);
+    m.put("top_k", topK);
+    m.put("top_p", topP);
+    m.put("response_length", maxNewTokens);
+    m.put("max_grad_norm", maxGradNorm);
+    m.put("weight_decay", weightDecay);
+    m.put("seed", seed);
+    m.put("add_bos", addBos);
+    return m;
+  }
+
+  @Override
+  public String toString() {
+    return "PpoConfig" + toMap();
+  }
+
+  /** Builds a validated {@link PpoConfig}. */
+  public static final class Builder {
+    private double learningRate = 1e-5;
+    private int rolloutBatchSize = 16;
+    private int miniBatchSize = 4;
+    private int ppoEpochs = 4;
+    private double clipRange = 0.2;
+    private double clipRangeValue = 0.2;
+    private double vfCoef = 0.1;
+    private double entropyCoef;
+    private double gamma = 1.0;
+    private double lam = 0.95;
+    private double klCoef = 0.05;
+    private boolean adaptiveKl;
+    private double targetKl = 6.0;
+    private double klHorizon = 10000;
+    private KlEstimator klEstimator = KlEstimator.K1;
+    private double earlyStopApproxKl;
+    private boolean whitenRewards;
+    private double scoreClip;
+    private boolean scoreScaling;
+    private boolean scoreNorm;
+    private double missingEosPenalty = Double.NaN;
+    private double nonEosScore = Double.NaN;
+    private double ptxCoef;
+    private int ptxBatchSize = 4;
+    private double temperature = 1.0;
+    private int topK;
+    private double topP = 1.0;
+    private int maxNewTokens = 32;
+    private double maxGradNorm = 1.0;
+    private double weightDecay;
+    private long seed = 42;
+    private boolean addBos = true;
+
+    private Builder() {}
+
+    /** Default 1e-5. */
+    public Builder learningRate(double v) {
+      learningRate = v;
+      return this;
+    }
+
+    /** Default 16. */
+    public Builder rolloutBatchSize(int v) {
+      rolloutBatchSize = v;
+      return this;
+    }
+
+    /** Default 4. */
+    public Builder miniBatchSize(int v) {
+      miniBatchSize = v;
+      return this;
+    }
+
+    /** Default 4. */
+    public Builder ppoEpochs(int v) {
+      ppoEpochs = v;
+      return this;
+    }
+
+    /** Default 0.2. */
+    public Builder clipRange(double v) {
+      clipRange = v;
+      return this;
+    }
+
+    /** Default 0.2. */
+    public Builder clipRangeValue(double v) {
+      clipRangeValue = v;
+      return this;
+    }
+
+    /** Default 0.1. */
+    public Builder vfCoef(double v) {
+      vfCoef = v;
+      return this;
+    }
+
+    /** Default 0. */
+    public Builder entropyCoef(double v) {
+      entropyCoef = v;
+      return this;
+    }
+
+    /** Default 1. */
+    public Builder gamma(double v) {
+      gamma = v;
+      return this;
+    }
+
+    /** Default 0.95. */
+    public Builder lam(double v) {
+      lam = v;
+      return this;
+    }
+
+    /** Initial or fixed beta, default 0.05. */
+    public Builder klCoef(double v) {
+      klCoef = v;
+      return this;
+    }
+
+    /** Adaptive beta towards {@code targetKl} over {@code horizon} episodes. */
+    public Builder adaptiveKl(double targetKl, double horizon) {
+      this.adaptiveKl = true;
+      this.targetKl = targetKl;
+      this.klHorizon = horizon;
+      return this;
+    }
+
+    /** Default K1. */
+    public Builder klEstimator(KlEstimator v) {
+      klEstimator = v;
+      return this;
+    }
+
+    /** Early stop of the epoch loop on approx-KL (default 0 = off). */
+    public Builder earlyStopApproxKl(double v) {
+      earlyStopApproxKl = v;
+      return this;
+    }
+
+    /** Default false. */
+    public Builder whitenRewards(boolean v) {
+      whitenRewards = v;
+      return this;
+    }
+
+    /** Default 0 = off. */
+    public Builder scoreClip(double v) {
+      scoreClip = v;
+      return this;
+    }
+
+    /** Running-std score scaling, optionally also mean-centred. */
+    public Builder scoreScaling(boolean scaling, boolean norm) {
+      scoreScaling = scaling;
+      scoreNorm = norm;
+      return this;
+    }
+
+    /** Subtracted from scores of responses without EOS (default off). */
+    public Builder missingEosPenalty(double v) {
+      missingEosPenalty = v;
+      return this;
+    }
+
+    /** Replaces scores of responses without EOS (default off). */
+    public Builder nonEosScore(double v) {
+      nonEosScore = v;
+      return this;
+    }
+
+    /** PPO-ptx: weight and batch size of the pre-training loss (default off). */
+    public Builder ptx(double coef, int batchSize) {
+      ptxCoef = coef;
+      ptxBatchSize = batchSize;
+      return this;
+    }
+
+    /** Default 1.0. */
+    public Builder temperature(double v) {
+      temperature = v;
+      return this;
+    }
+
+    /** Default 0 (off). */
+    public Builder topK(int v) {
+      topK = v;
+      return this;
+    }
+
+    /** Default 1.0 (off). */
+    public Builder topP(double v) {
+      topP = v;
+      return this;
+    }
+
+    /** Default 32. */
+    public Builder maxNewTokens(int v) {
+      maxNewTokens = v;
+      return this;
+    }
+
+    /** Default 1.0. */
+    public Builder maxGradNorm(double v) {
+      maxGradNorm = v;
+      return this;
+    }
+
+    /** Default 0. */
+    public Builder weightDecay(double v) {
+      weightDecay = v;
+      return this;
+    }
+
+    /** Default 42. */
+    public Builder seed(long v) {
+      seed = v;
+      return this;
+    }
+
+    /** Default true. */
+    public Builder addBos(boolean v) {
+      addBos = v;
+      return this;
+    }
+
+    /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
+    public PpoConfig build() {
+      checkArgument(learningRate > 0 && Double.isFinite(learningRate), "learningRate must be positive, got %s", learningRate);
+      checkArgument(rolloutBatchSize >= 1, "rolloutBatchSize must be >= 1, got %s", rolloutBatchSize);
+      checkArgument(
+          miniBatchSize >= 1 && miniBatchSize <= rolloutBatchSize,
+          "miniBatchSize must be in [1, rolloutBatchSize=%s], got %s",
+          rolloutBatchSize,
+          miniBatchSize);
+      checkArgument(ppoEpochs >= 1, "ppoEpochs must be >= 1, got %s", ppoEpochs);
+      checkArgument(clipRange > 0 && clipRange < 1, "clipRange must be in (0, 1), got %s", clipRange);
+      checkArgument(clipRangeValue > 0, "clipRangeValue must be positive, got %s", clipRangeValue);
+      checkArgument(vfCoef >= 0, "vfCoef must be >= 0, got %s", vfCoef);
+      checkArgument(entropyCoef >= 0, "entropyCoef must be >= 0, got %s", entropyCoef);
+      checkArgument(gamma >= 0 && gamma <= 1, "gamma must be in [0, 1], got %s", gamma);
+      checkArgument(lam >= 0 && lam <= 1, "lam must be in [0, 1], got %s", lam);
+      checkArgument(klCoef >= 0 && Double.isFinite(klCoef), "klCoef must be >= 0, got %s", klCoef);
+      checkArgument(!adaptiveKl || targetKl > 0, "targetKl must be positive, got %s", targetKl);
+      checkArgument(!adaptiveKl || klHorizon > 0, "klHorizon must be positive, got %s", klHorizon);
+      checkArgument(klEstimator != null, "klEstimator must be set");
+      checkArgument(earlyStopApproxKl >= 0, "earlyStopApproxKl must be >= 0, got %s", earlyStopApproxKl);
+      checkArgument(scoreClip >= 0, "scoreClip must be >= 0, got %s", scoreClip);
+      checkArgument(!scoreNorm || scoreScaling, "scoreNorm needs scoreScaling");
+      checkArgument(Double.isNaN(missingEosPenalty) || missingEosPenalty >= 0, "missingEosPenalty must be >= 0, got %s", missingEosPenalty);
+      checkArgument(Double.isNaN(missingEosPenalty) || Double.isNaN(nonEosScore), "set at most one of missingEosPenalty and nonEosScore");
+      checkArgument(ptxCoef >= 0, "ptxCoef must be >= 0, got %s", ptxCoef);
+      checkArgument(ptxBatchSize >= 1, "ptxBatchSize must be >= 1, got %s", ptxBatchSize);
+      checkArgument(temperature > 0, "temperature must be positive, got %s", temperature);
+      checkArgument(topK >= 0, "topK must be >= 0, got %s", topK);
+      checkArgument(topP > 0 && topP <= 1, "topP must be in (0, 1], got %s", topP);
+      checkArgument(maxNewTokens >= 1, "maxNewTokens must be >= 1, got %s", maxNewTokens);
+      checkArgument(maxGradNorm >= 0, "maxGradNorm must be >= 0, got %s", maxGradNorm);
+      checkArgument(weightDecay >= 0, "weightDecay must be >= 0, got %s", weightDecay);
+      return new PpoConfig(this);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+package org.rlhf4j.ppo;
+
+import com.google.common.collect.ImmutableMap;
+import org.rlhf4j.core.train.Metrics;
+
+/**
+ * The statistics of one PPO step, with TRL's names: {@code objective/kl}, {@code
+ * objective/entropy}, {@code objective/non_score_reward}, {@code objective/rlhf_reward}, {@code
+ * objective/scores}, {@code policy/approxkl_avg}, {@code policy/clipfrac_avg}, {@code
+ * policy/entropy_avg}, {@code loss/policy_avg}, {@code loss/value_avg}, {@code val/clipfrac_avg},
+ * {@code val/ratio}, {@code val/num_eos_tokens}, {@code lr}, {@code episode}, plus {@code
+ * objective/kl_coef}, {@code time/rollout}, {@code time/scoring}, {@code time/training} (seconds)
+ * and {@code time/tokens_per_second}. Immutable.
+ */
+public record PpoStats(long step, ImmutableMap<String, Double> values) {
+
+  /** The statistic {@code name}; fails if it was not reported. */
+  public double get(String name) {
+    Double v = values.get(name);
+    if (v == null) {
+      throw new IllegalArgumentException("no statistic " + name + " (have " + values.keySet() + ")");
+    }
+    return v;
+  }
+
+  /** {@code objective/scores}: the mean reward-model score of the batch. */
+  public double meanScore() {
+    return get("objective/scores");
+  }
+
+  /** {@code objective/kl}: the mean summed KL to the reference per response. */
+  public double kl() {
+    return get("objective/kl");
+  }
+
+  /** As listener metrics. */
+  public Metrics toMetrics() {
+    return new Metrics(PpoTrainer.PHASE, step, values);
+  }
+}

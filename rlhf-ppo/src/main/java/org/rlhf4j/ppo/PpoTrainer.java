@@ -1,0 +1,486 @@
+package org.rlhf4j.ppo;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.generate.Generator;
+import org.rlhf4j.core.model.ForwardPass;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.OutputGradients;
+import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.TokenLogProbs;
+import org.rlhf4j.core.optim.AdamW;
+import org.rlhf4j.core.optim.StepOutcome;
+import org.rlhf4j.core.sft.SftData;
+import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.TrainingListener;
+import org.rlhf4j.reward.RewardModel;
+
+/**
+ * PPO for RLHF (Ziegler et al. 2019; Ouyang et al. 2022) with TRL's recipe. One {@link #step}:
+ *
+ * <ol>
+ *   <li>rollout — sample responses from the policy with the KV-cached generator;
+ *   <li>score — the reward model scores each (prompt, response); policy and frozen reference give
+ *       per-token log-probabilities at the sampling temperature; per-token rewards are {@code -beta
+ *       KL_t}, plus the score at the last response token;
+ *   <li>advantages — GAE over the response tokens, whitened;
+ *   <li>optimise — {@code ppoEpochs} passes over shuffled minibatches: clipped policy loss, clipped
+ *       value loss times {@code vfCoef}, optional entropy bonus and PPO-ptx term {@code ptxCoef * LM
+ *       loss}; non-finite updates are skipped.
+ * </ol>
+ *
+ * The value function is the policy's scalar head, or a separate critic. The reference model is never
+ * updated. Every random choice of step {@code k} comes from a generator seeded by {@code (seed, k)},
+ * so a run resumed from a checkpoint repeats an uninterrupted one exactly.
+ */
+public final class PpoTrainer implements AutoCloseable {
+  /** The phase name reported to listeners. */
+  public static final String PHASE = "ppo";
+
+  private final PpoConfig config;
+  private final GptModel policy;
+  private final GptModel reference;
+  private final GptModel critic;
+  private final RewardModel rewardModel;
+  private final Tokenizer tokenizer;
+  private final ImmutableList<String> prompts;
+  private final SftData ptxData;
+  private final TrainingListener listener;
+  private final AdamW optimizer;
+  private final KlController kl;
+  private final RunningMoments scoreMoments = new RunningMoments();
+  private long stepCount;
+  private long episodes;
+
+  private PpoTrainer(Builder b) {
+    this.config = b.config;
+    this.policy = b.policy;
+    this.reference = b.reference;
+    this.critic = b.critic;
+    this.rewardModel = b.rewardModel;
+    this.tokenizer = b.tokenizer;
+    this.prompts = ImmutableList.copyOf(b.prompts);
+    this.ptxData = b.ptxData;
+    this.listener = Listeners.of(b.listeners);
+    this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
+    this.kl = config.adaptiveKl()
+        ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon())
+        : KlController.fixed(config.klCoef());
+  }
+
+  /** A builder for a trainer with {@code config}. */
+  public static Builder builder(PpoConfig config) {
+    return new Builder(config);
+  }
+
+  /** Runs {@code steps} PPO steps on prompts drawn from the builder's prompt pool. */
+  public List<PpoStats> train(int steps) {
+    checkState(!prompts.isEmpty(), "no prompt pool: give prompts to the builder or call step(prompts)");
+    listener.onStart(PHASE, stepCount + steps);
+    List<PpoStats> out = new ArrayList<>();
+    for (int i = 0; i < steps; i++) {
+      out.add(step());
+    }
+    PpoStats last = out.get(out.size() - 1);
+    listener.onEnd(last.toMetrics());
+    return out;
+  }
+
+  /** One PPO step on {@code rolloutBatchSize} prompts drawn (with the step's seed) from the pool. */
+  public PpoStats step() {
+    checkState(!prompts.isEmpty(), "no prompt pool: give prompts to the builder or call step(prompts)");
+    SplittableRandom rng = stepRandom();
+    List<String> batch = new ArrayList<>();
+    int[] perm = org.rlhf4j.core.train.Permutations.random(prompts.size(), rng);
+    for (int i = 0; i < config.rolloutBatchSize(); i++) {
+      batch.add(prompts.get(perm[i % perm.length]));
+    }
+    return run(batch, rng);
+  }
+
+  /** One PPO step on {@code batchPrompts} (texts; BOS is added if configured). */
+  public PpoStats step(List<String> batchPrompts) {
+    checkArgument(!batchPrompts.isEmpty(), "no prompts");
+    return run(batchPrompts, stepRandom());
+  }
+
+  private SplittableRandom stepRandom() {
+    long k = stepCount + 1;
+    return new SplittableRandom(config.seed() * 0x9E3779B97F4A7C15L ^ (k * 0xBF58476D1CE4E5B9L + 0x94D049BB133111EBL));
+  }
+
+  private PpoStats run(List<String> batchPrompts, SplittableRandom rng) {
+    long t0 = System.nanoTime();
+    Rollout r = rollout(batchPrompts, rng);
+    long t1 = System.nanoTime();
+    score(r);
+    computeAdvantages(r);
+    long t2 = System.nanoTime();
+    Map<String, Double> train = optimize(r, rng);
+    long t3 = System.nanoTime();
+    double beta = kl.beta();
+    Map<String, Double> stats = rolloutStats(r, beta);
+    stats.putAll(train);
+    stepCount++;
+    episodes += r.batchSize();
+    kl.update(stats.get("objective/kl"), r.batchSize());
+    stats.put("lr", optimizer.config().schedule().lr(Math.max(1, optimizer.stepCount())));
+    stats.put("episode", (double) episodes);
+    stats.put("time/rollout", (t1 - t0) / 1e9);
+    stats.put("time/scoring", (t2 - t1) / 1e9);
+    stats.put("time/training", (t3 - t2) / 1e9);
+    stats.put("time/tokens_per_second", r.tokens() / ((t3 - t0) / 1e9));
+    PpoStats s = new PpoStats(stepCount, ImmutableMap.copyOf(stats));
+    listener.onStep(s.toMetrics());
+    return s;
+  }
+
+  // 1. Rollout: sample a response per prompt.
+  private Rollout rollout(List<String> batchPrompts, SplittableRandom rng) {
+    int ctx = policy.config().contextLength();
+    List<int[]> encoded = new ArrayList<>(batchPrompts.size());
+    for (int i = 0; i < batchPrompts.size(); i++) {
+      int[] ids = tokenizer.encode(batchPrompts.get(i));
+      if (config.addBos()) {
+        int[] withBos = new int[ids.length + 1];
+        withBos[0] = tokenizer.bosId();
+        System.arraycopy(ids, 0, withBos, 1, ids.length);
+        ids = withBos;
+      }
+      if (ids.length == 0 || ids.length + config.maxNewTokens() > ctx) {
+        throw new RlhfException(
+            "prompt " + i + " has " + ids.length + " tokens; with maxNewTokens " + config.maxNewTokens()
+                + " it must be between 1 and the context length " + ctx);
+      }
+      encoded.add(ids);
+    }
+    TokenBatch prompts = TokenBatch.leftPadded(encoded, tokenizer.padId());
+    return new Rollout(
+        Generator.generate(policy, prompts, config.sampling(tokenizer.eosId()), rng, tokenizer.padId()), tokenizer.eosId());
+  }
+
+  // 2. Score: log-probs of policy and reference, values, reward-model scores, per-token rewards.
+  private void score(Rollout r) {
+    int p = r.promptLength;
+    int n = r.steps;
+    double temp = config.temperature();
+    ForwardPass pp = policy.forward(r.sequences);
+    TokenLogProbs lp = pp.tokenLogProbs(temp);
+    r.logProbs = ResponseTokens.gather(lp.logProbs(), p, n);
+    r.entropy = ResponseTokens.gather(lp.entropy(), p, n);
+    INDArray policyLogits = config.klEstimator() == KlEstimator.FULL ? pp.logits() : null;
+    if (critic == null) {
+      r.values = ResponseTokens.gather(pp.values(), p, n);
+    } else {
+      r.values = ResponseTokens.gather(critic.forward(r.sequences).values(), p, n);
+    }
+    ForwardPass rp = reference.forward(r.sequences);
+    r.refLogProbs = ResponseTokens.gather(rp.tokenLogProbs(temp).logProbs(), p, n);
+    r.kl = config.klEstimator() == KlEstimator.FULL
+        ? FullKl.perToken(policyLogits, rp.logits(), p, r.length, temp)
+        : perTokenKl(r);
+    r.rawScores = rewardModel.score(r.sequences, p).toDoubleVector();
+    checkState(r.rawScores.length == r.batchSize(), "the reward model returned %s scores for %s sequences", r.rawScores.length, r.batchSize());
+    r.scores = processScores(r.rawScores, r.hasEos);
+    double beta = kl.beta();
+    r.rewards = new double[r.batchSize()][n];
+    for (int i = 0; i < r.batchSize(); i++) {
+      for (int t = 0; t < r.length[i]; t++) {
+        r.rewards[i][t] = -beta * r.kl[i][t]; // r_t = -beta KL_t
+      }
+      r.rewards[i][r.length[i] - 1] += r.scores[i]; // + RM score at the last response token
+    }
+    if (config.whitenRewards()) {
+      r.rewards = Whitening.whiten(r.rewards, r.length, false);
+    }
+  }
+
+  private double[][] perTokenKl(Rollout r) {
+    double[][] out = new double[r.batchSize()][r.steps];
+    for (int i = 0; i < r.batchSize(); i++) {
+      for (int t = 0; t < r.length[i]; t++) {
+        out[i][t] = config.klEstimator().perToken(r.logProbs[i][t], r.refLogProbs[i][t]);
+      }
+    }
+    return out;
+  }
+
+  private double[] processScores(double[] raw, boolean[] hasEos) {
+    double[] s = raw.clone();
+    for (int i = 0; i < s.length; i++) {
+      if (!hasEos[i] && !Double.isNaN(config.nonEosScore())) {
+        s[i] = config.nonEosScore();
+      } else if (!hasEos[i] && !Double.isNaN(config.missingEosPenalty())) {
+        s[i] -= config.missingEosPenalty();
+      }
+    }
+    if (config.scoreScaling()) {
+      scoreMoments.update(s);
+      double factor = scoreMoments.std() + Math.ulp(1.0f);
+      for (int i = 0; i < s.length; i++) {
+        s[i] = config.scoreNorm() ? (s[i] - scoreMoments.mean()) / factor : s[i] / factor;
+      }
+    }
+    if (config.scoreClip() > 0) {
+      for (int i = 0; i < s.length; i++) {
+        s[i] = Math.max(-config.scoreClip(), Math.min(config.scoreClip(), s[i]));
+      }
+    }
+    return s;
+  }
+
+  // 3. Advantages: GAE over response tokens, whitened.
+  private void computeAdvantages(Rollout r) {
+    Gae.Result g = Gae.compute(r.rewards, r.values, r.length, config.gamma(), config.lam());
+    r.advantages = Whitening.whiten(g.advantages(), r.length, true);
+    r.returns = g.returns();
+  }
+
+  // 4. Optimise: PPO epochs over shuffled minibatches.
+  private Map<String, Double> optimize(Rollout r, SplittableRandom rng) {
+    int b = r.batchSize();
+    int p = r.promptLength;
+    int width = p + r.steps;
+    MinibatchStats acc = new MinibatchStats();
+    for (int epoch = 0; epoch < config.ppoEpochs(); epoch++) {
+      int[] perm = org.rlhf4j.core.train.Permutations.random(b, rng);
+      double epochKl = 0;
+      int updates = 0;
+      for (int start = 0; start < b; start += config.miniBatchSize()) {
+        int[] idx = java.util.Arrays.copyOfRange(perm, start, Math.min(b, start + config.miniBatchSize()));
+        int[] len = ResponseTokens.rows(r.length, idx);
+        TokenBatch sub = r.sequences.select(idx);
+        policy.zeroGradients();
+        if (critic != null) {
+          critic.zeroGradients();
+        }
+        ForwardPass pass = policy.forward(sub);
+        TokenLogProbs lp = pass.tokenLogProbs(config.temperature());
+        double[][] newLogp = ResponseTokens.gather(lp.logProbs(), p, r.steps);
+        double[][] newEnt = ResponseTokens.gather(lp.entropy(), p, r.steps);
+        ForwardPass criticPass = critic == null ? pass : critic.forward(sub);
+        double[][] newValues = ResponseTokens.gather(criticPass.values(), p, r.steps);
+        PpoLosses.PolicyLoss pl =
+            PpoLosses.policy(newLogp, ResponseTokens.rows(r.logProbs, idx), ResponseTokens.rows(r.advantages, idx), len, config.clipRange());
+        PpoLosses.ValueLoss vl =
+            PpoLosses.value(newValues, ResponseTokens.rows(r.values, idx), ResponseTokens.rows(r.returns, idx), len, config.clipRangeValue());
+        PpoLosses.Mean ent = PpoLosses.mean(newEnt, len);
+        double loss = pl.loss() + config.vfCoef() * vl.loss() - config.entropyCoef() * ent.value();
+        INDArray gLogp = ResponseTokens.scatter(pl.gradLogProbs(), p, width - 1, policy.dataType());
+        INDArray gEnt = config.entropyCoef() > 0
+            ? ResponseTokens.scatter(ent.grad(), p, width - 1, policy.dataType()).muli(-config.entropyCoef())
+            : null;
+        INDArray gVal = ResponseTokens.scatter(vl.gradValues(), p, width, policy.dataType()).muli(config.vfCoef());
+        if (critic == null) {
+          pass.backward(new OutputGradients(gLogp, gEnt, gVal, null));
+        } else {
+          pass.backward(new OutputGradients(gLogp, gEnt, null, null));
+          criticPass.backward(OutputGradients.ofValues(gVal));
+        }
+        double ptxLoss = config.ptxCoef() > 0 && ptxData != null ? ptxUpdate(rng) : Double.NaN;
+        if (!Double.isNaN(ptxLoss)) {
+          loss += config.ptxCoef() * ptxLoss;
+        }
+        StepOutcome o = optimizer.step(loss);
+        acc.add(pl, vl, ent.value(), ptxLoss, o);
+        epochKl += pl.approxKl();
+        updates++;
+      }
+      if (config.earlyStopApproxKl() > 0 && epochKl / updates > config.earlyStopApproxKl()) {
+        acc.earlyStopped = true;
+        break;
+      }
+    }
+    return acc.averages();
+  }
+
+  /** PPO-ptx: adds {@code ptxCoef * grad(LM loss)} on a pre-training batch; returns the LM loss. */
+  private double ptxUpdate(SplittableRandom rng) {
+    List<org.rlhf4j.core.sft.TokenizedSequence> seqs = new ArrayList<>();
+    for (int i = 0; i < config.ptxBatchSize(); i++) {
+      seqs.add(ptxData.get(rng.nextInt(ptxData.size())));
+    }
+    org.rlhf4j.core.sft.SequenceBatch batch = org.rlhf4j.core.sft.SequenceBatch.collate(seqs, tokenizer.padId());
+    ForwardPass pass = policy.forward(batch.tokens());
+    org.rlhf4j.core.sft.SftLoss.Result lm = org.rlhf4j.core.sft.SftLoss.compute(pass.tokenLogProbs(1.0).logProbs(), batch.targetMask());
+    pass.backward(OutputGradients.ofLogProbs(lm.gradLogProbs().muli(config.ptxCoef())));
+    return lm.loss();
+  }
+
+  private Map<String, Double> rolloutStats(Rollout r, double beta) {
+    int b = r.batchSize();
+    double klSum = 0;
+    double entSum = 0;
+    double scoreSum = 0;
+    double rawSum = 0;
+    int eos = 0;
+    for (int i = 0; i < b; i++) {
+      for (int t = 0; t < r.length[i]; t++) {
+        klSum += r.kl[i][t];
+        entSum += r.entropy[i][t];
+      }
+      scoreSum += r.scores[i];
+      rawSum += r.rawScores[i];
+      eos += r.hasEos[i] ? 1 : 0;
+    }
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("objective/kl", klSum / b);
+    m.put("objective/entropy", entSum / b);
+    m.put("objective/non_score_reward", -beta * klSum / b);
+    m.put("objective/rlhf_reward", scoreSum / b - beta * klSum / b);
+    m.put("objective/scores", scoreSum / b);
+    m.put("objective/raw_scores", rawSum / b);
+    m.put("objective/kl_coef", beta);
+    m.put("val/num_eos_tokens", (double) eos);
+    m.put("response_length_mean", (double) r.tokens() / b);
+    return m;
+  }
+
+  /** The policy being trained. */
+  public GptModel policy() {
+    return policy;
+  }
+
+  /** The separate critic, or null when the policy's scalar head is the value function. */
+  public GptModel critic() {
+    return critic;
+  }
+
+  /** The frozen reference model. */
+  public GptModel reference() {
+    return reference;
+  }
+
+  /** The configuration. */
+  public PpoConfig config() {
+    return config;
+  }
+
+  /** The KL controller (beta). */
+  public KlController klController() {
+    return kl;
+  }
+
+  /** Completed PPO steps. */
+  public long stepCount() {
+    return stepCount;
+  }
+
+  /** Episodes (sampled responses) so far. */
+  public long episodes() {
+    return episodes;
+  }
+
+  AdamW optimizer() {
+    return optimizer;
+  }
+
+  RunningMoments scoreMoments() {
+    return scoreMoments;
+  }
+
+  void restoreCounters(long steps, long episodeCount) {
+    this.stepCount = steps;
+    this.episodes = episodeCount;
+  }
+
+  /** Frees the optimiser state (the models belong to the caller). */
+  @Override
+  public void close() {
+    optimizer.close();
+  }
+
+  /** Builds a {@link PpoTrainer}. */
+  public static final class Builder {
+    private final PpoConfig config;
+    private GptModel policy;
+    private GptModel reference;
+    private GptModel critic;
+    private RewardModel rewardModel;
+    private Tokenizer tokenizer;
+    private List<String> prompts = List.of();
+    private SftData ptxData;
+    private final List<TrainingListener> listeners = new ArrayList<>();
+
+    private Builder(PpoConfig config) {
+      this.config = config;
+    }
+
+    /** The policy to train; it needs a scalar head unless a critic is given. */
+    public Builder policy(GptModel m) {
+      policy = m;
+      return this;
+    }
+
+    /** The frozen reference (SFT) model; never updated. */
+    public Builder reference(GptModel m) {
+      reference = m;
+      return this;
+    }
+
+    /** A separate value model with a scalar head (e.g. initialised from the reward model). */
+    public Builder critic(GptModel m) {
+      critic = m;
+      return this;
+    }
+
+    /** Any reward model. */
+    public Builder rewardModel(RewardModel rm) {
+      rewardModel = rm;
+      return this;
+    }
+
+    /** The tokenizer of policy, reference and prompts. */
+    public Builder tokenizer(Tokenizer t) {
+      tokenizer = t;
+      return this;
+    }
+
+    /** The prompt pool {@link #train(int)} draws from. */
+    public Builder prompts(List<String> p) {
+      prompts = List.copyOf(p);
+      return this;
+    }
+
+    /** Pre-training data for PPO-ptx (used when {@code ptxCoef > 0}). */
+    public Builder ptxData(SftData d) {
+      ptxData = d;
+      return this;
+    }
+
+    /** Adds a listener. */
+    public Builder listener(TrainingListener l) {
+      listeners.add(l);
+      return this;
+    }
+
+    /** The trainer; {@link IllegalArgumentException} names what is missing or inconsistent. */
+    public PpoTrainer build() {
+      checkArgument(policy != null, "policy must be set");
+      checkArgument(reference != null, "reference must be set");
+      checkArgument(policy != reference, "reference must be a separate (frozen) model, not the policy itself");
+      checkArgument(rewardModel != null, "rewardModel must be set");
+      checkArgument(tokenizer != null, "tokenizer must be set");
+      checkArgument(
+          critic != null || policy.config().scalarHead(),
+          "the policy has no value head: build it with GptModel.withNewScalarHead(seed) or give a critic");
+      checkArgument(critic == null || critic.config().scalarHead(), "the critic needs a scalar head");
+      checkArgument(
+          reference.config().vocabSize() == policy.config().vocabSize() && tokenizer.vocabSize() <= policy.config().vocabSize(),
+          "policy, reference and tokenizer vocabularies disagree");
+      checkArgument(config.ptxCoef() == 0 || ptxData != null, "ptxCoef > 0 needs ptxData");
+      return new PpoTrainer(this);
+    }
+  }
+}
