@@ -29,7 +29,10 @@ import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer.Merge;
 final class BpeFiles {
   /** Jackson, failing on duplicate keys (a duplicate token would silently drop an id otherwise). */
   static final ObjectMapper JSON =
-      new ObjectMapper(JsonFactory.builder().enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
+      new ObjectMapper(
+          JsonFactory.builder()
+              .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+              .build());
 
   /** The merges read from a file, each with its 1-based line. */
   record MergeList(List<Merge> merges, long[] lines) {}
@@ -50,31 +53,50 @@ final class BpeFiles {
     try (JsonParser p = JSON.getFactory().createParser(file.toFile())) {
       JsonToken t = p.nextToken();
       if (t != JsonToken.START_OBJECT) {
-        throw new DataFormatException(src, line(p), "expected a JSON object from token to id, got " + t);
+        throw new DataFormatException(
+            src, line(p), "expected a JSON object from token to id, got " + t);
       }
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String token = p.currentName();
         JsonToken v = p.nextToken();
-        if (v != JsonToken.VALUE_NUMBER_INT || p.getNumberType() != JsonParser.NumberType.INT || p.getIntValue() < 0) {
+        if (v != JsonToken.VALUE_NUMBER_INT
+            || p.getNumberType() != JsonParser.NumberType.INT
+            || p.getIntValue() < 0) {
           throw new DataFormatException(
-              src, line(p), "token " + BpeVocabulary.quote(token) + " (column " + p.currentLocation().getColumnNr()
-                  + "): id must be a non-negative integer, got " + describe(p, v));
+              src,
+              line(p),
+              "token "
+                  + BpeVocabulary.quote(token)
+                  + " (column "
+                  + p.currentLocation().getColumnNr()
+                  + "): id must be a non-negative integer, got "
+                  + describe(p, v));
         }
         int id = p.getIntValue();
         String other = byId.putIfAbsent(id, token);
         if (other != null) {
           throw new DataFormatException(
-              src, line(p), "id " + id + " of token " + BpeVocabulary.quote(token) + " is already used by token "
+              src,
+              line(p),
+              "id "
+                  + id
+                  + " of token "
+                  + BpeVocabulary.quote(token)
+                  + " is already used by token "
                   + BpeVocabulary.quote(other));
         }
         vocab.put(token, id);
       }
       if (p.nextToken() != null) {
-        throw new DataFormatException(src, line(p), "unexpected content after the vocabulary object");
+        throw new DataFormatException(
+            src, line(p), "unexpected content after the vocabulary object");
       }
     } catch (JsonProcessingException e) {
       throw new DataFormatException(
-          src, e.getLocation() == null ? 0 : e.getLocation().getLineNr(), "invalid JSON: " + e.getOriginalMessage(), e);
+          src,
+          e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
+          "invalid JSON: " + e.getOriginalMessage(),
+          e);
     } catch (IOException e) {
       throw unreadable("vocabulary", file, e);
     }
@@ -105,7 +127,9 @@ final class BpeFiles {
         int space = line.indexOf(' ');
         if (space <= 0 || space == line.length() - 1 || line.indexOf(' ', space + 1) >= 0) {
           throw new DataFormatException(
-              src, lineNo, "expected two tokens separated by one space, got " + BpeVocabulary.quote(line));
+              src,
+              lineNo,
+              "expected two tokens separated by one space, got " + BpeVocabulary.quote(line));
         }
         if (merges.size() == lines.length) {
           lines = java.util.Arrays.copyOf(lines, lines.length * 2);
@@ -132,7 +156,9 @@ final class BpeFiles {
     if (v == JsonToken.VALUE_STRING) {
       return BpeVocabulary.quote(p.getText());
     }
-    return v.isScalarValue() ? p.getText() : v.asString() == null ? v.toString() : v.asString() + "...";
+    return v.isScalarValue()
+        ? p.getText()
+        : v.asString() == null ? v.toString() : v.asString() + "...";
   }
 
   private static long line(JsonParser p) {

@@ -73,12 +73,24 @@ final class BpeVocabulary {
       int id = e.getValue();
       if (id < 0 || id >= size) {
         throw new RlhfException(
-            vocabSource + ": ids must be 0.." + (size - 1) + " without gaps for " + size
-                + " tokens, but token " + quote(e.getKey()) + " has id " + id);
+            vocabSource
+                + ": ids must be 0.."
+                + (size - 1)
+                + " without gaps for "
+                + size
+                + " tokens, but token "
+                + quote(e.getKey())
+                + " has id "
+                + id);
       }
       if (tokens[id] != null) {
         throw new RlhfException(
-            vocabSource + ": id " + id + " is used by both " + quote(tokens[id]) + " and "
+            vocabSource
+                + ": id "
+                + id
+                + " is used by both "
+                + quote(tokens[id])
+                + " and "
                 + quote(e.getKey()));
       }
       tokens[id] = e.getKey();
@@ -90,8 +102,12 @@ final class BpeVocabulary {
       Integer id = vocab.get(t);
       if (id == null) {
         throw new RlhfException(
-            vocabSource + ": missing the byte-level token " + quote(t) + " for byte 0x"
-                + String.format("%02X", b) + "; a GPT-2 byte-level vocabulary has all 256");
+            vocabSource
+                + ": missing the byte-level token "
+                + quote(t)
+                + " for byte 0x"
+                + String.format("%02X", b)
+                + "; a GPT-2 byte-level vocabulary has all 256");
       }
       byteIds[b] = id;
       producible[id] = true;
@@ -109,9 +125,19 @@ final class BpeVocabulary {
         throw new DataFormatException(
             mergesSource, line, "duplicate merge " + merge + " (first at " + first + ")");
       }
-      lefts[r] = mergePart(vocab, merge, merge.left(), "first part", vocabSource, mergesSource, line);
-      rights[r] = mergePart(vocab, merge, merge.right(), "second part", vocabSource, mergesSource, line);
-      results[r] = mergePart(vocab, merge, merge.left() + merge.right(), "result", vocabSource, mergesSource, line);
+      lefts[r] =
+          mergePart(vocab, merge, merge.left(), "first part", vocabSource, mergesSource, line);
+      rights[r] =
+          mergePart(vocab, merge, merge.right(), "second part", vocabSource, mergesSource, line);
+      results[r] =
+          mergePart(
+              vocab,
+              merge,
+              merge.left() + merge.right(),
+              "result",
+              vocabSource,
+              mergesSource,
+              line);
       producible[results[r]] = true;
     }
     byte[][] bytes = new byte[size][];
@@ -152,14 +178,29 @@ final class BpeVocabulary {
       long line) {
     if (!ByteLevel.isByteLevel(token)) {
       throw new DataFormatException(
-          mergesSource, line, "merge " + merge + ": " + what + " " + quote(token)
+          mergesSource,
+          line,
+          "merge "
+              + merge
+              + ": "
+              + what
+              + " "
+              + quote(token)
               + " is not spelled with GPT-2 byte-level characters");
     }
     Integer id = vocab.get(token);
     if (id == null) {
       throw new DataFormatException(
-          mergesSource, line, "merge " + merge + ": " + what + " " + quote(token)
-              + " is not in the vocabulary " + vocabSource);
+          mergesSource,
+          line,
+          "merge "
+              + merge
+              + ": "
+              + what
+              + " "
+              + quote(token)
+              + " is not in the vocabulary "
+              + vocabSource);
     }
     return id;
   }

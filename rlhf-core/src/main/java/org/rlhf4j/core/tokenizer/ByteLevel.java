@@ -29,7 +29,9 @@ final class ByteLevel {
     return BYTE_TO_CHAR[b & 0xFF];
   }
 
-  /** The byte (0..255) that {@code c} stands for, or -1 if {@code c} is not a byte-level character. */
+  /**
+   * The byte (0..255) that {@code c} stands for, or -1 if {@code c} is not a byte-level character.
+   */
   static int byteOf(char c) {
     return c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1;
   }

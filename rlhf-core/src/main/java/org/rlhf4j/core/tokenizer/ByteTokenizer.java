@@ -19,10 +19,13 @@ import java.nio.charset.StandardCharsets;
 public final class ByteTokenizer implements Tokenizer {
   /** The id that starts a sequence. */
   public static final int BOS = 256;
+
   /** The id that ends a sequence. */
   public static final int EOS = 257;
+
   /** The id used for padding. */
   public static final int PAD = 258;
+
   /** The number of ids: 256 bytes and 3 specials. */
   public static final int VOCAB_SIZE = 259;
 
@@ -52,6 +55,10 @@ public final class ByteTokenizer implements Tokenizer {
     return ids;
   }
 
+  /**
+   * {@inheritDoc} Unskipped specials are written as {@code <|bos|>}, {@code <|eos|>}, {@code
+   * <|pad|>}.
+   */
   @Override
   public String decode(int[] ids, boolean skipSpecialTokens) {
     Preconditions.checkNotNull(ids, "ids");
@@ -122,6 +129,7 @@ public final class ByteTokenizer implements Tokenizer {
   }
 
   private static void checkId(int id) {
-    Preconditions.checkArgument(id >= 0 && id < VOCAB_SIZE, "token id %s is outside [0, %s)", id, VOCAB_SIZE);
+    Preconditions.checkArgument(
+        id >= 0 && id < VOCAB_SIZE, "token id %s is outside [0, %s)", id, VOCAB_SIZE);
   }
 }

@@ -8,10 +8,11 @@ import java.util.Arrays;
  * (its 0-based position in the merges file, lower merges first) and the id of the merged token,
  * plus the merge loop itself. Immutable after construction, so it is safe to share between threads.
  *
- * <p>{@link #apply} reproduces OpenAI's {@code encoder.py} exactly: repeatedly take the pair with the
- * lowest rank and merge all its non-overlapping occurrences left to right. Short words use that
- * algorithm directly on an {@code int[]}; long words (where it would be quadratic) use a linked list
- * and a heap, processing one rank at a time so that the result is the same for any merges file.
+ * <p>{@link #apply} reproduces OpenAI's {@code encoder.py} exactly: repeatedly take the pair with
+ * the lowest rank and merge all its non-overlapping occurrences left to right. Short words use that
+ * algorithm directly on an {@code int[]}; long words (where it would be quadratic) use a linked
+ * list and a heap, processing one rank at a time so that the result is the same for any merges
+ * file.
  */
 final class MergeTable {
   /** Words up to this many symbols are merged with the simple quadratic scan. */

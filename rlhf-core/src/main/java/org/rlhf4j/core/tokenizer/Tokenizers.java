@@ -27,6 +27,7 @@ import org.rlhf4j.core.data.DataFormatException;
 public final class Tokenizers {
   /** The name of the config file that {@link #save} writes. */
   public static final String CONFIG_FILE = "tokenizer_config.json";
+
   /** The version of the config format that {@link #save} writes. */
   public static final int FORMAT_VERSION = 1;
 
@@ -57,7 +58,8 @@ public final class Tokenizers {
         config.put("type", "byte");
       } else {
         Gpt2BpeTokenizer bpe = (Gpt2BpeTokenizer) tokenizer;
-        AtomicFiles.write(dir.resolve(VOCAB_FILE), BpeFiles.vocabJson(bpe.vocabulary().keySet().asList()));
+        AtomicFiles.write(
+            dir.resolve(VOCAB_FILE), BpeFiles.vocabJson(bpe.vocabulary().keySet().asList()));
         AtomicFiles.write(dir.resolve(MERGES_FILE), BpeFiles.mergesTxt(bpe.merges()));
         config.put("type", "gpt2-bpe");
         config.put("vocab_file", VOCAB_FILE);
@@ -75,9 +77,11 @@ public final class Tokenizers {
         config.put("add_prefix_space", false);
       }
       AtomicFiles.write(
-          dir.resolve(CONFIG_FILE), BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
+          dir.resolve(CONFIG_FILE),
+          BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
     } catch (IOException e) {
-      throw new RlhfException("cannot save tokenizer " + tokenizer.describe() + " to " + dir + ": " + e, e);
+      throw new RlhfException(
+          "cannot save tokenizer " + tokenizer.describe() + " to " + dir + ": " + e, e);
     }
   }
 
@@ -100,7 +104,10 @@ public final class Tokenizers {
       config = BpeFiles.JSON.readTree(configFile.toFile());
     } catch (JsonProcessingException e) {
       throw new DataFormatException(
-          src, e.getLocation() == null ? 0 : e.getLocation().getLineNr(), "invalid JSON: " + e.getOriginalMessage(), e);
+          src,
+          e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
+          "invalid JSON: " + e.getOriginalMessage(),
+          e);
     } catch (IOException e) {
       throw new RlhfException("cannot read " + src + ": " + e, e);
     }
@@ -124,16 +131,27 @@ public final class Tokenizers {
       case "gpt2-bpe":
         tokenizer =
             Gpt2BpeTokenizer.fromVocabAndMerges(
-                file(dir, config, "vocab_file", VOCAB_FILE, src), file(dir, config, "merges_file", MERGES_FILE, src));
+                file(dir, config, "vocab_file", VOCAB_FILE, src),
+                file(dir, config, "merges_file", MERGES_FILE, src));
         break;
       default:
         throw new DataFormatException(
-            src, 1, "field \"type\": unknown tokenizer type " + config.get("type") + ", expected \"byte\" or \"gpt2-bpe\"");
+            src,
+            1,
+            "field \"type\": unknown tokenizer type "
+                + config.get("type")
+                + ", expected \"byte\" or \"gpt2-bpe\"");
     }
     JsonNode size = config.path("vocab_size");
     if (!size.isMissingNode() && size.asInt(-1) != tokenizer.vocabSize()) {
       throw new DataFormatException(
-          src, 1, "field \"vocab_size\" is " + size + " but the tokenizer has " + tokenizer.vocabSize() + " ids");
+          src,
+          1,
+          "field \"vocab_size\" is "
+              + size
+              + " but the tokenizer has "
+              + tokenizer.vocabSize()
+              + " ids");
     }
     return tokenizer;
   }
@@ -145,8 +163,12 @@ public final class Tokenizers {
       return dir.resolve(dflt);
     }
     String name = v.isTextual() ? v.textValue() : "";
-    if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
-        || name.indexOf('\\') >= 0 || name.indexOf('\0') >= 0) {
+    if (name.isEmpty()
+        || name.equals(".")
+        || name.equals("..")
+        || name.indexOf('/') >= 0
+        || name.indexOf('\\') >= 0
+        || name.indexOf('\0') >= 0) {
       throw new DataFormatException(
           src, 1, "field \"" + field + "\" must be a plain file name inside " + dir + ", got " + v);
     }

@@ -1,10 +1,10 @@
 package org.rlhf4j.core.tokenizer;
 
 /**
- * UTF-8 encoding and decoding with Python's {@code errors="replace"} policy. Java's own
- * {@code String.getBytes(UTF_8)} turns a lone surrogate into {@code ?}; here it becomes U+FFFD
- * (bytes EF BF BD), the same character that decoding produces for malformed byte sequences. Both
- * directions are hand-written, which also makes them faster than going through a {@code Charset}.
+ * UTF-8 encoding and decoding with Python's {@code errors="replace"} policy. Java's own {@code
+ * String.getBytes(UTF_8)} turns a lone surrogate into {@code ?}; here it becomes U+FFFD (bytes EF
+ * BF BD), the same character that decoding produces for malformed byte sequences. Both directions
+ * are hand-written, which also makes them faster than going through a {@code Charset}.
  */
 final class Utf8 {
   private static final char REPLACEMENT = '\uFFFD';
@@ -20,7 +20,9 @@ final class Utf8 {
         n += 1;
       } else if (c < 0x800) {
         n += 2;
-      } else if (Character.isHighSurrogate(c) && i + 1 < end && Character.isLowSurrogate(s.charAt(i + 1))) {
+      } else if (Character.isHighSurrogate(c)
+          && i + 1 < end
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
         n += 4;
         i++;
       } else {
@@ -37,7 +39,9 @@ final class Utf8 {
         out[j++] = (byte) (0xC0 | (c >> 6));
         out[j++] = (byte) (0x80 | (c & 0x3F));
       } else if (Character.isSurrogate((char) c)) {
-        if (Character.isHighSurrogate((char) c) && i + 1 < end && Character.isLowSurrogate(s.charAt(i + 1))) {
+        if (Character.isHighSurrogate((char) c)
+            && i + 1 < end
+            && Character.isLowSurrogate(s.charAt(i + 1))) {
           int cp = Character.toCodePoint((char) c, s.charAt(++i));
           out[j++] = (byte) (0xF0 | (cp >> 18));
           out[j++] = (byte) (0x80 | ((cp >> 12) & 0x3F));

@@ -16,7 +16,8 @@ class ByteTokenizerTest {
 
   @Test
   void encodesUtf8Bytes() {
-    assertArrayEquals(new int[] {104, 195, 169, 0xF0, 0x9F, 0x91, 0x8B}, tok.encode("h\u00e9\uD83D\uDC4B"));
+    assertArrayEquals(
+        new int[] {104, 195, 169, 0xF0, 0x9F, 0x91, 0x8B}, tok.encode("h\u00e9\uD83D\uDC4B"));
     assertArrayEquals(new int[0], tok.encode(""));
     assertSame(tok, ByteTokenizer.create());
   }
@@ -79,7 +80,8 @@ class ByteTokenizerTest {
 
   @Test
   void rejectsIdsOutOfRange() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> tok.decode(new int[] {1, 259}));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> tok.decode(new int[] {1, 259}));
     assertTrue(e.getMessage().contains("259"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> tok.decode(new int[] {-1}));
     assertThrows(IllegalArgumentException.class, () -> tok.isSpecial(300));

@@ -18,7 +18,12 @@ import org.rlhf4j.core.RlhfException;
 /** The tiny vocabulary of {@link TinyBpe}, loaded from each file format. */
 class Gpt2BpeFormatsTest {
   private static final List<String> SAMPLES =
-      List.of("hello the world", "hello there", "<|endoftext|>", "  hello\u00a0world\n", "\ud83d\udc4b \u4e2d");
+      List.of(
+          "hello the world",
+          "hello there",
+          "<|endoftext|>",
+          "  hello\u00a0world\n",
+          "\ud83d\udc4b \u4e2d");
 
   @TempDir Path tmp;
 
@@ -32,9 +37,11 @@ class Gpt2BpeFormatsTest {
     List<Gpt2BpeTokenizer> loaded =
         List.of(
             Gpt2BpeTokenizer.fromDirectory(tmp.resolve("hf")),
-            Gpt2BpeTokenizer.fromVocabAndMerges(tmp.resolve("hf/vocab.json"), tmp.resolve("hf/merges.txt")),
+            Gpt2BpeTokenizer.fromVocabAndMerges(
+                tmp.resolve("hf/vocab.json"), tmp.resolve("hf/merges.txt")),
             Gpt2BpeTokenizer.fromDirectory(tmp.resolve("openai")),
-            Gpt2BpeTokenizer.fromEncoderAndVocabBpe(tmp.resolve("openai/encoder.json"), tmp.resolve("openai/vocab.bpe")),
+            Gpt2BpeTokenizer.fromEncoderAndVocabBpe(
+                tmp.resolve("openai/encoder.json"), tmp.resolve("openai/vocab.bpe")),
             Gpt2BpeTokenizer.fromDirectory(tmp.resolve("tj")),
             Gpt2BpeTokenizer.fromTokenizerJson(tmp.resolve("tj-arrays/tokenizer.json")));
     for (Gpt2BpeTokenizer t : loaded) {
@@ -59,7 +66,8 @@ class Gpt2BpeFormatsTest {
     assertArrayEquals(new int[] {259, 262, 'r', 'e'}, t.encode("hello there"));
     assertArrayEquals(new int[] {261, 'l', 'p'}, t.encode("help")); // only "h e" applies
     assertFalse(Ints.contains(t.encode("<|endoftext|>"), 268));
-    assertArrayEquals(new int[] {259, 268, 267}, t.encodeAllowingSpecials("hello<|endoftext|> world"));
+    assertArrayEquals(
+        new int[] {259, 268, 267}, t.encodeAllowingSpecials("hello<|endoftext|> world"));
     for (String s : SAMPLES) {
       assertEquals(s, t.decode(t.encode(s)));
     }
@@ -78,6 +86,8 @@ class Gpt2BpeFormatsTest {
     Files.writeString(tmp.resolve("vocab.json"), "{}"); // merges.txt is missing
     RlhfException e = assertThrows(RlhfException.class, () -> Gpt2BpeTokenizer.fromDirectory(tmp));
     assertTrue(e.getMessage().contains(tmp.toString()), e.getMessage());
-    assertTrue(e.getMessage().contains("merges.txt") && e.getMessage().contains("found [vocab.json]"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("merges.txt") && e.getMessage().contains("found [vocab.json]"),
+        e.getMessage());
   }
 }

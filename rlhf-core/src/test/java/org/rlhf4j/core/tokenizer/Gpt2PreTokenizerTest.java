@@ -13,7 +13,8 @@ class Gpt2PreTokenizerTest {
   void splitsLikeGpt2() {
     // Expected lists are Python regex.findall results with the GPT-2 pattern.
     assertEquals(List.of("Hello", ",", " world", "!"), scan("Hello, world!"));
-    assertEquals(List.of("I", "'m", " don", "'t", " they", "'ll", " '", "S"), scan("I'm don't they'll 'S"));
+    assertEquals(
+        List.of("I", "'m", " don", "'t", " they", "'ll", " '", "S"), scan("I'm don't they'll 'S"));
     assertEquals(List.of("a", " ", " b", "  "), scan("a  b  "));
     assertEquals(List.of("x", "\n", " y"), scan("x\n y"));
     assertEquals(List.of("x", "\r\n\r", "\n", "y"), scan("x\r\n\r\ny"));
@@ -27,7 +28,9 @@ class Gpt2PreTokenizerTest {
   @Test
   void scannerAgreesWithTheRegex() {
     Random rnd = new Random(5);
-    String pool = "aZ\u00e9\u4e2d1\u0663\u00bd ,.'!\t\n\r\u00a0\u3000\u2028\u0085\u001c'srtvlmde\ud83d\udc4b\u0301";
+    String pool =
+        "aZ\u00e9\u4e2d1\u0663\u00bd ,.'!\t\n\r"
+            + "\u00a0\u3000\u2028\u0085\u001c'srtvlmde\ud83d\udc4b\u0301";
     for (int i = 0; i < 3000; i++) {
       StringBuilder sb = new StringBuilder();
       int n = rnd.nextInt(25);

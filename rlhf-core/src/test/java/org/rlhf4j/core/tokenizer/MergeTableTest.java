@@ -21,7 +21,9 @@ class MergeTableTest {
     assertEquals(-1, ODD_ORDER.rank(1, 0));
     assertEquals(3, ODD_ORDER.result(2));
     assertEquals(3, ODD_ORDER.size());
-    assertThrows(IllegalArgumentException.class, () -> new MergeTable(new int[] {1, 1}, new int[] {2, 2}, new int[] {3, 4}));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new MergeTable(new int[] {1, 1}, new int[] {2, 2}, new int[] {3, 4}));
   }
 
   @Test
@@ -52,7 +54,9 @@ class MergeTableTest {
     }
   }
 
-  /** Random merges over {@code symbols} base ids; each merge makes a new id from two earlier ones. */
+  /**
+   * Random merges over {@code symbols} base ids; each merge makes a new id from two earlier ones.
+   */
   private static MergeTable randomTable(Random rnd, int symbols, int merges) {
     List<long[]> pairs = new ArrayList<>();
     java.util.Set<Long> seen = new java.util.HashSet<>();

@@ -21,9 +21,18 @@ import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer.Merge;
 final class TinyBpe {
   static final ObjectMapper JSON = new ObjectMapper();
   static final String[][] MERGES = {
-    {"l", "l"}, {"e", "ll"}, {"h", "ell"}, {"hell", "o"},
-    {"Ġ", "t"}, {"h", "e"}, {"Ġt", "he"},
-    {"Ġ", "w"}, {"o", "r"}, {"Ġw", "or"}, {"Ġwor", "l"}, {"Ġworl", "d"},
+    {"l", "l"},
+    {"e", "ll"},
+    {"h", "ell"},
+    {"hell", "o"},
+    {"Ġ", "t"},
+    {"h", "e"},
+    {"Ġt", "he"},
+    {"Ġ", "w"},
+    {"o", "r"},
+    {"Ġw", "or"},
+    {"Ġwor", "l"},
+    {"Ġworl", "d"},
   };
 
   private TinyBpe() {}
@@ -58,7 +67,8 @@ final class TinyBpe {
   }
 
   /** Writes {@code vocabName} (JSON) and {@code mergesName} into {@code dir}. */
-  static void writeVocabAndMerges(Path dir, String vocabName, String mergesName) throws IOException {
+  static void writeVocabAndMerges(Path dir, String vocabName, String mergesName)
+      throws IOException {
     Files.createDirectories(dir);
     Files.write(dir.resolve(vocabName), JSON.writeValueAsBytes(vocab()));
     Files.writeString(dir.resolve(mergesName), mergesText(), StandardCharsets.UTF_8);
@@ -75,9 +85,16 @@ final class TinyBpe {
     ArrayNode added = root.putArray("added_tokens");
     Map<String, Integer> vocab = vocab();
     int eot = vocab.get(Gpt2BpeTokenizer.END_OF_TEXT);
-    added.addObject().put("id", eot).put("content", Gpt2BpeTokenizer.END_OF_TEXT).put("special", true);
+    added
+        .addObject()
+        .put("id", eot)
+        .put("content", Gpt2BpeTokenizer.END_OF_TEXT)
+        .put("special", true);
     ObjectNode pre = root.putObject("pre_tokenizer");
-    pre.put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true).put("use_regex", true);
+    pre.put("type", "ByteLevel")
+        .put("add_prefix_space", false)
+        .put("trim_offsets", true)
+        .put("use_regex", true);
     ObjectNode model = root.putObject("model");
     model.put("type", "BPE").putNull("dropout").putNull("unk_token");
     if (arrayMerges) {

@@ -47,10 +47,13 @@ class TokenizersTest {
     Tokenizers.save(tok, sub);
     Tokenizers.save(tok, sub); // overwriting is fine
     try (Stream<Path> s = Files.list(sub)) {
-      assertEquals(List.of("merges.txt", "tokenizer_config.json", "vocab.json"),
-          s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList()), "no temp files left");
+      assertEquals(
+          List.of("merges.txt", "tokenizer_config.json", "vocab.json"),
+          s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList()),
+          "no temp files left");
     }
-    assertEquals(TinyBpe.mergesText(), Files.readString(sub.resolve("merges.txt"), StandardCharsets.UTF_8));
+    assertEquals(
+        TinyBpe.mergesText(), Files.readString(sub.resolve("merges.txt"), StandardCharsets.UTF_8));
     Map<?, ?> vocab = TinyBpe.JSON.readValue(sub.resolve("vocab.json").toFile(), Map.class);
     assertEquals(TinyBpe.vocab(), vocab);
     JsonNode config = TinyBpe.JSON.readTree(sub.resolve(Tokenizers.CONFIG_FILE).toFile());
@@ -70,7 +73,9 @@ class TokenizersTest {
   @Test
   void fallsBackToHuggingFaceFiles() throws Exception {
     TinyBpe.writeTokenizerJson(dir, false);
-    Files.writeString(dir.resolve(Tokenizers.CONFIG_FILE), "{\"model_max_length\": 1024, \"tokenizer_class\": \"GPT2Tokenizer\"}");
+    Files.writeString(
+        dir.resolve(Tokenizers.CONFIG_FILE),
+        "{\"model_max_length\": 1024, \"tokenizer_class\": \"GPT2Tokenizer\"}");
     assertEquals(269, Tokenizers.load(dir).vocabSize());
   }
 
@@ -84,7 +89,8 @@ class TokenizersTest {
     assertEquals(tok.merges(), back.merges());
     assertEquals(50256, back.eosId());
     // The original vocab.bpe is exactly what we write as merges.txt.
-    assertEquals(Files.readString(gpt2.resolve("vocab.bpe")), Files.readString(dir.resolve("merges.txt")));
+    assertEquals(
+        Files.readString(gpt2.resolve("vocab.bpe")), Files.readString(dir.resolve("merges.txt")));
   }
 
   @Test
@@ -96,7 +102,8 @@ class TokenizersTest {
     assertTrue(e.getMessage().contains("unknown tokenizer type \"sentencepiece\""), e.getMessage());
     Files.writeString(config, "{\"type\": \"byte\", \"vocab_size\": 300}");
     e = assertThrows(DataFormatException.class, () -> Tokenizers.load(dir));
-    assertTrue(e.getMessage().contains("\"vocab_size\" is 300 but the tokenizer has 259"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("\"vocab_size\" is 300 but the tokenizer has 259"), e.getMessage());
     Files.writeString(config, "{\"type\": \"gpt2-bpe\", \"vocab_file\": \"../vocab.json\"}");
     e = assertThrows(DataFormatException.class, () -> Tokenizers.load(dir));
     assertTrue(e.getMessage().contains("\"vocab_file\" must be a plain file name"), e.getMessage());
@@ -108,7 +115,9 @@ class TokenizersTest {
     assertTrue(e.getMessage().contains("invalid JSON"), e.getMessage());
     Files.writeString(config, "{\"type\": \"gpt2-bpe\"}");
     RlhfException missing = assertThrows(RlhfException.class, () -> Tokenizers.load(dir));
-    assertTrue(missing.getMessage().contains("missing vocabulary file " + dir.resolve("vocab.json")), missing.getMessage());
+    assertTrue(
+        missing.getMessage().contains("missing vocabulary file " + dir.resolve("vocab.json")),
+        missing.getMessage());
   }
 
   @Test
@@ -155,7 +164,8 @@ class TokenizersTest {
             return "other(1)";
           }
         };
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tokenizers.save(other, dir));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Tokenizers.save(other, dir));
     assertTrue(e.getMessage().contains("other(1)"), e.getMessage());
     RlhfException none = assertThrows(RlhfException.class, () -> Tokenizers.load(dir));
     assertTrue(none.getMessage().contains("no GPT-2 tokenizer in " + dir), none.getMessage());

@@ -17,12 +17,14 @@ final class TrickyStrings {
           "hello world",
           "   leading and trailing spaces   ",
           "runs    of     spaces\t\t\ttabs\n\n\nnewlines",
-          "non\u00a0breaking\u00a0space, ideographic\u3000space, en\u2002space, nel\u0085, ls\u2028, ps\u2029",
+          "non\u00a0breaking\u00a0space, ideographic\u3000space, en\u2002space, nel\u0085,"
+              + " ls\u2028, ps\u2029",
           "vt\u000bff\u000cfs\u001cgs\u001d",
           "\u00a0 \u00a0x",
           "caf\u00e9 vs cafe\u0301, combining: a\u0300\u0301\u0302\u0303",
           "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8 \u4e2d\u6587 \ud55c\uad6d\uc5b4",
-          "emoji: \ud83d\udc4b\ud83c\udf0d \ud83c\udff3\ufe0f\u200d\ud83c\udf08 \ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67",
+          "emoji: \ud83d\udc4b\ud83c\udf0d \ud83c\udff3\ufe0f\u200d\ud83c\udf08"
+              + " \ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67",
           "math: \u2211 \u221e \ud835\udd38 \u00bd \u2167 \u0663\u0664",
           "rtl: \u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627",
           "contractions: I'm, you're, it's, we've, they'll, he'd, don't, 'S 'T ''s '",
