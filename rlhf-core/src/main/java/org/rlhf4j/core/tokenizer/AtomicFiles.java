@@ -8,11 +8,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a file so that readers see either the old or the complete new content: the bytes go to a
  * temporary file in the same directory, are forced to disk, and the temporary file is renamed over
- * the target ({@code ATOMIC_MOVE}).
+ * the target ({@code ATOMIC_MOVE}). The temporary file is created like any new file (so the result
+ * gets the usual umask permissions, not the owner-only ones of {@code Files.createTempFile}).
  */
 final class AtomicFiles {
   private AtomicFiles() {}
@@ -20,10 +22,16 @@ final class AtomicFiles {
   /** Replaces {@code target} with {@code data}; on failure the target is unchanged. */
   static void write(Path target, byte[] data) throws IOException {
     Path dir = target.toAbsolutePath().getParent();
-    Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+    Path tmp =
+        dir.resolve(
+            "."
+                + target.getFileName()
+                + "."
+                + Long.toHexString(ThreadLocalRandom.current().nextLong())
+                + ".tmp");
     try {
       try (FileChannel ch =
-          FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+          FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
         ByteBuffer buf = ByteBuffer.wrap(data);
         while (buf.hasRemaining()) {
           ch.write(buf);

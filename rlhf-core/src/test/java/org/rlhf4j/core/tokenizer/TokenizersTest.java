@@ -54,6 +54,11 @@ class TokenizersTest {
     }
     assertEquals(
         TinyBpe.mergesText(), Files.readString(sub.resolve("merges.txt"), StandardCharsets.UTF_8));
+    // Written with the umask's permissions, not Files.createTempFile's owner-only ones.
+    Path plain = Files.createFile(dir.resolve("plain"));
+    assertEquals(
+        Files.getPosixFilePermissions(plain),
+        Files.getPosixFilePermissions(sub.resolve("vocab.json")));
     Map<?, ?> vocab = TinyBpe.JSON.readValue(sub.resolve("vocab.json").toFile(), Map.class);
     assertEquals(TinyBpe.vocab(), vocab);
     JsonNode config = TinyBpe.JSON.readTree(sub.resolve(Tokenizers.CONFIG_FILE).toFile());
