@@ -1,0 +1,177 @@
+package org.rlhf4j.core.tokenizer;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.common.base.Preconditions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.data.DataFormatException;
+
+/**
+ * Saves a tokenizer into a directory (a checkpoint's) and loads it back.
+ *
+ * <p>{@link #save} writes {@value #CONFIG_FILE}, a JSON object whose {@code "type"} is {@code
+ * "byte"} or {@code "gpt2-bpe"}; for BPE it also writes {@code vocab.json} and {@code merges.txt}
+ * in the standard Hugging Face format, and the config carries the fields Hugging Face's {@code
+ * GPT2Tokenizer} reads ({@code tokenizer_class}, {@code bos_token}, ...), so {@code
+ * transformers.AutoTokenizer.from_pretrained(dir)} works on the directory. Every file is written
+ * atomically, the config last, so a directory with our config always has complete files. Saving
+ * over a Hugging Face model directory replaces its {@code tokenizer_config.json}.
+ *
+ * <p>{@link #load} reads our config; a directory without one (or whose {@value #CONFIG_FILE} is
+ * Hugging Face's, without {@code "type"}) is read with {@link Gpt2BpeTokenizer#fromDirectory}.
+ */
+public final class Tokenizers {
+  /** The name of the config file that {@link #save} writes. */
+  public static final String CONFIG_FILE = "tokenizer_config.json";
+
+  /** The version of the config format that {@link #save} writes. */
+  public static final int FORMAT_VERSION = 1;
+
+  private static final String VOCAB_FILE = "vocab.json";
+  private static final String MERGES_FILE = "merges.txt";
+
+  private Tokenizers() {}
+
+  /**
+   * Writes {@code tokenizer} into {@code dir} (created if needed).
+   *
+   * @throws IllegalArgumentException if it is neither a {@link ByteTokenizer} nor a {@link
+   *     Gpt2BpeTokenizer}
+   * @throws RlhfException if a file cannot be written
+   */
+  public static void save(Tokenizer tokenizer, Path dir) {
+    Preconditions.checkNotNull(tokenizer, "tokenizer");
+    Preconditions.checkNotNull(dir, "dir");
+    Preconditions.checkArgument(
+        tokenizer instanceof ByteTokenizer || tokenizer instanceof Gpt2BpeTokenizer,
+        "cannot save tokenizer %s (%s): only ByteTokenizer and Gpt2BpeTokenizer can be saved",
+        tokenizer.describe(),
+        tokenizer.getClass().getName());
+    ObjectNode config = BpeFiles.JSON.createObjectNode();
+    try {
+      Files.createDirectories(dir);
+      if (tokenizer instanceof ByteTokenizer) {
+        config.put("type", "byte");
+      } else {
+        Gpt2BpeTokenizer bpe = (Gpt2BpeTokenizer) tokenizer;
+        AtomicFiles.write(
+            dir.resolve(VOCAB_FILE), BpeFiles.vocabJson(bpe.vocabulary().keySet().asList()));
+        AtomicFiles.write(dir.resolve(MERGES_FILE), BpeFiles.mergesTxt(bpe.merges()));
+        config.put("type", "gpt2-bpe");
+        config.put("vocab_file", VOCAB_FILE);
+        config.put("merges_file", MERGES_FILE);
+      }
+      config.put("format_version", FORMAT_VERSION);
+      config.put("vocab_size", tokenizer.vocabSize());
+      if (tokenizer instanceof Gpt2BpeTokenizer) {
+        // Read by Hugging Face transformers; ignored by load().
+        String eot = Gpt2BpeTokenizer.END_OF_TEXT;
+        config.put("tokenizer_class", "GPT2Tokenizer");
+        config.put("bos_token", eot);
+        config.put("eos_token", eot);
+        config.put("unk_token", eot);
+        config.put("add_prefix_space", false);
+      }
+      AtomicFiles.write(
+          dir.resolve(CONFIG_FILE),
+          BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
+    } catch (IOException e) {
+      throw new RlhfException(
+          "cannot save tokenizer " + tokenizer.describe() + " to " + dir + ": " + e, e);
+    }
+  }
+
+  /**
+   * Reads the tokenizer saved in {@code dir} by {@link #save}, or else the Hugging Face / OpenAI
+   * GPT-2 files there.
+   *
+   * @throws RlhfException if there is no tokenizer in {@code dir}, or (as DataFormatException) its
+   *     config or files are malformed
+   */
+  public static Tokenizer load(Path dir) {
+    Preconditions.checkNotNull(dir, "dir");
+    Path configFile = dir.resolve(CONFIG_FILE);
+    if (!Files.isRegularFile(configFile)) {
+      return Gpt2BpeTokenizer.fromDirectory(dir);
+    }
+    String src = configFile.toString();
+    JsonNode config;
+    try {
+      config = BpeFiles.JSON.readTree(configFile.toFile());
+    } catch (JsonProcessingException e) {
+      throw new DataFormatException(
+          src,
+          e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
+          "invalid JSON: " + e.getOriginalMessage(),
+          e);
+    } catch (IOException e) {
+      throw new RlhfException("cannot read " + src + ": " + e, e);
+    }
+    if (config == null || !config.isObject()) {
+      throw new DataFormatException(src, 1, "expected a JSON object, got " + config);
+    }
+    if (!config.has("type")) {
+      return Gpt2BpeTokenizer.fromDirectory(dir); // Hugging Face's tokenizer_config.json
+    }
+    int version = config.path("format_version").asInt(FORMAT_VERSION);
+    if (version > FORMAT_VERSION) {
+      throw new DataFormatException(
+          src, 1, "format_version " + version + " is newer than this library's " + FORMAT_VERSION);
+    }
+    String type = config.get("type").asText();
+    Tokenizer tokenizer;
+    switch (type) {
+      case "byte":
+        tokenizer = ByteTokenizer.create();
+        break;
+      case "gpt2-bpe":
+        tokenizer =
+            Gpt2BpeTokenizer.fromVocabAndMerges(
+                file(dir, config, "vocab_file", VOCAB_FILE, src),
+                file(dir, config, "merges_file", MERGES_FILE, src));
+        break;
+      default:
+        throw new DataFormatException(
+            src,
+            1,
+            "field \"type\": unknown tokenizer type "
+                + config.get("type")
+                + ", expected \"byte\" or \"gpt2-bpe\"");
+    }
+    JsonNode size = config.path("vocab_size");
+    if (!size.isMissingNode() && size.asInt(-1) != tokenizer.vocabSize()) {
+      throw new DataFormatException(
+          src,
+          1,
+          "field \"vocab_size\" is "
+              + size
+              + " but the tokenizer has "
+              + tokenizer.vocabSize()
+              + " ids");
+    }
+    return tokenizer;
+  }
+
+  /** The file named by {@code field}, which must be a plain file name inside {@code dir}. */
+  private static Path file(Path dir, JsonNode config, String field, String dflt, String src) {
+    JsonNode v = config.path(field);
+    if (v.isMissingNode()) {
+      return dir.resolve(dflt);
+    }
+    String name = v.isTextual() ? v.textValue() : "";
+    if (name.isEmpty()
+        || name.equals(".")
+        || name.equals("..")
+        || name.indexOf('/') >= 0
+        || name.indexOf('\\') >= 0
+        || name.indexOf('\0') >= 0) {
+      throw new DataFormatException(
+          src, 1, "field \"" + field + "\" must be a plain file name inside " + dir + ", got " + v);
+    }
+    return dir.resolve(name);
+  }
+}
