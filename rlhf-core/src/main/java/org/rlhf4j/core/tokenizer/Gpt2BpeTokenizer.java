@@ -27,11 +27,11 @@ import org.rlhf4j.core.RlhfException;
  * text repeats its words; see {@link PieceCache}), and the merge loop works on {@code int} ids,
  * with an O(n log n) path for long pieces.
  *
- * <p>Measured encoding throughput on {@code tinyshakespeare.txt} (1.1 MB of ASCII, one thread, JIT
- * warmed up, MB of UTF-8 input per second of the thread's CPU time, on a shared 2-core machine):
- * about <b>24 MB/s</b> with an empty piece cache and about <b>35 MB/s</b> once the cache holds the
- * corpus's pieces (medians of 10 runs; see {@code Gpt2ThroughputMain} in the tests). Loading
- * GPT-2's files takes about a second.
+ * <p>Measured encoding throughput on {@code tinyshakespeare.txt} (1.1 MB of ASCII, 338,025 tokens;
+ * one thread, JIT warmed up, MB of UTF-8 input per second of the thread's CPU time, on a busy
+ * shared 2-core machine): about <b>20-24 MB/s</b> with an empty piece cache and about <b>31-38
+ * MB/s</b> once the cache holds the corpus's pieces (medians of 10 rounds in each of several runs;
+ * see {@code Gpt2ThroughputMain} in the tests). Loading GPT-2's files takes about a second.
  *
  * <p>Special tokens: every vocabulary token that is neither a single byte nor the result of a merge
  * can never come out of BPE and is special; for GPT-2 that is exactly {@code <|endoftext|>} (id
