@@ -3,6 +3,7 @@ package org.rlhf4j.core.tokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.rlhf4j.core.io.AtomicFiles;
 import com.google.common.base.Preconditions;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -58,9 +59,9 @@ public final class Tokenizers {
         config.put("type", "byte");
       } else {
         Gpt2BpeTokenizer bpe = (Gpt2BpeTokenizer) tokenizer;
-        AtomicFiles.write(
+        AtomicFiles.writeBytes(
             dir.resolve(VOCAB_FILE), BpeFiles.vocabJson(bpe.vocabulary().keySet().asList()));
-        AtomicFiles.write(dir.resolve(MERGES_FILE), BpeFiles.mergesTxt(bpe.merges()));
+        AtomicFiles.writeBytes(dir.resolve(MERGES_FILE), BpeFiles.mergesTxt(bpe.merges()));
         config.put("type", "gpt2-bpe");
         config.put("vocab_file", VOCAB_FILE);
         config.put("merges_file", MERGES_FILE);
@@ -76,7 +77,7 @@ public final class Tokenizers {
         config.put("unk_token", eot);
         config.put("add_prefix_space", false);
       }
-      AtomicFiles.write(
+      AtomicFiles.writeBytes(
           dir.resolve(CONFIG_FILE),
           BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
     } catch (IOException e) {
