@@ -39,7 +39,6 @@ public final class DecodeSession implements AutoCloseable {
     final int[] keyMask;
     final int[] positions;
     final int[] tokens;
-    final double[] scores;
     Tensor[] kCache; // per layer [m*H, capacity, dh]
     Tensor[] vCache;
     Tensor x; // [m, d]
@@ -62,7 +61,6 @@ public final class DecodeSession implements AutoCloseable {
       this.keyMask = new int[m * capacity];
       this.positions = new int[m];
       this.tokens = new int[m];
-      this.scores = new double[capacity];
       long d = c.dModel();
       long f = c.mlpDim();
       long mh = (long) m * c.heads();
@@ -225,7 +223,7 @@ public final class DecodeSession implements AutoCloseable {
       norm.layerNorm(x, p.ln1W(), p.ln1B(), sh.lnOut, sh.lnHat, sh.lnRstd, m, d, eps);
       gemm(sh.lnOut, p.attnW(), sh.qkv, false, false); // [m, 3d]
       attn.appendKv(sh.qkv, p.attnB(), sh.q, sh.kCache[l], sh.vCache[l], m, h, dh, capacity, pos);
-      attn.attendCached(sh.q, sh.kCache[l], sh.vCache[l], sh.keyMask, sh.att, m, h, capacity, pos + 1, dh, 1.0 / Math.sqrt(dh), sh.scores);
+      attn.attendCached(sh.q, sh.kCache[l], sh.vCache[l], sh.keyMask, sh.att, m, h, capacity, pos + 1, dh, 1.0 / Math.sqrt(dh));
       pw.copyAddBias(x, p.projB(), sh.mid, m, d);
       gemmAccumulate(sh.att.reshape(m, d), p.projW(), sh.mid, false, false);
       norm.layerNorm(sh.mid, p.ln2W(), p.ln2B(), sh.lnOut, sh.lnHat, sh.lnRstd, m, d, eps);

@@ -53,8 +53,7 @@ public interface AttentionKernels {
   /**
    * Attention of one new query per sequence over a key/value cache: {@code q [b*H, dh]}, caches
    * {@code [b*H, capacity, dh]} holding {@code length} positions (the new one included), {@code
-   * keyMask int[b*capacity]}; writes {@code out [b*H, dh]}. Uses {@code scratch} of at least
-   * {@code length} elements.
+   * keyMask int[b*capacity]}; writes {@code out [b*H, dh]}.
    */
-  void attendCached(Tensor q, Tensor kCache, Tensor vCache, int[] keyMask, Tensor out, int b, int heads, int capacity, int length, int dh, double scale, double[] scratch);
+  void attendCached(Tensor q, Tensor kCache, Tensor vCache, int[] keyMask, Tensor out, int b, int heads, int capacity, int length, int dh, double scale);
 }

@@ -2,7 +2,10 @@ package org.rlhf4j.core.tensor;
 
 import java.nio.FloatBuffer;
 
-/** The float implementation of {@link AttentionKernels} (the double one is generated from this file). */
+/**
+ * The float implementation of {@link AttentionKernels} (the double one is generated from this
+ * file). Rows are copied into per-thread arrays in bulk and computed there.
+ */
 final class FloatAttentionKernels implements AttentionKernels {
   static final FloatAttentionKernels INSTANCE = new FloatAttentionKernels();
 
@@ -11,21 +14,20 @@ final class FloatAttentionKernels implements AttentionKernels {
   @Override
   public void splitQkv(Tensor qkv, Tensor bias, Tensor q, Tensor k, Tensor v, int b, int t, int heads, int dh) {
     FloatBuffer src = qkv.asFloatBuffer();
-    FloatBuffer bb = bias.asFloatBuffer();
     FloatBuffer[] dst = {q.writableFloatBuffer(), k.writableFloatBuffer(), v.writableFloatBuffer()};
     int d = heads * dh;
+    float[] bb = Scratch.arrayFloat(0, 3 * d);
+    float[] row = Scratch.arrayFloat(1, 3 * d);
+    bias.asFloatBuffer().get(0, bb, 0, 3 * d);
     for (int bi = 0; bi < b; bi++) {
       for (int ti = 0; ti < t; ti++) {
-        int row = (bi * t + ti) * 3 * d;
+        src.get((bi * t + ti) * 3 * d, row, 0, 3 * d);
+        for (int j = 0; j < 3 * d; j++) {
+          row[j] += bb[j];
+        }
         for (int p = 0; p < 3; p++) {
-          FloatBuffer out = dst[p];
           for (int h = 0; h < heads; h++) {
-            int s = row + p * d + h * dh;
-            int bo = p * d + h * dh;
-            int o = ((bi * heads + h) * t + ti) * dh;
-            for (int j = 0; j < dh; j++) {
-              out.put(o + j, src.get(s + j) + bb.get(bo + j));
-            }
+            dst[p].put(((bi * heads + h) * t + ti) * dh, row, p * d + h * dh, dh);
           }
         }
       }
@@ -40,11 +42,7 @@ final class FloatAttentionKernels implements AttentionKernels {
     for (int bi = 0; bi < b; bi++) {
       for (int h = 0; h < nHeads; h++) {
         for (int ti = 0; ti < t; ti++) {
-          int s = ((bi * nHeads + h) * t + ti) * dh;
-          int o = (bi * t + ti) * d + h * dh;
-          for (int j = 0; j < dh; j++) {
-            out.put(o + j, src.get(s + j));
-          }
+          out.put((bi * t + ti) * d + h * dh, src, ((bi * nHeads + h) * t + ti) * dh, dh);
         }
       }
     }
@@ -58,11 +56,7 @@ final class FloatAttentionKernels implements AttentionKernels {
     for (int bi = 0; bi < b; bi++) {
       for (int h = 0; h < nHeads; h++) {
         for (int ti = 0; ti < t; ti++) {
-          int o = ((bi * nHeads + h) * t + ti) * dh;
-          int s = (bi * t + ti) * d + h * dh;
-          for (int j = 0; j < dh; j++) {
-            out.put(o + j, src.get(s + j));
-          }
+          out.put(((bi * nHeads + h) * t + ti) * dh, src, (bi * t + ti) * d + h * dh, dh);
         }
       }
     }
@@ -72,65 +66,57 @@ final class FloatAttentionKernels implements AttentionKernels {
   public void mergeQkvGrad(Tensor dq, Tensor dk, Tensor dv, Tensor dQkv, Tensor dBias, int b, int t, int heads, int dh) {
     FloatBuffer[] src = {dq.asFloatBuffer(), dk.asFloatBuffer(), dv.asFloatBuffer()};
     FloatBuffer out = dQkv.writableFloatBuffer();
-    FloatBuffer db = dBias.writableFloatBuffer();
     int d = heads * dh;
+    float[] row = Scratch.arrayFloat(0, 3 * d);
+    float[] acc = Scratch.arrayFloat(1, 3 * d);
+    java.util.Arrays.fill(acc, 0, 3 * d, (float) 0);
     for (int bi = 0; bi < b; bi++) {
       for (int ti = 0; ti < t; ti++) {
-        int row = (bi * t + ti) * 3 * d;
         for (int p = 0; p < 3; p++) {
-          FloatBuffer in = src[p];
           for (int h = 0; h < heads; h++) {
-            int o = row + p * d + h * dh;
-            int bo = p * d + h * dh;
-            int s = ((bi * heads + h) * t + ti) * dh;
-            for (int j = 0; j < dh; j++) {
-              float g = in.get(s + j);
-              out.put(o + j, g);
-              db.put(bo + j, db.get(bo + j) + g);
-            }
+            src[p].get(((bi * heads + h) * t + ti) * dh, row, p * d + h * dh, dh);
           }
         }
+        for (int j = 0; j < 3 * d; j++) {
+          acc[j] += row[j];
+        }
+        out.put((bi * t + ti) * 3 * d, row, 0, 3 * d);
       }
     }
+    FloatNormKernels.addInto(dBias.writableFloatBuffer(), acc, 3 * d);
   }
 
   @Override
   public void causalSoftmax(Tensor scores, int[] keyMask, int b, int heads, int t, double scale) {
     FloatBuffer s = scores.writableFloatBuffer();
+    float[] row = Scratch.arrayFloat(0, t);
+    float sc = (float) scale;
     for (int bi = 0; bi < b; bi++) {
       int maskOff = bi * t;
       for (int h = 0; h < heads; h++) {
         for (int i = 0; i < t; i++) {
-          int row = ((bi * heads + h) * t + i) * t;
-          double max = Double.NEGATIVE_INFINITY;
+          int off = ((bi * heads + h) * t + i) * t;
+          s.get(off, row, 0, i + 1);
+          float max = Float.NEGATIVE_INFINITY;
           for (int j = 0; j <= i; j++) {
-            if (keyMask[maskOff + j] != 0) {
-              max = Math.max(max, scale * s.get(row + j));
+            row[j] = keyMask[maskOff + j] != 0 ? row[j] * sc : Float.NEGATIVE_INFINITY;
+            max = Math.max(max, row[j]);
+          }
+          java.util.Arrays.fill(row, i + 1, t, (float) 0);
+          if (max == Float.NEGATIVE_INFINITY) {
+            java.util.Arrays.fill(row, 0, i + 1, (float) 0);
+          } else {
+            double sum = 0;
+            for (int j = 0; j <= i; j++) {
+              row[j] = KernelMath.exp(row[j] - max);
+              sum += row[j];
+            }
+            float inv = (float) (1.0 / sum);
+            for (int j = 0; j <= i; j++) {
+              row[j] *= inv;
             }
           }
-          if (max == Double.NEGATIVE_INFINITY) {
-            for (int j = 0; j < t; j++) {
-              s.put(row + j, (float) 0);
-            }
-            continue;
-          }
-          double sum = 0;
-          for (int j = 0; j <= i; j++) {
-            if (keyMask[maskOff + j] != 0) {
-              double e = Math.exp(scale * s.get(row + j) - max);
-              sum += e;
-              s.put(row + j, (float) e);
-            } else {
-              s.put(row + j, (float) 0);
-            }
-          }
-          double inv = 1.0 / sum;
-          for (int j = 0; j <= i; j++) {
-            s.put(row + j, (float) (s.get(row + j) * inv));
-          }
-          for (int j = i + 1; j < t; j++) {
-            s.put(row + j, (float) 0);
-          }
+          s.put(off, row, 0, t);
         }
       }
     }
@@ -138,97 +124,101 @@ final class FloatAttentionKernels implements AttentionKernels {
 
   @Override
   public void causalSoftmaxBackward(Tensor probs, Tensor dProbs, int b, int heads, int t, double scale) {
-    FloatBuffer p = probs.asFloatBuffer();
-    FloatBuffer g = dProbs.writableFloatBuffer();
+    FloatBuffer pb = probs.asFloatBuffer();
+    FloatBuffer gb = dProbs.writableFloatBuffer();
+    float[] p = Scratch.arrayFloat(0, t);
+    float[] g = Scratch.arrayFloat(1, t);
+    float sc = (float) scale;
     int rows = b * heads * t;
     for (int r = 0; r < rows; r++) {
       int i = r % t;
-      int row = r * t;
+      int off = r * t;
+      pb.get(off, p, 0, i + 1);
+      gb.get(off, g, 0, i + 1);
       double dot = 0;
       for (int j = 0; j <= i; j++) {
-        dot += (double) p.get(row + j) * g.get(row + j);
+        dot += p[j] * g[j];
       }
+      float fd = (float) dot;
       for (int j = 0; j <= i; j++) {
-        g.put(row + j, (float) (scale * p.get(row + j) * (g.get(row + j) - dot)));
+        g[j] = sc * p[j] * (g[j] - fd);
       }
-      for (int j = i + 1; j < t; j++) {
-        g.put(row + j, (float) 0);
-      }
+      java.util.Arrays.fill(g, i + 1, t, (float) 0);
+      gb.put(off, g, 0, t);
     }
   }
 
   @Override
   public void appendKv(Tensor qkv, Tensor bias, Tensor q, Tensor kCache, Tensor vCache, int b, int heads, int dh, int capacity, int position) {
     FloatBuffer src = qkv.asFloatBuffer();
-    FloatBuffer bb = bias.asFloatBuffer();
     FloatBuffer qb = q.writableFloatBuffer();
     FloatBuffer kb = kCache.writableFloatBuffer();
     FloatBuffer vb = vCache.writableFloatBuffer();
     int d = heads * dh;
+    float[] bb = Scratch.arrayFloat(0, 3 * d);
+    float[] row = Scratch.arrayFloat(1, 3 * d);
+    bias.asFloatBuffer().get(0, bb, 0, 3 * d);
     for (int bi = 0; bi < b; bi++) {
-      int row = bi * 3 * d;
+      src.get(bi * 3 * d, row, 0, 3 * d);
+      for (int j = 0; j < 3 * d; j++) {
+        row[j] += bb[j];
+      }
+      qb.put(bi * d, row, 0, d);
       for (int h = 0; h < heads; h++) {
-        int bh = bi * heads + h;
-        int co = (bh * capacity + position) * dh;
-        for (int j = 0; j < dh; j++) {
-          int c = h * dh + j;
-          qb.put(bh * dh + j, src.get(row + c) + bb.get(c));
-          kb.put(co + j, src.get(row + d + c) + bb.get(d + c));
-          vb.put(co + j, src.get(row + 2 * d + c) + bb.get(2 * d + c));
-        }
+        int co = ((bi * heads + h) * capacity + position) * dh;
+        kb.put(co, row, d + h * dh, dh);
+        vb.put(co, row, 2 * d + h * dh, dh);
       }
     }
   }
 
   @Override
-  public void attendCached(Tensor q, Tensor kCache, Tensor vCache, int[] keyMask, Tensor out, int b, int heads, int capacity, int length, int dh, double scale, double[] scratch) {
+  public void attendCached(Tensor q, Tensor kCache, Tensor vCache, int[] keyMask, Tensor out, int b, int heads, int capacity, int length, int dh, double scale) {
     FloatBuffer qb = q.asFloatBuffer();
     FloatBuffer kb = kCache.asFloatBuffer();
     FloatBuffer vb = vCache.asFloatBuffer();
     FloatBuffer ob = out.writableFloatBuffer();
+    float[] qr = Scratch.arrayFloat(0, dh);
+    float[] kv = Scratch.arrayFloat(1, length * dh);
+    float[] acc = Scratch.arrayFloat(2, dh);
+    float[] w = Scratch.arrayFloat(3, length);
     for (int bi = 0; bi < b; bi++) {
       int maskOff = bi * capacity;
       for (int h = 0; h < heads; h++) {
         int bh = bi * heads + h;
-        int qo = bh * dh;
         int co = bh * capacity * dh;
-        double max = Double.NEGATIVE_INFINITY;
+        qb.get(bh * dh, qr, 0, dh);
+        kb.get(co, kv, 0, length * dh);
+        float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < length; j++) {
           if (keyMask[maskOff + j] == 0) {
-            scratch[j] = Double.NEGATIVE_INFINITY;
+            w[j] = Float.NEGATIVE_INFINITY;
             continue;
           }
-          int ko = co + j * dh;
-          double dot = 0;
+          float dot = 0;
           for (int c = 0; c < dh; c++) {
-            dot += qb.get(qo + c) * kb.get(ko + c);
+            dot += qr[c] * kv[j * dh + c];
           }
-          scratch[j] = scale * dot;
-          max = Math.max(max, scratch[j]);
+          w[j] = (float) (scale * dot);
+          max = Math.max(max, w[j]);
         }
-        for (int c = 0; c < dh; c++) {
-          ob.put(qo + c, (float) 0);
-        }
-        if (max == Double.NEGATIVE_INFINITY) {
-          continue;
-        }
-        double sum = 0;
-        for (int j = 0; j < length; j++) {
-          double e = scratch[j] == Double.NEGATIVE_INFINITY ? 0 : Math.exp(scratch[j] - max);
-          scratch[j] = e;
-          sum += e;
-        }
-        double inv = 1.0 / sum;
-        for (int j = 0; j < length; j++) {
-          if (scratch[j] == 0) {
-            continue;
+        java.util.Arrays.fill(acc, 0, dh, (float) 0);
+        if (max != Float.NEGATIVE_INFINITY) {
+          double sum = 0;
+          for (int j = 0; j < length; j++) {
+            w[j] = w[j] == Float.NEGATIVE_INFINITY ? 0 : KernelMath.exp(w[j] - max);
+            sum += w[j];
           }
-          float w = (float) (scratch[j] * inv);
-          int vo = co + j * dh;
-          for (int c = 0; c < dh; c++) {
-            ob.put(qo + c, ob.get(qo + c) + w * vb.get(vo + c));
+          float inv = (float) (1.0 / sum);
+          vb.get(co, kv, 0, length * dh);
+          for (int j = 0; j < length; j++) {
+            float wj = w[j] * inv;
+            for (int c = 0; c < dh; c++) {
+              acc[c] += wj * kv[j * dh + c];
+            }
           }
         }
+        ob.put(bh * dh, acc, 0, dh);
       }
     }
   }

@@ -2,7 +2,10 @@ package org.rlhf4j.core.tensor;
 
 import java.nio.FloatBuffer;
 
-/** The float implementation of {@link NormKernels} (the double one is generated from this file). */
+/**
+ * The float implementation of {@link NormKernels} (the double one is generated from this file).
+ * Rows are copied into per-thread arrays in bulk and computed there.
+ */
 final class FloatNormKernels implements NormKernels {
   static final FloatNormKernels INSTANCE = new FloatNormKernels();
 
@@ -11,63 +14,90 @@ final class FloatNormKernels implements NormKernels {
   @Override
   public void layerNorm(Tensor x, Tensor gamma, Tensor beta, Tensor out, Tensor xhat, Tensor rstd, int n, int d, double eps) {
     FloatBuffer xb = x.asFloatBuffer();
-    FloatBuffer g = gamma.asFloatBuffer();
-    FloatBuffer b = beta.asFloatBuffer();
     FloatBuffer o = out.writableFloatBuffer();
-    FloatBuffer h = xhat.writableFloatBuffer();
+    FloatBuffer hb = xhat.writableFloatBuffer();
     FloatBuffer rs = rstd.writableFloatBuffer();
+    float[] row = Scratch.arrayFloat(0, d);
+    float[] g = Scratch.arrayFloat(1, d);
+    float[] b = Scratch.arrayFloat(2, d);
+    float[] h = Scratch.arrayFloat(3, d);
+    float[] y = Scratch.arrayFloat(4, d);
+    gamma.asFloatBuffer().get(0, g, 0, d);
+    beta.asFloatBuffer().get(0, b, 0, d);
     for (int r = 0; r < n; r++) {
-      int off = r * d;
+      xb.get(r * d, row, 0, d);
       double sum = 0;
       for (int j = 0; j < d; j++) {
-        sum += xb.get(off + j);
+        sum += row[j];
       }
-      double mean = sum / d;
+      float mean = (float) (sum / d);
       double var = 0;
       for (int j = 0; j < d; j++) {
-        double z = xb.get(off + j) - mean;
+        float z = row[j] - mean;
         var += z * z;
       }
-      double inv = 1.0 / Math.sqrt(var / d + eps);
-      rs.put(r, (float) inv);
+      float inv = (float) (1.0 / Math.sqrt(var / d + eps));
+      rs.put(r, inv);
       for (int j = 0; j < d; j++) {
-        float hv = (float) ((xb.get(off + j) - mean) * inv);
-        h.put(off + j, hv);
-        o.put(off + j, hv * g.get(j) + b.get(j));
+        h[j] = (row[j] - mean) * inv;
+        y[j] = h[j] * g[j] + b[j];
       }
+      hb.put(r * d, h, 0, d);
+      o.put(r * d, y, 0, d);
     }
   }
 
   @Override
   public void layerNormBackward(Tensor dy, Tensor xhat, Tensor rstd, Tensor gamma, Tensor dx, Tensor dGamma, Tensor dBeta, int n, int d) {
     FloatBuffer dyb = dy.asFloatBuffer();
-    FloatBuffer h = xhat.asFloatBuffer();
+    FloatBuffer hb = xhat.asFloatBuffer();
     FloatBuffer rs = rstd.asFloatBuffer();
-    FloatBuffer g = gamma.asFloatBuffer();
     FloatBuffer dxb = dx.writableFloatBuffer();
-    FloatBuffer dg = dGamma.writableFloatBuffer();
-    FloatBuffer db = dBeta.writableFloatBuffer();
+    float[] g = Scratch.arrayFloat(0, d);
+    float[] dyr = Scratch.arrayFloat(1, d);
+    float[] h = Scratch.arrayFloat(2, d);
+    float[] gv = Scratch.arrayFloat(3, d);
+    float[] dxr = Scratch.arrayFloat(4, d);
+    float[] accG = Scratch.arrayFloat(5, d);
+    float[] accB = Scratch.arrayFloat(6, d);
+    gamma.asFloatBuffer().get(0, g, 0, d);
+    java.util.Arrays.fill(accG, 0, d, (float) 0);
+    java.util.Arrays.fill(accB, 0, d, (float) 0);
     for (int r = 0; r < n; r++) {
-      int off = r * d;
+      dyb.get(r * d, dyr, 0, d);
+      hb.get(r * d, h, 0, d);
+      dxb.get(r * d, dxr, 0, d);
       double meanG = 0;
       double meanGh = 0;
       for (int j = 0; j < d; j++) {
-        float dyv = dyb.get(off + j);
-        float hv = h.get(off + j);
-        double gv = (double) dyv * g.get(j);
-        meanG += gv;
-        meanGh += gv * hv;
-        dg.put(j, dg.get(j) + dyv * hv);
-        db.put(j, db.get(j) + dyv);
+        gv[j] = dyr[j] * g[j];
+        accG[j] += dyr[j] * h[j];
+        accB[j] += dyr[j];
       }
-      meanG /= d;
-      meanGh /= d;
-      double inv = rs.get(r);
       for (int j = 0; j < d; j++) {
-        double gv = (double) dyb.get(off + j) * g.get(j);
-        dxb.put(off + j, (float) (dxb.get(off + j) + inv * (gv - meanG - h.get(off + j) * meanGh)));
+        meanG += gv[j];
+        meanGh += gv[j] * h[j];
       }
+      float mg = (float) (meanG / d);
+      float mgh = (float) (meanGh / d);
+      float inv = rs.get(r);
+      for (int j = 0; j < d; j++) {
+        dxr[j] += inv * (gv[j] - mg - h[j] * mgh);
+      }
+      dxb.put(r * d, dxr, 0, d);
     }
+    addInto(dGamma.writableFloatBuffer(), accG, d);
+    addInto(dBeta.writableFloatBuffer(), accB, d);
+  }
+
+  /** {@code dst[0..n) += src[0..n)}. */
+  static void addInto(FloatBuffer dst, float[] src, int n) {
+    float[] cur = Scratch.arrayFloat(7, n);
+    dst.get(0, cur, 0, n);
+    for (int j = 0; j < n; j++) {
+      cur[j] += src[j];
+    }
+    dst.put(0, cur, 0, n);
   }
 
   @Override
@@ -75,13 +105,15 @@ final class FloatNormKernels implements NormKernels {
     FloatBuffer te = wte.asFloatBuffer();
     FloatBuffer pe = wpe.asFloatBuffer();
     FloatBuffer o = out.writableFloatBuffer();
+    float[] a = Scratch.arrayFloat(0, d);
+    float[] p = Scratch.arrayFloat(1, d);
     for (int r = 0; r < n; r++) {
-      int ti = ids[r] * d;
-      int pi = positions[r] * d;
-      int off = r * d;
+      te.get(ids[r] * d, a, 0, d);
+      pe.get(positions[r] * d, p, 0, d);
       for (int j = 0; j < d; j++) {
-        o.put(off + j, te.get(ti + j) + pe.get(pi + j));
+        a[j] += p[j];
       }
+      o.put(r * d, a, 0, d);
     }
   }
 
@@ -90,15 +122,20 @@ final class FloatNormKernels implements NormKernels {
     FloatBuffer g = dOut.asFloatBuffer();
     FloatBuffer te = dWte.writableFloatBuffer();
     FloatBuffer pe = dWpe.writableFloatBuffer();
+    float[] gr = Scratch.arrayFloat(0, d);
+    float[] acc = Scratch.arrayFloat(1, d);
     for (int r = 0; r < n; r++) {
-      int ti = ids[r] * d;
-      int pi = positions[r] * d;
-      int off = r * d;
+      g.get(r * d, gr, 0, d);
+      te.get(ids[r] * d, acc, 0, d);
       for (int j = 0; j < d; j++) {
-        float gv = g.get(off + j);
-        te.put(ti + j, te.get(ti + j) + gv);
-        pe.put(pi + j, pe.get(pi + j) + gv);
+        acc[j] += gr[j];
       }
+      te.put(ids[r] * d, acc, 0, d);
+      pe.get(positions[r] * d, acc, 0, d);
+      for (int j = 0; j < d; j++) {
+        acc[j] += gr[j];
+      }
+      pe.put(positions[r] * d, acc, 0, d);
     }
   }
 }

@@ -2,39 +2,53 @@ package org.rlhf4j.core.tensor;
 
 import java.nio.FloatBuffer;
 
-/** The float implementation of {@link OptimKernels} (the double one is generated from this file). */
+/**
+ * The float implementation of {@link OptimKernels} (the double one is generated from this file).
+ * Chunks are copied into per-thread arrays in bulk and computed there.
+ */
 final class FloatOptimKernels implements OptimKernels {
   static final FloatOptimKernels INSTANCE = new FloatOptimKernels();
+  private static final int CHUNK = 8192;
 
   private FloatOptimKernels() {}
 
   @Override
   public double sumOfSquares(Tensor x) {
     FloatBuffer b = x.asFloatBuffer();
+    float[] c = Scratch.arrayFloat(0, CHUNK);
     int n = x.length();
-    double s0 = 0;
-    double s1 = 0;
-    int i = 0;
-    for (; i + 1 < n; i += 2) {
-      double a = b.get(i);
-      double c = b.get(i + 1);
-      s0 += a * a;
-      s1 += c * c;
+    double total = 0;
+    for (int start = 0; start < n; start += CHUNK) {
+      int len = Math.min(CHUNK, n - start);
+      b.get(start, c, 0, len);
+      double s0 = 0;
+      double s1 = 0;
+      int i = 0;
+      for (; i + 1 < len; i += 2) {
+        s0 += (double) c[i] * c[i];
+        s1 += (double) c[i + 1] * c[i + 1];
+      }
+      if (i < len) {
+        s0 += (double) c[i] * c[i];
+      }
+      total += s0 + s1;
     }
-    if (i < n) {
-      double a = b.get(i);
-      s0 += a * a;
-    }
-    return s0 + s1;
+    return total;
   }
 
   @Override
   public void scale(Tensor x, double factor) {
     FloatBuffer b = x.writableFloatBuffer();
+    float[] c = Scratch.arrayFloat(0, CHUNK);
     int n = x.length();
     float f = (float) factor;
-    for (int i = 0; i < n; i++) {
-      b.put(i, b.get(i) * f);
+    for (int start = 0; start < n; start += CHUNK) {
+      int len = Math.min(CHUNK, n - start);
+      b.get(start, c, 0, len);
+      for (int i = 0; i < len; i++) {
+        c[i] *= f;
+      }
+      b.put(start, c, 0, len);
     }
   }
 
@@ -44,21 +58,38 @@ final class FloatOptimKernels implements OptimKernels {
     FloatBuffer gb = g.asFloatBuffer();
     FloatBuffer mb = m.writableFloatBuffer();
     FloatBuffer vb = v.writableFloatBuffer();
+    float[] pc = Scratch.arrayFloat(0, CHUNK);
+    float[] gc = Scratch.arrayFloat(1, CHUNK);
+    float[] mc = Scratch.arrayFloat(2, CHUNK);
+    float[] vc = Scratch.arrayFloat(3, CHUNK);
     int n = p.length();
-    double decay = 1.0 - lr * weightDecay;
-    double stepSize = lr / bc1;
-    double invBc2 = 1.0 / bc2;
-    for (int i = 0; i < n; i++) {
-      double gi = gb.get(i);
-      double mi = beta1 * mb.get(i) + (1 - beta1) * gi;
-      double vi = beta2 * vb.get(i) + (1 - beta2) * gi * gi;
-      mb.put(i, (float) mi);
-      vb.put(i, (float) vi);
-      double pi = pb.get(i);
-      if (i < decayCount) {
-        pi *= decay;
+    float b1 = (float) beta1;
+    float b2 = (float) beta2;
+    float c1 = (float) (1 - beta1);
+    float c2 = (float) (1 - beta2);
+    float decay = (float) (1.0 - lr * weightDecay);
+    float stepSize = (float) (lr / bc1);
+    float invBc2 = (float) (1.0 / bc2);
+    float e = (float) eps;
+    for (int start = 0; start < n; start += CHUNK) {
+      int len = Math.min(CHUNK, n - start);
+      pb.get(start, pc, 0, len);
+      gb.get(start, gc, 0, len);
+      mb.get(start, mc, 0, len);
+      vb.get(start, vc, 0, len);
+      int decayEnd = Math.max(0, Math.min(len, decayCount - start));
+      for (int i = 0; i < decayEnd; i++) {
+        pc[i] *= decay;
       }
-      pb.put(i, (float) (pi - stepSize * mi / (Math.sqrt(vi * invBc2) + eps)));
+      for (int i = 0; i < len; i++) {
+        float gi = gc[i];
+        mc[i] = b1 * mc[i] + c1 * gi;
+        vc[i] = b2 * vc[i] + c2 * gi * gi;
+        pc[i] -= stepSize * mc[i] / ((float) Math.sqrt(vc[i] * invBc2) + e);
+      }
+      pb.put(start, pc, 0, len);
+      mb.put(start, mc, 0, len);
+      vb.put(start, vc, 0, len);
     }
   }
 }

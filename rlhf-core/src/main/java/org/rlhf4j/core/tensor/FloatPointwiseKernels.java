@@ -2,85 +2,115 @@ package org.rlhf4j.core.tensor;
 
 import java.nio.FloatBuffer;
 
-/** The float implementation of {@link PointwiseKernels} (the double one is generated from this file). */
+/**
+ * The float implementation of {@link PointwiseKernels} (the double one is generated from this
+ * file). Rows and chunks are copied into per-thread arrays in bulk and computed there.
+ */
 final class FloatPointwiseKernels implements PointwiseKernels {
   static final FloatPointwiseKernels INSTANCE = new FloatPointwiseKernels();
-  private static final double GELU_C = Math.sqrt(2.0 / Math.PI);
-  private static final double GELU_A = 0.044715;
+  private static final float GELU_C = (float) Math.sqrt(2.0 / Math.PI);
+  private static final float GELU_A = (float) 0.044715;
+  private static final float HALF = (float) 0.5;
+  private static final float ONE = (float) 1;
+  private static final int CHUNK = 4096;
 
   private FloatPointwiseKernels() {}
 
   @Override
   public void biasGelu(Tensor pre, Tensor bias, Tensor tanh, Tensor act, int n, int cols) {
     FloatBuffer x = pre.writableFloatBuffer();
-    FloatBuffer bb = bias.asFloatBuffer();
-    FloatBuffer t = tanh.writableFloatBuffer();
-    FloatBuffer a = act.writableFloatBuffer();
+    FloatBuffer tb = tanh.writableFloatBuffer();
+    FloatBuffer ab = act.writableFloatBuffer();
+    float[] bb = Scratch.arrayFloat(0, cols);
+    float[] xr = Scratch.arrayFloat(1, cols);
+    float[] tr = Scratch.arrayFloat(2, cols);
+    float[] ar = Scratch.arrayFloat(3, cols);
+    bias.asFloatBuffer().get(0, bb, 0, cols);
     for (int r = 0; r < n; r++) {
       int off = r * cols;
+      x.get(off, xr, 0, cols);
       for (int j = 0; j < cols; j++) {
-        float xv = x.get(off + j) + bb.get(j);
-        x.put(off + j, xv);
-        double u = GELU_C * (xv + GELU_A * xv * xv * xv);
-        // tanh(u) = 1 - 2 / (exp(2u) + 1): one exp, and exact limits +-1 for large |u|.
-        double tv = 1.0 - 2.0 / (Math.exp(2.0 * u) + 1.0);
-        t.put(off + j, (float) tv);
-        a.put(off + j, (float) (0.5 * xv * (1.0 + tv)));
+        float v = xr[j] + bb[j];
+        xr[j] = v;
+        float t = KernelMath.tanh(GELU_C * (v + GELU_A * v * v * v));
+        tr[j] = t;
+        ar[j] = HALF * v * (ONE + t);
       }
+      x.put(off, xr, 0, cols);
+      tb.put(off, tr, 0, cols);
+      ab.put(off, ar, 0, cols);
     }
   }
 
   @Override
   public void geluBackward(Tensor dAct, Tensor pre, Tensor tanh, Tensor dPre, int count) {
-    FloatBuffer g = dAct.asFloatBuffer();
-    FloatBuffer x = pre.asFloatBuffer();
-    FloatBuffer t = tanh.asFloatBuffer();
+    FloatBuffer gb = dAct.asFloatBuffer();
+    FloatBuffer xb = pre.asFloatBuffer();
+    FloatBuffer tb = tanh.asFloatBuffer();
     FloatBuffer out = dPre.writableFloatBuffer();
-    for (int i = 0; i < count; i++) {
-      double xv = x.get(i);
-      double tv = t.get(i);
-      double du = GELU_C * (1.0 + 3.0 * GELU_A * xv * xv);
-      double grad = 0.5 * (1.0 + tv) + 0.5 * xv * (1.0 - tv * tv) * du;
-      out.put(i, (float) (g.get(i) * grad));
+    float[] g = Scratch.arrayFloat(0, CHUNK);
+    float[] x = Scratch.arrayFloat(1, CHUNK);
+    float[] t = Scratch.arrayFloat(2, CHUNK);
+    float a3 = 3 * GELU_A;
+    for (int start = 0; start < count; start += CHUNK) {
+      int len = Math.min(CHUNK, count - start);
+      gb.get(start, g, 0, len);
+      xb.get(start, x, 0, len);
+      tb.get(start, t, 0, len);
+      for (int i = 0; i < len; i++) {
+        float xv = x[i];
+        float tv = t[i];
+        float du = GELU_C * (ONE + a3 * xv * xv);
+        g[i] *= HALF * (ONE + tv) + HALF * xv * (ONE - tv * tv) * du;
+      }
+      out.put(start, g, 0, len);
     }
   }
 
   @Override
   public void copyAddBias(Tensor src, Tensor bias, Tensor dst, int n, int cols) {
     FloatBuffer s = src.asFloatBuffer();
-    FloatBuffer bb = bias.asFloatBuffer();
     FloatBuffer o = dst.writableFloatBuffer();
+    float[] bb = Scratch.arrayFloat(0, cols);
+    float[] row = Scratch.arrayFloat(1, cols);
+    bias.asFloatBuffer().get(0, bb, 0, cols);
     for (int r = 0; r < n; r++) {
-      int off = r * cols;
+      s.get(r * cols, row, 0, cols);
       for (int j = 0; j < cols; j++) {
-        o.put(off + j, s.get(off + j) + bb.get(j));
+        row[j] += bb[j];
       }
+      o.put(r * cols, row, 0, cols);
     }
   }
 
   @Override
   public void sumRows(Tensor dy, Tensor dBias, int n, int cols) {
     FloatBuffer g = dy.asFloatBuffer();
-    FloatBuffer db = dBias.writableFloatBuffer();
+    float[] row = Scratch.arrayFloat(0, cols);
+    float[] acc = Scratch.arrayFloat(1, cols);
+    java.util.Arrays.fill(acc, 0, cols, (float) 0);
     for (int r = 0; r < n; r++) {
-      int off = r * cols;
+      g.get(r * cols, row, 0, cols);
       for (int j = 0; j < cols; j++) {
-        db.put(j, db.get(j) + g.get(off + j));
+        acc[j] += row[j];
       }
     }
+    FloatNormKernels.addInto(dBias.writableFloatBuffer(), acc, cols);
   }
 
   @Override
   public void scalarHead(Tensor h, Tensor w, Tensor bias, Tensor out, int n, int d) {
     FloatBuffer hb = h.asFloatBuffer();
-    FloatBuffer wb = w.asFloatBuffer();
+    float[] wr = Scratch.arrayFloat(0, d);
+    float[] row = Scratch.arrayFloat(1, d);
+    w.asFloatBuffer().get(0, wr, 0, d);
     double b0 = bias.asFloatBuffer().get(0);
     FloatBuffer o = out.writableFloatBuffer();
     for (int r = 0; r < n; r++) {
-      int off = r * d;
+      hb.get(r * d, row, 0, d);
       double acc = b0;
       for (int j = 0; j < d; j++) {
-        acc += (double) hb.get(off + j) * wb.get(j);
+        acc += row[j] * wr[j];
       }
       o.put(r, (float) acc);
     }
@@ -90,10 +120,13 @@ final class FloatPointwiseKernels implements PointwiseKernels {
   public void scalarHeadBackward(Tensor dOut, Tensor h, Tensor w, Tensor dh, Tensor dw, Tensor dBias, int n, int d) {
     FloatBuffer g = dOut.asFloatBuffer();
     FloatBuffer hb = h.asFloatBuffer();
-    FloatBuffer wb = w.asFloatBuffer();
     FloatBuffer dhb = dh.writableFloatBuffer();
-    FloatBuffer dwb = dw.writableFloatBuffer();
-    FloatBuffer dbb = dBias.writableFloatBuffer();
+    float[] wr = Scratch.arrayFloat(0, d);
+    float[] row = Scratch.arrayFloat(1, d);
+    float[] drow = Scratch.arrayFloat(2, d);
+    float[] acc = Scratch.arrayFloat(3, d);
+    w.asFloatBuffer().get(0, wr, 0, d);
+    java.util.Arrays.fill(acc, 0, d, (float) 0);
     double sum = 0;
     for (int r = 0; r < n; r++) {
       float gv = g.get(r);
@@ -101,12 +134,16 @@ final class FloatPointwiseKernels implements PointwiseKernels {
         continue;
       }
       sum += gv;
-      int off = r * d;
+      hb.get(r * d, row, 0, d);
+      dhb.get(r * d, drow, 0, d);
       for (int j = 0; j < d; j++) {
-        dhb.put(off + j, dhb.get(off + j) + gv * wb.get(j));
-        dwb.put(j, dwb.get(j) + gv * hb.get(off + j));
+        drow[j] += gv * wr[j];
+        acc[j] += gv * row[j];
       }
+      dhb.put(r * d, drow, 0, d);
     }
+    FloatNormKernels.addInto(dw.writableFloatBuffer(), acc, d);
+    FloatBuffer dbb = dBias.writableFloatBuffer();
     dbb.put(0, (float) (dbb.get(0) + sum));
   }
 }

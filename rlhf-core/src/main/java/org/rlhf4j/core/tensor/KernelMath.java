@@ -1,0 +1,65 @@
+package org.rlhf4j.core.tensor;
+
+/**
+ * The transcendental functions of the kernels, overloaded by precision: the {@code float} versions
+ * are fast polynomial approximations accurate to a few units in the last place of a float (the
+ * kernels' float twins call them), the {@code double} versions are exact (the double twins, used for
+ * gradient checks, call them).
+ */
+public final class KernelMath {
+  private static final float EXP_HI = 88.3762626647949f;
+  private static final float EXP_LO = -87.3365447504019f;
+  private static final float LOG2E = 1.44269504088896341f;
+  private static final float LN2_HI = 0.693359375f;
+  private static final float LN2_LO = -2.12194440e-4f;
+  private static final float TANH_CLAMP = 7.90531110763549805f;
+
+  private KernelMath() {}
+
+  /** {@code e^x} within about 2 ulp (Cephes' {@code expf}); 0 below the float range. */
+  public static float exp(float x) {
+    if (x < EXP_LO) {
+      return 0f;
+    }
+    x = Math.min(x, EXP_HI);
+    float fx = (float) Math.floor(x * LOG2E + 0.5f);
+    float r = x - fx * LN2_HI - fx * LN2_LO;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r * r + r + 1f;
+    return y * Float.intBitsToFloat(((int) fx + 127) << 23);
+  }
+
+  /** {@code e^x}, exact. */
+  public static double exp(double x) {
+    return Math.exp(x);
+  }
+
+  /**
+   * {@code tanh(x)} within about 3e-7 absolute: a 13/6 rational approximation on the clamped range
+   * (the one Eigen uses for float).
+   */
+  public static float tanh(float x) {
+    x = Math.max(-TANH_CLAMP, Math.min(TANH_CLAMP, x));
+    float x2 = x * x;
+    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = x2 * p + -8.60467152213735e-11f;
+    p = x2 * p + 5.12229709037114e-08f;
+    p = x2 * p + 1.48572235717979e-05f;
+    p = x2 * p + 6.37261928875436e-04f;
+    p = x2 * p + 4.89352455891786e-03f;
+    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = x2 * q + 2.26843463243900e-03f;
+    q = x2 * q + 4.89352518554385e-03f;
+    return x * p / q;
+  }
+
+  /** {@code tanh(x)}, exact. */
+  public static double tanh(double x) {
+    return Math.tanh(x);
+  }
+}
