@@ -2,9 +2,15 @@ package org.rlhf4j.reward;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import java.nio.file.Path;
+import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.io.ModelCheckpoint;
+import org.rlhf4j.core.io.Provenance;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.OutputGradients;
@@ -19,6 +25,8 @@ import org.rlhf4j.core.model.TokenBatch;
  */
 public final class TransformerRewardModel implements RewardModel, AutoCloseable {
   private static final int SCORING_BATCH = 32;
+  private static final String GAIN = "reward_gain";
+  private static final String BIAS = "reward_bias";
   private final GptModel model;
   private double gain = 1.0;
   private double bias = 0.0;
@@ -154,6 +162,30 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
   }
 
 
+
+  /**
+   * Saves the model and its normalisation as a checkpoint directory (see {@code ModelCheckpoint});
+   * the tokenizer is saved with it if not null.
+   */
+  public void save(Path dir, Provenance provenance, Tokenizer tokenizer) {
+    ModelCheckpoint.save(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", "reward_model"), tokenizer);
+  }
+
+  /** Loads a reward model saved by {@link #save}. */
+  public static TransformerRewardModel load(Path dir, ModelOptions options) {
+    ModelCheckpoint.Loaded l = ModelCheckpoint.load(dir, options);
+    if (!l.model().config().scalarHead()) {
+      l.model().close();
+      throw new RlhfException(dir + ": not a reward model (the checkpoint has no scalar head)");
+    }
+    TransformerRewardModel rm = new TransformerRewardModel(l.model());
+    Object g = l.extra().get(GAIN);
+    Object b = l.extra().get(BIAS);
+    if (g instanceof Number && b instanceof Number) {
+      rm.setNormalization(((Number) g).doubleValue(), ((Number) b).doubleValue());
+    }
+    return rm;
+  }
 
   @Override
   public void close() {
