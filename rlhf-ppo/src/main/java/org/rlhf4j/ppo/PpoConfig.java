@@ -278,8 +278,12 @@ public final class PpoConfig {
     m.put("score_clip", scoreClip);
     m.put("use_score_scaling", scoreScaling);
     m.put("use_score_norm", scoreNorm);
-    m.put("missing_eos_penalty", Double.isNaN(missingEosPenalty) ? null : missingEosPenalty);
-    m.put("non_eos_score", Double.isNaN(nonEosScore) ? null : nonEosScore);
+    if (!Double.isNaN(missingEosPenalty)) {
+      m.put("missing_eos_penalty", missingEosPenalty);
+    }
+    if (!Double.isNaN(nonEosScore)) {
+      m.put("non_eos_score", nonEosScore);
+    }
     m.put("ptx_coef", ptxCoef);
     m.put("ptx_batch_size", ptxBatchSize);
     m.put("temperature", temperature);

@@ -49,6 +49,20 @@ public final class ModelCheckpoint {
    * @param tokenizer saved with the model if not null
    */
   public static void save(Path dir, GptModel model, Provenance provenance, Map<String, ?> extra, Tokenizer tokenizer) {
+    try {
+      AtomicFiles.publishDirectory(dir, tmp -> writeFiles(tmp, model, provenance, extra, tokenizer));
+    } catch (IOException e) {
+      throw new CheckpointException("cannot write checkpoint " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Writes the checkpoint files into the existing directory {@code dir}, without atomicity: for
+   * composite checkpoints that publish a whole directory tree at once (see {@link
+   * AtomicFiles#publishDirectory}).
+   */
+  public static void writeFiles(Path dir, GptModel model, Provenance provenance, Map<String, ?> extra, Tokenizer tokenizer)
+      throws IOException {
     Map<String, Object> meta = new LinkedHashMap<>();
     meta.put("format", "rlhf4j-checkpoint");
     meta.put("format_version", FORMAT_VERSION);
@@ -57,24 +71,30 @@ public final class ModelCheckpoint {
     meta.put("dtype", model.dataType().name().toLowerCase(java.util.Locale.ROOT));
     meta.put("provenance", provenance.toMap());
     meta.put("extra", extra == null ? Map.of() : extra);
-    try {
-      AtomicFiles.publishDirectory(
-          dir,
-          tmp -> {
-            Map<String, INDArray> tensors = new LinkedHashMap<>();
-            for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
-              tensors.put(e.name(), model.parameters().get(e.name()).array());
-            }
-            SafetensorsWriter.write(
-                tmp.resolve(WEIGHTS), tensors, Map.of("format", "rlhf4j", "library_version", Rlhf4j.VERSION));
-            Files.writeString(tmp.resolve(META), JSON.writeValueAsString(meta));
-            if (tokenizer != null) {
-              Tokenizers.save(tokenizer, tmp);
-            }
-          });
-    } catch (IOException e) {
-      throw new CheckpointException("cannot write checkpoint " + dir + ": " + e.getMessage(), e);
+    Files.createDirectories(dir);
+    Map<String, INDArray> tensors = new LinkedHashMap<>();
+    for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
+      tensors.put(e.name(), model.parameters().get(e.name()).array());
     }
+    SafetensorsWriter.write(dir.resolve(WEIGHTS), tensors, Map.of("format", "rlhf4j", "library_version", Rlhf4j.VERSION));
+    Files.writeString(dir.resolve(META), JSON.writeValueAsString(meta));
+    if (tokenizer != null) {
+      Tokenizers.save(tokenizer, dir);
+    }
+  }
+
+  /**
+   * Overwrites {@code target}'s parameters with those of the checkpoint in {@code dir}, whose model
+   * configuration must equal {@code target}'s.
+   */
+  public static void loadInto(Path dir, GptModel target) {
+    Path metaFile = dir.resolve(META);
+    Map<String, Object> meta = readJson(metaFile);
+    GptConfig config = GptConfig.fromMap(mapField(meta, "model", metaFile), metaFile.toString());
+    if (!config.equals(target.config())) {
+      throw new CheckpointException(metaFile + ": the checkpoint's model " + config + " differs from the target " + target.config());
+    }
+    readWeights(dir.resolve(WEIGHTS), target);
   }
 
   /** Reads the checkpoint in {@code dir} into a new model with {@code options}. */
