@@ -89,8 +89,8 @@ public final class PpoCheckpoint {
       throw new CheckpointException(stateFile + ": cannot read PPO state: " + e.getMessage(), e);
     }
     Object savedConfig = state.get("config");
-    Map<String, Object> current = JSON.convertValue(trainer.config().toMap(), new TypeReference<LinkedHashMap<String, Object>>() {});
-    if (!current.equals(savedConfig)) {
+    Map<String, Object> current = trainer.config().toMap();
+    if (!sameJson(current, savedConfig)) {
       throw new CheckpointException(stateFile + ": field \"config\": the checkpoint was written with " + savedConfig + ", the trainer has " + current);
     }
     ModelCheckpoint.loadInto(dir.resolve("policy"), trainer.policy());
@@ -117,6 +117,14 @@ public final class PpoCheckpoint {
     }
     trainer.scoreMoments().restore(new double[] {num(l.get(0)), num(l.get(1)), num(l.get(2))});
     trainer.restoreCounters(number(state, "step", stateFile).longValue(), number(state, "episode", stateFile).longValue());
+  }
+
+  private static boolean sameJson(Object a, Object b) {
+    try {
+      return JSON.writeValueAsString(a).equals(JSON.writeValueAsString(b));
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   private static List<GptModel> models(PpoTrainer t) {
