@@ -166,6 +166,7 @@ public final class AtomicFiles {
         "target %s has no parent directory",
         target);
     String name = absolute.getFileName().toString();
+    Files.createDirectories(parent);
     Path staging = createSibling(parent, name + ".tmp-", "", true);
     boolean published = false;
     try {
