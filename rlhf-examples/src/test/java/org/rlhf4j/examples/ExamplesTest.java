@@ -1,0 +1,128 @@
+package org.rlhf4j.examples;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.io.ModelCheckpoint;
+import org.rlhf4j.core.io.Provenance;
+import org.rlhf4j.core.model.GptConfig;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.testing.TestData;
+import org.rlhf4j.core.tokenizer.ByteTokenizer;
+import org.rlhf4j.ppo.PpoStats;
+
+class ExamplesTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Test
+  void quickStartTinyWritesEverythingAndIsReproducible(@TempDir Path tmp) throws IOException {
+    TestData.require("sentiment/movie-review-snippets.tsv");
+    TestData.require("corpus/tinyshakespeare.txt");
+    QuickStart.Result a = QuickStart.run(new QuickStart.Options(7, tmp.resolve("a"), Preset.TINY, null, 2, true));
+    Path out = a.out();
+    for (String f : List.of("metrics.jsonl", "samples-sft.jsonl", "samples-ppo.jsonl")) {
+      assertTrue(Files.size(out.resolve(f)) > 0, f);
+    }
+    for (String png : List.of("reward-model.png", "ppo.png", "language-model.png")) {
+      byte[] head = Arrays.copyOf(Files.readAllBytes(out.resolve(png)), 4);
+      assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, head, png + " is a PNG");
+    }
+    for (String stage : List.of("pretrain", "sft", "reward", "ppo")) {
+      assertTrue(ModelCheckpoint.isCheckpoint(out.resolve("checkpoints").resolve(stage)), stage);
+    }
+    List<JsonNode> ppo = new ArrayList<>();
+    for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.get("phase").asText().equals("ppo") && n.get("kind").asText().equals("train")) {
+        ppo.add(n);
+      }
+    }
+    assertEquals(Preset.TINY.ppoSteps, ppo.size());
+    for (String name : List.of("objective/kl", "objective/scores", "objective/rlhf_reward", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg")) {
+      assertTrue(ppo.get(0).has(name), name);
+    }
+    List<String> samples = Files.readAllLines(out.resolve("samples-ppo.jsonl"));
+    assertEquals(Preset.TINY.evalPrompts, samples.size());
+    JsonNode s = JSON.readTree(samples.get(0));
+    assertTrue(s.has("prompt") && s.has("response") && s.has("score"));
+    assertTrue(Double.isFinite(a.rewardAccuracy()) && Double.isFinite(a.ppoScore()) && Double.isFinite(a.ppoKl()));
+
+    QuickStart.Result b = QuickStart.run(new QuickStart.Options(7, tmp.resolve("b"), Preset.TINY, null, 2, true));
+    assertEquals(withoutTimes(tmp.resolve("a/metrics.jsonl")), withoutTimes(tmp.resolve("b/metrics.jsonl")), "same seed, same numbers");
+    assertEquals(Files.readAllLines(tmp.resolve("a/samples-ppo.jsonl")), Files.readAllLines(tmp.resolve("b/samples-ppo.jsonl")));
+    assertEquals(a.ppoScore(), b.ppoScore(), 0);
+  }
+
+  private static List<String> withoutTimes(Path metrics) throws IOException {
+    List<String> out = new ArrayList<>();
+    for (String line : Files.readAllLines(metrics)) {
+      JsonNode n = JSON.readTree(line);
+      Iterator<String> it = n.fieldNames();
+      List<String> drop = new ArrayList<>();
+      it.forEachRemaining(f -> {
+        if (f.startsWith("time/") || f.equals("tokens_per_second") || f.equals("train_runtime")) {
+          drop.add(f);
+        }
+      });
+      drop.forEach(((com.fasterxml.jackson.databind.node.ObjectNode) n)::remove);
+      out.add(n.toString());
+    }
+    return out;
+  }
+
+  @Test
+  void missingSharedDataSaysWhichFileAndWhere(@TempDir Path empty) {
+    String old = System.getProperty("rlhf4j.data");
+    System.setProperty("rlhf4j.data", empty.toString());
+    try {
+      RlhfException e = assertThrows(RlhfException.class, () -> QuickStart.run(new QuickStart.Options(1, empty.resolve("o"), Preset.TINY, null, 1, true)));
+      assertTrue(e.getMessage().contains("sentiment/movie-review-snippets.tsv") && e.getMessage().contains("../shared/data"), e.getMessage());
+    } finally {
+      if (old == null) {
+        System.clearProperty("rlhf4j.data");
+      } else {
+        System.setProperty("rlhf4j.data", old);
+      }
+    }
+  }
+
+  @Test
+  void embeddingExampleLearnsItsRule() {
+    List<PpoStats> s = EmbeddingExample.run(12, 3);
+    assertEquals(12, s.size());
+    double first = (s.get(0).meanScore() + s.get(1).meanScore()) / 2;
+    double last = (s.get(10).meanScore() + s.get(11).meanScore()) / 2;
+    assertTrue(last > first, "the application's reward should rise: " + first + " -> " + last);
+  }
+
+  @Test
+  void generateExampleSamplesFromACheckpoint(@TempDir Path tmp) {
+    ByteTokenizer tok = ByteTokenizer.create();
+    GptConfig c = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(16).heads(2).layers(1).contextLength(32).build();
+    ModelCheckpoint.save(tmp.resolve("m"), GptModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, 1)), Provenance.of("random-init", 1, Map.of(), null), Map.of(), tok);
+    SamplingConfig cfg = SamplingConfig.builder().temperature(0.8).topP(0.9).maxNewTokens(100).build();
+    List<String> a = GenerateExample.run(tmp.resolve("m"), "Hello", 3, cfg, 5);
+    List<String> b = GenerateExample.run(tmp.resolve("m"), "Hello", 3, cfg, 5);
+    assertEquals(3, a.size());
+    assertEquals(a, b, "same seed, same samples");
+    assertTrue(a.stream().anyMatch(x -> !x.isEmpty()));
+  }
+}
