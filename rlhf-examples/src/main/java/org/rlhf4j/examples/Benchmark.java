@@ -166,7 +166,7 @@ public final class Benchmark {
     try (GptModel ref = GptModel.randomInit(cfg, 3, new ModelOptions(DataType.FLOAT, threads))) {
       PpoConfig pc = PpoConfig.builder().rolloutBatchSize(16).miniBatchSize(4).ppoEpochs(4).maxNewTokens(48).seed(1).build();
       List<String> prompts = List.of("The film", "A story of", "Nothing about", "It is", "One of the", "An", "This", "If you");
-      try (PpoTrainer trainer = PpoTrainer.builder(pc).policy(ref.withNewScalarHead(4)).reference(ref).rewardModel(new EmbeddingExample.CountE())
+      try (PpoTrainer trainer = PpoTrainer.builder(pc).policy(ref.withNewScalarHead(4)).reference(ref).rewardModel(new EmbeddingExample.CountLowercase())
           .tokenizer(tok).prompts(prompts).build()) {
         List<PpoStats> s = trainer.train(5);
         PpoStats last = s.get(s.size() - 1);

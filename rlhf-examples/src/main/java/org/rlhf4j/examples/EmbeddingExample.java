@@ -17,8 +17,8 @@ import org.rlhf4j.reward.RewardModel;
 public final class EmbeddingExample {
   private EmbeddingExample() {}
 
-  /** The application's reward: +1 for every letter 'e' in the response. */
-  static final class CountE implements RewardModel {
+  /** The application's reward: +1 for every lowercase letter in the response. */
+  static final class CountLowercase implements RewardModel {
     @Override
     public INDArray score(TokenBatch seq) {
       return score(seq, 0);
@@ -29,7 +29,7 @@ public final class EmbeddingExample {
       double[] s = new double[seq.batchSize()];
       for (int b = 0; b < s.length; b++) {
         for (int t = responseStart; t < seq.length(); t++) {
-          s[b] += seq.mask(b, t) == 1 && seq.id(b, t) == 'e' ? 1 : 0;
+          s[b] += seq.mask(b, t) == 1 && seq.id(b, t) >= 'a' && seq.id(b, t) <= 'z' ? 1 : 0;
         }
       }
       return Nd4j.createFromArray(s);
@@ -44,7 +44,7 @@ public final class EmbeddingExample {
     GptModel policy = reference.withNewScalarHead(seed); // trained copy with a value head
     PpoConfig ppo = PpoConfig.builder().learningRate(3e-3).rolloutBatchSize(16).miniBatchSize(8).maxNewTokens(12).klCoef(0.1).seed(seed).build();
     List<PpoStats> stats = new ArrayList<>();
-    try (PpoTrainer trainer = PpoTrainer.builder(ppo).policy(policy).reference(reference).rewardModel(new CountE()).tokenizer(tok).build()) {
+    try (PpoTrainer trainer = PpoTrainer.builder(ppo).policy(policy).reference(reference).rewardModel(new CountLowercase()).tokenizer(tok).build()) {
       for (int i = 0; i < steps; i++) {
         stats.add(trainer.step(List.of("Hi", "Tell me", "Once upon", "A")));
       }
