@@ -7,13 +7,14 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
-import org.rlhf4j.core.io.ModelCheckpoint;
+import org.rlhf4j.core.hf.PretrainedModels;
 import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
- * Loads a checkpoint and samples continuations of a prompt: {@code --model DIR} (required), {@code
+ * Loads a model — an rlhf4j checkpoint or a Hugging Face GPT-2 directory — and samples
+ * continuations of a prompt: {@code --model DIR} (required), {@code
  * --prompt TEXT}, {@code --samples N}, {@code --max-new-tokens N}, {@code --temperature T}, {@code
  * --top-p P}, {@code --top-k K}, {@code --seed S}.
  */
@@ -22,8 +23,8 @@ public final class GenerateExample {
 
   /** Samples {@code samples} continuations of {@code prompt} from the checkpoint in {@code dir}. */
   public static List<String> run(Path dir, String prompt, int samples, SamplingConfig sampling, long seed) {
-    ModelCheckpoint.Loaded l = ModelCheckpoint.load(dir, new ModelOptions(DataType.FLOAT, Runtime.getRuntime().availableProcessors()));
-    Tokenizer tok = l.tokenizer().orElseThrow(() -> new IllegalArgumentException(dir + ": the checkpoint has no tokenizer"));
+    PretrainedModels.Pretrained l = PretrainedModels.load(dir, new ModelOptions(DataType.FLOAT, Runtime.getRuntime().availableProcessors()));
+    Tokenizer tok = l.tokenizer();
     try (GptModel model = l.model()) {
       int[] ids = tok.encode(prompt);
       int[] withBos = new int[ids.length + 1];

@@ -12,6 +12,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.data.SharedData;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.hf.PretrainedModels;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.model.GptConfig;
@@ -138,9 +139,9 @@ public final class QuickStart {
       GptModel base;
       double pretrainPpl = Double.NaN;
       if (o.modelDir() != null) {
-        ModelCheckpoint.Loaded l = ModelCheckpoint.load(o.modelDir(), mo);
+        PretrainedModels.Pretrained l = PretrainedModels.load(o.modelDir(), mo);
         base = l.model();
-        tok = l.tokenizer().orElseThrow(() -> new IllegalArgumentException(o.modelDir() + ": the checkpoint has no tokenizer"));
+        tok = l.tokenizer();
       } else {
         tok = ByteTokenizer.create();
         String corpus = Files.readString(SharedData.require("corpus/tinyshakespeare.txt"), StandardCharsets.UTF_8);

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.hf.HfGpt2;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.model.GptConfig;
@@ -27,6 +28,8 @@ import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.testing.TestData;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
+import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.ppo.PpoStats;
 
 class ExamplesTest {
@@ -111,6 +114,16 @@ class ExamplesTest {
     double first = (s.get(0).meanScore() + s.get(1).meanScore()) / 2;
     double last = (s.get(10).meanScore() + s.get(11).meanScore()) / 2;
     assertTrue(last > first, "the application's reward should rise: " + first + " -> " + last);
+  }
+
+  @Test
+  void generateExampleReadsAHuggingFaceGpt2Directory(@TempDir Path tmp) {
+    Tokenizer tok = Gpt2BpeTokenizer.fromDirectory(TestData.require("gpt2/encoder.json").getParent());
+    GptConfig c = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(8).heads(2).layers(1).contextLength(24).build();
+    HfGpt2.export(GptModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, 1)), tok, tmp.resolve("gpt2"));
+    List<String> out = GenerateExample.run(tmp.resolve("gpt2"), "Hello world", 2, SamplingConfig.builder().maxNewTokens(40).build(), 3);
+    assertEquals(2, out.size());
+    assertTrue(out.get(0).length() > 0);
   }
 
   @Test
