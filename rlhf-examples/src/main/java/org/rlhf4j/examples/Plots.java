@@ -14,6 +14,32 @@ import org.rlhf4j.core.train.Metrics;
 public final class Plots {
   private Plots() {}
 
+  /**
+   * Moving averages over {@code window} steps of the metrics {@code names}, as new metrics named
+   * {@code "name (avg window)"}.
+   */
+  public static List<Metrics> movingAverage(List<Metrics> points, List<String> names, int window) {
+    List<Metrics> out = new java.util.ArrayList<>();
+    for (int i = 0; i < points.size(); i++) {
+      java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+      for (String name : names) {
+        double sum = 0;
+        int n = 0;
+        for (int j = Math.max(0, i - window + 1); j <= i; j++) {
+          if (points.get(j).get(name).isPresent()) {
+            sum += points.get(j).value(name);
+            n++;
+          }
+        }
+        if (n > 0) {
+          m.put(name + " (avg " + window + ")", sum / n);
+        }
+      }
+      out.add(Metrics.of(points.get(i).phase(), points.get(i).step(), m));
+    }
+    return out;
+  }
+
   /** One series per metric name, against the step; metrics a step lacks are skipped. */
   public static void lines(Path png, String title, List<Metrics> points, List<String> names) {
     System.setProperty("java.awt.headless", "true");

@@ -94,6 +94,7 @@ public final class QuickStart {
       double firstPpoScore,
       double lastPpoScore,
       double seconds,
+      Map<String, Double> stageSeconds,
       Path out) {}
 
   private QuickStart() {}
@@ -109,7 +110,8 @@ public final class QuickStart {
     }
     Nd4j.getEnvironment().setMaxMasterThreads(1);
     Result r = run(o);
-    System.out.printf(Locale.ROOT, "%nRLHF quick-start (%s preset, seed %d) finished in %.0f s; outputs in %s%n", o.preset(), o.seed(), r.seconds(), r.out());
+    System.out.printf(Locale.ROOT, "%nRLHF quick-start (%s preset, seed %d, %d threads) finished in %.0f s; outputs in %s%n", o.preset(), o.seed(), o.threads(), r.seconds(), r.out());
+    System.out.printf(Locale.ROOT, "  stage seconds: %s%n", r.stageSeconds());
     System.out.printf(Locale.ROOT, "  pre-training: held-out perplexity %.2f%n", r.pretrainPerplexity());
     System.out.printf(Locale.ROOT, "  SFT:          held-out perplexity on review completions %.2f%n", r.sftPerplexity());
     System.out.printf(Locale.ROOT, "  reward model: held-out pairwise accuracy %.3f%n", r.rewardAccuracy());
@@ -125,6 +127,8 @@ public final class QuickStart {
     Files.createDirectories(o.out());
     Files.deleteIfExists(o.out().resolve("metrics.jsonl"));
     MetricsRecorder recorder = new MetricsRecorder();
+    Map<String, Double> stageSeconds = new java.util.LinkedHashMap<>();
+    long mark = System.nanoTime();
     try (JsonlMetricsWriter metrics = new JsonlMetricsWriter(o.out().resolve("metrics.jsonl"))) {
       List<TrainingListener> ls = new ArrayList<>(List.of(recorder, metrics));
       if (!o.quiet()) {
@@ -156,6 +160,7 @@ public final class QuickStart {
         pretrainPpl = r.finalEval().get().perplexity();
         ModelCheckpoint.save(ckpt.resolve("pretrain"), base, Provenance.of("pretrain", o.seed(), pre.toMap(), null), Map.of(), tok);
       }
+      mark = lap(stageSeconds, "pretrain", mark);
       int context = base.config().contextLength();
       ReviewData data = ReviewData.load(reviews, context - 2, p.rewardSteps * 16, o.seed());
 
@@ -166,15 +171,18 @@ public final class QuickStart {
       SftData heldOutDemos = SftData.fromExamples(data.heldOutDemonstrations, tok, context, true, true).head(128);
       SftResult sftResult = new SftTrainer(sftCfg).train(sft, demos, heldOutDemos, stage("sft", listener));
       ModelCheckpoint.save(ckpt.resolve("sft"), sft, Provenance.of("sft", o.seed(), sftCfg.toMap(), "pretrain"), Map.of(), tok);
+      mark = lap(stageSeconds, "sft", mark);
 
       // 3. Reward model on human comparisons, initialised from the SFT model.
       TransformerRewardModel rm = TransformerRewardModel.fromPolicy(sft, o.seed() + 1);
-      RewardConfig rmCfg = RewardConfig.builder().learningRate(3e-4).warmupSteps(p.rewardSteps / 20).epochs(1).promptsPerBatch(16).maxLength(context).seed(o.seed()).build();
+      RewardConfig rmCfg = RewardConfig.builder().learningRate(3e-4).warmupSteps(p.rewardSteps / 20).epochs(1).promptsPerBatch(16).maxLength(context)
+          .evalEvery(Math.max(1, p.rewardSteps / 5)).seed(o.seed()).build();
       RewardResult rmResult = new RewardTrainer(rmCfg).train(rm, tok, data.trainComparisons, data.heldOutComparisons, stage("reward", listener));
       SamplingConfig sampling = SamplingConfig.builder().temperature(1.0).maxNewTokens(p.responseLength).stopTokens(tok.eosId()).build();
       List<Samples.Sample> reference = Samples.sampleAndScore(sft, sft, rm, tok, data.ppoPrompts.subList(0, Math.min(64, data.ppoPrompts.size())), sampling, o.seed() + 2, 32);
       normalize(rm, reference);
       rm.save(ckpt.resolve("reward"), Provenance.of("reward", o.seed(), rmCfg.toMap(), "sft"), tok);
+      mark = lap(stageSeconds, "reward", mark);
 
       // 4. PPO against the reward model, with a KL penalty to the frozen SFT model.
       PpoConfig ppoCfg = PpoConfig.builder().learningRate(5e-5).rolloutBatchSize(p.ppoBatch).miniBatchSize(p.ppoMiniBatch).ppoEpochs(4)
@@ -183,6 +191,7 @@ public final class QuickStart {
           .tokenizer(tok).prompts(data.ppoPrompts).listener(stage("ppo", listener)).build();
       List<PpoStats> ppoStats = ppo.train(p.ppoSteps);
       ModelCheckpoint.save(ckpt.resolve("ppo"), ppo.policy(), Provenance.of("ppo", o.seed(), ppoCfg.toMap(), "sft"), Map.of(), tok);
+      mark = lap(stageSeconds, "ppo", mark);
 
       // 5. Evaluate on held-out prompts: SFT and PPO samples, scored by the reward model.
       List<String> evalPrompts = data.evalPrompts.subList(0, Math.min(p.evalPrompts, data.evalPrompts.size()));
@@ -190,10 +199,14 @@ public final class QuickStart {
       List<Samples.Sample> ppoSamples = Samples.sampleAndScore(ppo.policy(), sft, rm, tok, evalPrompts, sampling, o.seed() + 4, 32);
       Samples.write(o.out().resolve("samples-sft.jsonl"), sftSamples);
       Samples.write(o.out().resolve("samples-ppo.jsonl"), ppoSamples);
-      Plots.lines(o.out().resolve("reward-model.png"), "Reward model training", recorder.steps(RewardTrainer.PHASE), List.of("loss", "accuracy"));
+      List<org.rlhf4j.core.train.Metrics> rmCurve = new ArrayList<>(Plots.movingAverage(recorder.steps(RewardTrainer.PHASE), List.of("loss", "accuracy"), 20));
+      rmCurve.addAll(recorder.evaluations(RewardTrainer.PHASE));
+      Plots.lines(o.out().resolve("reward-model.png"), "Reward model: training loss and accuracy (moving average of 20 steps), held-out accuracy", rmCurve,
+          List.of("loss (avg 20)", "accuracy (avg 20)", "eval/accuracy"));
       Plots.lines(o.out().resolve("ppo.png"), "PPO: reward-model score and KL to the SFT model", recorder.steps(PpoTrainer.PHASE), List.of("objective/scores", "objective/kl"));
       Plots.lines(o.out().resolve("language-model.png"), "Pre-training and SFT loss", merge(recorder, "pretrain", "sft"), List.of("pretrain/loss", "sft/loss"));
       printSideBySide(sftSamples, ppoSamples, 5);
+      lap(stageSeconds, "evaluation", mark);
       int n = ppoStats.size();
       int k = Math.max(1, n / 5);
       double first = ppoStats.subList(0, k).stream().mapToDouble(PpoStats::meanScore).average().orElse(Double.NaN);
@@ -209,8 +222,15 @@ public final class QuickStart {
           first,
           last,
           (System.nanoTime() - start) / 1e9,
+          Map.copyOf(stageSeconds),
           o.out());
     }
+  }
+
+  private static long lap(Map<String, Double> sink, String stage, long since) {
+    long now = System.nanoTime();
+    sink.put(stage, Math.round((now - since) / 1e8) / 10.0);
+    return now;
   }
 
   /** Listener wrapper that renames the phase (pre-training and SFT both use the SFT trainer). */

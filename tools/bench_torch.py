@@ -1,0 +1,98 @@
+"""PyTorch reference for rlhf4j's Benchmark: the same GPT shapes, trained and sampled with PyTorch.
+
+Used only to compare speeds on one machine (the build never runs it):
+    apt-get install -y python3-torch libopenblas0-openmp
+    /usr/bin/python3 tools/bench_torch.py 2     # threads
+"""
+import torch, time, math, sys
+import torch.nn as nn
+import torch.nn.functional as F
+torch.manual_seed(0)
+nt = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+torch.set_num_threads(nt)
+print("threads", torch.get_num_threads(), torch.__version__)
+
+def attn(q, k, v, causal):
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+    if causal:
+        T = q.size(-2); S = k.size(-2)
+        mask = torch.ones(T, S, dtype=torch.bool).tril(S - T)
+        att = att.masked_fill(~mask, float('-inf'))
+    return F.softmax(att, dim=-1) @ v
+
+class Block(nn.Module):
+    def __init__(s, d, h):
+        super().__init__(); s.h = h
+        s.ln1 = nn.LayerNorm(d); s.attn = nn.Linear(d, 3*d); s.proj = nn.Linear(d, d)
+        s.ln2 = nn.LayerNorm(d); s.fc = nn.Linear(d, 4*d); s.fc2 = nn.Linear(4*d, d)
+    def forward(s, x, cache=None):
+        B, T, C = x.shape
+        q, k, v = s.attn(s.ln1(x)).split(C, dim=2)
+        q = q.view(B, T, s.h, C//s.h).transpose(1, 2); k = k.view(B, T, s.h, C//s.h).transpose(1, 2); v = v.view(B, T, s.h, C//s.h).transpose(1, 2)
+        if cache is not None:
+            if cache[0] is not None:
+                k = torch.cat([cache[0], k], 2); v = torch.cat([cache[1], v], 2)
+            cache[0], cache[1] = k, v
+            y = attn(q, k, v, T > 1)
+        else:
+            y = attn(q, k, v, True)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        x = x + s.proj(y)
+        return x + s.fc2(F.gelu(s.fc(s.ln2(x)), approximate='tanh'))
+
+class GPT(nn.Module):
+    def __init__(s, V, d, h, L, ctx):
+        super().__init__()
+        s.wte = nn.Embedding(V, d); s.wpe = nn.Embedding(ctx, d)
+        s.blocks = nn.ModuleList([Block(d, h) for _ in range(L)]); s.lnf = nn.LayerNorm(d)
+    def forward(s, idx, caches=None, pos0=0):
+        B, T = idx.shape
+        x = s.wte(idx) + s.wpe(torch.arange(pos0, pos0+T))
+        for i, b in enumerate(s.blocks): x = b(x, None if caches is None else caches[i])
+        return s.lnf(x) @ s.wte.weight.T
+
+def bench(name, V, d, h, L, T, B, steps=20):
+    m = GPT(V, d, h, L, T)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    x = torch.randint(0, V, (B, T+1))
+    def step():
+        logits = m(x[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
+        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0); opt.step()
+    for _ in range(5): step()
+    t0 = time.perf_counter()
+    for _ in range(steps): step()
+    ms = (time.perf_counter() - t0) / steps * 1e3
+    print(f"{name}: train {ms:.1f} ms/step, {B*T/ms*1e3:.0f} tokens/s")
+    return m
+
+def bench_sample(m, B, V, new=64, prompt=8):
+    with torch.no_grad():
+        def run():
+            caches = [[None, None] for _ in m.blocks]
+            idx = torch.randint(0, V, (B, prompt))
+            logits = m(idx, caches, 0)
+            pos = prompt
+            for i in range(new):
+                p = F.softmax(logits[:, -1, :], -1)
+                nxt = torch.multinomial(p, 1)
+                logits = m(nxt, caches, pos); pos += 1
+        run()
+        t0 = time.perf_counter(); run(); run()
+        ms = (time.perf_counter() - t0) / 2 / new * 1e3
+        print(f"  kv-cached sampling B{B}: {ms:.2f} ms per token-step")
+
+a = torch.randn(1024, 1024); b = torch.randn(1024, 1024)
+for _ in range(3): a @ b
+t0 = time.perf_counter()
+for _ in range(10): a @ b
+print(f"gemm 1024^3: {2*1024**3*10/(time.perf_counter()-t0)/1e9:.1f} GFLOP/s")
+a = torch.randn(16, 128); b = torch.randn(128, 384)
+for _ in range(100): a @ b
+t0 = time.perf_counter()
+for _ in range(2000): a @ b
+print(f"matmul 16x128x384: {(time.perf_counter()-t0)/2000*1e6:.1f} us")
+m = bench("small", 256, 128, 4, 4, 64, 16)
+m = GPT(256, 128, 4, 4, 128)
+bench_sample(m, 16, 256)
+bench("medium", 256, 256, 8, 8, 128, 8, steps=5)
