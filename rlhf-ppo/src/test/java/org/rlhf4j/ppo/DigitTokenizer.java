@@ -3,10 +3,10 @@ package org.rlhf4j.ppo;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /** A 13-token test tokenizer: digits '0'..'9' are ids 0..9, then BOS 10, EOS 11, PAD 12. */
-final class DigitTokenizer implements Tokenizer {
-  static final int BOS = 10;
-  static final int EOS = 11;
-  static final int PAD = 12;
+public final class DigitTokenizer implements Tokenizer {
+  public static final int BOS = 10;
+  public static final int EOS = 11;
+  public static final int PAD = 12;
 
   @Override
   public int[] encode(String text) {

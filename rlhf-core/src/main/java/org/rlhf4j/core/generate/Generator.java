@@ -60,7 +60,15 @@ public final class Generator {
             next[i] = padId;
             continue;
           }
-          rows.copyTo(i * v, sampler.logitsRow(), v);
+          double[] row = sampler.logitsRow();
+          rows.copyTo(i * v, row, v);
+          if (step < cfg.minNewTokens()) {
+            for (int stop : cfg.stopTokens()) {
+              if (stop < v) {
+                row[stop] = Double.NEGATIVE_INFINITY;
+              }
+            }
+          }
           TokenSampler.Choice c = sampler.choose(rng);
           out[i][lengths[i]] = c.token();
           lps[i][lengths[i]] = c.logProb();

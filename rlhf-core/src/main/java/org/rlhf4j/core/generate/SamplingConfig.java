@@ -16,9 +16,11 @@ public final class SamplingConfig {
   private final double topP;
   private final boolean greedy;
   private final int maxNewTokens;
+  private final int minNewTokens;
   private final ImmutableSet<Integer> stopTokens;
 
   private SamplingConfig(Builder b) {
+    this.minNewTokens = b.minNewTokens;
     this.temperature = b.temperature;
     this.topK = b.topK;
     this.topP = b.topP;
@@ -40,6 +42,7 @@ public final class SamplingConfig {
         .topP(topP)
         .greedy(greedy)
         .maxNewTokens(maxNewTokens)
+        .minNewTokens(minNewTokens)
         .stopTokens(stopTokens);
   }
 
@@ -68,6 +71,14 @@ public final class SamplingConfig {
     return maxNewTokens;
   }
 
+  /**
+   * Stop tokens cannot be sampled before this many new tokens (Hugging Face's {@code
+   * min_new_tokens}); the reported log-probabilities are then those of the distribution without them.
+   */
+  public int minNewTokens() {
+    return minNewTokens;
+  }
+
   /** Tokens that end a sequence (kept as its last token), typically the tokenizer's EOS. */
   public ImmutableSet<Integer> stopTokens() {
     return stopTokens;
@@ -76,7 +87,7 @@ public final class SamplingConfig {
   @Override
   public String toString() {
     return "SamplingConfig{temperature=" + temperature + ", topK=" + topK + ", topP=" + topP + ", greedy=" + greedy
-        + ", maxNewTokens=" + maxNewTokens + ", stopTokens=" + stopTokens + "}";
+        + ", maxNewTokens=" + maxNewTokens + ", minNewTokens=" + minNewTokens + ", stopTokens=" + stopTokens + "}";
   }
 
   /** Builds a validated {@link SamplingConfig}. */
@@ -86,6 +97,7 @@ public final class SamplingConfig {
     private double topP = 1.0;
     private boolean greedy;
     private int maxNewTokens = 32;
+    private int minNewTokens;
     private Set<Integer> stopTokens = Set.of();
 
     private Builder() {}
@@ -120,6 +132,12 @@ public final class SamplingConfig {
       return this;
     }
 
+    /** At least 0 and at most maxNewTokens (default 0). */
+    public Builder minNewTokens(int v) {
+      this.minNewTokens = v;
+      return this;
+    }
+
     /** Token ids that end a sequence. */
     public Builder stopTokens(Set<Integer> v) {
       this.stopTokens = Set.copyOf(v);
@@ -142,6 +160,7 @@ public final class SamplingConfig {
       checkArgument(topK >= 0, "topK must be >= 0, got %s", topK);
       checkArgument(topP > 0 && topP <= 1, "topP must be in (0, 1], got %s", topP);
       checkArgument(maxNewTokens >= 1, "maxNewTokens must be >= 1, got %s", maxNewTokens);
+      checkArgument(minNewTokens >= 0 && minNewTokens <= maxNewTokens, "minNewTokens must be in [0, maxNewTokens=%s], got %s", maxNewTokens, minNewTokens);
       for (int id : stopTokens) {
         checkArgument(id >= 0, "stopTokens must be non-negative ids, got %s", id);
       }

@@ -235,6 +235,29 @@ class GeneratorTest {
   }
 
   @Test
+  void minNewTokensHoldsBackTheStopTokens() {
+    // Make every token a stop token except 1..3: without the minimum, sequences end at once.
+    java.util.Set<Integer> stops = new java.util.HashSet<>();
+    for (int t = 0; t < V; t++) {
+      if (t < 1 || t > 3) {
+        stops.add(t);
+      }
+    }
+    SamplingConfig cfg = SamplingConfig.builder().maxNewTokens(10).stopTokens(stops).temperature(1.5).build();
+    Generation free = Generator.generate(model, prompts(), cfg, 3, PAD);
+    assertTrue(free.responses().stream().anyMatch(r -> r.length < 4), "some sequence stops early without the minimum");
+    Generation held = Generator.generate(model, prompts(), cfg.toBuilder().minNewTokens(4).build(), 3, PAD);
+    for (int i = 0; i < held.batchSize(); i++) {
+      int[] r = held.response(i);
+      assertTrue(r.length >= 4, "response " + i + " has " + r.length + " tokens");
+      for (int j = 0; j < 3; j++) {
+        assertTrue(r[j] >= 1 && r[j] <= 3, "no stop token among the first 4: " + java.util.Arrays.toString(r));
+      }
+    }
+    assertThrows(IllegalArgumentException.class, () -> SamplingConfig.builder().maxNewTokens(2).minNewTokens(3).build());
+  }
+
+  @Test
   void tooLongRequestIsAClearError() {
     SamplingConfig cfg = SamplingConfig.builder().maxNewTokens(30).build();
     RlhfException e = assertThrows(RlhfException.class, () -> Generator.generate(model, prompts(), cfg, 1, PAD));
