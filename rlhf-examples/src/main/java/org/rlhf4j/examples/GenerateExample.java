@@ -26,10 +26,7 @@ public final class GenerateExample {
     PretrainedModels.Pretrained l = PretrainedModels.load(dir, new ModelOptions(DataType.FLOAT, Runtime.getRuntime().availableProcessors()));
     Tokenizer tok = l.tokenizer();
     try (GptModel model = l.model()) {
-      int[] ids = tok.encode(prompt);
-      int[] withBos = new int[ids.length + 1];
-      withBos[0] = tok.bosId();
-      System.arraycopy(ids, 0, withBos, 1, ids.length);
+      int[] withBos = tok.encodePrompt(prompt, true);
       List<int[]> prompts = new ArrayList<>();
       for (int i = 0; i < samples; i++) {
         prompts.add(withBos);

@@ -38,11 +38,7 @@ final class Samples {
       List<String> chunk = prompts.subList(start, Math.min(prompts.size(), start + batch));
       List<int[]> ids = new ArrayList<>();
       for (String p : chunk) {
-        int[] e = tok.encode(p);
-        int[] withBos = new int[e.length + 1];
-        withBos[0] = tok.bosId();
-        System.arraycopy(e, 0, withBos, 1, e.length);
-        ids.add(withBos);
+        ids.add(tok.encodePrompt(p, true));
       }
       Generation g = Generator.generate(model, TokenBatch.leftPadded(ids, tok.padId()), cfg, rng, tok.padId());
       TokenBatch seq = g.sequences();

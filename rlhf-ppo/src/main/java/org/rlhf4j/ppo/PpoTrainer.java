@@ -151,13 +151,7 @@ public final class PpoTrainer implements AutoCloseable {
     int ctx = policy.config().contextLength();
     List<int[]> encoded = new ArrayList<>(batchPrompts.size());
     for (int i = 0; i < batchPrompts.size(); i++) {
-      int[] ids = tokenizer.encode(batchPrompts.get(i));
-      if (config.addBos()) {
-        int[] withBos = new int[ids.length + 1];
-        withBos[0] = tokenizer.bosId();
-        System.arraycopy(ids, 0, withBos, 1, ids.length);
-        ids = withBos;
-      }
+      int[] ids = tokenizer.encodePrompt(batchPrompts.get(i), config.addBos());
       if (ids.length == 0 || ids.length + config.maxNewTokens() > ctx) {
         throw new RlhfException(
             "prompt " + i + " has " + ids.length + " tokens; with maxNewTokens " + config.maxNewTokens()

@@ -19,12 +19,11 @@ public record TokenizedRanking(ImmutableList<int[]> sequences, ImmutableList<Int
    * @throws DataFormatException naming the record if a (prompt + response) exceeds {@code maxLength}
    */
   public static TokenizedRanking of(Ranking r, Tokenizer tok, int maxLength, boolean addBos, boolean appendEos) {
-    int[] prompt = tok.encode(r.prompt());
-    int head = prompt.length + (addBos ? 1 : 0);
+    int[] head = tok.encodePrompt(r.prompt(), addBos);
     List<int[]> seqs = new ArrayList<>(r.k());
     for (int i = 0; i < r.k(); i++) {
       int[] resp = tok.encode(r.responses().get(i));
-      int len = head + resp.length + (appendEos ? 1 : 0);
+      int len = head.length + resp.length + (appendEos ? 1 : 0);
       if (len > maxLength) {
         throw new DataFormatException(
             r.source(),
@@ -33,19 +32,15 @@ public record TokenizedRanking(ImmutableList<int[]> sequences, ImmutableList<Int
                 + " (the model's context)");
       }
       int[] s = new int[len];
-      int p = 0;
-      if (addBos) {
-        s[p++] = tok.bosId();
-      }
-      System.arraycopy(prompt, 0, s, p, prompt.length);
-      p += prompt.length;
+      System.arraycopy(head, 0, s, 0, head.length);
+      int p = head.length;
       System.arraycopy(resp, 0, s, p, resp.length);
       if (appendEos) {
         s[len - 1] = tok.eosId();
       }
       seqs.add(s);
     }
-    return new TokenizedRanking(ImmutableList.copyOf(seqs), r.order(), head);
+    return new TokenizedRanking(ImmutableList.copyOf(seqs), r.order(), head.length);
   }
 
   /** K. */

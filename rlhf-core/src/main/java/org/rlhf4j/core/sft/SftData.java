@@ -34,9 +34,8 @@ public final class SftData {
     List<TokenizedSequence> out = new ArrayList<>(examples.size());
     int dropped = 0;
     for (SftExample e : examples) {
-      int[] prompt = tokenizer.encode(e.prompt());
+      int[] head = tokenizer.encodePrompt(e.prompt(), addBos);
       int[] completion = tokenizer.encode(e.completion());
-      int[] head = addBos ? prepend(tokenizer.bosId(), prompt) : prompt;
       int[] tail = Arrays.copyOf(completion, completion.length + 1);
       tail[completion.length] = tokenizer.eosId();
       if (head.length == 0) {
@@ -80,13 +79,6 @@ public final class SftData {
   /** Wraps already tokenized sequences. */
   public static SftData of(List<TokenizedSequence> sequences) {
     return new SftData(sequences, 0);
-  }
-
-  private static int[] prepend(int first, int[] rest) {
-    int[] r = new int[rest.length + 1];
-    r[0] = first;
-    System.arraycopy(rest, 0, r, 1, rest.length);
-    return r;
   }
 
   /** The number of sequences. */

@@ -13,6 +13,21 @@ public interface Tokenizer {
   /** The ids of {@code text}, without any special tokens. */
   int[] encode(String text);
 
+  /**
+   * The ids of a prompt: {@link #encode(String)}, preceded by {@link #bosId()} when {@code addBos}
+   * (how the trainers and generators of this library start every sequence).
+   */
+  default int[] encodePrompt(String text, boolean addBos) {
+    int[] ids = encode(text);
+    if (!addBos) {
+      return ids;
+    }
+    int[] out = new int[ids.length + 1];
+    out[0] = bosId();
+    System.arraycopy(ids, 0, out, 1, ids.length);
+    return out;
+  }
+
   /** The text of {@code ids}; special tokens are dropped. */
   default String decode(int[] ids) {
     return decode(ids, true);

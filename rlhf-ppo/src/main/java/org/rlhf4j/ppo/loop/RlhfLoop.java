@@ -179,14 +179,9 @@ public final class RlhfLoop implements AutoCloseable {
     for (int i = 0; i < config.promptsPerRound(); i++) {
       String p = prompts.get(perm[i % perm.length]);
       chosen.add(p);
-      int[] ids = tokenizer.encode(p);
-      int[] withBos = new int[ids.length + (config.ppo().addBos() ? 1 : 0)];
-      if (config.ppo().addBos()) {
-        withBos[0] = tokenizer.bosId();
-      }
-      System.arraycopy(ids, 0, withBos, withBos.length - ids.length, ids.length);
+      int[] ids = tokenizer.encodePrompt(p, config.ppo().addBos());
       for (int j = 0; j < config.k(); j++) {
-        encoded.add(withBos);
+        encoded.add(ids);
       }
     }
     // at least one token per response, so that no labeller is shown an empty answer
