@@ -41,6 +41,7 @@ public final class Benchmark {
   /** One measured figure. */
   public record Figure(String name, double value, String unit) {}
 
+  /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) throws Exception {
     int threads = Runtime.getRuntime().availableProcessors();
     for (int i = 0; i + 1 < args.length; i += 2) {

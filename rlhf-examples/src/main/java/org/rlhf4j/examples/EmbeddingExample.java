@@ -52,6 +52,7 @@ public final class EmbeddingExample {
     return stats;
   }
 
+  /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) {
     for (PpoStats s : run(args.length > 0 ? Integer.parseInt(args[0]) : 20, 42)) {
       System.out.printf("step %d: mean score %.2f, KL %.2f%n", s.step(), s.meanScore(), s.kl());

@@ -45,6 +45,7 @@ public final class GenerateExample {
     }
   }
 
+  /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) {
     Path dir = null;
     String prompt = "";

@@ -99,6 +99,7 @@ public final class QuickStart {
 
   private QuickStart() {}
 
+  /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) throws IOException {
     Options o;
     try {

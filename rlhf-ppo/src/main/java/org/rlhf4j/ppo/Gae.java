@@ -12,6 +12,11 @@ public final class Gae {
   /** Advantages and returns. */
   public record Result(double[][] advantages, double[][] returns) {}
 
+  /**
+   * Advantages and returns of ragged rows of per-token rewards and values.
+   *
+   * @param length real tokens per row
+   */
   public static Result compute(double[][] rewards, double[][] values, int[] length, double gamma, double lambda) {
     int b = rewards.length;
     double[][] adv = new double[b][];

@@ -19,6 +19,10 @@ public final class PpoLosses {
    */
   public record PolicyLoss(double loss, double[][] gradLogProbs, double clipFraction, double approxKl, double meanRatio) {}
 
+  /**
+   * The clipped policy loss of new log-probabilities {@code logp} against the rollout's {@code
+   * logpOld}, with advantages, over the first {@code length[b]} tokens of each row.
+   */
   public static PolicyLoss policy(double[][] logp, double[][] logpOld, double[][] advantages, int[] length, double clip) {
     long n = count(length);
     double loss = 0;
@@ -57,6 +61,7 @@ public final class PpoLosses {
    */
   public record ValueLoss(double loss, double[][] gradValues, double clipFraction) {}
 
+  /** The clipped value loss of new predictions against the rollout's values and the returns. */
   public static ValueLoss value(double[][] values, double[][] valuesOld, double[][] returns, int[] length, double clip) {
     long n = count(length);
     double loss = 0;
@@ -85,6 +90,7 @@ public final class PpoLosses {
   /** The masked mean of {@code x} and its gradient {@code 1/n} per real token. */
   public record Mean(double value, double[][] grad) {}
 
+  /** The mean over real tokens, e.g. of the entropy for the entropy bonus. */
   public static Mean mean(double[][] x, int[] length) {
     long n = count(length);
     double s = 0;

@@ -8,6 +8,7 @@ package org.rlhf4j.ppo;
 public final class Whitening {
   private Whitening() {}
 
+  /** Whitens the first {@code length[b]} entries of each row (a new array; the rest stay 0). */
   public static double[][] whiten(double[][] x, int[] length, boolean shiftMean) {
     double sum = 0;
     long n = 0;

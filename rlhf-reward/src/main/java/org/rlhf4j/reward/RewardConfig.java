@@ -172,71 +172,85 @@ public final class RewardConfig {
 
     private Builder() {}
 
+    /** Sets {@link RewardConfig#learningRate()}. */
     public Builder learningRate(double v) {
       learningRate = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#warmupSteps()}. */
     public Builder warmupSteps(int v) {
       warmupSteps = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#epochs()}. */
     public Builder epochs(int v) {
       epochs = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#promptsPerBatch()}. */
     public Builder promptsPerBatch(int v) {
       promptsPerBatch = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#seed()}. */
     public Builder seed(long v) {
       seed = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#margin()}. */
     public Builder margin(double v) {
       margin = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#centerRewardsCoefficient()}. */
     public Builder centerRewardsCoefficient(double v) {
       centerRewardsCoefficient = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#maxLength()}. */
     public Builder maxLength(int v) {
       maxLength = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#evalFraction()}. */
     public Builder evalFraction(double v) {
       evalFraction = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#weightDecay()}. */
     public Builder weightDecay(double v) {
       weightDecay = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#maxGradNorm()}. */
     public Builder maxGradNorm(double v) {
       maxGradNorm = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#addBos()}. */
     public Builder addBos(boolean v) {
       addBos = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#appendEos()}. */
     public Builder appendEos(boolean v) {
       appendEos = v;
       return this;
     }
 
+    /** Sets {@link RewardConfig#evalEvery()}. */
     public Builder evalEvery(int v) {
       evalEvery = v;
       return this;

@@ -172,66 +172,79 @@ public final class SftConfig {
 
     private Builder() {}
 
+    /** Sets {@link SftConfig#learningRate()}. */
     public Builder learningRate(double v) {
       learningRate = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#schedule()}. */
     public Builder schedule(Schedule v) {
       schedule = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#warmupSteps()}. */
     public Builder warmupSteps(int v) {
       warmupSteps = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#epochs()}. */
     public Builder epochs(int v) {
       epochs = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#maxSteps()}. */
     public Builder maxSteps(int v) {
       maxSteps = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#batchSize()}. */
     public Builder batchSize(int v) {
       batchSize = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#maxLength()}. */
     public Builder maxLength(int v) {
       maxLength = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#weightDecay()}. */
     public Builder weightDecay(double v) {
       weightDecay = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#maxGradNorm()}. */
     public Builder maxGradNorm(double v) {
       maxGradNorm = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#seed()}. */
     public Builder seed(long v) {
       seed = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#evalEvery()}. */
     public Builder evalEvery(int v) {
       evalEvery = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#completionOnlyLoss()}. */
     public Builder completionOnlyLoss(boolean v) {
       completionOnlyLoss = v;
       return this;
     }
 
+    /** Sets {@link SftConfig#addBos()}. */
     public Builder addBos(boolean v) {
       addBos = v;
       return this;

@@ -311,6 +311,7 @@ public final class RlhfLoop implements AutoCloseable {
       return this;
     }
 
+    /** The tokenizer of the policy, the reward model and the prompts. */
     public Builder tokenizer(Tokenizer t) {
       tokenizer = t;
       return this;
@@ -322,6 +323,7 @@ public final class RlhfLoop implements AutoCloseable {
       return this;
     }
 
+    /** Who ranks the samples: people through a user interface, or a program. */
     public Builder labeller(Labeller l) {
       labeller = l;
       return this;
@@ -345,6 +347,7 @@ public final class RlhfLoop implements AutoCloseable {
       return this;
     }
 
+    /** Adds a listener for the reward-model and PPO steps of every round. */
     public Builder listener(TrainingListener l) {
       listeners.add(l);
       return this;

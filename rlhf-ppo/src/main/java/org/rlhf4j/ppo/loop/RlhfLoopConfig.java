@@ -96,36 +96,43 @@ public final class RlhfLoopConfig {
 
     private Builder() {}
 
+    /** Sets {@link RlhfLoopConfig#rounds()}. */
     public Builder rounds(int v) {
       rounds = v;
       return this;
     }
 
+    /** Sets {@link RlhfLoopConfig#k()}. */
     public Builder k(int v) {
       k = v;
       return this;
     }
 
+    /** Sets {@link RlhfLoopConfig#promptsPerRound()}. */
     public Builder promptsPerRound(int v) {
       promptsPerRound = v;
       return this;
     }
 
+    /** Sets {@link RlhfLoopConfig#ppoStepsPerRound()}. */
     public Builder ppoStepsPerRound(int v) {
       ppoStepsPerRound = v;
       return this;
     }
 
+    /** Sets {@link RlhfLoopConfig#reward()}. */
     public Builder reward(RewardConfig v) {
       reward = v;
       return this;
     }
 
+    /** Sets {@link RlhfLoopConfig#ppo()}. */
     public Builder ppo(PpoConfig v) {
       ppo = v;
       return this;
     }
 
+    /** Sets {@link RlhfLoopConfig#seed()}. */
     public Builder seed(long v) {
       seed = v;
       return this;
