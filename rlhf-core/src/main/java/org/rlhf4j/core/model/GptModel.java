@@ -28,6 +28,7 @@ public final class GptModel implements AutoCloseable {
   private final ShardMath math;
   private final List<Shard> shards = new ArrayList<>();
   private long passId;
+  private boolean closed;
 
   /** The per-shard state: activations, and (for shards after the first) private gradients. */
   static final class Shard {
@@ -73,6 +74,7 @@ public final class GptModel implements AutoCloseable {
 
   /** A deep copy (parameters only; gradients start at zero) with the given options. */
   public GptModel copy(ModelOptions newOptions) {
+    checkOpen();
     GptModel m = uninitialized(config, newOptions);
     if (newOptions.dataType() == options.dataType()) {
       m.params.copyFrom(params);
@@ -88,6 +90,7 @@ public final class GptModel implements AutoCloseable {
    * re-initialised.
    */
   public GptModel withNewScalarHead(long seed) {
+    checkOpen();
     GptConfig headed = config.toBuilder().scalarHead(true).build();
     GptModel m = uninitialized(headed, options);
     for (ParameterLayout.Entry e : params.layout().entries()) {
@@ -148,6 +151,7 @@ public final class GptModel implements AutoCloseable {
    *     context
    */
   public ForwardPass forward(TokenBatch batch) {
+    checkOpen();
     validate(batch);
     int b = batch.batchSize();
     int t = batch.length();
@@ -171,6 +175,7 @@ public final class GptModel implements AutoCloseable {
    * (prompt plus new tokens), for sampling. The session reads this model's current parameters.
    */
   public DecodeSession newDecodeSession(int batch, int capacity) {
+    checkOpen();
     return new DecodeSession(this, batch, capacity);
   }
 
@@ -209,7 +214,14 @@ public final class GptModel implements AutoCloseable {
 
   // --- package-private access for ForwardPass and the decoder
 
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("the model has been closed");
+    }
+  }
+
   void checkCurrent(long id) {
+    checkOpen();
     if (id != passId) {
       throw new IllegalStateException("this forward pass is stale: the model has run another forward pass since");
     }
@@ -234,8 +246,13 @@ public final class GptModel implements AutoCloseable {
     }
   }
 
+  /** Frees the model's native memory; using it afterwards is an {@link IllegalStateException}. */
   @Override
   public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     for (Shard s : shards) {
       s.ws.close();
       if (s.grads != null) {

@@ -1,0 +1,69 @@
+package org.rlhf4j.core.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.rlhf4j.core.RlhfException;
+
+class GptModelTest {
+  private static final GptConfig C = GptConfig.builder().vocabSize(17).dModel(16).heads(2).layers(2).contextLength(10).build();
+
+  @Test
+  void badInputIsAClearError() {
+    GptModel m = GptModel.randomInit(C, 1, new ModelOptions(DataType.FLOAT, 2));
+    RlhfException id = assertThrows(RlhfException.class, () -> m.forward(TokenBatch.unpadded(new int[][] {{1, 2}, {3, 17}})));
+    assertTrue(id.getMessage().contains("17") && id.getMessage().contains("row 1") && id.getMessage().contains("position 1"), id.getMessage());
+    RlhfException len = assertThrows(RlhfException.class, () -> m.forward(TokenBatch.unpadded(new int[][] {new int[11]})));
+    assertTrue(len.getMessage().contains("context length 10"), len.getMessage());
+    IllegalArgumentException mask = assertThrows(IllegalArgumentException.class, () -> TokenBatch.of(1, 2, new int[] {1, 2}, new int[] {1, 2}));
+    assertTrue(mask.getMessage().contains("mask"), mask.getMessage());
+    IllegalArgumentException cfg = assertThrows(IllegalArgumentException.class, () -> GptConfig.builder().vocabSize(10).dModel(10).heads(3).layers(1).contextLength(4).build());
+    assertTrue(cfg.getMessage().contains("dModel") && cfg.getMessage().contains("heads"), cfg.getMessage());
+  }
+
+  @Test
+  void stalePassesClosedModelsAndMissingHeadsAreRefused() {
+    GptModel m = GptModel.randomInit(C, 1, new ModelOptions(DataType.FLOAT, 1));
+    TokenBatch b = TokenBatch.unpadded(new int[][] {{1, 2, 3}});
+    ForwardPass first = m.forward(b);
+    m.forward(b);
+    assertThrows(IllegalStateException.class, () -> first.tokenLogProbs(1.0));
+    assertThrows(IllegalStateException.class, () -> m.forward(b).values());
+    m.close();
+    assertThrows(IllegalStateException.class, () -> m.forward(b));
+  }
+
+  @Test
+  void paddingDoesNotChangeTheOutputsOfRealTokens() {
+    GptModel m = GptModel.randomInit(C, 2, new ModelOptions(DataType.FLOAT, 2));
+    m.parameters().get("wte").array().muli(10);
+    INDArray alone = m.forward(TokenBatch.unpadded(new int[][] {{4, 5, 6}})).logits();
+    TokenBatch left = TokenBatch.leftPadded(List.of(new int[] {4, 5, 6}, new int[] {1, 2, 3, 4, 5, 6, 7}), 0);
+    TokenBatch right = TokenBatch.rightPadded(List.of(new int[] {4, 5, 6}, new int[] {1, 2, 3, 4, 5, 6, 7}), 0);
+    INDArray l = m.forward(left).logits().get(NDArrayIndex.point(0), NDArrayIndex.interval(4, 7), NDArrayIndex.all());
+    INDArray r = m.forward(right).logits().get(NDArrayIndex.point(0), NDArrayIndex.interval(0, 3), NDArrayIndex.all());
+    INDArray a = alone.get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.all());
+    assertEquals(0.0, l.sub(a).amaxNumber().doubleValue(), 1e-4);
+    assertEquals(0.0, r.sub(a).amaxNumber().doubleValue(), 1e-4);
+  }
+
+  @Test
+  void copiesAreIndependentAndHeadsAreAdded() {
+    GptModel m = GptModel.randomInit(C, 3, new ModelOptions(DataType.FLOAT, 1));
+    GptModel c = m.copy(m.options());
+    c.parameters().get("wpe").array().addi(1);
+    assertNotEquals(m.parameters().get("wpe").array(), c.parameters().get("wpe").array());
+    GptModel h = m.withNewScalarHead(4);
+    assertTrue(h.config().scalarHead());
+    assertEquals(m.parameters().get("h.1.mlp.c_fc.weight").array(), h.parameters().get("h.1.mlp.c_fc.weight").array());
+    assertEquals(m.config().parameterCount() + C.dModel() + 1, h.config().parameterCount());
+    assertEquals(GptModel.randomInit(C, 3, new ModelOptions(DataType.FLOAT, 1)).parameters().flat().array(), m.parameters().flat().array(), "same seed, same weights");
+  }
+}
