@@ -100,6 +100,9 @@ public final class WebLabeller implements Labeller {
   @Override
   public List<LabelResult> labelAll(List<LabelRequest> requests) {
     checkNotNull(requests, "requests");
+    if (requests.isEmpty()) {
+      return List.of();
+    }
     Batch batch = new Batch(requests.size());
     synchronized (this) {
       Map<String, StoredComparison> stored = validate(requests);

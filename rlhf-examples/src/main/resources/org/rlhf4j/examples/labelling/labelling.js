@@ -10,7 +10,7 @@
   const $ = (id) => document.getElementById(id);
   const el = {
     item: $('item'), waiting: $('waiting'), prompt: $('prompt'), responses: $('responses'),
-    submit: $('submit'), skip: $('skip'), reset: $('reset'), message: $('message'),
+    submit: $('submit'), skip: $('skip'), reset: $('reset'), message: $('message'), rankCount: $('rank-count'),
     progress: $('progress'), progressBar: $('progress-bar'), round: $('round'),
     rmAccuracy: $('rm-accuracy'), ppoScore: $('ppo-score'), stage: $('stage'),
   };
@@ -123,6 +123,7 @@
       card.querySelector('.rank-spoken').textContent = position > 0 ? ' Ranked ' + position + ' of ' + k + '.' : ' Not ranked.';
       card.disabled = busy;
     });
+    el.rankCount.textContent = !item ? '' : order.length === k ? 'All ranked: ready to submit' : order.length + ' of ' + k + ' ranked';
     el.submit.disabled = busy || !item || order.length !== k;
     el.skip.disabled = busy || !item;
     el.reset.disabled = busy || order.length === 0;

@@ -104,6 +104,7 @@ class LabellingWebLabellerTest {
 
   @Test
   void invalidBatchesPublishNothing() throws Exception {
+    assertEquals(List.of(), labeller.labelAll(List.of()));
     assertThrows(IllegalArgumentException.class, () -> labeller.labelAll(List.of(request("a", 0, "x", "y"), request("a", 0, "x", "y"))));
     assertEquals(List.of(), labeller.pendingItems());
     assertEquals(RoundProgress.NONE, labeller.progress());
