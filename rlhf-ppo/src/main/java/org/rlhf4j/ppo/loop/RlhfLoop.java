@@ -55,6 +55,7 @@ import org.rlhf4j.reward.feedback.StoredComparison;
  */
 public final class RlhfLoop implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RlhfLoop.class);
   private static final String STATE = "loop_state.json";
 
   private final RlhfLoopConfig config;
@@ -132,32 +133,44 @@ public final class RlhfLoop implements AutoCloseable {
     }
     // 3. update the reward model on every comparison so far (warm start)
     List<Ranking> all = trainingRankings();
-    checkArgument(!all.isEmpty(), "round %s: no comparisons stored yet (every item was skipped)", round);
-    RewardTrainer rt = new RewardTrainer(config.reward());
-    RewardResult reward = rt.train(rewardModel, tokenizer, all, List.of(), listener);
+    Optional<RewardResult> reward = Optional.empty();
     Optional<RewardEvaluation> held = Optional.empty();
-    if (!heldOut.isEmpty()) {
-      int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().config().contextLength());
-      List<TokenizedRanking> t = rt.tokenize(heldOut, tokenizer, maxLength);
-      held = Optional.of(RewardEvaluator.evaluate(rewardModel, t, tokenizer, config.reward().promptsPerBatch()));
+    if (all.isEmpty()) {
+      LOG.warn("round {}: no usable comparisons yet; the reward model and the policy are left as they are", round);
+    } else {
+      RewardTrainer rt = new RewardTrainer(config.reward());
+      reward = Optional.of(rt.train(rewardModel, tokenizer, all, List.of(), listener));
+      if (!heldOut.isEmpty()) {
+        int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().config().contextLength());
+        List<TokenizedRanking> t = rt.tokenize(heldOut, tokenizer, maxLength);
+        held = Optional.of(RewardEvaluator.evaluate(rewardModel, t, tokenizer, config.reward().promptsPerBatch()));
+      }
     }
     // 4. PPO against the updated reward model
-    List<PpoStats> stats = config.ppoStepsPerRound() > 0 ? ppo.train(config.ppoStepsPerRound()) : List.of();
+    List<PpoStats> stats = config.ppoStepsPerRound() > 0 && reward.isPresent() ? ppo.train(config.ppoStepsPerRound()) : List.of();
     completedRounds = round + 1;
     checkpoint(round);
     return new RoundReport(round, pending.size(), ranked, skipped, store.size(), reward, held, ImmutableList.copyOf(stats));
   }
 
   /**
-   * The stored comparisons as rankings for the reward model. A response that decodes to blank text
-   * (a model may answer with whitespace) cannot be a training record: it is dropped from its
-   * comparison, and a comparison left with fewer than two responses is not used.
+   * The stored comparisons as rankings for the reward model. A response that cannot be a training
+   * record is dropped from its comparison: one that decodes to blank text (a model may answer with
+   * whitespace) or that no longer fits the context once its text is encoded again (undecodable bytes
+   * come back as longer replacement characters). A comparison left with fewer than two responses is
+   * not used.
    */
   private List<Ranking> trainingRankings() {
     List<Ranking> out = new ArrayList<>();
     String source = store.file().getFileName().toString();
+    int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().config().contextLength());
+    int dropped = 0;
     for (StoredComparison c : store.records()) {
-      List<Integer> keep = c.order().stream().filter(i -> !c.responses().get(i).isBlank()).toList();
+      int head = tokenizer.encodePrompt(c.prompt(), config.reward().addBos()).length + (config.reward().appendEos() ? 1 : 0);
+      List<Integer> keep = c.order().stream()
+          .filter(i -> !c.responses().get(i).isBlank() && head + tokenizer.encode(c.responses().get(i)).length <= maxLength)
+          .toList();
+      dropped += c.order().size() - keep.size();
       if (keep.size() < 2) {
         continue;
       }
@@ -168,6 +181,9 @@ public final class RlhfLoop implements AutoCloseable {
         order.add(i);
       }
       out.add(Ranking.of(source, c.sequence(), c.prompt(), responses, order).withLabeller(c.labeller()));
+    }
+    if (dropped > 0) {
+      LOG.info("{} of the stored responses are blank or too long for the reward model and are left out of its training", dropped);
     }
     return out;
   }

@@ -14,7 +14,7 @@ import org.rlhf4j.reward.RewardResult;
  * @param ranked items ranked this round
  * @param skipped items skipped this round
  * @param totalComparisons comparisons in the store after the round
- * @param reward the reward-model update on all comparisons so far
+ * @param reward the reward-model update on all comparisons so far (absent while there are none)
  * @param heldOut the reward model on held-out rankings after the update, if the loop has some
  * @param ppo the PPO steps of the round
  */
@@ -24,7 +24,7 @@ public record RoundReport(
     int ranked,
     int skipped,
     int totalComparisons,
-    RewardResult reward,
+    Optional<RewardResult> reward,
     Optional<RewardEvaluation> heldOut,
     ImmutableList<PpoStats> ppo) {
 

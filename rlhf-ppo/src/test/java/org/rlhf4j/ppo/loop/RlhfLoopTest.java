@@ -169,7 +169,7 @@ class RlhfLoopTest {
     }
     assertEquals(straight.get(2).lastScore(), resumed.get(0).lastScore(), 0.0);
     assertEquals(straight.get(2).lastKl(), resumed.get(0).lastKl(), 0.0);
-    assertEquals(straight.get(2).reward().finalLoss(), resumed.get(0).reward().finalLoss(), 0.0);
+    assertEquals(straight.get(2).reward().get().finalLoss(), resumed.get(0).reward().get().finalLoss(), 0.0);
     assertTrue(cfg.rounds() == 3 && finalPolicy != null);
   }
 }
