@@ -223,7 +223,7 @@ public final class QuickStart {
           first,
           last,
           (System.nanoTime() - start) / 1e9,
-          Map.copyOf(stageSeconds),
+          java.util.Collections.unmodifiableMap(stageSeconds),
           o.out());
     }
   }
