@@ -97,21 +97,24 @@ final class FloatAttentionKernels implements AttentionKernels {
         for (int i = 0; i < t; i++) {
           int off = ((bi * heads + h) * t + i) * t;
           s.get(off, row, 0, i + 1);
-          float max = Float.NEGATIVE_INFINITY;
+          int visible = 0;
           for (int j = 0; j <= i; j++) {
-            row[j] = keyMask[maskOff + j] != 0 ? row[j] * sc : Float.NEGATIVE_INFINITY;
-            max = Math.max(max, row[j]);
+            boolean on = keyMask[maskOff + j] != 0;
+            row[j] = on ? row[j] * sc : Float.NEGATIVE_INFINITY;
+            visible += on ? 1 : 0;
           }
           java.util.Arrays.fill(row, i + 1, t, (float) 0);
-          if (max == Float.NEGATIVE_INFINITY) {
+          if (visible == 0) {
             java.util.Arrays.fill(row, 0, i + 1, (float) 0);
           } else {
-            double sum = 0;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j <= i; j++) {
+              max = Math.max(max, row[j]);
+            }
             for (int j = 0; j <= i; j++) {
               row[j] = KernelMath.exp(row[j] - max);
-              sum += row[j];
             }
-            float inv = (float) (1.0 / sum);
+            float inv = (float) (1.0 / FloatNormKernels.sum(row, i + 1));
             for (int j = 0; j <= i; j++) {
               row[j] *= inv;
             }
@@ -135,11 +138,7 @@ final class FloatAttentionKernels implements AttentionKernels {
       int off = r * t;
       pb.get(off, p, 0, i + 1);
       gb.get(off, g, 0, i + 1);
-      double dot = 0;
-      for (int j = 0; j <= i; j++) {
-        dot += p[j] * g[j];
-      }
-      float fd = (float) dot;
+      float fd = FloatNormKernels.dot(p, g, i + 1);
       for (int j = 0; j <= i; j++) {
         g[j] = sc * p[j] * (g[j] - fd);
       }

@@ -26,25 +26,59 @@ final class FloatNormKernels implements NormKernels {
     beta.asFloatBuffer().get(0, b, 0, d);
     for (int r = 0; r < n; r++) {
       xb.get(r * d, row, 0, d);
-      double sum = 0;
+      float mean = sum(row, d) / d;
       for (int j = 0; j < d; j++) {
-        sum += row[j];
+        h[j] = row[j] - mean;
       }
-      float mean = (float) (sum / d);
-      double var = 0;
-      for (int j = 0; j < d; j++) {
-        float z = row[j] - mean;
-        var += z * z;
-      }
-      float inv = (float) (1.0 / Math.sqrt(var / d + eps));
+      float inv = (float) (1.0 / Math.sqrt(dot(h, h, d) / d + eps));
       rs.put(r, inv);
       for (int j = 0; j < d; j++) {
-        h[j] = (row[j] - mean) * inv;
+        h[j] *= inv;
+      }
+      for (int j = 0; j < d; j++) {
         y[j] = h[j] * g[j] + b[j];
       }
       hb.put(r * d, h, 0, d);
       o.put(r * d, y, 0, d);
     }
+  }
+
+  /** The sum of {@code a[0..n)}, with four independent accumulators (the JIT does not reorder float sums). */
+  static float sum(float[] a, int n) {
+    float s0 = 0;
+    float s1 = 0;
+    float s2 = 0;
+    float s3 = 0;
+    int j = 0;
+    for (; j + 3 < n; j += 4) {
+      s0 += a[j];
+      s1 += a[j + 1];
+      s2 += a[j + 2];
+      s3 += a[j + 3];
+    }
+    for (; j < n; j++) {
+      s0 += a[j];
+    }
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  /** The dot product of {@code a[0..n)} and {@code b[0..n)}, with four independent accumulators. */
+  static float dot(float[] a, float[] b, int n) {
+    float s0 = 0;
+    float s1 = 0;
+    float s2 = 0;
+    float s3 = 0;
+    int j = 0;
+    for (; j + 3 < n; j += 4) {
+      s0 += a[j] * b[j];
+      s1 += a[j + 1] * b[j + 1];
+      s2 += a[j + 2] * b[j + 2];
+      s3 += a[j + 3] * b[j + 3];
+    }
+    for (; j < n; j++) {
+      s0 += a[j] * b[j];
+    }
+    return (s0 + s1) + (s2 + s3);
   }
 
   @Override
@@ -67,19 +101,17 @@ final class FloatNormKernels implements NormKernels {
       dyb.get(r * d, dyr, 0, d);
       hb.get(r * d, h, 0, d);
       dxb.get(r * d, dxr, 0, d);
-      double meanG = 0;
-      double meanGh = 0;
       for (int j = 0; j < d; j++) {
         gv[j] = dyr[j] * g[j];
-        accG[j] += dyr[j] * h[j];
-        accB[j] += dyr[j];
       }
       for (int j = 0; j < d; j++) {
-        meanG += gv[j];
-        meanGh += gv[j] * h[j];
+        accG[j] += dyr[j] * h[j];
       }
-      float mg = (float) (meanG / d);
-      float mgh = (float) (meanGh / d);
+      for (int j = 0; j < d; j++) {
+        accB[j] += dyr[j];
+      }
+      float mg = sum(gv, d) / d;
+      float mgh = dot(gv, h, d) / d;
       float inv = rs.get(r);
       for (int j = 0; j < d; j++) {
         dxr[j] += inv * (gv[j] - mg - h[j] * mgh);

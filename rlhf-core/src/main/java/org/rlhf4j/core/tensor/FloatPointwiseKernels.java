@@ -29,12 +29,17 @@ final class FloatPointwiseKernels implements PointwiseKernels {
     for (int r = 0; r < n; r++) {
       int off = r * cols;
       x.get(off, xr, 0, cols);
+      // Three simple loops rather than one: the JIT vectorises each, not the fused body.
       for (int j = 0; j < cols; j++) {
         float v = xr[j] + bb[j];
         xr[j] = v;
-        float t = KernelMath.tanh(GELU_C * (v + GELU_A * v * v * v));
-        tr[j] = t;
-        ar[j] = HALF * v * (ONE + t);
+        tr[j] = GELU_C * (v + GELU_A * v * v * v);
+      }
+      for (int j = 0; j < cols; j++) {
+        tr[j] = KernelMath.tanh(tr[j]);
+      }
+      for (int j = 0; j < cols; j++) {
+        ar[j] = HALF * xr[j] * (ONE + tr[j]);
       }
       x.put(off, xr, 0, cols);
       tb.put(off, tr, 0, cols);
