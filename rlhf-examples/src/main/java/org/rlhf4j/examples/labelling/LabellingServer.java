@@ -57,6 +57,8 @@ public final class LabellingServer implements AutoCloseable {
   public static final int DEFAULT_PORT = 8080;
   /** The largest request body accepted. */
   public static final int MAX_BODY_BYTES = 64 * 1024;
+  /** Bodies announced up to this size are read away before a 413; larger ones are not read at all. */
+  private static final long DRAIN_LIMIT = 16L * MAX_BODY_BYTES;
 
   private static final String RESOURCES = "/org/rlhf4j/examples/labelling/";
   private static final String JSON_TYPE = "application/json; charset=utf-8";
@@ -231,6 +233,23 @@ public final class LabellingServer implements AutoCloseable {
         throw new HttpError(400, "bad Content-Length: " + length);
       }
       if (n > MAX_BODY_BYTES) {
+        if (n <= DRAIN_LIMIT) {
+          // Read the modest excess away, so that the client reliably sees the 413 instead of a reset
+          // connection; a huge body is refused without being read.
+          try (InputStream in = ex.getRequestBody()) {
+            byte[] sink = new byte[8192];
+            long left = n;
+            while (left > 0) {
+              int r = in.read(sink, 0, (int) Math.min(sink.length, left));
+              if (r < 0) {
+                break;
+              }
+              left -= r;
+            }
+          } catch (IOException ignored) {
+            // the client went away; the answer below is best effort
+          }
+        }
         throw new HttpError(413, "request body of " + n + " bytes is over the limit of " + MAX_BODY_BYTES);
       }
     }
