@@ -29,6 +29,7 @@ public final class DecodeSession implements AutoCloseable {
   private final int capacity;
   private final int[] bounds;
   private final Shard[] shards;
+  private final INDArray logits; // [B, V], returned by prefill and step, overwritten by the next step
   private int length;
   private boolean prefilled;
 
@@ -111,6 +112,7 @@ public final class DecodeSession implements AutoCloseable {
     for (int s = 0; s <= count; s++) {
       bounds[s] = (int) ((long) s * batch / count);
     }
+    this.logits = Nd4j.create(model.dataType(), batch, c.vocabSize());
     this.shards = new Shard[count];
     for (int s = 0; s < count; s++) {
       shards[s] = new Shard(c, model, bounds[s + 1] - bounds[s], capacity);
@@ -130,7 +132,8 @@ public final class DecodeSession implements AutoCloseable {
   /**
    * Runs the model over left-padded {@code prompts} and caches their keys and values.
    *
-   * @return the logits of the next token after each prompt, {@code [B, V]}
+   * @return the logits of the next token after each prompt, {@code [B, V]} (the session's buffer,
+   *     overwritten by the next {@link #step})
    */
   public INDArray prefill(TokenBatch prompts) {
     checkState(!prefilled, "prefill may be called once per session");
@@ -143,8 +146,7 @@ public final class DecodeSession implements AutoCloseable {
     model.forward(prompts);
     int v = c.vocabSize();
     int d = c.dModel();
-    INDArray result = Nd4j.create(model.dataType(), batch, v);
-    Tensor res = Tensor.of(result);
+    Tensor res = Tensor.of(logits);
     Parallel.forEach(
         shards.length,
         s -> {
@@ -168,12 +170,12 @@ public final class DecodeSession implements AutoCloseable {
         });
     length = t;
     prefilled = true;
-    return result;
+    return logits;
   }
 
   /**
    * Feeds one token per sequence (at the next position of each) and returns the logits of the token
-   * after it, {@code [B, V]}.
+   * after it, {@code [B, V]} (the session's buffer, overwritten by the next step).
    */
   public INDArray step(int[] tokens) {
     checkState(prefilled, "call prefill first");
@@ -183,8 +185,7 @@ public final class DecodeSession implements AutoCloseable {
       checkArgument(
           tokens[i] >= 0 && tokens[i] < c.vocabSize(), "token %s of row %s is outside the vocabulary", tokens[i], i);
     }
-    INDArray result = Nd4j.create(model.dataType(), batch, c.vocabSize());
-    Tensor res = Tensor.of(result);
+    Tensor res = Tensor.of(logits);
     final int pos = length;
     Parallel.forEach(
         shards.length,
@@ -195,7 +196,7 @@ public final class DecodeSession implements AutoCloseable {
           res.rows(bounds[s], bounds[s + 1]).array().assign(sh.logits.array());
         });
     length++;
-    return result;
+    return logits;
   }
 
   private void stepShard(Shard sh, int pos) {
@@ -247,5 +248,6 @@ public final class DecodeSession implements AutoCloseable {
     for (Shard s : shards) {
       s.close();
     }
+    logits.close();
   }
 }
