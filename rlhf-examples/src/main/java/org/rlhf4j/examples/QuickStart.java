@@ -5,6 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -26,6 +29,7 @@ import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.JsonlMetricsWriter;
 import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.ProgressBarListener;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.ppo.PpoConfig;
@@ -128,7 +132,7 @@ public final class QuickStart {
     Files.createDirectories(o.out());
     Files.deleteIfExists(o.out().resolve("metrics.jsonl"));
     MetricsRecorder recorder = new MetricsRecorder();
-    Map<String, Double> stageSeconds = new java.util.LinkedHashMap<>();
+    Map<String, Double> stageSeconds = new LinkedHashMap<>();
     long mark = System.nanoTime();
     try (JsonlMetricsWriter metrics = new JsonlMetricsWriter(o.out().resolve("metrics.jsonl"))) {
       List<TrainingListener> ls = new ArrayList<>(List.of(recorder, metrics));
@@ -152,8 +156,8 @@ public final class QuickStart {
         String corpus = Files.readString(SharedData.require("corpus/tinyshakespeare.txt"), StandardCharsets.UTF_8);
         int[] tokens = tok.encode(corpus);
         int cut = tokens.length * 19 / 20;
-        SftData train = SftData.fromCorpus(java.util.Arrays.copyOf(tokens, cut), p.context);
-        SftData heldOut = SftData.fromCorpus(java.util.Arrays.copyOfRange(tokens, cut, tokens.length), p.context).head(64);
+        SftData train = SftData.fromCorpus(Arrays.copyOf(tokens, cut), p.context);
+        SftData heldOut = SftData.fromCorpus(Arrays.copyOfRange(tokens, cut, tokens.length), p.context).head(64);
         GptConfig cfg = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(p.dModel).heads(p.heads).layers(p.layers).contextLength(p.context).build();
         base = GptModel.randomInit(cfg, o.seed(), mo);
         SftConfig pre = SftConfig.builder().learningRate(2e-3).schedule(SftConfig.Schedule.COSINE).warmupSteps(p.pretrainSteps / 20).maxSteps(p.pretrainSteps).batchSize(16).seed(o.seed()).build();
@@ -200,7 +204,7 @@ public final class QuickStart {
       List<Samples.Sample> ppoSamples = Samples.sampleAndScore(ppo.policy(), sft, rm, tok, evalPrompts, sampling, o.seed() + 4, 32);
       Samples.write(o.out().resolve("samples-sft.jsonl"), sftSamples);
       Samples.write(o.out().resolve("samples-ppo.jsonl"), ppoSamples);
-      List<org.rlhf4j.core.train.Metrics> rmCurve = new ArrayList<>(Plots.movingAverage(recorder.steps(RewardTrainer.PHASE), List.of("loss", "accuracy"), 20));
+      List<Metrics> rmCurve = new ArrayList<>(Plots.movingAverage(recorder.steps(RewardTrainer.PHASE), List.of("loss", "accuracy"), 20));
       rmCurve.addAll(recorder.evaluations(RewardTrainer.PHASE));
       Plots.lines(o.out().resolve("reward-model.png"), "Reward model: training loss and accuracy (moving average of 20 steps), held-out accuracy", rmCurve,
           List.of("loss (avg 20)", "accuracy (avg 20)", "eval/accuracy"));
@@ -223,7 +227,7 @@ public final class QuickStart {
           first,
           last,
           (System.nanoTime() - start) / 1e9,
-          java.util.Collections.unmodifiableMap(stageSeconds),
+          Collections.unmodifiableMap(stageSeconds),
           o.out());
     }
   }
@@ -243,28 +247,28 @@ public final class QuickStart {
       }
 
       @Override
-      public void onStep(org.rlhf4j.core.train.Metrics m) {
-        inner.onStep(new org.rlhf4j.core.train.Metrics(name, m.step(), m.values()));
+      public void onStep(Metrics m) {
+        inner.onStep(new Metrics(name, m.step(), m.values()));
       }
 
       @Override
-      public void onEvaluation(org.rlhf4j.core.train.Metrics m) {
-        inner.onEvaluation(new org.rlhf4j.core.train.Metrics(name, m.step(), m.values()));
+      public void onEvaluation(Metrics m) {
+        inner.onEvaluation(new Metrics(name, m.step(), m.values()));
       }
 
       @Override
-      public void onEnd(org.rlhf4j.core.train.Metrics m) {
-        inner.onEnd(new org.rlhf4j.core.train.Metrics(name, m.step(), m.values()));
+      public void onEnd(Metrics m) {
+        inner.onEnd(new Metrics(name, m.step(), m.values()));
       }
     };
   }
 
-  private static List<org.rlhf4j.core.train.Metrics> merge(MetricsRecorder r, String a, String b) {
-    List<org.rlhf4j.core.train.Metrics> out = new ArrayList<>();
+  private static List<Metrics> merge(MetricsRecorder r, String a, String b) {
+    List<Metrics> out = new ArrayList<>();
     for (String phase : List.of(a, b)) {
       long offset = phase.equals(b) ? r.steps(a).size() : 0;
-      for (org.rlhf4j.core.train.Metrics m : r.steps(phase)) {
-        out.add(org.rlhf4j.core.train.Metrics.of(phase, m.step() + offset, Map.of(phase + "/loss", m.value("loss"))));
+      for (Metrics m : r.steps(phase)) {
+        out.add(Metrics.of(phase, m.step() + offset, Map.of(phase + "/loss", m.value("loss"))));
       }
     }
     return out;

@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,9 +21,13 @@ import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.TokenLogProbs;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
+import org.rlhf4j.core.sft.SequenceBatch;
 import org.rlhf4j.core.sft.SftData;
+import org.rlhf4j.core.sft.SftLoss;
+import org.rlhf4j.core.sft.TokenizedSequence;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.RewardModel;
 
@@ -102,7 +107,7 @@ public final class PpoTrainer implements AutoCloseable {
     checkState(!prompts.isEmpty(), "no prompt pool: give prompts to the builder or call step(prompts)");
     SplittableRandom rng = stepRandom();
     List<String> batch = new ArrayList<>();
-    int[] perm = org.rlhf4j.core.train.Permutations.random(prompts.size(), rng);
+    int[] perm = Permutations.random(prompts.size(), rng);
     for (int i = 0; i < config.rolloutBatchSize(); i++) {
       batch.add(prompts.get(perm[i % perm.length]));
     }
@@ -248,11 +253,11 @@ public final class PpoTrainer implements AutoCloseable {
     int width = p + r.steps;
     MinibatchStats acc = new MinibatchStats();
     for (int epoch = 0; epoch < config.ppoEpochs(); epoch++) {
-      int[] perm = org.rlhf4j.core.train.Permutations.random(b, rng);
+      int[] perm = Permutations.random(b, rng);
       double epochKl = 0;
       int updates = 0;
       for (int start = 0; start < b; start += config.miniBatchSize()) {
-        int[] idx = java.util.Arrays.copyOfRange(perm, start, Math.min(b, start + config.miniBatchSize()));
+        int[] idx = Arrays.copyOfRange(perm, start, Math.min(b, start + config.miniBatchSize()));
         int[] len = ResponseTokens.rows(r.length, idx);
         TokenBatch sub = r.sequences.select(idx);
         policy.zeroGradients();
@@ -301,13 +306,13 @@ public final class PpoTrainer implements AutoCloseable {
 
   /** PPO-ptx: adds {@code ptxCoef * grad(LM loss)} on a pre-training batch; returns the LM loss. */
   private double ptxUpdate(SplittableRandom rng) {
-    List<org.rlhf4j.core.sft.TokenizedSequence> seqs = new ArrayList<>();
+    List<TokenizedSequence> seqs = new ArrayList<>();
     for (int i = 0; i < config.ptxBatchSize(); i++) {
       seqs.add(ptxData.get(rng.nextInt(ptxData.size())));
     }
-    org.rlhf4j.core.sft.SequenceBatch batch = org.rlhf4j.core.sft.SequenceBatch.collate(seqs, tokenizer.padId());
+    SequenceBatch batch = SequenceBatch.collate(seqs, tokenizer.padId());
     ForwardPass pass = policy.forward(batch.tokens());
-    org.rlhf4j.core.sft.SftLoss.Result lm = org.rlhf4j.core.sft.SftLoss.compute(pass.tokenLogProbs(1.0).logProbs(), batch.targetMask());
+    SftLoss.Result lm = SftLoss.compute(pass.tokenLogProbs(1.0).logProbs(), batch.targetMask());
     pass.backward(OutputGradients.ofLogProbs(lm.gradLogProbs().muli(config.ptxCoef())));
     return lm.loss();
   }

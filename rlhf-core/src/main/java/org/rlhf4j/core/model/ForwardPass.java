@@ -142,7 +142,6 @@ public final class ForwardPass {
                 .logitsGradient(
                     shard.ws,
                     invTemp,
-                    null,
                     ent == null ? null : ent.rows(r0, r1),
                     gl == null ? null : gl.rows(r0, r1),
                     ge == null ? null : ge.rows(r0, r1),

@@ -88,7 +88,7 @@ final class ShardMath {
    * Converts upstream gradients of the log-probabilities and entropies into {@code ws.dLogits};
    * {@code extraDLogits} (a gradient of the raw logits, may be {@code null}) is added.
    */
-  void logitsGradient(ShardWorkspace ws, double invTemperature, Tensor logp, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor extraDLogits) {
+  void logitsGradient(ShardWorkspace ws, double invTemperature, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor extraDLogits) {
     if (gLogp != null || gEntropy != null) {
       head.tokenLogProbsBackward(ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, c.vocabSize());
       if (extraDLogits != null) {

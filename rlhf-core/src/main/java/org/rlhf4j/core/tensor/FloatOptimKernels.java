@@ -25,11 +25,14 @@ final class FloatOptimKernels implements OptimKernels {
       double s1 = 0;
       int i = 0;
       for (; i + 1 < len; i += 2) {
-        s0 += (double) c[i] * c[i];
-        s1 += (double) c[i + 1] * c[i + 1];
+        double a = c[i];
+        double b2 = c[i + 1];
+        s0 += a * a;
+        s1 += b2 * b2;
       }
       if (i < len) {
-        s0 += (double) c[i] * c[i];
+        double a = c[i];
+        s0 += a * a;
       }
       total += s0 + s1;
     }
