@@ -64,7 +64,7 @@ public final class PpoTrainer implements AutoCloseable {
   private final TrainingListener listener;
   private final AdamW optimizer;
   private final KlController kl;
-  private final RunningMoments scoreMoments = new RunningMoments();
+  private final ScoreShaping shaping;
   private long stepCount;
   private long episodes;
 
@@ -79,6 +79,7 @@ public final class PpoTrainer implements AutoCloseable {
     this.ptxData = b.ptxData;
     this.listener = Listeners.of(b.listeners);
     this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
+    this.shaping = new ScoreShaping(config);
     this.kl = config.adaptiveKl()
         ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon())
         : KlController.fixed(config.klCoef());
@@ -135,7 +136,7 @@ public final class PpoTrainer implements AutoCloseable {
     Map<String, Double> train = optimize(r, rng);
     long t3 = System.nanoTime();
     double beta = kl.beta();
-    Map<String, Double> stats = rolloutStats(r, beta);
+    Map<String, Double> stats = r.stats(beta);
     stats.putAll(train);
     stepCount++;
     episodes += r.batchSize();
@@ -188,10 +189,10 @@ public final class PpoTrainer implements AutoCloseable {
     r.refLogProbs = ResponseTokens.gather(rp.tokenLogProbs(temp).logProbs(), p, n);
     r.kl = config.klEstimator() == KlEstimator.FULL
         ? FullKl.perToken(policyLogits, rp.logits(), p, r.length, temp)
-        : perTokenKl(r);
+        : r.perTokenKl(config.klEstimator());
     r.rawScores = rewardModel.score(r.sequences, p).toDoubleVector();
     checkState(r.rawScores.length == r.batchSize(), "the reward model returned %s scores for %s sequences", r.rawScores.length, r.batchSize());
-    r.scores = processScores(r.rawScores, r.hasEos);
+    r.scores = shaping.apply(r.rawScores, r.hasEos);
     double beta = kl.beta();
     r.rewards = new double[r.batchSize()][n];
     for (int i = 0; i < r.batchSize(); i++) {
@@ -203,40 +204,6 @@ public final class PpoTrainer implements AutoCloseable {
     if (config.whitenRewards()) {
       r.rewards = Whitening.whiten(r.rewards, r.length, false);
     }
-  }
-
-  private double[][] perTokenKl(Rollout r) {
-    double[][] out = new double[r.batchSize()][r.steps];
-    for (int i = 0; i < r.batchSize(); i++) {
-      for (int t = 0; t < r.length[i]; t++) {
-        out[i][t] = config.klEstimator().perToken(r.logProbs[i][t], r.refLogProbs[i][t]);
-      }
-    }
-    return out;
-  }
-
-  private double[] processScores(double[] raw, boolean[] hasEos) {
-    double[] s = raw.clone();
-    for (int i = 0; i < s.length; i++) {
-      if (!hasEos[i] && !Double.isNaN(config.nonEosScore())) {
-        s[i] = config.nonEosScore();
-      } else if (!hasEos[i] && !Double.isNaN(config.missingEosPenalty())) {
-        s[i] -= config.missingEosPenalty();
-      }
-    }
-    if (config.scoreScaling()) {
-      scoreMoments.update(s);
-      double factor = scoreMoments.std() + Math.ulp(1.0f);
-      for (int i = 0; i < s.length; i++) {
-        s[i] = config.scoreNorm() ? (s[i] - scoreMoments.mean()) / factor : s[i] / factor;
-      }
-    }
-    if (config.scoreClip() > 0) {
-      for (int i = 0; i < s.length; i++) {
-        s[i] = Math.max(-config.scoreClip(), Math.min(config.scoreClip(), s[i]));
-      }
-    }
-    return s;
   }
 
   // 3. Advantages: GAE over response tokens, whitened.
@@ -317,35 +284,6 @@ public final class PpoTrainer implements AutoCloseable {
     return lm.loss();
   }
 
-  private Map<String, Double> rolloutStats(Rollout r, double beta) {
-    int b = r.batchSize();
-    double klSum = 0;
-    double entSum = 0;
-    double scoreSum = 0;
-    double rawSum = 0;
-    int eos = 0;
-    for (int i = 0; i < b; i++) {
-      for (int t = 0; t < r.length[i]; t++) {
-        klSum += r.kl[i][t];
-        entSum += r.entropy[i][t];
-      }
-      scoreSum += r.scores[i];
-      rawSum += r.rawScores[i];
-      eos += r.hasEos[i] ? 1 : 0;
-    }
-    Map<String, Double> m = new LinkedHashMap<>();
-    m.put("objective/kl", klSum / b);
-    m.put("objective/entropy", entSum / b);
-    m.put("objective/non_score_reward", -beta * klSum / b);
-    m.put("objective/rlhf_reward", scoreSum / b - beta * klSum / b);
-    m.put("objective/scores", scoreSum / b);
-    m.put("objective/raw_scores", rawSum / b);
-    m.put("objective/kl_coef", beta);
-    m.put("val/num_eos_tokens", (double) eos);
-    m.put("response_length_mean", (double) r.tokens() / b);
-    return m;
-  }
-
   /** The policy being trained. */
   public GptModel policy() {
     return policy;
@@ -386,7 +324,7 @@ public final class PpoTrainer implements AutoCloseable {
   }
 
   RunningMoments scoreMoments() {
-    return scoreMoments;
+    return shaping.moments();
   }
 
   void restoreCounters(long steps, long episodeCount) {

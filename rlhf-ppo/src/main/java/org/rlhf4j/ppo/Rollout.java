@@ -1,5 +1,7 @@
 package org.rlhf4j.ppo;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.model.TokenBatch;
 
@@ -42,6 +44,47 @@ final class Rollout {
 
   int batchSize() {
     return length.length;
+  }
+
+  /** The per-token KL of every response token from the policy's and the reference's log-probs. */
+  double[][] perTokenKl(KlEstimator estimator) {
+    double[][] out = new double[batchSize()][steps];
+    for (int i = 0; i < batchSize(); i++) {
+      for (int t = 0; t < length[i]; t++) {
+        out[i][t] = estimator.perToken(logProbs[i][t], refLogProbs[i][t]);
+      }
+    }
+    return out;
+  }
+
+  /** The rollout's statistics with TRL's names, for a KL coefficient {@code beta}. */
+  Map<String, Double> stats(double beta) {
+    int b = batchSize();
+    double klSum = 0;
+    double entSum = 0;
+    double scoreSum = 0;
+    double rawSum = 0;
+    int eos = 0;
+    for (int i = 0; i < b; i++) {
+      for (int t = 0; t < length[i]; t++) {
+        klSum += kl[i][t];
+        entSum += entropy[i][t];
+      }
+      scoreSum += scores[i];
+      rawSum += rawScores[i];
+      eos += hasEos[i] ? 1 : 0;
+    }
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("objective/kl", klSum / b);
+    m.put("objective/entropy", entSum / b);
+    m.put("objective/non_score_reward", -beta * klSum / b);
+    m.put("objective/rlhf_reward", scoreSum / b - beta * klSum / b);
+    m.put("objective/scores", scoreSum / b);
+    m.put("objective/raw_scores", rawSum / b);
+    m.put("objective/kl_coef", beta);
+    m.put("val/num_eos_tokens", (double) eos);
+    m.put("response_length_mean", (double) tokens() / b);
+    return m;
   }
 
   /** Response tokens in the batch. */

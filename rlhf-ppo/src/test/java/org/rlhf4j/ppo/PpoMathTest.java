@@ -138,6 +138,24 @@ class PpoMathTest {
   }
 
   @Test
+  void scoreShapingByHand() {
+    boolean[] eos = {true, false, true};
+    double[] raw = {1.0, 2.0, -3.0};
+    assertArrayEquals(raw, new ScoreShaping(PpoConfig.builder().build()).apply(raw, eos), 0);
+    assertArrayEquals(new double[] {1.0, 1.5, -3.0}, new ScoreShaping(PpoConfig.builder().missingEosPenalty(0.5).build()).apply(raw, eos), 0);
+    assertArrayEquals(new double[] {1.0, -1.0, -3.0}, new ScoreShaping(PpoConfig.builder().nonEosScore(-1.0).build()).apply(raw, eos), 0);
+    assertArrayEquals(new double[] {1.0, 2.0, -2.5}, new ScoreShaping(PpoConfig.builder().scoreClip(2.5).build()).apply(raw, eos), 0);
+    // scaling: divided by the running (unbiased) std of the batch: std(1, 2, -3) = sqrt(7)
+    double std = Math.sqrt(7);
+    double[] scaled = new ScoreShaping(PpoConfig.builder().scoreScaling(true, false).build()).apply(raw, eos);
+    assertArrayEquals(new double[] {1 / std, 2 / std, -3 / std}, scaled, 1e-6);
+    double[] normed = new ScoreShaping(PpoConfig.builder().scoreScaling(true, true).build()).apply(raw, eos);
+    assertArrayEquals(new double[] {1 / std, 2 / std, -3 / std}, normed, 1e-6); // mean is 0
+    double[] shifted = new ScoreShaping(PpoConfig.builder().scoreScaling(true, true).build()).apply(new double[] {11, 12, 7}, eos);
+    assertArrayEquals(new double[] {1 / std, 2 / std, -3 / std}, shifted, 1e-6);
+  }
+
+  @Test
   void runningMomentsMatchTheWholeData() {
     RunningMoments m = new RunningMoments();
     m.update(new double[] {1, 2, 3});
