@@ -117,7 +117,11 @@ public final class QuickStart {
     Result r = run(o);
     System.out.printf(Locale.ROOT, "%nRLHF quick-start (%s preset, seed %d, %d threads) finished in %.0f s; outputs in %s%n", o.preset(), o.seed(), o.threads(), r.seconds(), r.out());
     System.out.printf(Locale.ROOT, "  stage seconds: %s%n", r.stageSeconds());
-    System.out.printf(Locale.ROOT, "  pre-training: held-out perplexity %.2f%n", r.pretrainPerplexity());
+    if (Double.isNaN(r.pretrainPerplexity())) {
+      System.out.printf(Locale.ROOT, "  pre-training: skipped (started from %s)%n", o.modelDir());
+    } else {
+      System.out.printf(Locale.ROOT, "  pre-training: held-out perplexity %.2f%n", r.pretrainPerplexity());
+    }
     System.out.printf(Locale.ROOT, "  SFT:          held-out perplexity on review completions %.2f%n", r.sftPerplexity());
     System.out.printf(Locale.ROOT, "  reward model: held-out pairwise accuracy %.3f%n", r.rewardAccuracy());
     System.out.printf(Locale.ROOT, "  PPO:          training score %.2f -> %.2f%n", r.firstPpoScore(), r.lastPpoScore());
