@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -26,6 +27,7 @@ import org.rlhf4j.core.sft.SftData;
 import org.rlhf4j.core.sft.SftLoss;
 import org.rlhf4j.core.sft.TokenizedSequence;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizers;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
@@ -62,6 +64,8 @@ public final class PpoTrainer implements AutoCloseable {
   private final ImmutableList<String> prompts;
   private final SftData ptxData;
   private final TrainingListener listener;
+  private final Path checkpointDir;
+  private final int checkpointEvery;
   private final AdamW optimizer;
   private final KlController kl;
   private final ScoreShaping shaping;
@@ -78,6 +82,8 @@ public final class PpoTrainer implements AutoCloseable {
     this.prompts = ImmutableList.copyOf(b.prompts);
     this.ptxData = b.ptxData;
     this.listener = Listeners.of(b.listeners);
+    this.checkpointDir = b.checkpointDir;
+    this.checkpointEvery = b.checkpointEvery;
     this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
     this.shaping = new ScoreShaping(config);
     this.kl = config.adaptiveKl()
@@ -149,6 +155,10 @@ public final class PpoTrainer implements AutoCloseable {
     stats.put("time/tokens_per_second", r.tokens() / ((t3 - t0) / 1e9));
     PpoStats s = new PpoStats(stepCount, ImmutableMap.copyOf(stats));
     listener.onStep(s.toMetrics());
+    if (checkpointDir != null && stepCount % checkpointEvery == 0) {
+      // an application's own tokenizer cannot be saved; the checkpoint is then written without it
+      PpoCheckpoint.save(checkpointDir, this, Tokenizers.canSave(tokenizer) ? tokenizer : null);
+    }
     return s;
   }
 
@@ -348,6 +358,8 @@ public final class PpoTrainer implements AutoCloseable {
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
     private SftData ptxData;
+    private Path checkpointDir;
+    private int checkpointEvery;
     private final List<TrainingListener> listeners = new ArrayList<>();
 
     private Builder(PpoConfig config) {
@@ -387,6 +399,17 @@ public final class PpoTrainer implements AutoCloseable {
     /** The prompt pool {@link #train(int)} draws from. */
     public Builder prompts(List<String> p) {
       prompts = List.copyOf(p);
+      return this;
+    }
+
+    /**
+     * Every {@code every} steps, the trainer's complete state is written to {@code dir} (replacing
+     * the previous one atomically) with {@link PpoCheckpoint}; {@link PpoCheckpoint#restore} resumes.
+     */
+    public Builder checkpoints(Path dir, int every) {
+      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+      this.checkpointDir = dir;
+      this.checkpointEvery = every;
       return this;
     }
 

@@ -156,6 +156,18 @@ class PpoTrainerTest {
   }
 
   @Test
+  void periodicCheckpointsResumeTheRun(@TempDir Path tmp) {
+    GptModel sft = sftModel();
+    PpoTrainer t = PpoTrainer.builder(config().build()).policy(sft.withNewScalarHead(3)).reference(sft).rewardModel(new CountTarget())
+        .tokenizer(TOK).prompts(prompts()).checkpoints(tmp.resolve("latest"), 2).build();
+    List<PpoStats> run = t.train(5);
+    PpoTrainer resumed = trainer(config().build(), sftModel());
+    PpoCheckpoint.restore(tmp.resolve("latest"), resumed);
+    assertEquals(4, resumed.stepCount(), "the latest checkpoint is from step 4");
+    assertEquals(run.get(4).get("objective/scores"), resumed.step().get("objective/scores"), 0.0);
+  }
+
+  @Test
   void ptxAddsThePretrainingLossAndSeparateCriticWorks() {
     GptModel sft = sftModel();
     SftData ptx = SftData.fromCorpus(TOK.encode("0123456789".repeat(20)), 12);

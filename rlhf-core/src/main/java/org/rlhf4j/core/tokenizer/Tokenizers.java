@@ -37,6 +37,11 @@ public final class Tokenizers {
 
   private Tokenizers() {}
 
+  /** Whether {@link #save} can write {@code tokenizer} (the byte-level and GPT-2 tokenizers). */
+  public static boolean canSave(Tokenizer tokenizer) {
+    return tokenizer instanceof ByteTokenizer || tokenizer instanceof Gpt2BpeTokenizer;
+  }
+
   /**
    * Writes {@code tokenizer} into {@code dir} (created if needed).
    *
@@ -48,7 +53,7 @@ public final class Tokenizers {
     Preconditions.checkNotNull(tokenizer, "tokenizer");
     Preconditions.checkNotNull(dir, "dir");
     Preconditions.checkArgument(
-        tokenizer instanceof ByteTokenizer || tokenizer instanceof Gpt2BpeTokenizer,
+        canSave(tokenizer),
         "cannot save tokenizer %s (%s): only ByteTokenizer and Gpt2BpeTokenizer can be saved",
         tokenizer.describe(),
         tokenizer.getClass().getName());
