@@ -43,7 +43,17 @@ public final class GptModel implements AutoCloseable {
     }
   }
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(GptModel.class);
+  private static final java.util.concurrent.atomic.AtomicBoolean WARNED = new java.util.concurrent.atomic.AtomicBoolean();
+
   private GptModel(GptConfig config, ModelOptions options, FlatTensors params) {
+    if (options.threads() > 1 && org.nd4j.linalg.factory.Nd4j.getEnvironment().maxMasterThreads() > 1 && !WARNED.getAndSet(true)) {
+      LOG.warn(
+          "ND4J runs {} OpenMP threads per operation while rlhf4j splits batches over {} threads of its own; set"
+              + " OMP_NUM_THREADS=1 (or call Nd4j.getEnvironment().setMaxMasterThreads(1) at start-up) for full speed",
+          org.nd4j.linalg.factory.Nd4j.getEnvironment().maxMasterThreads(),
+          options.threads());
+    }
     this.config = config;
     this.options = options;
     this.params = params;
