@@ -2,10 +2,14 @@ package org.rlhf4j.core.model;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.tensor.Parallel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A GPT-2-architecture causal language model with hand-written forward and backward passes over
@@ -43,15 +47,15 @@ public final class GptModel implements AutoCloseable {
     }
   }
 
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(GptModel.class);
-  private static final java.util.concurrent.atomic.AtomicBoolean WARNED = new java.util.concurrent.atomic.AtomicBoolean();
+  private static final Logger LOG = LoggerFactory.getLogger(GptModel.class);
+  private static final AtomicBoolean WARNED = new AtomicBoolean();
 
   private GptModel(GptConfig config, ModelOptions options, FlatTensors params) {
-    if (options.threads() > 1 && org.nd4j.linalg.factory.Nd4j.getEnvironment().maxMasterThreads() > 1 && !WARNED.getAndSet(true)) {
+    if (options.threads() > 1 && Nd4j.getEnvironment().maxMasterThreads() > 1 && !WARNED.getAndSet(true)) {
       LOG.warn(
           "ND4J runs {} OpenMP threads per operation while rlhf4j splits batches over {} threads of its own; set"
               + " OMP_NUM_THREADS=1 (or call Nd4j.getEnvironment().setMaxMasterThreads(1) at start-up) for full speed",
-          org.nd4j.linalg.factory.Nd4j.getEnvironment().maxMasterThreads(),
+          Nd4j.getEnvironment().maxMasterThreads(),
           options.threads());
     }
     this.config = config;
