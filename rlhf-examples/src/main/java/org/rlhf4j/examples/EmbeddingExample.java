@@ -16,7 +16,6 @@ import org.rlhf4j.reward.RewardModel;
 /** The API an application uses: a policy, its own reward rule, and PPO steps from its own loop. */
 public final class EmbeddingExample {
   private EmbeddingExample() {}
-
   /** The application's reward: +1 for every lowercase letter in the response. */
   static final class CountLowercase implements RewardModel {
     @Override
@@ -36,17 +35,18 @@ public final class EmbeddingExample {
     }
   }
 
-  /** Runs {@code steps} PPO steps and returns their statistics. */
+  /** Runs {@code steps} PPO steps (16 episodes each) and returns their statistics. */
   public static List<PpoStats> run(int steps, long seed) {
     ByteTokenizer tok = ByteTokenizer.create();
     GptConfig cfg = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(32).heads(2).layers(2).contextLength(32).build();
     GptModel reference = GptModel.randomInit(cfg, seed); // in practice: ModelCheckpoint.load(sftDir, ...)
     GptModel policy = reference.withNewScalarHead(seed); // trained copy with a value head
     PpoConfig ppo = PpoConfig.builder().learningRate(3e-3).rolloutBatchSize(16).miniBatchSize(8).maxNewTokens(12).klCoef(0.1).seed(seed).build();
+    List<String> prompts = List.of("Hi", "Tell me", "Once upon", "A", "The", "So", "We", "It", "Hi", "My", "Why", "Oh", "Yes", "No", "Go", "I");
     List<PpoStats> stats = new ArrayList<>();
     try (PpoTrainer trainer = PpoTrainer.builder(ppo).policy(policy).reference(reference).rewardModel(new CountLowercase()).tokenizer(tok).build()) {
       for (int i = 0; i < steps; i++) {
-        stats.add(trainer.step(List.of("Hi", "Tell me", "Once upon", "A")));
+        stats.add(trainer.step(prompts));
       }
     }
     return stats;
