@@ -64,11 +64,6 @@ public final class Arena implements AutoCloseable {
     return Tensor.of(view);
   }
 
-  /** The number of elements allocated. */
-  public long capacity() {
-    return buffer == null ? 0 : buffer.length();
-  }
-
   /** Frees the native buffer. */
   @Override
   public void close() {

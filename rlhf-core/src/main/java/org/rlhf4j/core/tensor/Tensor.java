@@ -79,11 +79,6 @@ public final class Tensor {
     return new Tensor(array);
   }
 
-  /** A new zero-filled tensor. */
-  public static Tensor zeros(DataType type, long... shape) {
-    return new Tensor(Nd4j.create(type, shape));
-  }
-
   /** The wrapped array. */
   public INDArray array() {
     return array;
@@ -97,11 +92,6 @@ public final class Tensor {
   /** The number of elements. */
   public int length() {
     return (int) array.length();
-  }
-
-  /** The size of dimension {@code dim}. */
-  public long size(int dim) {
-    return array.size(dim);
   }
 
   /** The shape (a copy). */

@@ -92,11 +92,7 @@ final class BpeFiles {
             src, line(p), "unexpected content after the vocabulary object");
       }
     } catch (JsonProcessingException e) {
-      throw new DataFormatException(
-          src,
-          e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
-          "invalid JSON: " + e.getOriginalMessage(),
-          e);
+      throw invalidJson(src, e);
     } catch (IOException e) {
       throw unreadable("vocabulary", file, e);
     }
@@ -104,6 +100,12 @@ final class BpeFiles {
       throw new DataFormatException(src, 1, "the vocabulary is empty");
     }
     return vocab;
+  }
+
+  /** A JSON syntax error in {@code src}, at the line Jackson reports (0 if unknown). */
+  static DataFormatException invalidJson(String src, JsonProcessingException e) {
+    return new DataFormatException(
+        src, e.getLocation() == null ? 0 : e.getLocation().getLineNr(), "invalid JSON: " + e.getOriginalMessage(), e);
   }
 
   /**

@@ -40,11 +40,7 @@ final class HfTokenizerJson {
     try {
       root = BpeFiles.JSON.readTree(file.toFile());
     } catch (JsonProcessingException e) {
-      throw new DataFormatException(
-          src,
-          e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
-          "invalid JSON: " + e.getOriginalMessage(),
-          e);
+      throw BpeFiles.invalidJson(src, e);
     } catch (IOException e) {
       throw BpeFiles.unreadable("tokenizer.json", file, e);
     }

@@ -109,11 +109,7 @@ public final class Tokenizers {
     try {
       config = BpeFiles.JSON.readTree(configFile.toFile());
     } catch (JsonProcessingException e) {
-      throw new DataFormatException(
-          src,
-          e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
-          "invalid JSON: " + e.getOriginalMessage(),
-          e);
+      throw BpeFiles.invalidJson(src, e);
     } catch (IOException e) {
       throw new RlhfException("cannot read " + src + ": " + e, e);
     }
