@@ -6,7 +6,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The exact per-token KL(p || q) = sum_v p(v) (log p(v) - log q(v)) between two models'
- * next-token distributions at a temperature, at each response position. A pure function.
+ * next-token distributions at a temperature, at each response position, clamped to {@code
+ * [-KlEstimator.ESTIMATE_CLAMP, KlEstimator.ESTIMATE_CLAMP]} like the other estimators. A pure function.
  */
 final class FullKl {
   private FullKl() {}
@@ -21,7 +22,7 @@ final class FullKl {
         int pos = promptLength - 1 + t;
         double[] zp = policyLogits.get(NDArrayIndex.point(i), NDArrayIndex.point(pos), NDArrayIndex.all()).castTo(DataType.DOUBLE).toDoubleVector();
         double[] zq = refLogits.get(NDArrayIndex.point(i), NDArrayIndex.point(pos), NDArrayIndex.all()).castTo(DataType.DOUBLE).toDoubleVector();
-        out[i][t] = kl(zp, zq, temperature);
+        out[i][t] = KlEstimator.clampEstimate(kl(zp, zq, temperature));
       }
     }
     return out;

@@ -2,12 +2,17 @@ package org.rlhf4j.ppo;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * The KL coefficient beta: fixed, or adapted towards a target KL (Ziegler et al. 2019): {@code err =
  * clip(KL / target - 1, -0.2, 0.2)}, {@code beta <- beta * (1 + err * n / horizon)} where {@code n}
- * is the number of episodes in the batch. Mutable: {@link #update} after every PPO step.
+ * is the number of episodes in the batch. Mutable: {@link #update} after every PPO step. A NaN or
+ * infinite KL leaves beta unchanged (logged), so beta is always finite and non-negative.
  */
 public final class KlController {
+  private static final Logger LOG = LoggerFactory.getLogger(KlController.class);
   private final boolean adaptive;
   private final double target;
   private final double horizon;
@@ -49,11 +54,28 @@ public final class KlController {
     this.beta = value;
   }
 
-  /** Adapts beta after a batch of {@code episodes} whose measured KL was {@code kl}. */
-  public void update(double kl, int episodes) {
-    if (adaptive) {
-      beta = nextBeta(beta, kl, target, episodes, horizon);
+  /**
+   * Adapts beta after a batch of {@code episodes} whose measured KL was {@code kl}; a non-finite
+   * {@code kl} is ignored (beta unchanged).
+   *
+   * @return whether beta was updated (false for a fixed controller or a non-finite KL)
+   */
+  public boolean update(double kl, int episodes) {
+    checkArgument(episodes >= 0, "episodes must be >= 0, got %s", episodes);
+    if (!adaptive) {
+      return false;
     }
+    if (!Double.isFinite(kl)) {
+      LOG.warn("KL controller: ignoring a non-finite KL ({}); beta stays {}", kl, beta);
+      return false;
+    }
+    double next = nextBeta(beta, kl, target, episodes, horizon);
+    if (!(Double.isFinite(next) && next >= 0)) {
+      LOG.warn("KL controller: the update from KL {} over {} episodes gives beta {}; beta stays {}", kl, episodes, next, beta);
+      return false;
+    }
+    beta = next;
+    return true;
   }
 
   /** Ziegler et al.'s update as a pure function. */

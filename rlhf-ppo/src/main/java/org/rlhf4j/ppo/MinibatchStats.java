@@ -17,11 +17,26 @@ final class MinibatchStats {
   private double ptxLoss;
   private int ptxCount;
   private int skipped;
+  private int skippedRatio;
+  private int skippedBounds;
+  private double policyKl;
   private double gradNorm;
+  private int gradNormCount;
   boolean earlyStopped;
 
-  void add(PpoLosses.PolicyLoss pl, PpoLosses.ValueLoss vl, double meanEntropy, double ptx, StepOutcome o) {
+  /** Why a minibatch's update was not applied (before the optimiser saw it). */
+  enum Skip {
+    NONE,
+    /** The mean ratio exceeded {@code ratioThreshold}. */
+    RATIO,
+    /** The approx-KL or the value loss exceeded its bound. */
+    BOUND
+  }
+
+  /** Adds a minibatch; {@code o} is the optimiser's outcome, null when {@code skip} kept it from the optimiser. */
+  void add(PpoLosses.PolicyLoss pl, PpoLosses.ValueLoss vl, double meanEntropy, double ptx, StepOutcome o, Skip skip) {
     n++;
+    policyKl += pl.policyKl();
     approxKl += pl.approxKl();
     clipFrac += pl.clipFraction();
     policyLoss += pl.loss();
@@ -29,12 +44,29 @@ final class MinibatchStats {
     valueClipFrac += vl.clipFraction();
     entropy += meanEntropy;
     ratio += pl.meanRatio();
-    gradNorm += o.gradNorm();
+    if (o != null) {
+      gradNorm += o.gradNorm();
+      gradNormCount++;
+      skipped += o.applied() ? 0 : 1;
+    }
+    skippedRatio += skip == Skip.RATIO ? 1 : 0;
+    skippedBounds += skip == Skip.BOUND ? 1 : 0;
     if (!Double.isNaN(ptx)) {
       ptxLoss += ptx;
       ptxCount++;
     }
-    skipped += o.applied() ? 0 : 1;
+  }
+
+  int skippedRatio() {
+    return skippedRatio;
+  }
+
+  int skippedBounds() {
+    return skippedBounds;
+  }
+
+  int skippedNonFinite() {
+    return skipped;
   }
 
   Map<String, Double> averages() {
@@ -49,9 +81,12 @@ final class MinibatchStats {
     if (ptxCount > 0) {
       m.put("loss/ptx_avg", ptxLoss / ptxCount);
     }
-    m.put("grad_norm", gradNorm / n);
+    m.put("policy/policykl", policyKl / n);
+    m.put("grad_norm", gradNormCount > 0 ? gradNorm / gradNormCount : 0.0);
     m.put("updates", (double) n);
     m.put("skipped_updates", (double) skipped);
+    m.put("policy/skipped_ratio", (double) skippedRatio);
+    m.put("policy/skipped_bounds", (double) skippedBounds);
     m.put("early_stopped", earlyStopped ? 1.0 : 0.0);
     return m;
   }

@@ -29,7 +29,11 @@ public final class PpoConfig {
   private final double targetKl;
   private final double klHorizon;
   private final KlEstimator klEstimator;
-  private final double earlyStopApproxKl;
+  private final double earlyStopTargetKl;
+  private final double ratioThreshold;
+  private final double maxApproxKl;
+  private final double maxValueLoss;
+  private final NonFiniteScores nonFiniteScores;
   private final boolean whitenRewards;
   private final double scoreClip;
   private final boolean scoreScaling;
@@ -63,7 +67,11 @@ public final class PpoConfig {
     targetKl = b.targetKl;
     klHorizon = b.klHorizon;
     klEstimator = b.klEstimator;
-    earlyStopApproxKl = b.earlyStopApproxKl;
+    earlyStopTargetKl = b.earlyStopTargetKl;
+    ratioThreshold = b.ratioThreshold;
+    maxApproxKl = b.maxApproxKl;
+    maxValueLoss = b.maxValueLoss;
+    nonFiniteScores = b.nonFiniteScores;
     whitenRewards = b.whitenRewards;
     scoreClip = b.scoreClip;
     scoreScaling = b.scoreScaling;
@@ -161,9 +169,36 @@ public final class PpoConfig {
     return klEstimator;
   }
 
-  /** Stop the epoch loop when approx-KL exceeds this (0 = never). */
-  public double earlyStopApproxKl() {
-    return earlyStopApproxKl;
+  /**
+   * TRL's {@code target_kl} with {@code early_stopping}: the optimisation of a step stops after a
+   * minibatch whose policy KL {@code mean(logp_old - logp_new)} exceeds {@code 1.5 * targetKl} (0 =
+   * never).
+   */
+  public double earlyStopTargetKl() {
+    return earlyStopTargetKl;
+  }
+
+  /**
+   * TRL's (legacy) {@code ratio_threshold}: a minibatch whose mean probability ratio exceeds it is
+   * not applied (counted in {@code policy/skipped_ratio}; 0 = off). Default 10.
+   */
+  public double ratioThreshold() {
+    return ratioThreshold;
+  }
+
+  /** A minibatch whose approx-KL exceeds this is not applied (counted in {@code policy/skipped_bounds}; 0 = off). */
+  public double maxApproxKl() {
+    return maxApproxKl;
+  }
+
+  /** A minibatch whose value loss exceeds this is not applied (counted in {@code policy/skipped_bounds}; 0 = off). */
+  public double maxValueLoss() {
+    return maxValueLoss;
+  }
+
+  /** What a NaN or infinite reward-model score does (default {@link NonFiniteScores#FAIL}). */
+  public NonFiniteScores nonFiniteScores() {
+    return nonFiniteScores;
   }
 
   /** Whiten the per-token rewards before GAE. */
@@ -273,7 +308,12 @@ public final class PpoConfig {
     m.put("target", targetKl);
     m.put("horizon", klHorizon);
     m.put("kl_estimator", klEstimator.name().toLowerCase(java.util.Locale.ROOT));
-    m.put("target_kl", earlyStopApproxKl);
+    m.put("early_stopping", earlyStopTargetKl > 0);
+    m.put("target_kl", earlyStopTargetKl);
+    m.put("ratio_threshold", ratioThreshold);
+    m.put("max_approx_kl", maxApproxKl);
+    m.put("max_value_loss", maxValueLoss);
+    m.put("non_finite_scores", nonFiniteScores.name().toLowerCase(java.util.Locale.ROOT));
     m.put("whiten_rewards", whitenRewards);
     m.put("score_clip", scoreClip);
     m.put("use_score_scaling", scoreScaling);
@@ -319,7 +359,11 @@ public final class PpoConfig {
     private double targetKl = 6.0;
     private double klHorizon = 10000;
     private KlEstimator klEstimator = KlEstimator.K1;
-    private double earlyStopApproxKl;
+    private double earlyStopTargetKl;
+    private double ratioThreshold = 10.0;
+    private double maxApproxKl;
+    private double maxValueLoss;
+    private NonFiniteScores nonFiniteScores = NonFiniteScores.FAIL;
     private boolean whitenRewards;
     private double scoreClip;
     private boolean scoreScaling;
@@ -419,9 +463,37 @@ public final class PpoConfig {
       return this;
     }
 
-    /** Early stop of the epoch loop on approx-KL (default 0 = off). */
-    public Builder earlyStopApproxKl(double v) {
-      earlyStopApproxKl = v;
+    /**
+     * TRL's {@code early_stopping} with {@code target_kl}: stop a step's optimisation after a
+     * minibatch whose {@code mean(logp_old - logp_new)} exceeds {@code 1.5 * targetKl} (default 0 =
+     * off; TRL's usual value is 1).
+     */
+    public Builder earlyStopping(double targetKl) {
+      earlyStopTargetKl = targetKl;
+      return this;
+    }
+
+    /** TRL's {@code ratio_threshold}: skip a minibatch whose mean ratio exceeds it (default 10; 0 = off). */
+    public Builder ratioThreshold(double v) {
+      ratioThreshold = v;
+      return this;
+    }
+
+    /** Skip a minibatch whose approx-KL {@code mean((logp - logp_old)^2) / 2} exceeds this (default 0 = off). */
+    public Builder maxApproxKl(double v) {
+      maxApproxKl = v;
+      return this;
+    }
+
+    /** Skip a minibatch whose value loss exceeds this (default 0 = off). */
+    public Builder maxValueLoss(double v) {
+      maxValueLoss = v;
+      return this;
+    }
+
+    /** What a NaN or infinite score does: fail the step (default) or drop those episodes. */
+    public Builder nonFiniteScores(NonFiniteScores v) {
+      nonFiniteScores = v;
       return this;
     }
 
@@ -469,13 +541,16 @@ public final class PpoConfig {
       return this;
     }
 
-    /** Default 0 (off). */
+    /**
+     * Must stay 0: PPO's ratios and KL use the full next-token distribution, so sampling from a
+     * truncated one would make the behaviour policy differ from pi_old (TRL fixes {@code top_k = 0}).
+     */
     public Builder topK(int v) {
       topK = v;
       return this;
     }
 
-    /** Default 1.0 (off). */
+    /** Must stay 1.0, for the reason given at {@link #topK}. */
     public Builder topP(double v) {
       topP = v;
       return this;
@@ -521,6 +596,18 @@ public final class PpoConfig {
           rolloutBatchSize,
           miniBatchSize);
       checkArgument(ppoEpochs >= 1, "ppoEpochs must be >= 1, got %s", ppoEpochs);
+      finite("vfCoef", vfCoef);
+      finite("entropyCoef", entropyCoef);
+      finite("scoreClip", scoreClip);
+      finite("ptxCoef", ptxCoef);
+      finite("temperature", temperature);
+      finite("maxGradNorm", maxGradNorm);
+      finite("weightDecay", weightDecay);
+      finite("clipRangeValue", clipRangeValue);
+      finite("targetKl", targetKl);
+      finite("klHorizon", klHorizon);
+      checkArgument(Double.isNaN(missingEosPenalty) || Double.isFinite(missingEosPenalty), "missingEosPenalty must be finite, got %s", missingEosPenalty);
+      checkArgument(Double.isNaN(nonEosScore) || Double.isFinite(nonEosScore), "nonEosScore must be finite, got %s", nonEosScore);
       checkArgument(clipRange > 0 && clipRange < 1, "clipRange must be in (0, 1), got %s", clipRange);
       checkArgument(clipRangeValue > 0, "clipRangeValue must be positive, got %s", clipRangeValue);
       checkArgument(vfCoef >= 0, "vfCoef must be >= 0, got %s", vfCoef);
@@ -531,7 +618,12 @@ public final class PpoConfig {
       checkArgument(!adaptiveKl || targetKl > 0, "targetKl must be positive, got %s", targetKl);
       checkArgument(!adaptiveKl || klHorizon > 0, "klHorizon must be positive, got %s", klHorizon);
       checkArgument(klEstimator != null, "klEstimator must be set");
-      checkArgument(earlyStopApproxKl >= 0, "earlyStopApproxKl must be >= 0, got %s", earlyStopApproxKl);
+      checkArgument(
+          earlyStopTargetKl >= 0 && Double.isFinite(earlyStopTargetKl), "earlyStopping target_kl must be >= 0, got %s", earlyStopTargetKl);
+      checkArgument(ratioThreshold >= 0 && Double.isFinite(ratioThreshold), "ratioThreshold must be >= 0 and finite (0 = off), got %s", ratioThreshold);
+      checkArgument(maxApproxKl >= 0 && Double.isFinite(maxApproxKl), "maxApproxKl must be >= 0 and finite (0 = off), got %s", maxApproxKl);
+      checkArgument(maxValueLoss >= 0 && Double.isFinite(maxValueLoss), "maxValueLoss must be >= 0 and finite (0 = off), got %s", maxValueLoss);
+      checkArgument(nonFiniteScores != null, "nonFiniteScores must be set");
       checkArgument(scoreClip >= 0, "scoreClip must be >= 0, got %s", scoreClip);
       checkArgument(!scoreNorm || scoreScaling, "scoreNorm needs scoreScaling");
       checkArgument(Double.isNaN(missingEosPenalty) || missingEosPenalty >= 0, "missingEosPenalty must be >= 0, got %s", missingEosPenalty);
@@ -539,12 +631,24 @@ public final class PpoConfig {
       checkArgument(ptxCoef >= 0, "ptxCoef must be >= 0, got %s", ptxCoef);
       checkArgument(ptxBatchSize >= 1, "ptxBatchSize must be >= 1, got %s", ptxBatchSize);
       checkArgument(temperature > 0, "temperature must be positive, got %s", temperature);
-      checkArgument(topK >= 0, "topK must be >= 0, got %s", topK);
-      checkArgument(topP > 0 && topP <= 1, "topP must be in (0, 1], got %s", topP);
+      checkArgument(
+          topK == 0,
+          "topK must be 0 for PPO, got %s: responses would be sampled from a truncated distribution while the"
+              + " ratios and the KL use the full one (TRL fixes top_k = 0 and top_p = 1.0)",
+          topK);
+      checkArgument(
+          topP == 1.0,
+          "topP must be 1.0 for PPO, got %s: responses would be sampled from a truncated distribution while the"
+              + " ratios and the KL use the full one (TRL fixes top_k = 0 and top_p = 1.0)",
+          topP);
       checkArgument(maxNewTokens >= 1, "maxNewTokens must be >= 1, got %s", maxNewTokens);
       checkArgument(maxGradNorm >= 0, "maxGradNorm must be >= 0, got %s", maxGradNorm);
       checkArgument(weightDecay >= 0, "weightDecay must be >= 0, got %s", weightDecay);
       return new PpoConfig(this);
+    }
+
+    private static void finite(String field, double v) {
+      checkArgument(Double.isFinite(v), "%s must be finite, got %s", field, v);
     }
   }
 }

@@ -9,15 +9,17 @@ public final class PpoLosses {
 
   /**
    * The clipped surrogate objective (Schulman et al. 2017) as a loss, {@code mean(max(-A r, -A
-   * clip(r, 1-eps, 1+eps)))} with {@code r = exp(logp - logpOld)}.
+   * clip(r, 1-eps, 1+eps)))} with {@code r = exp(clamp(logp - logpOld, -20, 20))} (OpenRLHF's
+   * bound of the log-ratio: no gradient flows through a clamped token).
    *
    * @param loss the masked mean
    * @param gradLogProbs {@code dL/d logp} per token
    * @param clipFraction the fraction of tokens where the clipped term is larger
    * @param approxKl {@code mean((logp - logpOld)^2) / 2}
    * @param meanRatio the mean ratio
+   * @param policyKl TRL's {@code policykl}, {@code mean(logpOld - logp)} (the early-stopping statistic)
    */
-  public record PolicyLoss(double loss, double[][] gradLogProbs, double clipFraction, double approxKl, double meanRatio) {}
+  public record PolicyLoss(double loss, double[][] gradLogProbs, double clipFraction, double approxKl, double meanRatio, double policyKl) {}
 
   /**
    * The clipped policy loss of new log-probabilities {@code logp} against the rollout's {@code
@@ -29,11 +31,14 @@ public final class PpoLosses {
     double clipped = 0;
     double kl = 0;
     double ratioSum = 0;
+    double policyKl = 0;
     double[][] grad = new double[logp.length][];
     for (int i = 0; i < logp.length; i++) {
       grad[i] = new double[logp[i].length];
       for (int t = 0; t < length[i]; t++) {
-        double diff = logp[i][t] - logpOld[i][t];
+        double rawDiff = logp[i][t] - logpOld[i][t];
+        double diff = Math.max(-KlEstimator.LOG_RATIO_CLAMP, Math.min(KlEstimator.LOG_RATIO_CLAMP, rawDiff));
+        boolean bounded = diff == rawDiff || Double.isNaN(rawDiff);
         double ratio = Math.exp(diff);
         double a = advantages[i][t];
         double unclippedLoss = -a * ratio;
@@ -43,13 +48,14 @@ public final class PpoLosses {
           clipped++;
         } else {
           loss += unclippedLoss;
-          grad[i][t] = -a * ratio / n; // d(-A exp(logp - logpOld)) / d logp
+          grad[i][t] = bounded ? -a * ratio / n : 0; // d(-A exp(logp - logpOld)) / d logp
         }
-        kl += 0.5 * diff * diff;
+        kl += 0.5 * rawDiff * rawDiff;
+        policyKl -= rawDiff;
         ratioSum += ratio;
       }
     }
-    return new PolicyLoss(loss / n, grad, clipped / n, kl / n, ratioSum / n);
+    return new PolicyLoss(loss / n, grad, clipped / n, kl / n, ratioSum / n, policyKl / n);
   }
 
   /**

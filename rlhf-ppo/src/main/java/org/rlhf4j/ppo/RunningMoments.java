@@ -1,8 +1,11 @@
 package org.rlhf4j.ppo;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 /**
  * Running mean and standard deviation of scores across batches (Chan et al.'s parallel update, as
- * in TRL's {@code RunningMoments}), for score scaling. Mutable; part of the trainer's state.
+ * in TRL's {@code RunningMoments}), for score scaling. Mutable; part of the trainer's state. Only
+ * finite values are accepted, so the moments are always finite.
  */
 public final class RunningMoments {
   private double mean;
@@ -11,6 +14,12 @@ public final class RunningMoments {
 
   /** Folds in a batch; returns the batch's own mean and (population) standard deviation. */
   public double[] update(double[] xs) {
+    checkArgument(xs.length > 0, "no values");
+    for (int i = 0; i < xs.length; i++) {
+      if (!Double.isFinite(xs[i])) {
+        throw new IllegalArgumentException("value " + i + " of the batch is " + xs[i] + ": running moments take finite values only");
+      }
+    }
     double bMean = 0;
     for (double x : xs) {
       bMean += x / xs.length;
@@ -45,6 +54,13 @@ public final class RunningMoments {
 
   /** Restores {@link #state()}. */
   public void restore(double[] s) {
+    checkArgument(s.length == 3, "expected [mean, var, count], got %s values", s.length);
+    checkArgument(
+        Double.isFinite(s[0]) && Double.isFinite(s[1]) && s[1] >= 0 && Double.isFinite(s[2]) && s[2] > 0,
+        "running moments must be finite with var >= 0 and count > 0, got [%s, %s, %s]",
+        s[0],
+        s[1],
+        s[2]);
     mean = s[0];
     var = s[1];
     count = s[2];

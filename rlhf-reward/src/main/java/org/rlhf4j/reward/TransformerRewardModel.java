@@ -51,6 +51,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
 
   /** The backbone and head, for training and checkpoints. */
   public GptModel model() {
+    checkOpen();
     return model;
   }
 
@@ -96,6 +97,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
 
   /** The unnormalised scores {@code [B]}, computed in chunks. */
   public INDArray rawScores(TokenBatch sequences) {
+    checkOpen();
     int b = sequences.batchSize();
     double[] out = new double[b];
     for (int start = 0; start < b; start += SCORING_BATCH) {
@@ -116,6 +118,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
    * dL/dscore} and adds the parameter gradients to the model's.
    */
   public ScoredPass forward(TokenBatch sequences) {
+    checkOpen();
     ForwardPass pass = model.forward(sequences);
     INDArray values = pass.values(); // [B, T]
     int b = sequences.batchSize();
@@ -168,6 +171,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
    * the tokenizer is saved with it if not null.
    */
   public void save(Path dir, Provenance provenance, Tokenizer tokenizer) {
+    checkOpen();
     ModelCheckpoint.save(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", "reward_model"), tokenizer);
   }
 
@@ -187,6 +191,18 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
     return rm;
   }
 
+  private void checkOpen() {
+    if (model.isClosed()) {
+      throw new IllegalStateException("the reward model has been closed (its native memory was freed)");
+    }
+  }
+
+  /** The vocabulary size of the backbone (token ids must be below it). */
+  public int vocabSize() {
+    return model.config().vocabSize();
+  }
+
+  /** Frees the backbone's native memory (idempotent); using the reward model afterwards is an {@link IllegalStateException}. */
   @Override
   public void close() {
     model.close();

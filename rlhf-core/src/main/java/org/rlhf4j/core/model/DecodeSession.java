@@ -32,6 +32,7 @@ public final class DecodeSession implements AutoCloseable {
   private final INDArray logits; // [B, V], returned by prefill and step, overwritten by the next step
   private int length;
   private boolean prefilled;
+  private boolean closed;
 
   /** One shard's cache and scratch ({@code m} sequences). */
   private static final class Shard implements AutoCloseable {
@@ -136,6 +137,7 @@ public final class DecodeSession implements AutoCloseable {
    *     overwritten by the next {@link #step})
    */
   public INDArray prefill(TokenBatch prompts) {
+    checkOpen();
     checkState(!prefilled, "prefill may be called once per session");
     checkArgument(prompts.batchSize() == batch, "expected %s prompts, got %s", batch, prompts.batchSize());
     int t = prompts.length();
@@ -178,6 +180,7 @@ public final class DecodeSession implements AutoCloseable {
    * after it, {@code [B, V]} (the session's buffer, overwritten by the next step).
    */
   public INDArray step(int[] tokens) {
+    checkOpen();
     checkState(prefilled, "call prefill first");
     checkArgument(tokens.length == batch, "expected %s tokens, got %s", batch, tokens.length);
     checkState(length < capacity, "the cache is full (%s positions)", capacity);
@@ -243,8 +246,25 @@ public final class DecodeSession implements AutoCloseable {
     }
   }
 
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("the decode session has been closed (its cache was freed)");
+    }
+    model.checkOpen(); // the session reads the model's weights
+  }
+
+  /** Whether {@link #close()} has been called. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /** Frees the cache (idempotent); using the session afterwards is an {@link IllegalStateException}. */
   @Override
   public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     for (Shard s : shards) {
       s.close();
     }

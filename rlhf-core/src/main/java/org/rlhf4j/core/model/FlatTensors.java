@@ -18,6 +18,7 @@ public final class FlatTensors implements AutoCloseable {
   private final ParameterLayout layout;
   private final Tensor flat;
   private final ImmutableMap<String, Tensor> views;
+  private volatile boolean closed;
 
   private FlatTensors(ParameterLayout layout, INDArray flat) {
     this.layout = layout;
@@ -42,11 +43,13 @@ public final class FlatTensors implements AutoCloseable {
 
   /** The whole buffer, {@code [totalSize]}. */
   public Tensor flat() {
+    checkOpen();
     return flat;
   }
 
   /** The view of the tensor called {@code name}. */
   public Tensor get(String name) {
+    checkOpen();
     Tensor t = views.get(name);
     checkArgument(t != null, "no tensor named %s", name);
     return t;
@@ -59,17 +62,36 @@ public final class FlatTensors implements AutoCloseable {
 
   /** Sets every element to zero. */
   public void zero() {
+    checkOpen();
     flat.array().assign(0);
   }
 
   /** Copies every element of {@code other} (same layout and type) into this buffer. */
   public void copyFrom(FlatTensors other) {
+    checkOpen();
+    other.checkOpen();
     checkArgument(other.layout.totalSize() == layout.totalSize(), "layouts differ");
     flat.array().assign(other.flat.array());
   }
 
+  /** Whether the buffer has been freed. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("these tensors have been closed (their native memory was freed)");
+    }
+  }
+
+  /** Frees the native buffer (idempotent); using the tensors afterwards is an {@link IllegalStateException}. */
   @Override
   public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     flat.array().close();
   }
 }

@@ -122,6 +122,18 @@ public final class GptModel implements AutoCloseable {
     return m;
   }
 
+  /**
+   * A copy of this model with a zero-initialised scalar head, for use as PPO's value head (the
+   * initialisation of lm-human-preferences: every value starts at 0, so the first advantages are
+   * the returns themselves rather than the noise of a random head). An existing head is replaced.
+   * Reward heads keep {@link #withNewScalarHead(long)}'s random initialisation.
+   */
+  public GptModel withNewValueHead() {
+    GptModel m = withNewScalarHead(0);
+    m.params.get("scalar_head.weight").array().assign(0);
+    return m;
+  }
+
   /** The architecture. */
   public GptConfig config() {
     return config;
@@ -139,16 +151,19 @@ public final class GptModel implements AutoCloseable {
 
   /** The parameters (named views of one flat buffer); writing them changes the model. */
   public FlatTensors parameters() {
+    checkOpen();
     return params;
   }
 
   /** The accumulated gradients, laid out like {@link #parameters()}. */
   public FlatTensors gradients() {
+    checkOpen();
     return grads;
   }
 
   /** Sets all gradients to zero. */
   public void zeroGradients() {
+    checkOpen();
     grads.zero();
   }
 
@@ -228,10 +243,15 @@ public final class GptModel implements AutoCloseable {
 
   // --- package-private access for ForwardPass and the decoder
 
-  private void checkOpen() {
+  void checkOpen() {
     if (closed) {
-      throw new IllegalStateException("the model has been closed");
+      throw new IllegalStateException("the model " + config + " has been closed (its native memory was freed)");
     }
+  }
+
+  /** Whether {@link #close()} has been called. */
+  public boolean isClosed() {
+    return closed;
   }
 
   void checkCurrent(long id) {

@@ -26,6 +26,7 @@ public final class AdamW implements AutoCloseable {
   private final List<FlatTensors> secondMoments = new ArrayList<>();
   private long step;
   private long skipped;
+  private boolean closed;
 
   /** An optimiser over {@code models}' parameters (moments start at zero). */
   public AdamW(AdamWConfig config, List<GptModel> models) {
@@ -73,6 +74,7 @@ public final class AdamW implements AutoCloseable {
    * loss or the gradients are NaN or infinite.
    */
   public StepOutcome step(double loss) {
+    checkOpen();
     double sumSq = 0;
     for (GptModel m : models) {
       sumSq += OptimKernels.of(m.dataType()).sumOfSquares(m.gradients().flat());
@@ -113,11 +115,13 @@ public final class AdamW implements AutoCloseable {
 
   /** The first moments of model {@code i} (for checkpoints). */
   public FlatTensors firstMoments(int i) {
+    checkOpen();
     return firstMoments.get(i);
   }
 
   /** The second moments of model {@code i} (for checkpoints). */
   public FlatTensors secondMoments(int i) {
+    checkOpen();
     return secondMoments.get(i);
   }
 
@@ -128,8 +132,24 @@ public final class AdamW implements AutoCloseable {
     this.skipped = skippedCount;
   }
 
+  /** Whether {@link #close()} has been called. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("the optimiser has been closed (its moments were freed)");
+    }
+  }
+
+  /** Frees the moments; using the optimiser afterwards is an {@link IllegalStateException}. */
   @Override
   public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     firstMoments.forEach(FlatTensors::close);
     secondMoments.forEach(FlatTensors::close);
   }

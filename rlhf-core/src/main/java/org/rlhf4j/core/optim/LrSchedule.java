@@ -6,8 +6,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A learning rate per optimiser step (steps count from 1): constant, or a linear warm-up to the peak
- * followed by a linear or cosine decay to {@code minRatio * peak} at {@code totalSteps}. Immutable.
+ * A learning rate per optimiser step: constant, or a linear warm-up to the peak followed by a linear
+ * or cosine decay to {@code minRatio * peak}. Steps count from 1 in this API; the value of step
+ * {@code k} is Hugging Face's {@code lr_lambda(k - 1)} ({@code get_constant_schedule_with_warmup},
+ * {@code get_linear_schedule_with_warmup}, {@code get_cosine_with_min_lr_schedule_with_warmup}), so
+ * a run of {@code totalSteps} steps uses the peak rate at its first post-warm-up step and never
+ * spends a step at rate 0 at its end (the decay reaches its floor only at step {@code totalSteps +
+ * 1}). As in Hugging Face, the first warm-up step has rate 0. Immutable.
  */
 public final class LrSchedule {
   /** The shape of the decay after warm-up. */
@@ -55,18 +60,19 @@ public final class LrSchedule {
     return new LrSchedule(Kind.COSINE, peak, warmupSteps, totalSteps, minRatio);
   }
 
-  /** The learning rate of step {@code step} (1-based). */
+  /** The learning rate of step {@code step} (1-based; Hugging Face's schedule at {@code step - 1}). */
   public double lr(long step) {
     checkArgument(step >= 1, "steps count from 1, got %s", step);
-    if (step <= warmupSteps) {
-      return peak * step / (warmupSteps + 1.0);
+    long current = step - 1; // Hugging Face's scheduler counts the steps already taken
+    if (current < warmupSteps) {
+      return peak * current / Math.max(1.0, warmupSteps);
     }
     if (kind == Kind.CONSTANT) {
       return peak;
     }
-    double progress = Math.min(1.0, (double) (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps));
+    double progress = Math.min(1.0, (double) (current - warmupSteps) / Math.max(1, totalSteps - warmupSteps));
     double factor = kind == Kind.LINEAR ? 1.0 - progress : 0.5 * (1.0 + Math.cos(Math.PI * progress));
-    return peak * (minRatio + (1 - minRatio) * factor);
+    return peak * Math.max(0.0, minRatio + (1 - minRatio) * factor);
   }
 
   /** The peak learning rate. */

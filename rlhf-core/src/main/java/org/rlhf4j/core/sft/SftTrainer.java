@@ -14,6 +14,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.MemoryEstimate;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
@@ -54,6 +55,7 @@ public final class SftTrainer {
     TrainingListener l = listener == null ? Listeners.none() : listener;
     int n = train.size();
     int b = Math.min(config.batchSize(), n);
+    checkMemory(model, b, train, eval);
     long stepsPerEpoch = (n + b - 1) / b;
     long total = config.maxSteps() > 0 ? config.maxSteps() : config.epochs() * stepsPerEpoch;
     SplittableRandom rng = new SplittableRandom(config.seed());
@@ -157,6 +159,28 @@ public final class SftTrainer {
     Metrics metrics = Metrics.of(PHASE, step, m);
     l.onEvaluation(metrics);
     return metrics;
+  }
+
+  /**
+   * Refuses (before anything is allocated) a batch whose activations, with the gradients and AdamW's
+   * moments, cannot fit in memory; the message names the estimate and the limit.
+   */
+  private void checkMemory(GptModel model, int batch, SftData train, SftData eval) {
+    int longest = 0;
+    for (SftData d : eval == null ? List.of(train) : List.of(train, eval)) {
+      for (int i = 0; i < d.size(); i++) {
+        longest = Math.max(longest, d.get(i).length());
+      }
+    }
+    int evalBatch = eval == null ? 0 : Math.min(config.batchSize(), eval.size());
+    long activations = MemoryEstimate.activationBytes(model.config(), model.dataType(), Math.max(batch, evalBatch), longest);
+    long state = MemoryEstimate.parameterBytes(model.config(), model.dataType(), 2 + Math.min(model.options().threads(), batch));
+    long bytes = activations > Long.MAX_VALUE - state ? Long.MAX_VALUE : activations + state;
+    MemoryEstimate.check(
+        "SFT with batchSize " + config.batchSize() + " (" + Math.max(batch, evalBatch) + " sequences of up to " + longest + " tokens per batch, model "
+            + model.config() + ")",
+        bytes,
+        "lower batchSize");
   }
 
   private static void checkLengths(GptModel model, SftData data) {

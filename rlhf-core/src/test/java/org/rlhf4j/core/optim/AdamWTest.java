@@ -110,22 +110,51 @@ class AdamWTest {
     }
   }
 
+  /**
+   * Values of Hugging Face's schedulers computed by hand: step k of this API is {@code
+   * lr_lambda(k - 1)}; e.g. {@code get_linear_schedule_with_warmup(warmup 3, total 13)} gives 0,
+   * 1/3, 2/3, then (13 - 3) / 10 = 1, 9/10, ..., 1/10 at the 13th and last step.
+   */
   @Test
   void schedulesByHand() {
     LrSchedule lin = LrSchedule.linear(1.0, 3, 13);
-    assertEquals(0.25, lin.lr(1), 1e-12);
-    assertEquals(0.75, lin.lr(3), 1e-12);
-    assertEquals(1.0 - 2 / 10.0, lin.lr(5), 1e-12);
-    assertEquals(0.0, lin.lr(13), 1e-12);
+    assertEquals(0.0, lin.lr(1), 1e-12);
+    assertEquals(1 / 3.0, lin.lr(2), 1e-12);
+    assertEquals(2 / 3.0, lin.lr(3), 1e-12);
+    assertEquals(1.0, lin.lr(4), 1e-12);
+    assertEquals(0.9, lin.lr(5), 1e-12);
+    assertEquals(0.1, lin.lr(13), 1e-12); // the last step still learns
+    assertEquals(0.0, lin.lr(14), 1e-12);
     assertEquals(0.0, lin.lr(20), 1e-12);
     LrSchedule cos = LrSchedule.cosine(2.0, 0, 10, 0.1);
-    assertEquals(2.0 * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * 0.1))), cos.lr(1), 1e-12);
-    assertEquals(2.0 * (0.1 + 0.9 * 0.5), cos.lr(5), 1e-12);
-    assertEquals(0.2, cos.lr(10), 1e-12);
+    assertEquals(2.0, cos.lr(1), 1e-12);
+    assertEquals(1.3781152949374527, cos.lr(5), 1e-12); // 2 (0.1 + 0.9 (1 + cos(0.4 pi)) / 2)
+    assertEquals(0.24404913533436182, cos.lr(10), 1e-12); // 2 (0.1 + 0.9 (1 + cos(0.9 pi)) / 2)
+    assertEquals(0.2, cos.lr(11), 1e-12);
     assertEquals(0.5, LrSchedule.constant(0.5).lr(100), 0);
-    assertEquals(0.25, LrSchedule.constantWithWarmup(0.5, 1).lr(1), 1e-12);
+    assertEquals(0.0, LrSchedule.constantWithWarmup(0.5, 2).lr(1), 1e-12);
+    assertEquals(0.25, LrSchedule.constantWithWarmup(0.5, 2).lr(2), 1e-12);
+    assertEquals(0.5, LrSchedule.constantWithWarmup(0.5, 2).lr(3), 1e-12);
+    assertEquals(0.3, LrSchedule.linear(0.3, 0, 1).lr(1), 1e-12);
     assertThrows(IllegalArgumentException.class, () -> LrSchedule.constant(-1));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AdamWConfig.builder().betas(1.0, 0.9).build());
     assertTrue(e.getMessage().contains("beta1"), e.getMessage());
+  }
+
+  /** A run of one optimiser step with linear or cosine decay (e.g. a small reward-model round) learns. */
+  @Test
+  void aSingleStepRunWithDecayChangesTheWeights() {
+    for (LrSchedule s : new LrSchedule[] {LrSchedule.linear(0.01, 0, 1), LrSchedule.cosine(0.01, 0, 1, 0)}) {
+      GptModel m = tiny();
+      INDArray before = m.parameters().flat().array().dup();
+      try (AdamW opt = new AdamW(AdamWConfig.builder().schedule(s).maxGradNorm(0).build(), m)) {
+        fillGradients(m, 7, 1.0);
+        StepOutcome o = opt.step(1.0);
+        assertTrue(o.applied());
+        assertEquals(0.01, o.learningRate(), 1e-15, s.toString());
+      }
+      double moved = m.parameters().flat().array().sub(before).amaxNumber().doubleValue();
+      assertTrue(moved > 1e-3, s + ": the only step must change the weights, moved " + moved);
+    }
   }
 }
