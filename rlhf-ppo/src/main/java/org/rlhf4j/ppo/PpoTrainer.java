@@ -695,7 +695,7 @@ public final class PpoTrainer implements AutoCloseable {
       checkArgument(tokenizer != null, "tokenizer must be set");
       checkArgument(
           critic != null || policy.config().scalarHead(),
-          "the policy has no value head: build it with GptModel.withNewScalarHead(seed) or give a critic");
+          "the policy has no value head: build it with GptModel.withNewValueHead() or give a critic");
       checkArgument(critic == null || critic.config().scalarHead(), "the critic needs a scalar head");
       checkArgument(!policy.isClosed(), "the policy has been closed");
       checkArgument(!reference.isClosed(), "the reference has been closed");

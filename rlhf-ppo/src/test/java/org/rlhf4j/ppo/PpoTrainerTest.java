@@ -81,7 +81,7 @@ class PpoTrainerTest {
 
   static PpoTrainer trainer(PpoConfig cfg, GptModel sft) {
     return PpoTrainer.builder(cfg)
-        .policy(sft.withNewScalarHead(3))
+        .policy(sft.withNewValueHead())
         .reference(sft)
         .rewardModel(new CountTarget())
         .tokenizer(TOK)
@@ -158,7 +158,7 @@ class PpoTrainerTest {
   @Test
   void periodicCheckpointsResumeTheRun(@TempDir Path tmp) {
     GptModel sft = sftModel();
-    PpoTrainer t = PpoTrainer.builder(config().build()).policy(sft.withNewScalarHead(3)).reference(sft).rewardModel(new CountTarget())
+    PpoTrainer t = PpoTrainer.builder(config().build()).policy(sft.withNewValueHead()).reference(sft).rewardModel(new CountTarget())
         .tokenizer(TOK).prompts(prompts()).checkpoints(tmp.resolve("latest"), 2).build();
     List<PpoStats> run = t.train(5);
     PpoTrainer resumed = trainer(config().build(), sftModel());

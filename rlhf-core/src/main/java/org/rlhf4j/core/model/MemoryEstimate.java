@@ -101,6 +101,9 @@ public final class MemoryEstimate {
       return "more than 9.2e18 bytes";
     }
     double b = bytes;
+    if (b >= 1e12) {
+      return String.format(Locale.ROOT, "%.3g TB", b / 1e12);
+    }
     if (b >= 1e9) {
       return String.format(Locale.ROOT, "%.3g GB", b / 1e9);
     }

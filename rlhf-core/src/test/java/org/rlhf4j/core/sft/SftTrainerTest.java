@@ -128,4 +128,32 @@ class SftTrainerTest {
     assertTrue(tooLong.getMessage().contains("context length"), tooLong.getMessage());
     assertTrue(Arrays.stream(data.get(0).targetMask()).sum() > 0);
   }
+
+  /** An absurd batch is refused before anything is allocated, with the estimate and the limit. */
+  @Test
+  void aBatchThatCannotFitIsRefusedUpFrontWithTheNumbers() {
+    int[] corpus = new int[64 * 4000];
+    for (int i = 0; i < corpus.length; i++) {
+      corpus[i] = i % 200;
+    }
+    SftData data = SftData.fromCorpus(corpus, 64);
+    GptModel m = tinyModel(1, 64);
+    String old = System.getProperty("rlhf4j.memory.limit");
+    System.setProperty("rlhf4j.memory.limit", "1000000000"); // 1 GB, for a machine-independent test
+    try {
+      org.rlhf4j.core.RlhfException e = assertThrows(org.rlhf4j.core.RlhfException.class,
+          () -> new SftTrainer(SftConfig.builder().batchSize(100000).maxSteps(1).build()).train(m, data, null, null));
+      assertTrue(e.getMessage().matches("SFT with batchSize 100000 \\(4000 sequences of up to 64 tokens per batch, model .*\\) needs about"
+          + " [0-9.]+ GB .* more than the limit set by -Drlhf4j.memory.limit \\(1.00 GB\\); lower batchSize"), e.getMessage());
+      // a batch that fits trains as before
+      new SftTrainer(SftConfig.builder().batchSize(4).maxSteps(1).build()).train(m, data, null, null);
+    } finally {
+      if (old == null) {
+        System.clearProperty("rlhf4j.memory.limit");
+      } else {
+        System.setProperty("rlhf4j.memory.limit", old);
+      }
+      m.close();
+    }
+  }
 }
