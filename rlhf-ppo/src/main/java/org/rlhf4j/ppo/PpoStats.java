@@ -10,7 +10,10 @@ import org.rlhf4j.core.train.Metrics;
  * policy/entropy_avg}, {@code loss/policy_avg}, {@code loss/value_avg}, {@code val/clipfrac_avg},
  * {@code val/ratio}, {@code val/num_eos_tokens}, {@code lr}, {@code episode}, plus {@code
  * objective/kl_coef}, {@code time/rollout}, {@code time/scoring}, {@code time/training} (seconds)
- * and {@code time/tokens_per_second}. Immutable.
+ * and {@code time/tokens_per_second}; TRL's {@code policy/policykl}; and the safeguards' counters
+ * {@code objective/scores_nonfinite}, {@code objective/kl_clamped_tokens}, {@code
+ * policy/skipped_ratio}, {@code policy/skipped_bounds}, {@code skipped_updates}, {@code
+ * early_stopped} and {@code warnings}. Immutable.
  */
 public record PpoStats(long step, ImmutableMap<String, Double> values) {
 
