@@ -1,5 +1,8 @@
 package org.rlhf4j.ppo;
 
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import org.rlhf4j.core.train.Metrics;
 
@@ -10,9 +13,21 @@ import org.rlhf4j.core.train.Metrics;
  * policy/entropy_avg}, {@code loss/policy_avg}, {@code loss/value_avg}, {@code val/clipfrac_avg},
  * {@code val/ratio}, {@code val/num_eos_tokens}, {@code lr}, {@code episode}, plus {@code
  * objective/kl_coef}, {@code time/rollout}, {@code time/scoring}, {@code time/training} (seconds)
- * and {@code time/tokens_per_second}. Immutable.
+ * and {@code time/tokens_per_second}; and the step's sampled {@link #completions()} as text with
+ * their scores. Immutable.
  */
-public record PpoStats(long step, ImmutableMap<String, Double> values) {
+public record PpoStats(long step, ImmutableMap<String, Double> values, ImmutableList<ScoredCompletion> completions) {
+
+  /** Checks the components. */
+  public PpoStats {
+    checkNotNull(values, "values");
+    checkNotNull(completions, "completions");
+  }
+
+  /** Statistics without completions. */
+  public PpoStats(long step, ImmutableMap<String, Double> values) {
+    this(step, values, ImmutableList.of());
+  }
 
   /** The statistic {@code name}; fails if it was not reported. */
   public double get(String name) {

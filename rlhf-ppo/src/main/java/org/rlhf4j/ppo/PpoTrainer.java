@@ -1,6 +1,7 @@
 package org.rlhf4j.ppo;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
@@ -32,6 +33,7 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.RewardModel;
+import org.rlhf4j.reward.TextRewardModel;
 
 /**
  * PPO for RLHF (Ziegler et al. 2019; Ouyang et al. 2022) with TRL's recipe. One {@link #step}:
@@ -64,6 +66,7 @@ public final class PpoTrainer implements AutoCloseable {
   private final ImmutableList<String> prompts;
   private final SftData ptxData;
   private final TrainingListener listener;
+  private final ImmutableList<PpoStepListener> stepListeners;
   private final Path checkpointDir;
   private final int checkpointEvery;
   private final AdamW optimizer;
@@ -77,11 +80,14 @@ public final class PpoTrainer implements AutoCloseable {
     this.policy = b.policy;
     this.reference = b.reference;
     this.critic = b.critic;
-    this.rewardModel = b.rewardModel;
+    this.rewardModel = b.rewardModel instanceof TextRewardModel t && t.tokenizer().isEmpty()
+        ? t.withTokenizer(b.tokenizer) // a text reward decodes with the policy's tokenizer
+        : b.rewardModel;
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
     this.ptxData = b.ptxData;
     this.listener = Listeners.of(b.listeners);
+    this.stepListeners = ImmutableList.copyOf(b.stepListeners);
     this.checkpointDir = b.checkpointDir;
     this.checkpointEvery = b.checkpointEvery;
     this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
@@ -153,8 +159,9 @@ public final class PpoTrainer implements AutoCloseable {
     stats.put("time/scoring", (t2 - t1) / 1e9);
     stats.put("time/training", (t3 - t2) / 1e9);
     stats.put("time/tokens_per_second", r.tokens() / ((t3 - t0) / 1e9));
-    PpoStats s = new PpoStats(stepCount, ImmutableMap.copyOf(stats));
+    PpoStats s = new PpoStats(stepCount, ImmutableMap.copyOf(stats), StepTexts.completions(batchPrompts, r, tokenizer));
     listener.onStep(s.toMetrics());
+    stepListeners.forEach(sl -> sl.onPpoStep(s));
     if (checkpointDir != null && stepCount % checkpointEvery == 0) {
       // an application's own tokenizer cannot be saved; the checkpoint is then written without it
       PpoCheckpoint.save(checkpointDir, this, Tokenizers.canSave(tokenizer) ? tokenizer : null);
@@ -361,6 +368,7 @@ public final class PpoTrainer implements AutoCloseable {
     private Path checkpointDir;
     private int checkpointEvery;
     private final List<TrainingListener> listeners = new ArrayList<>();
+    private final List<PpoStepListener> stepListeners = new ArrayList<>();
 
     private Builder(PpoConfig config) {
       this.config = config;
@@ -422,6 +430,12 @@ public final class PpoTrainer implements AutoCloseable {
     /** Adds a listener. */
     public Builder listener(TrainingListener l) {
       listeners.add(l);
+      return this;
+    }
+
+    /** Adds a listener that sees each step's full result, sampled texts included. */
+    public Builder stepListener(PpoStepListener l) {
+      stepListeners.add(checkNotNull(l, "listener"));
       return this;
     }
 

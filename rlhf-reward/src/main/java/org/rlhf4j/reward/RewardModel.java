@@ -1,7 +1,10 @@
 package org.rlhf4j.reward;
 
+import static com.google.common.base.Preconditions.checkNotNull;
+
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
  * Scores (prompt + response) token sequences with one scalar each. PPO accepts any implementation:
@@ -28,5 +31,26 @@ public interface RewardModel {
   /** {@link #score(TokenBatch)} for {@code [B, T]} ids and mask arrays of any numeric type. */
   default INDArray score(INDArray ids, INDArray mask) {
     return score(TokenBatch.of(ids, mask));
+  }
+
+  /**
+   * A reward computed by the application on texts, one completion at a time, e.g. {@code
+   * RewardModel.ofText((prompt, response) -> response.contains("thanks") ? 1 : 0)}. A {@code
+   * PpoTrainer} decodes with its own tokenizer; elsewhere call {@link
+   * TextRewardModel#withTokenizer}.
+   */
+  static TextRewardModel ofText(TextScorer scorer) {
+    checkNotNull(scorer, "scorer");
+    return ofTexts(batch -> batch.stream().mapToDouble(c -> scorer.score(c.prompt(), c.response())).toArray());
+  }
+
+  /** {@link #ofText(TextScorer)} with the tokenizer that decodes the ids. */
+  static TextRewardModel ofText(Tokenizer tokenizer, TextScorer scorer) {
+    return ofText(scorer).withTokenizer(tokenizer);
+  }
+
+  /** A reward computed by the application on a whole batch of completions at once. */
+  static TextRewardModel ofTexts(TextBatchScorer scorer) {
+    return new TextRewardModel(scorer, null);
   }
 }
