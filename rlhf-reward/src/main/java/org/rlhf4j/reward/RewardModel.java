@@ -2,6 +2,7 @@ package org.rlhf4j.reward;
 
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -52,5 +53,29 @@ public interface RewardModel {
   /** A reward computed by the application on a whole batch of completions at once. */
   static TextRewardModel ofTexts(TextBatchScorer scorer) {
     return new TextRewardModel(scorer, null);
+  }
+
+  /**
+   * The sum of this reward and {@code other} (e.g. a trained model plus an application's rule on
+   * the texts); both see the same sequences and response start. A text reward in the sum is bound
+   * to a {@code PpoTrainer}'s tokenizer only when it is given to the trainer directly, so give it
+   * its tokenizer here: {@code rm.plus(RewardModel.ofText(tok, rule))}.
+   */
+  default RewardModel plus(RewardModel other) {
+    checkNotNull(other, "other");
+    RewardModel self = this;
+    return new RewardModel() {
+      @Override
+      public INDArray score(TokenBatch sequences) {
+        return self.score(sequences).castTo(DataType.DOUBLE)
+            .addi(other.score(sequences).castTo(DataType.DOUBLE));
+      }
+
+      @Override
+      public INDArray score(TokenBatch sequences, int responseStart) {
+        return self.score(sequences, responseStart).castTo(DataType.DOUBLE)
+            .addi(other.score(sequences, responseStart).castTo(DataType.DOUBLE));
+      }
+    };
   }
 }

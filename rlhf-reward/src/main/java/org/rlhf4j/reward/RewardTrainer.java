@@ -1,5 +1,8 @@
 package org.rlhf4j.reward;
 
+import static com.google.common.base.Preconditions.checkNotNull;
+
+
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import java.util.ArrayList;
@@ -30,10 +33,35 @@ public final class RewardTrainer {
   public static final String PHASE = "reward";
 
   private final RewardConfig config;
+  private final ImmutableList<TrainingListener> listeners;
 
   /** A trainer with {@code config}. */
   public RewardTrainer(RewardConfig config) {
-    this.config = config;
+    this(config, ImmutableList.of());
+  }
+
+  private RewardTrainer(RewardConfig config, ImmutableList<TrainingListener> listeners) {
+    this.config = checkNotNull(config, "config");
+    this.listeners = listeners;
+  }
+
+  /** This trainer with {@code listener} added (called after the ones already added). */
+  public RewardTrainer withListener(TrainingListener listener) {
+    checkNotNull(listener, "listener");
+    return new RewardTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build());
+  }
+
+  /**
+   * Trains {@code rm} in place on {@code train}, holding out a fraction {@link
+   * RewardConfig#evalFraction()} of it (chosen with the seed) for evaluation.
+   */
+  public RewardResult train(TransformerRewardModel rm, Tokenizer tok, List<Ranking> train) {
+    return train(rm, tok, train, null, null);
+  }
+
+  /** Trains {@code rm} in place on {@code train}, evaluating on {@code eval}. */
+  public RewardResult train(TransformerRewardModel rm, Tokenizer tok, List<Ranking> train, List<Ranking> eval) {
+    return train(rm, tok, train, checkNotNull(eval, "eval (use train(rm, tok, train) to hold out a fraction)"), null);
   }
 
   /** The configuration. */
@@ -44,9 +72,17 @@ public final class RewardTrainer {
   /**
    * Trains {@code rm} in place. With {@code eval == null} a fraction {@link
    * RewardConfig#evalFraction()} of {@code train} is held out (chosen with the seed).
+   *
+   * @deprecated nullable positional arguments: use {@link #train(TransformerRewardModel, Tokenizer,
+   *     List)}, {@link #train(TransformerRewardModel, Tokenizer, List, List)} and {@link #withListener}.
    */
+  @Deprecated
   public RewardResult train(TransformerRewardModel rm, Tokenizer tok, List<Ranking> train, List<Ranking> eval, TrainingListener listener) {
-    TrainingListener l = listener == null ? Listeners.none() : listener;
+    List<TrainingListener> all = new ArrayList<>(listeners);
+    if (listener != null) {
+      all.add(listener);
+    }
+    TrainingListener l = Listeners.of(all);
     int maxLength = Math.min(config.maxLength(), rm.model().config().contextLength());
     SplittableRandom rng = new SplittableRandom(config.seed());
     List<Ranking> trainSet = new ArrayList<>(train);

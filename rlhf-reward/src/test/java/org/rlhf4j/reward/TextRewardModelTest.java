@@ -67,4 +67,12 @@ class TextRewardModelTest {
     assertTrue(e.getMessage().contains("withTokenizer"), e.getMessage());
     assertTrue(RewardModel.ofText((p, r) -> 0).tokenizer().isEmpty());
   }
+
+  @Test
+  void plusAddsTwoRewardsOnTheSameSplit() {
+    RewardModel len = RewardModel.ofText(TOK, (p, r) -> r.length());
+    RewardModel bonus = RewardModel.ofText(TOK, (p, r) -> p.equals("Hi") ? 100 : 0);
+    assertArrayEquals(new double[] {102, 4}, len.plus(bonus).score(batch(), 4).toDoubleVector(), 0);
+    assertArrayEquals(new double[] {8, 14}, len.plus(len.plus(bonus)).score(batch()).toDoubleVector(), 0, "no split: the whole row is the response");
+  }
 }

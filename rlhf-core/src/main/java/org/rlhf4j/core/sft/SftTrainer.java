@@ -1,6 +1,7 @@
 package org.rlhf4j.core.sft;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
@@ -12,6 +13,7 @@ import java.util.Optional;
 import java.util.SplittableRandom;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.data.SftExample;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.OutputGradients;
@@ -21,6 +23,7 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
  * Supervised fine-tuning (and pre-training) of a causal LM: minimises the mean negative
@@ -34,10 +37,46 @@ public final class SftTrainer {
   public static final String PHASE = "sft";
 
   private final SftConfig config;
+  private final ImmutableList<TrainingListener> listeners;
 
   /** A trainer with {@code config}. */
   public SftTrainer(SftConfig config) {
-    this.config = config;
+    this(config, ImmutableList.of());
+  }
+
+  private SftTrainer(SftConfig config, ImmutableList<TrainingListener> listeners) {
+    this.config = checkNotNull(config, "config");
+    this.listeners = listeners;
+  }
+
+  /** This trainer with {@code listener} added (called after the ones already added). */
+  public SftTrainer withListener(TrainingListener listener) {
+    checkNotNull(listener, "listener");
+    return new SftTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build());
+  }
+
+  /**
+   * Tokenizes prompt/completion pairs with this configuration's {@link SftConfig#maxLength()},
+   * {@link SftConfig#addBos()} and {@link SftConfig#completionOnlyLoss()} (the single source of
+   * those settings; see {@link SftData#fromExamples}).
+   */
+  public SftData tokenize(List<SftExample> examples, Tokenizer tokenizer) {
+    return SftData.fromExamples(examples, tokenizer, config.maxLength(), config.addBos(), config.completionOnlyLoss());
+  }
+
+  /** Tokenizes {@code examples} with {@link #tokenize} and trains {@code model} in place on them. */
+  public SftResult train(GptModel model, List<SftExample> examples, Tokenizer tokenizer) {
+    return train(model, tokenize(examples, tokenizer));
+  }
+
+  /** Trains {@code model} in place on {@code train}, without evaluation. */
+  public SftResult train(GptModel model, SftData train) {
+    return train(model, train, null, null);
+  }
+
+  /** Trains {@code model} in place on {@code train}, evaluating on {@code eval}. */
+  public SftResult train(GptModel model, SftData train, SftData eval) {
+    return train(model, train, checkNotNull(eval, "eval (use train(model, data) for none)"), null);
   }
 
   /** The configuration. */
@@ -45,13 +84,23 @@ public final class SftTrainer {
     return config;
   }
 
-  /** Trains {@code model} in place on {@code train}, evaluating on {@code eval} (may be null). */
+  /**
+   * Trains {@code model} in place on {@code train}, evaluating on {@code eval} (may be null).
+   *
+   * @deprecated nullable positional arguments: use {@link #train(GptModel, SftData)}, {@link
+   *     #train(GptModel, SftData, SftData)} and {@link #withListener}.
+   */
+  @Deprecated
   public SftResult train(GptModel model, SftData train, SftData eval, TrainingListener listener) {
     checkLengths(model, train);
     if (eval != null) {
       checkLengths(model, eval);
     }
-    TrainingListener l = listener == null ? Listeners.none() : listener;
+    List<TrainingListener> all = new ArrayList<>(listeners);
+    if (listener != null) {
+      all.add(listener);
+    }
+    TrainingListener l = Listeners.of(all);
     int n = train.size();
     int b = Math.min(config.batchSize(), n);
     long stepsPerEpoch = (n + b - 1) / b;
