@@ -64,9 +64,13 @@ public final class SftTrainer {
     return SftData.fromExamples(examples, tokenizer, config.maxLength(), config.addBos(), config.completionOnlyLoss());
   }
 
-  /** Tokenizes {@code examples} with {@link #tokenize} and trains {@code model} in place on them. */
+  /**
+   * Tokenizes {@code examples} like {@link #tokenize} (with at most the model's context length) and
+   * trains {@code model} in place on them.
+   */
   public SftResult train(GptModel model, List<SftExample> examples, Tokenizer tokenizer) {
-    return train(model, tokenize(examples, tokenizer));
+    int maxLength = Math.min(config.maxLength(), model.config().contextLength());
+    return train(model, SftData.fromExamples(examples, tokenizer, maxLength, config.addBos(), config.completionOnlyLoss()));
   }
 
   /** Trains {@code model} in place on {@code train}, without evaluation. */
