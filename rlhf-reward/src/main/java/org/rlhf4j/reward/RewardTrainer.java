@@ -1,5 +1,6 @@
 package org.rlhf4j.reward;
 
+import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 
@@ -19,6 +20,8 @@ import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.data.Ranking;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Trains a {@link TransformerRewardModel} on human rankings with the pairwise loss {@code -log
@@ -31,6 +34,8 @@ import org.rlhf4j.reward.data.Ranking;
 public final class RewardTrainer {
   /** The phase name reported to listeners. */
   public static final String PHASE = "reward";
+
+  private static final Logger LOG = LoggerFactory.getLogger(RewardTrainer.class);
 
   private final RewardConfig config;
   private final ImmutableList<TrainingListener> listeners;
@@ -96,8 +101,15 @@ public final class RewardTrainer {
       }
       trainSet = kept;
     }
-    List<TokenizedRanking> tTrain = tokenize(trainSet, tok, maxLength);
-    List<TokenizedRanking> tEval = tokenize(evalSet, tok, maxLength);
+    TokenizedRankings fitTrain = TokenizedRankings.of(trainSet, tok, maxLength, config.addBos(), config.appendEos(), config.truncation());
+    TokenizedRankings fitEval = TokenizedRankings.of(evalSet, tok, maxLength, config.addBos(), config.appendEos(), config.truncation());
+    if (fitTrain.truncated() + fitTrain.skipped() + fitEval.truncated() + fitEval.skipped() > 0) {
+      LOG.info("rankings longer than {} tokens: {} truncated, {} skipped (training); {} truncated, {} skipped (evaluation)",
+          maxLength, fitTrain.truncated(), fitTrain.skipped(), fitEval.truncated(), fitEval.skipped());
+    }
+    checkArgument(!fitTrain.rankings().isEmpty(), "no training rankings left (%s skipped as longer than %s tokens)", fitTrain.skipped(), maxLength);
+    List<TokenizedRanking> tTrain = fitTrain.rankings();
+    List<TokenizedRanking> tEval = fitEval.rankings();
     int n = tTrain.size();
     int per = Math.min(config.promptsPerBatch(), n);
     long total = (long) config.epochs() * ((n + per - 1) / per);
@@ -151,6 +163,8 @@ public final class RewardTrainer {
       Map<String, Double> summary = new LinkedHashMap<>();
       summary.put("loss", lastLoss);
       summary.put("train_runtime", seconds);
+      summary.put("truncated_rankings", (double) fitTrain.truncated());
+      summary.put("skipped_rankings", (double) fitTrain.skipped());
       fin.ifPresent(e -> summary.put("eval/accuracy", e.accuracy()));
       l.onEnd(Metrics.of(PHASE, total, summary));
       return new RewardResult(
@@ -171,13 +185,12 @@ public final class RewardTrainer {
     return e;
   }
 
-  /** Tokenizes rankings with this trainer's settings (errors name the record). */
+  /**
+   * Tokenizes rankings with this trainer's settings, its {@link RewardConfig#truncation()} included
+   * (errors name the record; skipped rankings are left out).
+   */
   public List<TokenizedRanking> tokenize(List<Ranking> rankings, Tokenizer tok, int maxLength) {
-    List<TokenizedRanking> out = new ArrayList<>(rankings.size());
-    for (Ranking r : rankings) {
-      out.add(TokenizedRanking.of(r, tok, maxLength, config.addBos(), config.appendEos()));
-    }
-    return out;
+    return TokenizedRankings.of(rankings, tok, maxLength, config.addBos(), config.appendEos(), config.truncation()).rankings();
   }
 
 }

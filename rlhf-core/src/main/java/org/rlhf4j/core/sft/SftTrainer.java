@@ -36,6 +36,8 @@ public final class SftTrainer {
   /** The phase name reported to listeners. */
   public static final String PHASE = "sft";
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SftTrainer.class);
+
   private final SftConfig config;
   private final ImmutableList<TrainingListener> listeners;
 
@@ -57,11 +59,11 @@ public final class SftTrainer {
 
   /**
    * Tokenizes prompt/completion pairs with this configuration's {@link SftConfig#maxLength()},
-   * {@link SftConfig#addBos()} and {@link SftConfig#completionOnlyLoss()} (the single source of
+   * {@link SftConfig#addBos()}, {@link SftConfig#completionOnlyLoss()} and {@link SftConfig#truncation()} (the single source of
    * those settings; see {@link SftData#fromExamples}).
    */
   public SftData tokenize(List<SftExample> examples, Tokenizer tokenizer) {
-    return SftData.fromExamples(examples, tokenizer, config.maxLength(), config.addBos(), config.completionOnlyLoss());
+    return SftData.fromExamples(examples, tokenizer, config.maxLength(), config.addBos(), config.completionOnlyLoss(), config.truncation());
   }
 
   /**
@@ -70,7 +72,11 @@ public final class SftTrainer {
    */
   public SftResult train(GptModel model, List<SftExample> examples, Tokenizer tokenizer) {
     int maxLength = Math.min(config.maxLength(), model.config().contextLength());
-    return train(model, SftData.fromExamples(examples, tokenizer, maxLength, config.addBos(), config.completionOnlyLoss()));
+    SftData data = SftData.fromExamples(examples, tokenizer, maxLength, config.addBos(), config.completionOnlyLoss(), config.truncation());
+    if (data.truncated() + data.dropped() > 0) {
+      LOG.info("examples longer than {} tokens: {} truncated, {} skipped", maxLength, data.truncated(), data.dropped());
+    }
+    return train(model, data);
   }
 
   /** Trains {@code model} in place on {@code train}, without evaluation. */
