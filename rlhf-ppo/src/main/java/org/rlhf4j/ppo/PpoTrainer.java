@@ -67,6 +67,7 @@ public final class PpoTrainer implements AutoCloseable {
   private final SftData ptxData;
   private final TrainingListener listener;
   private final ImmutableList<PpoStepListener> stepListeners;
+  private final ImmutableList<GptModel> owned; // loaded by the builder from a checkpoint; closed with the trainer
   private final Path checkpointDir;
   private final int checkpointEvery;
   private final AdamW optimizer;
@@ -88,6 +89,7 @@ public final class PpoTrainer implements AutoCloseable {
     this.ptxData = b.ptxData;
     this.listener = Listeners.of(b.listeners);
     this.stepListeners = ImmutableList.copyOf(b.stepListeners);
+    this.owned = ImmutableList.copyOf(b.owned);
     this.checkpointDir = b.checkpointDir;
     this.checkpointEvery = b.checkpointEvery;
     this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
@@ -349,10 +351,14 @@ public final class PpoTrainer implements AutoCloseable {
     this.episodes = episodeCount;
   }
 
-  /** Frees the optimiser state (the models belong to the caller). */
+  /**
+   * Frees the optimiser state. The models belong to the caller, except a policy or critic the
+   * builder loaded from a checkpoint ({@link Builder#resumeFrom}), which the trainer closes here.
+   */
   @Override
   public void close() {
     optimizer.close();
+    owned.forEach(GptModel::close);
   }
 
   /** Builds a {@link PpoTrainer}. */
@@ -369,6 +375,8 @@ public final class PpoTrainer implements AutoCloseable {
     private int checkpointEvery;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private final List<PpoStepListener> stepListeners = new ArrayList<>();
+    private final List<GptModel> owned = new ArrayList<>();
+    private Path resumeDir;
 
     private Builder(PpoConfig config) {
       this.config = config;
@@ -439,8 +447,59 @@ public final class PpoTrainer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Continues the run checkpointed in {@code dir} (by {@link #checkpoints} or {@link
+     * PpoCheckpoint#save}) in one call: unless given, the policy and the critic are loaded from the
+     * checkpoint (owned and closed by the trainer), and {@link #build()} restores the whole state,
+     * so the run goes on exactly as if uninterrupted. The reference, reward model, tokenizer,
+     * prompts and configuration are given as for a new run; a configuration that differs from the
+     * checkpoint's is an error naming the differing keys.
+     */
+    public Builder resumeFrom(Path dir) {
+      resumeDir = checkNotNull(dir, "dir");
+      return this;
+    }
+
     /** The trainer; {@link IllegalArgumentException} names what is missing or inconsistent. */
     public PpoTrainer build() {
+      if (resumeDir == null) {
+        return buildNew();
+      }
+      checkArgument(java.nio.file.Files.isRegularFile(resumeDir.resolve("trainer_state.json")),
+          "%s holds no PPO checkpoint (no trainer_state.json)", resumeDir);
+      checkArgument(reference != null, "reference must be set");
+      GptModel givenPolicy = policy;
+      GptModel givenCritic = critic;
+      owned.clear();
+      try {
+        if (policy == null) {
+          policy = org.rlhf4j.core.io.ModelCheckpoint.load(resumeDir.resolve("policy"), reference.options()).model();
+          owned.add(policy);
+        }
+        if (critic == null && java.nio.file.Files.isDirectory(resumeDir.resolve("critic"))) {
+          critic = org.rlhf4j.core.io.ModelCheckpoint.load(resumeDir.resolve("critic"), reference.options()).model();
+          owned.add(critic);
+        }
+        PpoTrainer t = buildNew();
+        try {
+          PpoCheckpoint.restore(resumeDir, t);
+        } catch (RuntimeException e) {
+          t.close(); // closes the loaded models too
+          owned.clear();
+          throw e;
+        }
+        return t;
+      } catch (RuntimeException e) {
+        owned.forEach(GptModel::close);
+        throw e;
+      } finally {
+        policy = givenPolicy;
+        critic = givenCritic;
+        owned.clear();
+      }
+    }
+
+    private PpoTrainer buildNew() {
       checkArgument(policy != null, "policy must be set");
       checkArgument(reference != null, "reference must be set");
       checkArgument(policy != reference, "reference must be a separate (frozen) model, not the policy itself");
