@@ -87,7 +87,9 @@ public final class PpoTrainer implements AutoCloseable {
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
     this.ptxData = b.ptxData;
-    this.listener = Listeners.of(b.listeners);
+    List<TrainingListener> all = new ArrayList<>(b.listeners);
+    all.add(b.warnings);
+    this.listener = Listeners.of(all);
     this.stepListeners = ImmutableList.copyOf(b.stepListeners);
     this.owned = ImmutableList.copyOf(b.owned);
     this.checkpointDir = b.checkpointDir;
@@ -104,13 +106,19 @@ public final class PpoTrainer implements AutoCloseable {
     return new Builder(config);
   }
 
-  /** Runs {@code steps} PPO steps on prompts drawn from the builder's prompt pool. */
+  /**
+   * Runs {@code steps} PPO steps on prompts drawn from the builder's prompt pool, fewer if a
+   * listener asks to stop ({@link TrainingListener#stopRequested()}).
+   */
   public List<PpoStats> train(int steps) {
     checkState(!prompts.isEmpty(), "no prompt pool: give prompts to the builder or call step(prompts)");
     listener.onStart(PHASE, stepCount + steps);
     List<PpoStats> out = new ArrayList<>();
     for (int i = 0; i < steps; i++) {
       out.add(step());
+      if (listener.stopRequested()) {
+        break; // a listener (e.g. EarlyStopping) ended training
+      }
     }
     PpoStats last = out.get(out.size() - 1);
     listener.onEnd(last.toMetrics());
@@ -377,6 +385,7 @@ public final class PpoTrainer implements AutoCloseable {
     private final List<PpoStepListener> stepListeners = new ArrayList<>();
     private final List<GptModel> owned = new ArrayList<>();
     private Path resumeDir;
+    private PpoWarnings warnings = PpoWarnings.defaults();
 
     private Builder(PpoConfig config) {
       this.config = config;
@@ -438,6 +447,15 @@ public final class PpoTrainer implements AutoCloseable {
     /** Adds a listener. */
     public Builder listener(TrainingListener l) {
       listeners.add(l);
+      return this;
+    }
+
+    /**
+     * The entropy-collapse and runaway-KL warnings (default {@link PpoWarnings#defaults()}; {@link
+     * PpoWarnings#none()} turns them off).
+     */
+    public Builder warnings(PpoWarnings w) {
+      warnings = checkNotNull(w, "warnings");
       return this;
     }
 

@@ -6,12 +6,14 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -39,21 +41,35 @@ public final class RewardTrainer {
 
   private final RewardConfig config;
   private final ImmutableList<TrainingListener> listeners;
+  private final Path checkpointDir; // null: no periodic checkpoints
+  private final int checkpointEvery;
 
   /** A trainer with {@code config}. */
   public RewardTrainer(RewardConfig config) {
-    this(config, ImmutableList.of());
+    this(config, ImmutableList.of(), null, 0);
   }
 
-  private RewardTrainer(RewardConfig config, ImmutableList<TrainingListener> listeners) {
+  private RewardTrainer(RewardConfig config, ImmutableList<TrainingListener> listeners, Path checkpointDir, int checkpointEvery) {
     this.config = checkNotNull(config, "config");
     this.listeners = listeners;
+    this.checkpointDir = checkpointDir;
+    this.checkpointEvery = checkpointEvery;
+  }
+
+  /**
+   * This trainer writing the reward model to {@code dir} every {@code every} steps ({@link
+   * TransformerRewardModel#save}, replacing the previous one atomically).
+   */
+  public RewardTrainer withCheckpoints(Path dir, int every) {
+    checkNotNull(dir, "dir");
+    checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+    return new RewardTrainer(config, listeners, dir, every);
   }
 
   /** This trainer with {@code listener} added (called after the ones already added). */
   public RewardTrainer withListener(TrainingListener listener) {
     checkNotNull(listener, "listener");
-    return new RewardTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build());
+    return new RewardTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), checkpointDir, checkpointEvery);
   }
 
   /**
@@ -118,6 +134,7 @@ public final class RewardTrainer {
     l.onStart(PHASE, total);
     Optional<RewardEvaluation> initial = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, 0, l, evals));
     double lastLoss = Double.NaN;
+    long done = total;
     try (AdamW opt = new AdamW(config.optimizer(total), rm.model())) {
       int[] order = Permutations.random(n, rng);
       int pos = 0;
@@ -157,8 +174,15 @@ public final class RewardTrainer {
         if (!tEval.isEmpty() && config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < total) {
           evaluate(rm, tEval, tok, step, l, evals);
         }
+        if (checkpointDir != null && step % checkpointEvery == 0) {
+          rm.save(checkpointDir, Provenance.of(PHASE, config.seed(), config.toMap(), null), null);
+        }
+        if (step < total && l.stopRequested()) {
+          done = step; // a listener ended training here
+          break;
+        }
       }
-      Optional<RewardEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, total, l, evals));
+      Optional<RewardEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, done, l, evals));
       double seconds = (System.nanoTime() - start) / 1e9;
       Map<String, Double> summary = new LinkedHashMap<>();
       summary.put("loss", lastLoss);
@@ -166,9 +190,9 @@ public final class RewardTrainer {
       summary.put("truncated_rankings", (double) fitTrain.truncated());
       summary.put("skipped_rankings", (double) fitTrain.skipped());
       fin.ifPresent(e -> summary.put("eval/accuracy", e.accuracy()));
-      l.onEnd(Metrics.of(PHASE, total, summary));
+      l.onEnd(Metrics.of(PHASE, done, summary));
       return new RewardResult(
-          total, opt.skippedCount(), lastLoss, n, seconds, initial, fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
+          done, opt.skippedCount(), lastLoss, n, seconds, initial, fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
     }
   }
 
