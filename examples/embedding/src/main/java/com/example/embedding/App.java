@@ -41,7 +41,7 @@ public final class App {
             .withListener(new LoggingListener(4)).train(rm, tok, prefs);
         // 3. PPO: the reward model's score plus a rule on the texts (lowercase letters count)
         RewardModel reward = rm.plus(RewardModel.ofText(tok, (prompt, response) -> response.chars().filter(Character::isLowerCase).count() / 4.0));
-        PpoConfig ppo = PpoConfig.builder().learningRate(3e-3).rolloutBatchSize(16).miniBatchSize(8).maxNewTokens(12).klCoef(0.1).seed(seed).build();
+        PpoConfig ppo = PpoConfig.builder().learningRate(1e-3).rolloutBatchSize(16).miniBatchSize(8).maxNewTokens(12).klCoef(0.1).seed(seed).build();
         try (PpoTrainer trainer = PpoTrainer.builder(ppo).policy(policy).reference(sft).rewardModel(reward).tokenizer(tok)
             .prompts(prompts).listener(new LoggingListener(5)).stepListener(CompletionsTable.logging(5, 4)).build()) {
           return trainer.train(ppoSteps);
