@@ -40,7 +40,7 @@ public final class EmbeddingExample {
     ByteTokenizer tok = ByteTokenizer.create();
     GptConfig cfg = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(32).heads(2).layers(2).contextLength(32).build();
     GptModel reference = GptModel.randomInit(cfg, seed); // in practice: ModelCheckpoint.load(sftDir, ...)
-    GptModel policy = reference.withNewScalarHead(seed); // trained copy with a value head
+    GptModel policy = reference.withNewValueHead(); // trained copy with a value head (starting at zero)
     PpoConfig ppo = PpoConfig.builder().learningRate(3e-3).rolloutBatchSize(16).miniBatchSize(8).maxNewTokens(12).klCoef(0.1).seed(seed).build();
     List<String> prompts = List.of("Hi", "Tell me", "Once upon", "A", "The", "So", "We", "It", "Hi", "My", "Why", "Oh", "Yes", "No", "Go", "I");
     List<PpoStats> stats = new ArrayList<>();

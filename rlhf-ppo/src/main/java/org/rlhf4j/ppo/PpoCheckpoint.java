@@ -13,6 +13,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.Rlhf4j;
 import org.rlhf4j.core.io.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
+import org.rlhf4j.core.io.ConfigDrift;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.io.SafetensorsReader;
@@ -126,7 +127,8 @@ public final class PpoCheckpoint {
       savedConfig = upgradeFormat1(saved, stateFile);
     }
     if (!sameJson(current, savedConfig)) {
-      throw new CheckpointException(stateFile + ": field \"config\": the checkpoint was written with " + savedConfig + ", the trainer has " + current);
+      String drift = savedConfig instanceof Map<?, ?> m ? ConfigDrift.describe(stringKeys(m), current) : "not a JSON object: " + savedConfig;
+      throw new CheckpointException(stateFile + ": field \"config\": the trainer's configuration differs from the checkpoint's: " + drift);
     }
     ModelCheckpoint.loadInto(dir.resolve("policy"), trainer.policy());
     if (trainer.critic() != null) {
@@ -240,6 +242,11 @@ public final class PpoCheckpoint {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, ?> stringKeys(Map<?, ?> m) {
+    return (Map<String, ?>) m;
   }
 
   private static List<GptModel> models(PpoTrainer t) {

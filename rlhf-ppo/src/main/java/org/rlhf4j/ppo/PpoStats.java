@@ -1,5 +1,8 @@
 package org.rlhf4j.ppo;
 
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import org.rlhf4j.core.train.Metrics;
 
@@ -13,9 +16,21 @@ import org.rlhf4j.core.train.Metrics;
  * and {@code time/tokens_per_second}; TRL's {@code policy/policykl}; and the safeguards' counters
  * {@code objective/scores_nonfinite}, {@code objective/kl_clamped_tokens}, {@code
  * policy/skipped_ratio}, {@code policy/skipped_bounds}, {@code skipped_updates}, {@code
- * early_stopped} and {@code warnings}. Immutable.
+ * early_stopped} and {@code warnings}; and the step's sampled {@link #completions()} as text
+ * with their scores. Immutable.
  */
-public record PpoStats(long step, ImmutableMap<String, Double> values) {
+public record PpoStats(long step, ImmutableMap<String, Double> values, ImmutableList<ScoredCompletion> completions) {
+
+  /** Checks the components. */
+  public PpoStats {
+    checkNotNull(values, "values");
+    checkNotNull(completions, "completions");
+  }
+
+  /** Statistics without completions. */
+  public PpoStats(long step, ImmutableMap<String, Double> values) {
+    this(step, values, ImmutableList.of());
+  }
 
   /** The statistic {@code name}; fails if it was not reported. */
   public double get(String name) {

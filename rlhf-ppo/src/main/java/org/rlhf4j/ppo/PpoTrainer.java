@@ -1,6 +1,7 @@
 package org.rlhf4j.ppo;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
@@ -37,6 +38,7 @@ import org.rlhf4j.reward.RewardModel;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.rlhf4j.reward.TextRewardModel;
 
 /**
  * PPO for RLHF (Ziegler et al. 2019; Ouyang et al. 2022) with TRL's recipe. One {@link #step}:
@@ -84,6 +86,8 @@ public final class PpoTrainer implements AutoCloseable {
   private final ImmutableList<String> prompts;
   private final SftData ptxData;
   private final TrainingListener listener;
+  private final ImmutableList<PpoStepListener> stepListeners;
+  private final ImmutableList<GptModel> owned; // loaded by the builder from a checkpoint; closed with the trainer
   private final Path checkpointDir;
   private final int checkpointEvery;
   private final AdamW optimizer;
@@ -99,11 +103,17 @@ public final class PpoTrainer implements AutoCloseable {
     this.policy = b.policy;
     this.reference = b.reference;
     this.critic = b.critic;
-    this.rewardModel = b.rewardModel;
+    this.rewardModel = b.rewardModel instanceof TextRewardModel t && t.tokenizer().isEmpty()
+        ? t.withTokenizer(b.tokenizer) // a text reward decodes with the policy's tokenizer
+        : b.rewardModel;
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
     this.ptxData = b.ptxData;
-    this.listener = Listeners.of(b.listeners);
+    List<TrainingListener> all = new ArrayList<>(b.listeners);
+    all.add(b.warnings);
+    this.listener = Listeners.of(all);
+    this.stepListeners = ImmutableList.copyOf(b.stepListeners);
+    this.owned = ImmutableList.copyOf(b.owned);
     this.checkpointDir = b.checkpointDir;
     this.checkpointEvery = b.checkpointEvery;
     this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
@@ -118,7 +128,10 @@ public final class PpoTrainer implements AutoCloseable {
     return new Builder(config);
   }
 
-  /** Runs {@code steps} PPO steps on prompts drawn from the builder's prompt pool. */
+  /**
+   * Runs {@code steps} PPO steps on prompts drawn from the builder's prompt pool, fewer if a
+   * listener asks to stop ({@link TrainingListener#stopRequested()}).
+   */
   public List<PpoStats> train(int steps) {
     checkArgument(steps >= 1, "steps must be >= 1, got %s", steps);
     enter("train");
@@ -128,6 +141,9 @@ public final class PpoTrainer implements AutoCloseable {
       List<PpoStats> out = new ArrayList<>();
       for (int i = 0; i < steps; i++) {
         out.add(poolStep());
+        if (listener.stopRequested()) {
+          break; // a listener (e.g. EarlyStopping) ended training
+        }
       }
       PpoStats last = out.get(out.size() - 1);
       listener.onEnd(last.toMetrics());
@@ -264,8 +280,10 @@ public final class PpoTrainer implements AutoCloseable {
     if (!warnings.isEmpty()) {
       LOG.warn("PPO step {}: {}", stepCount, String.join("; ", warnings));
     }
-    PpoStats s = new PpoStats(stepCount, ImmutableMap.copyOf(stats));
+    PpoStats s = new PpoStats(stepCount, ImmutableMap.copyOf(stats),
+        r == null ? ImmutableList.of() : StepTexts.completions(batchPrompts, r, tokenizer));
     listener.onStep(s.toMetrics());
+    stepListeners.forEach(sl -> sl.onPpoStep(s));
     if (checkpointDir != null && stepCount % checkpointEvery == 0) {
       // an application's own tokenizer cannot be saved; the checkpoint is then written without it
       PpoCheckpoint.write(checkpointDir, this, Tokenizers.canSave(tokenizer) ? tokenizer : null);
@@ -592,8 +610,9 @@ public final class PpoTrainer implements AutoCloseable {
   }
 
   /**
-   * Frees the optimiser state (the models belong to the caller); idempotent. Fails if another thread
-   * is running a step; afterwards every use is an {@link IllegalStateException}.
+   * Frees the optimiser state; idempotent. The models belong to the caller, except a policy or critic
+   * the builder loaded from a checkpoint ({@link Builder#resumeFrom}), which the trainer closes here.
+   * Fails if another thread is running a step; afterwards every use is an {@link IllegalStateException}.
    */
   @Override
   public void close() {
@@ -604,6 +623,7 @@ public final class PpoTrainer implements AutoCloseable {
     try {
       closed = true;
       optimizer.close();
+      owned.forEach(GptModel::close);
     } finally {
       exit();
     }
@@ -622,6 +642,10 @@ public final class PpoTrainer implements AutoCloseable {
     private Path checkpointDir;
     private int checkpointEvery;
     private final List<TrainingListener> listeners = new ArrayList<>();
+    private final List<PpoStepListener> stepListeners = new ArrayList<>();
+    private final List<GptModel> owned = new ArrayList<>();
+    private Path resumeDir;
+    private PpoWarnings warnings = PpoWarnings.defaults();
 
     private Builder(PpoConfig config) {
       this.config = config;
@@ -686,8 +710,74 @@ public final class PpoTrainer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The entropy-collapse and runaway-KL warnings (default {@link PpoWarnings#defaults()}; {@link
+     * PpoWarnings#none()} turns them off).
+     */
+    public Builder warnings(PpoWarnings w) {
+      warnings = checkNotNull(w, "warnings");
+      return this;
+    }
+
+    /** Adds a listener that sees each step's full result, sampled texts included. */
+    public Builder stepListener(PpoStepListener l) {
+      stepListeners.add(checkNotNull(l, "listener"));
+      return this;
+    }
+
+    /**
+     * Continues the run checkpointed in {@code dir} (by {@link #checkpoints} or {@link
+     * PpoCheckpoint#save}) in one call: unless given, the policy and the critic are loaded from the
+     * checkpoint (owned and closed by the trainer), and {@link #build()} restores the whole state,
+     * so the run goes on exactly as if uninterrupted. The reference, reward model, tokenizer,
+     * prompts and configuration are given as for a new run; a configuration that differs from the
+     * checkpoint's is an error naming the differing keys.
+     */
+    public Builder resumeFrom(Path dir) {
+      resumeDir = checkNotNull(dir, "dir");
+      return this;
+    }
+
     /** The trainer; {@link IllegalArgumentException} names what is missing or inconsistent. */
     public PpoTrainer build() {
+      if (resumeDir == null) {
+        return buildNew();
+      }
+      checkArgument(java.nio.file.Files.isRegularFile(resumeDir.resolve("trainer_state.json")),
+          "%s holds no PPO checkpoint (no trainer_state.json)", resumeDir);
+      checkArgument(reference != null, "reference must be set");
+      GptModel givenPolicy = policy;
+      GptModel givenCritic = critic;
+      owned.clear();
+      try {
+        if (policy == null) {
+          policy = org.rlhf4j.core.io.ModelCheckpoint.load(resumeDir.resolve("policy"), reference.options()).model();
+          owned.add(policy);
+        }
+        if (critic == null && java.nio.file.Files.isDirectory(resumeDir.resolve("critic"))) {
+          critic = org.rlhf4j.core.io.ModelCheckpoint.load(resumeDir.resolve("critic"), reference.options()).model();
+          owned.add(critic);
+        }
+        PpoTrainer t = buildNew();
+        try {
+          PpoCheckpoint.restore(resumeDir, t);
+        } catch (RuntimeException e) {
+          t.close(); // closes the loaded models too
+          owned.clear();
+          throw e;
+        }
+        return t;
+      } catch (RuntimeException e) {
+        owned.forEach(GptModel::close);
+        throw e;
+      } finally {
+        policy = givenPolicy;
+        critic = givenCritic;
+        owned.clear();
+      }
+    }
+
+    private PpoTrainer buildNew() {
       checkArgument(policy != null, "policy must be set");
       checkArgument(reference != null, "reference must be set");
       checkArgument(policy != reference, "reference must be a separate (frozen) model, not the policy itself");

@@ -1,9 +1,11 @@
 package org.rlhf4j.reward;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.rlhf4j.core.data.TruncationPolicy;
 import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.optim.LrSchedule;
 
@@ -25,6 +27,7 @@ public final class RewardConfig {
   private final double maxGradNorm;
   private final boolean addBos;
   private final boolean appendEos;
+  private final TruncationPolicy truncation;
   private final int evalEvery;
 
   private RewardConfig(Builder b) {
@@ -41,6 +44,7 @@ public final class RewardConfig {
     maxGradNorm = b.maxGradNorm;
     addBos = b.addBos;
     appendEos = b.appendEos;
+    truncation = b.truncation;
     evalEvery = b.evalEvery;
   }
 
@@ -128,6 +132,11 @@ public final class RewardConfig {
         .build();
   }
 
+  /** What happens to a ranking with a (prompt + response) longer than the maximum length (default {@link TruncationPolicy#FAIL}: an error naming the record). */
+  public TruncationPolicy truncation() {
+    return truncation;
+  }
+
   /** A JSON-friendly description, for provenance. */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -144,6 +153,7 @@ public final class RewardConfig {
     m.put("max_grad_norm", maxGradNorm);
     m.put("add_bos", addBos);
     m.put("append_eos", appendEos);
+    m.put("truncation", truncation.name().toLowerCase(java.util.Locale.ROOT));
     m.put("eval_steps", evalEvery);
     return m;
   }
@@ -168,6 +178,7 @@ public final class RewardConfig {
     private double maxGradNorm = 1.0;
     private boolean addBos = true;
     private boolean appendEos = true;
+    private TruncationPolicy truncation = TruncationPolicy.FAIL;
     private int evalEvery;
 
     private Builder() {}
@@ -253,6 +264,12 @@ public final class RewardConfig {
     /** Sets {@link RewardConfig#evalEvery()}. */
     public Builder evalEvery(int v) {
       evalEvery = v;
+      return this;
+    }
+
+    /** Sets {@link RewardConfig#truncation()}. */
+    public Builder truncation(TruncationPolicy v) {
+      truncation = checkNotNull(v, "truncation");
       return this;
     }
 

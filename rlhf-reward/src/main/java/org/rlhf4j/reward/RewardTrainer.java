@@ -1,13 +1,19 @@
 package org.rlhf4j.reward;
 
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
+
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -16,6 +22,8 @@ import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.data.Ranking;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Trains a {@link TransformerRewardModel} on human rankings with the pairwise loss {@code -log
@@ -29,11 +37,52 @@ public final class RewardTrainer {
   /** The phase name reported to listeners. */
   public static final String PHASE = "reward";
 
+  private static final Logger LOG = LoggerFactory.getLogger(RewardTrainer.class);
+
   private final RewardConfig config;
+  private final ImmutableList<TrainingListener> listeners;
+  private final Path checkpointDir; // null: no periodic checkpoints
+  private final int checkpointEvery;
 
   /** A trainer with {@code config}. */
   public RewardTrainer(RewardConfig config) {
-    this.config = config;
+    this(config, ImmutableList.of(), null, 0);
+  }
+
+  private RewardTrainer(RewardConfig config, ImmutableList<TrainingListener> listeners, Path checkpointDir, int checkpointEvery) {
+    this.config = checkNotNull(config, "config");
+    this.listeners = listeners;
+    this.checkpointDir = checkpointDir;
+    this.checkpointEvery = checkpointEvery;
+  }
+
+  /**
+   * This trainer writing the reward model to {@code dir} every {@code every} steps ({@link
+   * TransformerRewardModel#save}, replacing the previous one atomically).
+   */
+  public RewardTrainer withCheckpoints(Path dir, int every) {
+    checkNotNull(dir, "dir");
+    checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+    return new RewardTrainer(config, listeners, dir, every);
+  }
+
+  /** This trainer with {@code listener} added (called after the ones already added). */
+  public RewardTrainer withListener(TrainingListener listener) {
+    checkNotNull(listener, "listener");
+    return new RewardTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), checkpointDir, checkpointEvery);
+  }
+
+  /**
+   * Trains {@code rm} in place on {@code train}, holding out a fraction {@link
+   * RewardConfig#evalFraction()} of it (chosen with the seed) for evaluation.
+   */
+  public RewardResult train(TransformerRewardModel rm, Tokenizer tok, List<Ranking> train) {
+    return train(rm, tok, train, null, null);
+  }
+
+  /** Trains {@code rm} in place on {@code train}, evaluating on {@code eval}. */
+  public RewardResult train(TransformerRewardModel rm, Tokenizer tok, List<Ranking> train, List<Ranking> eval) {
+    return train(rm, tok, train, checkNotNull(eval, "eval (use train(rm, tok, train) to hold out a fraction)"), null);
   }
 
   /** The configuration. */
@@ -44,9 +93,17 @@ public final class RewardTrainer {
   /**
    * Trains {@code rm} in place. With {@code eval == null} a fraction {@link
    * RewardConfig#evalFraction()} of {@code train} is held out (chosen with the seed).
+   *
+   * @deprecated nullable positional arguments: use {@link #train(TransformerRewardModel, Tokenizer,
+   *     List)}, {@link #train(TransformerRewardModel, Tokenizer, List, List)} and {@link #withListener}.
    */
+  @Deprecated
   public RewardResult train(TransformerRewardModel rm, Tokenizer tok, List<Ranking> train, List<Ranking> eval, TrainingListener listener) {
-    TrainingListener l = listener == null ? Listeners.none() : listener;
+    List<TrainingListener> all = new ArrayList<>(listeners);
+    if (listener != null) {
+      all.add(listener);
+    }
+    TrainingListener l = Listeners.of(all);
     int maxLength = Math.min(config.maxLength(), rm.model().config().contextLength());
     SplittableRandom rng = new SplittableRandom(config.seed());
     List<Ranking> trainSet = new ArrayList<>(train);
@@ -60,8 +117,15 @@ public final class RewardTrainer {
       }
       trainSet = kept;
     }
-    List<TokenizedRanking> tTrain = tokenize(trainSet, tok, maxLength);
-    List<TokenizedRanking> tEval = tokenize(evalSet, tok, maxLength);
+    TokenizedRankings fitTrain = TokenizedRankings.of(trainSet, tok, maxLength, config.addBos(), config.appendEos(), config.truncation());
+    TokenizedRankings fitEval = TokenizedRankings.of(evalSet, tok, maxLength, config.addBos(), config.appendEos(), config.truncation());
+    if (fitTrain.truncated() + fitTrain.skipped() + fitEval.truncated() + fitEval.skipped() > 0) {
+      LOG.info("rankings longer than {} tokens: {} truncated, {} skipped (training); {} truncated, {} skipped (evaluation)",
+          maxLength, fitTrain.truncated(), fitTrain.skipped(), fitEval.truncated(), fitEval.skipped());
+    }
+    checkArgument(!fitTrain.rankings().isEmpty(), "no training rankings left (%s skipped as longer than %s tokens)", fitTrain.skipped(), maxLength);
+    List<TokenizedRanking> tTrain = fitTrain.rankings();
+    List<TokenizedRanking> tEval = fitEval.rankings();
     int n = tTrain.size();
     int per = Math.min(config.promptsPerBatch(), n);
     long total = (long) config.epochs() * ((n + per - 1) / per);
@@ -70,6 +134,7 @@ public final class RewardTrainer {
     l.onStart(PHASE, total);
     Optional<RewardEvaluation> initial = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, 0, l, evals));
     double lastLoss = Double.NaN;
+    long done = total;
     try (AdamW opt = new AdamW(config.optimizer(total), rm.model())) {
       int[] order = Permutations.random(n, rng);
       int pos = 0;
@@ -109,16 +174,25 @@ public final class RewardTrainer {
         if (!tEval.isEmpty() && config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < total) {
           evaluate(rm, tEval, tok, step, l, evals);
         }
+        if (checkpointDir != null && step % checkpointEvery == 0) {
+          rm.save(checkpointDir, Provenance.of(PHASE, config.seed(), config.toMap(), null), null);
+        }
+        if (step < total && l.stopRequested()) {
+          done = step; // a listener ended training here
+          break;
+        }
       }
-      Optional<RewardEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, total, l, evals));
+      Optional<RewardEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, done, l, evals));
       double seconds = (System.nanoTime() - start) / 1e9;
       Map<String, Double> summary = new LinkedHashMap<>();
       summary.put("loss", lastLoss);
       summary.put("train_runtime", seconds);
+      summary.put("truncated_rankings", (double) fitTrain.truncated());
+      summary.put("skipped_rankings", (double) fitTrain.skipped());
       fin.ifPresent(e -> summary.put("eval/accuracy", e.accuracy()));
-      l.onEnd(Metrics.of(PHASE, total, summary));
+      l.onEnd(Metrics.of(PHASE, done, summary));
       return new RewardResult(
-          total, opt.skippedCount(), lastLoss, n, seconds, initial, fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
+          done, opt.skippedCount(), lastLoss, n, seconds, initial, fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
     }
   }
 
@@ -135,13 +209,12 @@ public final class RewardTrainer {
     return e;
   }
 
-  /** Tokenizes rankings with this trainer's settings (errors name the record). */
+  /**
+   * Tokenizes rankings with this trainer's settings, its {@link RewardConfig#truncation()} included
+   * (errors name the record; skipped rankings are left out).
+   */
   public List<TokenizedRanking> tokenize(List<Ranking> rankings, Tokenizer tok, int maxLength) {
-    List<TokenizedRanking> out = new ArrayList<>(rankings.size());
-    for (Ranking r : rankings) {
-      out.add(TokenizedRanking.of(r, tok, maxLength, config.addBos(), config.appendEos()));
-    }
-    return out;
+    return TokenizedRankings.of(rankings, tok, maxLength, config.addBos(), config.appendEos(), config.truncation()).rankings();
   }
 
 }

@@ -178,6 +178,12 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
   /** Loads a reward model saved by {@link #save}. */
   public static TransformerRewardModel load(Path dir, ModelOptions options) {
     ModelCheckpoint.Loaded l = ModelCheckpoint.load(dir, options);
+    Object kind = l.extra().get("kind");
+    if (kind != null && !"reward_model".equals(kind)) {
+      l.model().close();
+      throw new RlhfException(dir + ": not a reward model: the checkpoint holds a " + kind + " (written by the "
+          + l.provenance().trainer() + " trainer); load it with ModelCheckpoint.load");
+    }
     if (!l.model().config().scalarHead()) {
       l.model().close();
       throw new RlhfException(dir + ": not a reward model (the checkpoint has no scalar head)");

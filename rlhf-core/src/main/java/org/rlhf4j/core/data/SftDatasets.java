@@ -101,7 +101,10 @@ public final class SftDatasets {
     throw record.error(
         "unknown record format: expected the field \"messages\", \"prompt\" and \"completion\", or"
             + " \"text\"; got the fields "
-            + record.fieldNames());
+            + record.fieldNames()
+            + (record.has("instruction") && record.has("instances")
+                ? " (this is the self-instruct format: read it with SelfInstruct.read)"
+                : ""));
   }
 
   /**

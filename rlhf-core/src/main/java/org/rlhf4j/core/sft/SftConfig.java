@@ -1,9 +1,11 @@
 package org.rlhf4j.core.sft;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.rlhf4j.core.data.TruncationPolicy;
 import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.optim.LrSchedule;
 
@@ -32,6 +34,7 @@ public final class SftConfig {
   private final int evalEvery;
   private final boolean completionOnlyLoss;
   private final boolean addBos;
+  private final TruncationPolicy truncation;
 
   private SftConfig(Builder b) {
     learningRate = b.learningRate;
@@ -47,6 +50,7 @@ public final class SftConfig {
     evalEvery = b.evalEvery;
     completionOnlyLoss = b.completionOnlyLoss;
     addBos = b.addBos;
+    truncation = b.truncation;
   }
 
   /** TRL's defaults: lr 2e-5, linear decay, 3 epochs, batch 8, max length 1024, seed 42. */
@@ -130,6 +134,11 @@ public final class SftConfig {
     return AdamWConfig.builder().schedule(s).weightDecay(weightDecay).maxGradNorm(maxGradNorm).build();
   }
 
+  /** What happens to an example longer than {@link #maxLength()} (default {@link TruncationPolicy#BALANCED}). */
+  public TruncationPolicy truncation() {
+    return truncation;
+  }
+
   /** A JSON-friendly description, for checkpoint provenance. */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -146,6 +155,7 @@ public final class SftConfig {
     m.put("eval_steps", evalEvery);
     m.put("completion_only_loss", completionOnlyLoss);
     m.put("add_bos", addBos);
+    m.put("truncation", truncation.name().toLowerCase(java.util.Locale.ROOT));
     return m;
   }
 
@@ -169,6 +179,7 @@ public final class SftConfig {
     private int evalEvery;
     private boolean completionOnlyLoss = true;
     private boolean addBos = true;
+    private TruncationPolicy truncation = TruncationPolicy.BALANCED;
 
     private Builder() {}
 
@@ -247,6 +258,12 @@ public final class SftConfig {
     /** Sets {@link SftConfig#addBos()}. */
     public Builder addBos(boolean v) {
       addBos = v;
+      return this;
+    }
+
+    /** Sets {@link SftConfig#truncation()}. */
+    public Builder truncation(TruncationPolicy v) {
+      truncation = checkNotNull(v, "truncation");
       return this;
     }
 

@@ -1,9 +1,11 @@
 package org.rlhf4j.core.sft;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,6 +14,9 @@ import java.util.Optional;
 import java.util.SplittableRandom;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.data.SftExample;
+import org.rlhf4j.core.io.ModelCheckpoint;
+import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.MemoryEstimate;
@@ -22,6 +27,7 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
  * Supervised fine-tuning (and pre-training) of a causal LM: minimises the mean negative
@@ -34,11 +40,91 @@ public final class SftTrainer {
   /** The phase name reported to listeners. */
   public static final String PHASE = "sft";
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SftTrainer.class);
+
+  /** The phase name for pre-training on plain text ({@link #withPhase}). */
+  public static final String PRETRAIN_PHASE = "pretrain";
+
   private final SftConfig config;
+  private final ImmutableList<TrainingListener> listeners;
+  private final String phase;
+  private final Path checkpointDir; // null: no periodic checkpoints
+  private final int checkpointEvery;
 
   /** A trainer with {@code config}. */
   public SftTrainer(SftConfig config) {
-    this.config = config;
+    this(config, ImmutableList.of(), PHASE, null, 0);
+  }
+
+  private SftTrainer(SftConfig config, ImmutableList<TrainingListener> listeners, String phase, Path checkpointDir, int checkpointEvery) {
+    this.config = checkNotNull(config, "config");
+    this.listeners = listeners;
+    this.phase = phase;
+    this.checkpointDir = checkpointDir;
+    this.checkpointEvery = checkpointEvery;
+  }
+
+  /**
+   * This trainer writing the model to {@code dir} every {@code every} steps ({@link
+   * ModelCheckpoint}, replacing the previous one atomically; its extra fields hold {@code kind}
+   * (the phase) and {@code step}).
+   */
+  public SftTrainer withCheckpoints(Path dir, int every) {
+    checkNotNull(dir, "dir");
+    checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+    return new SftTrainer(config, listeners, phase, dir, every);
+  }
+
+  /** This trainer with {@code listener} added (called after the ones already added). */
+  public SftTrainer withListener(TrainingListener listener) {
+    checkNotNull(listener, "listener");
+    return new SftTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), phase, checkpointDir, checkpointEvery);
+  }
+
+  /**
+   * This trainer reporting its metrics under {@code phase} instead of {@value #PHASE}, e.g. {@link
+   * #PRETRAIN_PHASE} when it pre-trains on a corpus.
+   */
+  public SftTrainer withPhase(String phase) {
+    checkArgument(phase != null && !phase.isBlank(), "phase must not be blank, got %s", phase);
+    return new SftTrainer(config, listeners, phase, checkpointDir, checkpointEvery);
+  }
+
+  /** The phase name reported to listeners ({@value #PHASE} unless set by {@link #withPhase}). */
+  public String phase() {
+    return phase;
+  }
+
+  /**
+   * Tokenizes prompt/completion pairs with this configuration's {@link SftConfig#maxLength()},
+   * {@link SftConfig#addBos()}, {@link SftConfig#completionOnlyLoss()} and {@link SftConfig#truncation()} (the single source of
+   * those settings; see {@link SftData#fromExamples}).
+   */
+  public SftData tokenize(List<SftExample> examples, Tokenizer tokenizer) {
+    return SftData.fromExamples(examples, tokenizer, config.maxLength(), config.addBos(), config.completionOnlyLoss(), config.truncation());
+  }
+
+  /**
+   * Tokenizes {@code examples} like {@link #tokenize} (with at most the model's context length) and
+   * trains {@code model} in place on them.
+   */
+  public SftResult train(GptModel model, List<SftExample> examples, Tokenizer tokenizer) {
+    int maxLength = Math.min(config.maxLength(), model.config().contextLength());
+    SftData data = SftData.fromExamples(examples, tokenizer, maxLength, config.addBos(), config.completionOnlyLoss(), config.truncation());
+    if (data.truncated() + data.dropped() > 0) {
+      LOG.info("examples longer than {} tokens: {} truncated, {} skipped", maxLength, data.truncated(), data.dropped());
+    }
+    return train(model, data);
+  }
+
+  /** Trains {@code model} in place on {@code train}, without evaluation. */
+  public SftResult train(GptModel model, SftData train) {
+    return train(model, train, null, null);
+  }
+
+  /** Trains {@code model} in place on {@code train}, evaluating on {@code eval}. */
+  public SftResult train(GptModel model, SftData train, SftData eval) {
+    return train(model, train, checkNotNull(eval, "eval (use train(model, data) for none)"), null);
   }
 
   /** The configuration. */
@@ -46,13 +132,23 @@ public final class SftTrainer {
     return config;
   }
 
-  /** Trains {@code model} in place on {@code train}, evaluating on {@code eval} (may be null). */
+  /**
+   * Trains {@code model} in place on {@code train}, evaluating on {@code eval} (may be null).
+   *
+   * @deprecated nullable positional arguments: use {@link #train(GptModel, SftData)}, {@link
+   *     #train(GptModel, SftData, SftData)} and {@link #withListener}.
+   */
+  @Deprecated
   public SftResult train(GptModel model, SftData train, SftData eval, TrainingListener listener) {
     checkLengths(model, train);
     if (eval != null) {
       checkLengths(model, eval);
     }
-    TrainingListener l = listener == null ? Listeners.none() : listener;
+    List<TrainingListener> all = new ArrayList<>(listeners);
+    if (listener != null) {
+      all.add(listener);
+    }
+    TrainingListener l = Listeners.of(all);
     int n = train.size();
     int b = Math.min(config.batchSize(), n);
     checkMemory(model, b, train, eval);
@@ -66,12 +162,13 @@ public final class SftTrainer {
     long start = System.nanoTime();
     long tokens = 0;
     double lastLoss = Double.NaN;
-    l.onStart(PHASE, total);
+    l.onStart(phase, total);
     Optional<SftEvaluation> initial = Optional.empty();
     if (eval != null) {
       initial = Optional.of(evaluate(model, eval, config.batchSize()));
       evals.add(report(l, 0, initial.get()));
     }
+    long done = total;
     try (AdamW opt = new AdamW(config.optimizer(total), model)) {
       for (long step = 1; step <= total; step++) {
         if (pos >= n) {
@@ -102,15 +199,22 @@ public final class SftTrainer {
         m.put("num_tokens", (double) tokens);
         m.put("tokens_per_second", loss.targets() / secs);
         m.put("skipped_steps", (double) o.skippedTotal());
-        l.onStep(Metrics.of(PHASE, step, m));
+        l.onStep(Metrics.of(phase, step, m));
         if (eval != null && config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < total) {
           evals.add(report(l, step, evaluate(model, eval, config.batchSize())));
+        }
+        if (checkpointDir != null && step % checkpointEvery == 0) {
+          ModelCheckpoint.save(checkpointDir, model, Provenance.of(phase, config.seed(), config.toMap(), null), Map.of("kind", phase, "step", step), null);
+        }
+        if (step < total && l.stopRequested()) {
+          done = step; // a listener ended training here
+          break;
         }
       }
       Optional<SftEvaluation> fin = Optional.empty();
       if (eval != null) {
         fin = Optional.of(evaluate(model, eval, config.batchSize()));
-        evals.add(report(l, total, fin.get()));
+        evals.add(report(l, done, fin.get()));
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       Map<String, Double> summary = new LinkedHashMap<>();
@@ -118,9 +222,9 @@ public final class SftTrainer {
       summary.put("train_runtime", seconds);
       summary.put("skipped_steps", (double) opt.skippedCount());
       fin.ifPresent(e -> summary.put("eval/perplexity", e.perplexity()));
-      l.onEnd(Metrics.of(PHASE, total, summary));
+      l.onEnd(Metrics.of(phase, done, summary));
       return new SftResult(
-          total,
+          done,
           opt.skippedCount(),
           lastLoss,
           tokens,
@@ -152,11 +256,11 @@ public final class SftTrainer {
     return new SftEvaluation(loss, Math.exp(loss), count);
   }
 
-  private static Metrics report(TrainingListener l, long step, SftEvaluation e) {
+  private Metrics report(TrainingListener l, long step, SftEvaluation e) {
     Map<String, Double> m = new LinkedHashMap<>();
     m.put("eval/loss", e.loss());
     m.put("eval/perplexity", e.perplexity());
-    Metrics metrics = Metrics.of(PHASE, step, m);
+    Metrics metrics = Metrics.of(phase, step, m);
     l.onEvaluation(metrics);
     return metrics;
   }

@@ -45,4 +45,14 @@ public final class Listeners implements TrainingListener {
   public void onEnd(Metrics summary) {
     listeners.forEach(l -> l.onEnd(summary));
   }
+
+  /** Whether any listener asks to stop (all are asked). */
+  @Override
+  public boolean stopRequested() {
+    boolean stop = false;
+    for (TrainingListener l : listeners) {
+      stop |= l.stopRequested();
+    }
+    return stop;
+  }
 }

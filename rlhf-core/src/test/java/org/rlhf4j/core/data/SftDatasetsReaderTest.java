@@ -77,6 +77,7 @@ class SftDatasetsReaderTest {
         "duplicate key|{\"text\": \"a\", \"text\": \"b\"}|invalid JSON: Duplicate field 'text'",
         "not an object|[1, 2]|expected a JSON object, got an array [1,2]",
         "no known field|{\"question\": \"q\"}|unknown record format",
+        "self-instruct record|{\"id\": \"x\", \"instruction\": \"i\", \"instances\": []}|self-instruct format: read it with SelfInstruct.read",
         "empty text|{\"text\": \"\"}|field \"text\": must not be empty",
         "unknown role|{\"messages\": [{\"role\": \"bot\", \"content\": \"x\"}]}|field \"messages[0].role\": unknown role \"bot\"",
         "missing content|{\"messages\": [{\"role\": \"user\"}]}|field \"messages[0].content\": missing",

@@ -106,6 +106,11 @@ public final class Ranking {
     return of(source, line, prompt, List.of(chosen, rejected), List.of(0, 1));
   }
 
+  /** A pairwise comparison made by the application itself (source {@code "application"}, line 0). */
+  public static Ranking pairwise(String prompt, String chosen, String rejected) {
+    return pairwise("application", 0, prompt, chosen, rejected);
+  }
+
   /** This ranking attributed to the labeller {@code labeller}. */
   public Ranking withLabeller(String labeller) {
     return new Ranking(source, line, prompt, responses, order, checkNotNull(labeller, "labeller"));

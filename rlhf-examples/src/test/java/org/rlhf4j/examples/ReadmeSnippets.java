@@ -1,0 +1,77 @@
+package org.rlhf4j.examples;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.rlhf4j.core.data.SftDatasets;
+import org.rlhf4j.core.data.SftExample;
+import org.rlhf4j.core.hf.PretrainedModels;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.sft.SftConfig;
+import org.rlhf4j.core.sft.SftTrainer;
+import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.train.LoggingListener;
+import org.rlhf4j.examples.labelling.LabellingServer;
+import org.rlhf4j.examples.labelling.TrainingStatus;
+import org.rlhf4j.examples.labelling.WebLabeller;
+import org.rlhf4j.ppo.CompletionsTable;
+import org.rlhf4j.ppo.PpoConfig;
+import org.rlhf4j.ppo.PpoStats;
+import org.rlhf4j.ppo.PpoTrainer;
+import org.rlhf4j.reward.RewardConfig;
+import org.rlhf4j.reward.RewardModel;
+import org.rlhf4j.reward.RewardTrainer;
+import org.rlhf4j.reward.TransformerRewardModel;
+import org.rlhf4j.reward.data.PreferenceDatasets;
+import org.rlhf4j.reward.data.Ranking;
+import org.rlhf4j.reward.feedback.ComparisonStore;
+import org.rlhf4j.reward.feedback.LabelRequest;
+import org.rlhf4j.reward.feedback.LabelResult;
+
+/**
+ * The README's Java snippets, verbatim (up to indentation), so that the compiler checks them;
+ * {@link ReadmeSnippetsTest} checks that every {@code ```java} block of README.md appears here. The
+ * methods are compiled, not run (they need files the tests do not have).
+ */
+@SuppressWarnings("unused")
+final class ReadmeSnippets {
+  private ReadmeSnippets() {}
+
+  static void threeSteps(List<String> prompts) throws Exception {
+    // README: the three steps
+    Tokenizer tok = Gpt2BpeTokenizer.fromDirectory(Path.of("gpt2"));              // or ByteTokenizer.create()
+    GptModel base = PretrainedModels.load(Path.of("gpt2"), ModelOptions.defaults()).model();
+
+    // 1. SFT on prompt/completion pairs (maxLength, BOS and completion-only loss come from the config)
+    GptModel sft = base.copy(base.options());
+    List<SftExample> demos = SftDatasets.read(Path.of("sft.jsonl"));   // the self-instruct file: SelfInstruct.read
+    new SftTrainer(SftConfig.builder().learningRate(2e-5).epochs(3).maxLength(512).build()).train(sft, demos, tok);
+
+    // 2. Reward model from K-way rankings (all C(K,2) pairs of a prompt in one batch)
+    TransformerRewardModel rm = TransformerRewardModel.fromPolicy(sft, 42);      // a copy of sft with a new head
+    List<Ranking> prefs = PreferenceDatasets.read(Path.of("prefs.jsonl"));
+    new RewardTrainer(RewardConfig.builder().learningRate(1e-5).evalFraction(0.1).build()).train(rm, tok, prefs);
+
+    // 3. PPO against the reward model plus a rule on the texts, KL penalty to the frozen SFT model
+    RewardModel reward = rm.plus(RewardModel.ofText(tok, (prompt, response) -> response.isBlank() ? -1 : 0));
+    PpoTrainer ppo = PpoTrainer.builder(PpoConfig.builder().klCoef(0.05).build())
+        .policy(sft.withNewValueHead()).reference(sft).rewardModel(reward).tokenizer(tok).prompts(prompts)
+        .listener(new LoggingListener(1)).stepListener(CompletionsTable.logging(10, 4)).build();
+    for (int i = 0; i < 100; i++) {
+      PpoStats s = ppo.step();                  // s.completions(): prompt, response text, score, KL
+    }
+  }
+
+  static void labellingPage(List<LabelRequest> requests) throws Exception {
+    // README: labelling page
+    try (ComparisonStore store = ComparisonStore.open(Path.of("rlhf-output/comparisons.jsonl"))) {
+      WebLabeller labeller = new WebLabeller(store, "ann");
+      try (LabellingServer server = LabellingServer.start(labeller)) {    // http://127.0.0.1:8080/
+        labeller.setStatus(TrainingStatus.NONE.withStage("Round 1: waiting for rankings"));
+        List<LabelResult> answers = labeller.labelAll(requests);          // returns when all are answered
+        labeller.setStatus(labeller.status().withRewardModelAccuracy(0.69).withPpoScore(0.42));
+      }
+    }
+  }
+}
