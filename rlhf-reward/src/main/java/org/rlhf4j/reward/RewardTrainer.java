@@ -1,5 +1,7 @@
 package org.rlhf4j.reward;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import java.util.ArrayList;
@@ -46,6 +48,10 @@ public final class RewardTrainer {
    * RewardConfig#evalFraction()} of {@code train} is held out (chosen with the seed).
    */
   public RewardResult train(TransformerRewardModel rm, Tokenizer tok, List<Ranking> train, List<Ranking> eval, TrainingListener listener) {
+    checkArgument(rm != null, "rm is null");
+    checkArgument(tok != null, "tok is null");
+    checkArgument(train != null, "train is null");
+    checkArgument(!train.isEmpty(), "no training rankings: the train list is empty (eval: %s)", eval == null ? "held out from train" : eval.size() + " rankings");
     TrainingListener l = listener == null ? Listeners.none() : listener;
     int maxLength = Math.min(config.maxLength(), rm.model().config().contextLength());
     SplittableRandom rng = new SplittableRandom(config.seed());
@@ -59,6 +65,12 @@ public final class RewardTrainer {
         (i < held ? evalSet : kept).add(trainSet.get(perm[i]));
       }
       trainSet = kept;
+      checkArgument(
+          !trainSet.isEmpty(),
+          "no rankings left for training: %s given, %s held out for evaluation by evalFraction %s; give more rankings, a smaller evalFraction or an explicit eval list",
+          train.size(),
+          held,
+          config.evalFraction());
     }
     List<TokenizedRanking> tTrain = tokenize(trainSet, tok, maxLength);
     List<TokenizedRanking> tEval = tokenize(evalSet, tok, maxLength);
