@@ -194,13 +194,27 @@ public final class Gpt2BpeTokenizer implements Tokenizer {
         BpeVocabulary.build(vocab, "<vocabulary>", merges, "<merges>", null), "<vocabulary>");
   }
 
-  /** {@inheritDoc} Special-token text in {@code text} is encoded as plain text. */
+  /**
+   * {@inheritDoc} Special-token text in {@code text} (e.g. {@code "<|endoftext|>"}) is encoded as
+   * plain text, unlike transformers, which maps it to the special id; see {@link #encode(String,
+   * SpecialTokens)} for the choice.
+   */
   @Override
   public int[] encode(String text) {
     Preconditions.checkNotNull(text, "text");
     IntBuffer out = new IntBuffer(text.length() / 3 + 1);
     encodeOrdinary(text, 0, text.length(), out);
     return out.toArray();
+  }
+
+  /**
+   * The ids of {@code text}, with special-token text inside it either encoded literally ({@link
+   * SpecialTokens#LITERAL}, the same as {@link #encode(String)}) or mapped to the special ids
+   * ({@link SpecialTokens#ALLOW}, as transformers does and as {@link #encodeAllowingSpecials}).
+   */
+  public int[] encode(String text, SpecialTokens specials) {
+    Preconditions.checkNotNull(specials, "specials");
+    return specials == SpecialTokens.ALLOW ? encodeAllowingSpecials(text) : encode(text);
   }
 
   /**
