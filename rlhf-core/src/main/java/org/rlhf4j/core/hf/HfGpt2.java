@@ -138,7 +138,7 @@ public final class HfGpt2 {
     }
     Optional<Tokenizer> tok = Optional.empty();
     if (Files.exists(dir.resolve("vocab.json")) || Files.exists(dir.resolve("tokenizer.json")) || Files.exists(dir.resolve("encoder.json"))) {
-      tok = Optional.of(Files.exists(dir.resolve("tokenizer_config.json")) ? Tokenizers.load(dir) : Gpt2BpeTokenizer.fromDirectory(dir));
+      tok = Optional.of(Tokenizers.load(dir));
     }
     return new Loaded(model, tok, cfg);
   }

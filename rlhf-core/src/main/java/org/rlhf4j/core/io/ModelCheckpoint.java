@@ -119,7 +119,7 @@ public final class ModelCheckpoint {
       throw e;
     }
     Optional<Tokenizer> tok = Optional.empty();
-    if (Files.exists(dir.resolve("tokenizer_config.json"))) {
+    if (Files.exists(dir.resolve(Tokenizers.METADATA_FILE)) || Files.exists(dir.resolve(Tokenizers.HF_CONFIG_FILE))) {
       tok = Optional.of(Tokenizers.load(dir));
     }
     return new Loaded(model, provenance, ImmutableMap.copyOf(extra), tok, String.valueOf(meta.get("library_version")));
