@@ -82,6 +82,7 @@ public final class HfGpt2 {
     boolean valueHead = names.containsKey("v_head.summary.weight");
     boolean scoreHead = names.containsKey("score.weight");
     GptConfig config = HfGpt2Config.read(cfg, configFile, valueHead || scoreHead);
+    ModelCheckpoint.checkSizes(config, configFile.toString(), names.size());
     ParameterLayout layout = ParameterLayout.of(config);
     TreeSet<String> missing = new TreeSet<>();
     for (ParameterLayout.Entry e : layout.entries()) {
@@ -99,7 +100,6 @@ public final class HfGpt2 {
     if (!missing.isEmpty() || !unknown.isEmpty()) {
       throw new CheckpointException(dir + ": the GPT-2 weights do not match config.json; missing " + missing + ", unexpected " + unknown);
     }
-    ModelCheckpoint.checkSizes(config, configFile.toString());
     Map<Path, SafetensorsReader> readers = new LinkedHashMap<>();
     try {
       // Every shape is checked against config.json (and, by the header parser, every tensor

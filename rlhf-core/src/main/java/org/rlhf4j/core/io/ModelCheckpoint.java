@@ -111,9 +111,9 @@ public final class ModelCheckpoint {
     GptConfig config = GptConfig.fromMap(mapField(meta, "model", metaFile), metaFile.toString());
     Provenance provenance = Provenance.fromMap(mapField(meta, "provenance", metaFile), metaFile.toString());
     Map<String, Object> extra = meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of();
-    checkSizes(config, metaFile.toString());
     GptModel model;
     try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
+      checkSizes(config, metaFile.toString(), r.names().size());
       // Shapes (and, by the header parser, the file's size) are checked before allocating.
       checkTensors(r, dir.resolve(WEIGHTS), ParameterLayout.of(config));
       model = GptModel.uninitialized(config, options);
@@ -221,7 +221,13 @@ public final class ModelCheckpoint {
    * Refuses a configuration whose parameter count overflows or whose tensors could not be
    * indexed, before anything is allocated for it.
    */
-  public static void checkSizes(GptConfig config, String source) {
+  public static void checkSizes(GptConfig config, String source, int tensorsPresent) {
+    // Each block has 12 tensors; checked first so that no per-layer structure is built for a
+    // config claiming billions of layers.
+    if ((long) config.layers() * 12 > tensorsPresent) {
+      throw new CheckpointException(source + ": the configuration has " + config.layers() + " layers, which need at least "
+          + (long) config.layers() * 12 + " tensors, but the weights hold " + tensorsPresent);
+    }
     long d = config.dModel();
     try {
       long total = Math.multiplyExact((long) config.vocabSize(), d);

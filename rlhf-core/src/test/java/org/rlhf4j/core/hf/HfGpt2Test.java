@@ -158,11 +158,14 @@ class HfGpt2Test {
         e.getMessage());
     cfg.put("n_embd", 65536);
     cfg.put("n_head", 1);
-    cfg.put("n_layer", 2_000_000_000); // 12 * 65536^2 * 2e9 parameters overflow a long
     cfg.putNull("n_inner");
     JSON.writeValue(dir.resolve("config.json").toFile(), cfg);
     e = assertThrows(CheckpointException.class, () -> HfGpt2.load(dir, FLOAT));
-    assertTrue(e.getMessage().contains("overflows a long; refusing"), e.getMessage());
+    assertTrue(e.getMessage().contains("parameters; refusing (limit 2^40)"), e.getMessage());
+    cfg.put("n_layer", 2_000_000_000);
+    JSON.writeValue(dir.resolve("config.json").toFile(), cfg);
+    e = assertThrows(CheckpointException.class, () -> HfGpt2.load(dir, FLOAT));
+    assertTrue(e.getMessage().contains("2000000000 layers, which need at least 24000000000 tensors"), e.getMessage());
   }
 
   @Test
