@@ -99,6 +99,14 @@ public final class ModelCheckpoint {
 
   /** Reads the checkpoint in {@code dir} into a new model with {@code options}. */
   public static Loaded load(Path dir, ModelOptions options) {
+    if (!Files.exists(dir)) {
+      // A save that crashed between its two renames leaves the previous version beside dir.
+      try {
+        AtomicFiles.cleanStaleStaging(dir);
+      } catch (IOException e) {
+        org.slf4j.LoggerFactory.getLogger(ModelCheckpoint.class).warn("cannot check {} for an interrupted save: {}", dir, e.toString());
+      }
+    }
     Path metaFile = dir.resolve(META);
     if (!Files.isRegularFile(metaFile)) {
       throw new CheckpointException(dir + ": not an rlhf4j checkpoint (no " + META + ")");
