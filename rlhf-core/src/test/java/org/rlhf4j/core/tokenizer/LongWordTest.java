@@ -69,4 +69,15 @@ class LongWordTest {
     int n = Integer.parseInt(text.substring(3).strip());
     assertTrue(n >= 2_000_000 && n <= 2_000_000 + 2 * 305, text);
   }
+
+  @Test
+  void aHugeMergesLineIsRefusedAtItsLine(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    TinyBpe.writeVocabAndMerges(dir, "vocab.json", "merges.txt");
+    java.nio.file.Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\nl l\n" + "x".repeat(100_000) + " y\n");
+    org.rlhf4j.core.data.DataFormatException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            org.rlhf4j.core.data.DataFormatException.class,
+            () -> Gpt2BpeTokenizer.fromVocabAndMerges(dir.resolve("vocab.json"), dir.resolve("merges.txt")));
+    assertTrue(e.getMessage().contains("merges.txt:3: line is longer than the limit of 65536"), e.getMessage());
+  }
 }
