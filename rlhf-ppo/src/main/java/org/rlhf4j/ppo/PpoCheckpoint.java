@@ -114,6 +114,7 @@ public final class PpoCheckpoint {
   }
 
   private static void read(Path dir, PpoTrainer trainer) {
+    AtomicFiles.recoverInterruptedSave(dir);
     Path stateFile = dir.resolve(STATE);
     Map<String, Object> state;
     try {

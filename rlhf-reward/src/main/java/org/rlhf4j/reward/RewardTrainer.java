@@ -99,6 +99,10 @@ public final class RewardTrainer {
    */
   @Deprecated
   public RewardResult train(TransformerRewardModel rm, Tokenizer tok, List<Ranking> train, List<Ranking> eval, TrainingListener listener) {
+    checkArgument(rm != null, "rm is null");
+    checkArgument(tok != null, "tok is null");
+    checkArgument(train != null, "train is null");
+    checkArgument(!train.isEmpty(), "no training rankings: the train list is empty (eval: %s)", eval == null ? "held out from train" : eval.size() + " rankings");
     List<TrainingListener> all = new ArrayList<>(listeners);
     if (listener != null) {
       all.add(listener);
@@ -116,6 +120,12 @@ public final class RewardTrainer {
         (i < held ? evalSet : kept).add(trainSet.get(perm[i]));
       }
       trainSet = kept;
+      checkArgument(
+          !trainSet.isEmpty(),
+          "no rankings left for training: %s given, %s held out for evaluation by evalFraction %s; give more rankings, a smaller evalFraction or an explicit eval list",
+          train.size(),
+          held,
+          config.evalFraction());
     }
     TokenizedRankings fitTrain = TokenizedRankings.of(trainSet, tok, maxLength, config.addBos(), config.appendEos(), config.truncation());
     TokenizedRankings fitEval = TokenizedRankings.of(evalSet, tok, maxLength, config.addBos(), config.appendEos(), config.truncation());

@@ -100,6 +100,21 @@ class RewardModelTest {
   }
 
   @Test
+  void trainerRefusesAnEmptyTrainingSetWithTheNumbers() {
+    TransformerRewardModel rm = TransformerRewardModel.fromPolicy(policy(DataType.FLOAT, 1), 2);
+    RewardTrainer trainer = new RewardTrainer(RewardConfig.builder().evalFraction(0.5).build());
+    IllegalArgumentException empty =
+        assertThrows(IllegalArgumentException.class, () -> trainer.train(rm, TOK, List.of(), null, null));
+    assertTrue(empty.getMessage().contains("train list is empty"), empty.getMessage());
+    List<Ranking> one = List.of(Ranking.of("f", 1, "p", List.of("good", "bad"), List.of(0, 1)));
+    IllegalArgumentException allHeldOut =
+        assertThrows(IllegalArgumentException.class, () -> trainer.train(rm, TOK, one, null, null));
+    assertTrue(
+        allHeldOut.getMessage().contains("1 given, 1 held out") && allHeldOut.getMessage().contains("evalFraction 0.5"),
+        allHeldOut.getMessage());
+  }
+
+  @Test
   void badRankingsAreClearErrors() {
     assertThrows(DataFormatException.class, () -> Ranking.of("f", 3, "p", List.of("a", "b", "c"), List.of(0, 0, 1)));
     assertThrows(DataFormatException.class, () -> Ranking.of("f", 3, "p", List.of("a", "b", "c"), List.of(0, 1)));

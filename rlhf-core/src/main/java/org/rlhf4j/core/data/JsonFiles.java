@@ -9,7 +9,13 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.collect.ImmutableList;
+import java.io.BufferedInputStream;
 import java.io.BufferedReader;
+import java.io.FilterInputStream;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -48,34 +54,71 @@ public final class JsonFiles {
    */
   public static <T> ImmutableList<T> read(Path file, Function<JsonRecord, T> parse)
       throws IOException {
+    return read(file, parse, LineReader.defaultMaxLineChars());
+  }
+
+  /**
+   * As {@link #read(Path, Function)}, with a bound on the characters of one line (JSON Lines) or
+   * one record (JSON array) instead of {@link LineReader#defaultMaxLineChars()}.
+   *
+   * @throws DataFormatException if the file is empty (no records), not valid UTF-8 JSON / JSON
+   *     Lines, a line or record is longer than {@code maxRecordChars}, a record is not an object,
+   *     or {@code parse} rejects a record
+   * @throws IOException if the file cannot be read
+   */
+  public static <T> ImmutableList<T> read(
+      Path file, Function<JsonRecord, T> parse, int maxRecordChars) throws IOException {
     checkNotNull(file, "file");
-    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      skipByteOrderMark(in);
-      return isArray(in)
-          ? readArray(in, sourceName(file), parse)
-          : readLines(in, sourceName(file), parse);
+    checkNotNull(parse, "parse");
+    String source = sourceName(file);
+    ImmutableList<T> records;
+    try (BufferedInputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+      if (isArray(in)) {
+        BoundedRecordStream bounded = new BoundedRecordStream(in, maxRecordChars);
+        try (BufferedReader r =
+            new BufferedReader(
+                new InputStreamReader(
+                    bounded,
+                    StandardCharsets.UTF_8
+                        .newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT)))) {
+          skipByteOrderMark(r, source);
+          records = readArray(r, source, parse, bounded);
+        }
+      } else {
+        try (LineReader lines = LineReader.of(in, source, maxRecordChars)) {
+          records = readLines(lines, parse);
+        }
+      }
     }
+    return nonEmpty(records, source);
   }
 
   /**
    * The records of the JSON Lines file {@code file}, each turned into a value by {@code parse}.
    *
-   * @throws DataFormatException if a line is not a JSON object, or {@code parse} rejects it
+   * @throws DataFormatException if the file holds no records, a line is not a JSON object, is
+   *     longer than {@link LineReader#defaultMaxLineChars()} or not UTF-8, or {@code parse} rejects
+   *     it
    * @throws IOException if the file cannot be read
    */
   public static <T> ImmutableList<T> readLines(Path file, Function<JsonRecord, T> parse)
       throws IOException {
     checkNotNull(file, "file");
-    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      return readLines(in, sourceName(file), parse);
+    checkNotNull(parse, "parse");
+    try (LineReader in = LineReader.open(file)) {
+      return nonEmpty(readLines(in, parse), in.source());
     }
   }
 
   /**
    * The records read as JSON Lines from {@code in}, each turned into a value by {@code parse}.
+   * Lines are bounded by {@link LineReader#defaultMaxLineChars()}.
    *
    * @param source the name used in error messages, e.g. the file name
-   * @throws DataFormatException if a line is not a JSON object, or {@code parse} rejects it
+   * @throws DataFormatException if a line is not a JSON object or too long, or {@code parse}
+   *     rejects it
    * @throws IOException if {@code in} fails
    */
   public static <T> ImmutableList<T> readLines(
@@ -83,19 +126,41 @@ public final class JsonFiles {
     checkNotNull(in, "in");
     checkNotNull(source, "source");
     checkNotNull(parse, "parse");
+    return readLines(LineReader.of(in, source, LineReader.defaultMaxLineChars()), parse);
+  }
+
+  /**
+   * The records read as JSON Lines from {@code in} (which is not closed), each turned into a value
+   * by {@code parse}; blank lines are skipped.
+   *
+   * @throws DataFormatException if a line is not a JSON object, too long or not UTF-8, or {@code
+   *     parse} rejects it
+   * @throws IOException if {@code in} fails
+   */
+  public static <T> ImmutableList<T> readLines(LineReader in, Function<JsonRecord, T> parse)
+      throws IOException {
+    checkNotNull(in, "in");
+    checkNotNull(parse, "parse");
     ImmutableList.Builder<T> out = ImmutableList.builder();
-    long lineNumber = 0;
     for (String line = in.readLine(); line != null; line = in.readLine()) {
-      lineNumber++;
-      if (lineNumber == 1 && line.startsWith("\uFEFF")) {
-        line = line.substring(1);
-      }
       if (line.isBlank()) {
         continue;
       }
-      out.add(checkNotNull(parse.apply(JsonRecord.parseLine(source, lineNumber, line))));
+      out.add(checkNotNull(parse.apply(JsonRecord.parseLine(in.source(), in.lineNumber(), line))));
     }
     return out.build();
+  }
+
+  /**
+   * {@code records}, or a {@link DataFormatException} naming {@code source} if there are none: an
+   * empty data file is almost always a mistake (a wrong path, a failed download).
+   */
+  public static <T> ImmutableList<T> nonEmpty(ImmutableList<T> records, String source) {
+    if (records.isEmpty()) {
+      throw new DataFormatException(
+          source, 0, "no records: the file is empty or holds only blank lines");
+    }
+    return records;
   }
 
   /**
@@ -111,21 +176,30 @@ public final class JsonFiles {
     checkNotNull(in, "in");
     checkNotNull(source, "source");
     checkNotNull(parse, "parse");
+    return readArray(in, source, parse, null);
+  }
+
+  private static <T> ImmutableList<T> readArray(
+      BufferedReader in, String source, Function<JsonRecord, T> parse, BoundedRecordStream bound)
+      throws IOException {
     ImmutableList.Builder<T> out = ImmutableList.builder();
     long line = 1;
+    long index = 0;
     try (JsonParser p = MAPPER.getFactory().createParser(in)) {
       JsonToken first = p.nextToken();
       if (first != JsonToken.START_ARRAY) {
         throw new DataFormatException(
             source, p.currentTokenLocation().getLineNr(), "expected a JSON array, got " + first);
       }
-      long index = 0;
       for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken(), index++) {
         if (t == null) {
           throw new DataFormatException(
               source, p.currentLocation().getLineNr(), "invalid JSON: the array is not closed");
         }
         line = p.currentTokenLocation().getLineNr();
+        if (bound != null) {
+          bound.startRecord();
+        }
         JsonNode node = MAPPER.readTree(p);
         out.add(checkNotNull(parse.apply(JsonRecord.ofElement(source, line, index, node))));
       }
@@ -140,6 +214,20 @@ public final class JsonFiles {
       long at = e.getLocation() == null ? line : e.getLocation().getLineNr();
       throw new DataFormatException(
           source, at, "invalid JSON: " + e.getOriginalMessage().replace('\n', ' '), e);
+    } catch (CharacterCodingException e) {
+      throw new DataFormatException(
+          source, line, "record [" + index + "]: invalid UTF-8 (" + e + "); the file must be UTF-8 text", e);
+    } catch (RecordTooLongException e) {
+      throw new DataFormatException(
+          source,
+          line,
+          "record ["
+              + index
+              + "] is longer than the limit of about "
+              + e.limitBytes
+              + " bytes (a corrupt or hostile file?); raise it with -D"
+              + LineReader.MAX_LINE_CHARS_PROPERTY
+              + "=N if the data is genuine");
     }
     return out.build();
   }
@@ -150,25 +238,91 @@ public final class JsonFiles {
     return name == null ? file.toString() : name.toString();
   }
 
-  private static void skipByteOrderMark(BufferedReader in) throws IOException {
+  private static void skipByteOrderMark(BufferedReader in, String source) throws IOException {
     in.mark(1);
-    if (in.read() != '\uFEFF') {
-      in.reset();
+    try {
+      if (in.read() != '\uFEFF') {
+        in.reset();
+      }
+    } catch (CharacterCodingException e) {
+      throw new DataFormatException(source, 1, "invalid UTF-8 (" + e + "); the file must be UTF-8 text", e);
     }
   }
 
-  /** Whether the first non-blank character of {@code in} is {@code [}; {@code in} is not consumed. */
-  private static boolean isArray(BufferedReader in) throws IOException {
+  /**
+   * Whether the first non-blank character of {@code in} (after a UTF-8 byte order mark) is {@code
+   * [}; {@code in} is not consumed.
+   */
+  private static boolean isArray(BufferedInputStream in) throws IOException {
     in.mark(1 << 16);
     try {
-      for (int c = in.read(), n = 1; c >= 0 && n < (1 << 16); c = in.read(), n++) {
-        if (!Character.isWhitespace(c)) {
+      int c = in.read();
+      if (c == 0xEF && in.read() == 0xBB && in.read() == 0xBF) {
+        c = in.read();
+      }
+      for (int n = 1; c >= 0 && n < (1 << 16); c = in.read(), n++) {
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
           return c == '[';
         }
       }
       return false;
     } finally {
       in.reset();
+    }
+  }
+
+  /**
+   * Counts the bytes read since the current record of a JSON array started and fails once they
+   * exceed the limit (Jackson reads ahead, so the bound is approximate by a buffer's length).
+   */
+  private static final class BoundedRecordStream extends FilterInputStream {
+    private final long limit;
+    private long sinceMark;
+
+    BoundedRecordStream(InputStream in, int maxRecordChars) {
+      super(in);
+      // A character is at least one byte, so this bounds the characters too; the slack covers
+      // the parser's read-ahead.
+      this.limit = (long) maxRecordChars + (1 << 16);
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        count(1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        count(n);
+      }
+      return n;
+    }
+
+    private void count(int n) {
+      sinceMark += n;
+      if (sinceMark > limit) {
+        throw new RecordTooLongException(limit);
+      }
+    }
+
+    void startRecord() {
+      sinceMark = 0;
+    }
+  }
+
+  private static final class RecordTooLongException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final long limitBytes;
+
+    RecordTooLongException(long limitBytes) {
+      super(null, null, false, false);
+      this.limitBytes = limitBytes;
     }
   }
 }

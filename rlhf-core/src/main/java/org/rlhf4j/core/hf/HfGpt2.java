@@ -17,6 +17,7 @@ import java.util.regex.Pattern;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.io.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
+import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.SafetensorsReader;
 import org.rlhf4j.core.io.SafetensorsWriter;
 import org.rlhf4j.core.io.TensorInfo;
@@ -81,6 +82,7 @@ public final class HfGpt2 {
     boolean valueHead = names.containsKey("v_head.summary.weight");
     boolean scoreHead = names.containsKey("score.weight");
     GptConfig config = HfGpt2Config.read(cfg, configFile, valueHead || scoreHead);
+    ModelCheckpoint.checkSizes(config, configFile.toString(), names.size());
     ParameterLayout layout = ParameterLayout.of(config);
     TreeSet<String> missing = new TreeSet<>();
     for (ParameterLayout.Entry e : layout.entries()) {
@@ -98,9 +100,35 @@ public final class HfGpt2 {
     if (!missing.isEmpty() || !unknown.isEmpty()) {
       throw new CheckpointException(dir + ": the GPT-2 weights do not match config.json; missing " + missing + ", unexpected " + unknown);
     }
-    GptModel model = GptModel.uninitialized(config, options);
+    Map<Path, SafetensorsReader> readers = new LinkedHashMap<>();
     try {
-      Map<Path, SafetensorsReader> readers = new LinkedHashMap<>();
+      // Every shape is checked against config.json (and, by the header parser, every tensor
+      // against its file's size) before the model is allocated: a small folder whose config
+      // claims a huge model is refused here, not by the allocator.
+      for (ParameterLayout.Entry e : layout.entries()) {
+        String hf = hfName(e.name(), scoreHead);
+        if (hf == null) {
+          continue;
+        }
+        SafetensorsReader r = readers.computeIfAbsent(where.get(hf), SafetensorsReader::open);
+        TensorInfo info = r.info(names.get(hf));
+        if (info.elementCount() != e.size() || !shapeMatches(info.shapeArray(), e.shape())) {
+          throw new CheckpointException(
+              where.get(hf) + ": tensor " + names.get(hf) + " has shape " + info.shape() + ", but config.json implies "
+                  + java.util.Arrays.toString(e.shape()));
+        }
+      }
+      if (names.containsKey("lm_head.weight")) {
+        SafetensorsReader r = readers.computeIfAbsent(where.get("lm_head.weight"), SafetensorsReader::open);
+        TensorInfo info = r.info(names.get("lm_head.weight"));
+        long[] wteShape = layout.entries().stream().filter(x -> x.name().equals("wte")).findFirst().orElseThrow().shape();
+        if (!java.util.Arrays.equals(info.shapeArray(), wteShape)) {
+          throw new CheckpointException(
+              where.get("lm_head.weight") + ": tensor " + names.get("lm_head.weight") + " has shape " + info.shape()
+                  + ", but config.json implies " + java.util.Arrays.toString(wteShape));
+        }
+      }
+      GptModel model = GptModel.uninitialized(config, options);
       try {
         for (ParameterLayout.Entry e : layout.entries()) {
           String hf = hfName(e.name(), scoreHead);
@@ -109,38 +137,38 @@ public final class HfGpt2 {
             target.assign(0); // score.weight has no bias
             continue;
           }
-          SafetensorsReader r = readers.computeIfAbsent(where.get(hf), SafetensorsReader::open);
+          SafetensorsReader r = readers.get(where.get(hf));
           TensorInfo info = r.info(names.get(hf));
-          long expected = e.size();
-          if (info.elementCount() != expected || !shapeMatches(info.shapeArray(), e.shape())) {
-            throw new CheckpointException(
-                where.get(hf) + ": tensor " + names.get(hf) + " has shape " + info.shape() + ", but config.json implies "
-                    + java.util.Arrays.toString(e.shape()));
-          }
           r.readInto(names.get(hf), info.shapeArray().length == e.shape().length ? target : target.reshape(info.shapeArray()));
+          ModelCheckpoint.checkFinite(target, names.get(hf), where.get(hf).toString());
         }
         if (names.containsKey("lm_head.weight")) {
-          SafetensorsReader r = readers.computeIfAbsent(where.get("lm_head.weight"), SafetensorsReader::open);
+          SafetensorsReader r = readers.get(where.get("lm_head.weight"));
           INDArray head = r.read(names.get("lm_head.weight"), model.dataType());
           INDArray wte = model.parameters().get("wte").array();
           if (!java.util.Arrays.equals(head.shape(), wte.shape()) || head.sub(wte).amaxNumber().doubleValue() > 1e-6 * Math.max(1, wte.amaxNumber().doubleValue())) {
             throw new CheckpointException(where.get("lm_head.weight") + ": lm_head.weight differs from wte.weight; rlhf4j's LM head is tied to the token embedding");
           }
         }
-      } finally {
-        for (SafetensorsReader r : readers.values()) {
-          r.close();
+      } catch (RuntimeException e) {
+        model.close();
+        throw e;
+      }
+      Optional<Tokenizer> tok = Optional.empty();
+      if (Files.exists(dir.resolve("vocab.json")) || Files.exists(dir.resolve("tokenizer.json")) || Files.exists(dir.resolve("encoder.json"))) {
+        try {
+          tok = Optional.of(Tokenizers.load(dir));
+        } catch (RuntimeException e) {
+          model.close();
+          throw e;
         }
       }
-    } catch (RuntimeException e) {
-      model.close();
-      throw e;
+      return new Loaded(model, tok, cfg);
+    } finally {
+      for (SafetensorsReader r : readers.values()) {
+        r.close();
+      }
     }
-    Optional<Tokenizer> tok = Optional.empty();
-    if (Files.exists(dir.resolve("vocab.json")) || Files.exists(dir.resolve("tokenizer.json")) || Files.exists(dir.resolve("encoder.json"))) {
-      tok = Optional.of(Files.exists(dir.resolve("tokenizer_config.json")) ? Tokenizers.load(dir) : Gpt2BpeTokenizer.fromDirectory(dir));
-    }
-    return new Loaded(model, tok, cfg);
   }
 
   /** Writes {@code model} (and a GPT-2 tokenizer, if given) to {@code dir} in Hugging Face's layout, atomically. */

@@ -34,6 +34,6 @@ public final class PretrainedModels {
   }
 
   private static CheckpointException noTokenizer(Path dir) {
-    return new CheckpointException(dir + ": the model has no tokenizer files (vocab.json + merges.txt, or tokenizer_config.json)");
+    return new CheckpointException(dir + ": the model has no tokenizer files (vocab.json + merges.txt, tokenizer.json, or rlhf4j_tokenizer.json)");
   }
 }

@@ -136,19 +136,23 @@ public final class AtomicFiles {
    * Publishes a directory (e.g. a multi-file checkpoint) as a whole.
    *
    * <ol>
-   *   <li>A staging directory {@code TARGET.tmp-RANDOM} is created beside {@code target} and handed
-   *       to {@code writer}, which fills it.
+   *   <li>A lock file {@code TARGET.lock-R} ({@code R} random) is created beside {@code target} and
+   *       locked for the whole save; stale staging folders of earlier, crashed saves of the same
+   *       target are cleaned (see {@link #cleanStaleStaging}).
+   *   <li>A staging directory {@code TARGET.tmp-R} is created beside {@code target} and handed to
+   *       {@code writer}, which fills it.
    *   <li>Every regular file in it, and the staging directory itself, is forced to disk.
-   *   <li>If {@code target} exists it is renamed aside to {@code TARGET.old-RANDOM}; the staging
-   *       directory is renamed to {@code target}; only then is the old directory deleted.
+   *   <li>If {@code target} exists it is renamed aside to {@code TARGET.old-R}; the staging
+   *       directory is renamed to {@code target}; only then is the old directory deleted, and
+   *       last the lock file.
    * </ol>
    *
    * <p>If the writer or a sync fails, the staging directory is deleted and {@code target} is
    * untouched. If the final rename fails, the old directory is renamed back. A crash between the
    * two renames (a window of two system calls) leaves no {@code target} but a complete {@code
-   * TARGET.old-*} (the previous version) and a complete {@code TARGET.tmp-*} (the new one, if the
-   * crash came after step 2); a crash elsewhere leaves either the old or the new {@code target},
-   * possibly with a stale {@code .tmp-}/{@code .old-} sibling that can be deleted. (A failure to
+   * TARGET.old-R}; the next save or {@link #cleanStaleStaging} renames it back. A crash elsewhere
+   * leaves either the old or the new {@code target}, possibly with stale {@code .tmp-R}/{@code
+   * .old-R}/{@code .lock-R} siblings, which the next save of the same target deletes. (A failure to
    * delete the old directory after the new one is in place is only logged.)
    *
    * @param target the directory to create or replace; its parent must exist
@@ -167,13 +171,57 @@ public final class AtomicFiles {
         target);
     String name = absolute.getFileName().toString();
     Files.createDirectories(parent);
-    Path staging = createSibling(parent, name + ".tmp-", "", true);
+    String suffix;
+    FileChannel lockChannel;
+    for (int attempt = 0; ; attempt++) {
+      suffix = randomSuffix();
+      try {
+        lockChannel =
+            FileChannel.open(
+                parent.resolve(name + LOCK + suffix),
+                StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE);
+        break;
+      } catch (FileAlreadyExistsException e) {
+        if (attempt >= 10) {
+          throw e;
+        }
+      }
+    }
+    Path lockFile = parent.resolve(name + LOCK + suffix);
+    HELD_LOCKS.add(lockFile);
+    try {
+      lockChannel.lock();
+      cleanStaleStaging(absolute);
+      publishLocked(absolute, parent, name, suffix, writer);
+    } finally {
+      // Delete while still holding the lock, so a cleaner never sees our file unlocked.
+      deleteQuietly(lockFile);
+      lockChannel.close();
+      HELD_LOCKS.remove(lockFile);
+    }
+  }
+
+  /**
+   * The lock files of this JVM's saves in progress. A cleaner must not even open them: closing any
+   * descriptor of a file drops the process's POSIX locks on it.
+   */
+  private static final java.util.Set<Path> HELD_LOCKS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  private static final String STAGING = ".tmp-";
+  private static final String OLD = ".old-";
+  private static final String LOCK = ".lock-";
+
+  private static void publishLocked(
+      Path absolute, Path parent, String name, String suffix, IoConsumer<? super Path> writer)
+      throws IOException {
+    Path staging = Files.createDirectory(parent.resolve(name + STAGING + suffix));
     boolean published = false;
     try {
       writer.accept(staging);
       syncTree(staging);
       if (Files.exists(absolute)) {
-        Path old = parent.resolve(name + ".old-" + randomSuffix());
+        Path old = parent.resolve(name + OLD + suffix);
         Files.move(absolute, old, StandardCopyOption.ATOMIC_MOVE);
         try {
           Files.move(staging, absolute, StandardCopyOption.ATOMIC_MOVE);
@@ -212,6 +260,129 @@ public final class AtomicFiles {
         }
       }
     }
+  }
+
+  /**
+   * Before reading {@code dir}: if it is missing because a save crashed between its two renames, puts
+   * the previous version back (see {@link #cleanStaleStaging}); a failure to look is logged, not thrown,
+   * so that the caller reports the missing directory itself.
+   */
+  public static void recoverInterruptedSave(Path dir) {
+    if (Files.exists(dir)) {
+      return;
+    }
+    try {
+      cleanStaleStaging(dir);
+    } catch (IOException e) {
+      LoggerFactory.getLogger(AtomicFiles.class).warn("cannot check {} for an interrupted save: {}", dir, e.toString());
+    }
+  }
+
+  /**
+   * Cleans what crashed {@link #publishDirectory} saves of {@code target} left beside it: every
+   * {@code TARGET.tmp-R}, {@code TARGET.old-R} and {@code TARGET.lock-R} whose save is certainly
+   * over, i.e. whose lock file is gone (a save by an older version, or one that finished) or can be
+   * locked (its process died: the operating system released its lock). A save in progress, in this
+   * or another process on this machine, holds its lock and is left alone. If {@code target} is
+   * missing (a crash between the two renames) and a stale {@code TARGET.old-R} is there, that
+   * previous version is renamed back to {@code target} instead of being deleted.
+   *
+   * <p>Called by every {@link #publishDirectory}; loaders call it too so that a directory whose
+   * save crashed at the worst moment is restored. Failures to delete are logged, not thrown.
+   *
+   * @param target the directory whose siblings are checked
+   * @return the number of stale entries removed or restored
+   * @throws IOException if the parent directory cannot be listed
+   */
+  public static int cleanStaleStaging(Path target) throws IOException {
+    checkNotNull(target, "target");
+    Path absolute = target.toAbsolutePath();
+    Path parent = absolute.getParent();
+    if (parent == null || absolute.getFileName() == null || !Files.isDirectory(parent)) {
+      return 0;
+    }
+    String name = absolute.getFileName().toString();
+    java.util.TreeSet<String> suffixes = new java.util.TreeSet<>();
+    try (Stream<Path> s = Files.list(parent)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        String f = p.getFileName().toString();
+        for (String kind : new String[] {STAGING, OLD, LOCK}) {
+          if (f.startsWith(name + kind) && isSuffix(f.substring(name.length() + kind.length()))) {
+            suffixes.add(f.substring(name.length() + kind.length()));
+          }
+        }
+      }
+    }
+    int cleaned = 0;
+    for (String suffix : suffixes) {
+      Path lockFile = parent.resolve(name + LOCK + suffix);
+      if (HELD_LOCKS.contains(lockFile)) {
+        continue; // a save in progress in this JVM
+      }
+      FileChannel ch = null;
+      try {
+        if (Files.exists(lockFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          try {
+            ch = FileChannel.open(lockFile, StandardOpenOption.WRITE);
+          } catch (java.nio.file.NoSuchFileException gone) {
+            ch = null; // its save just finished
+          }
+          if (ch != null) {
+            java.nio.channels.FileLock held;
+            try {
+              held = ch.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException inThisJvm) {
+              held = null;
+            }
+            if (held == null) {
+              continue; // a save in progress
+            }
+          }
+        }
+        Path old = parent.resolve(name + OLD + suffix);
+        Path staging = parent.resolve(name + STAGING + suffix);
+        if (Files.isDirectory(old, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+            && !Files.exists(absolute, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          Files.move(old, absolute, StandardCopyOption.ATOMIC_MOVE);
+          syncDirectory(parent);
+          log.warn("restored {} from {}, left by a save that crashed", absolute, old);
+          cleaned++;
+        }
+        for (Path p : new Path[] {staging, old}) {
+          if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            try {
+              deleteRecursively(p);
+              cleaned++;
+              log.info("deleted {}, left by a save that crashed", p);
+            } catch (IOException e) {
+              log.warn("could not delete stale {}: {}", p, e.toString());
+            }
+          }
+        }
+        if (ch != null) {
+          deleteQuietly(lockFile);
+          cleaned++;
+        }
+      } finally {
+        if (ch != null) {
+          ch.close();
+        }
+      }
+    }
+    return cleaned;
+  }
+
+  private static boolean isSuffix(String s) {
+    if (s.isEmpty() || s.length() > 13) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (!(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -99,6 +99,7 @@ public final class ModelCheckpoint {
 
   /** Reads the checkpoint in {@code dir} into a new model with {@code options}. */
   public static Loaded load(Path dir, ModelOptions options) {
+    AtomicFiles.recoverInterruptedSave(dir);
     Path metaFile = dir.resolve(META);
     if (!Files.isRegularFile(metaFile)) {
       throw new CheckpointException(dir + ": not an rlhf4j checkpoint (no " + META + ")");
@@ -111,15 +112,21 @@ public final class ModelCheckpoint {
     GptConfig config = GptConfig.fromMap(mapField(meta, "model", metaFile), metaFile.toString());
     Provenance provenance = Provenance.fromMap(mapField(meta, "provenance", metaFile), metaFile.toString());
     Map<String, Object> extra = meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of();
-    GptModel model = GptModel.uninitialized(config, options);
-    try {
-      readWeights(dir.resolve(WEIGHTS), model);
-    } catch (RuntimeException e) {
-      model.close();
-      throw e;
+    GptModel model;
+    try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
+      checkSizes(config, metaFile.toString(), r.names().size());
+      // Shapes (and, by the header parser, the file's size) are checked before allocating.
+      checkTensors(r, dir.resolve(WEIGHTS), ParameterLayout.of(config));
+      model = GptModel.uninitialized(config, options);
+      try {
+        readTensors(r, dir.resolve(WEIGHTS), model);
+      } catch (RuntimeException e) {
+        model.close();
+        throw e;
+      }
     }
     Optional<Tokenizer> tok = Optional.empty();
-    if (Files.exists(dir.resolve("tokenizer_config.json"))) {
+    if (Files.exists(dir.resolve(Tokenizers.METADATA_FILE)) || Files.exists(dir.resolve(Tokenizers.HF_CONFIG_FILE))) {
       tok = Optional.of(Tokenizers.load(dir));
     }
     return new Loaded(model, provenance, ImmutableMap.copyOf(extra), tok, String.valueOf(meta.get("library_version")));
@@ -127,36 +134,117 @@ public final class ModelCheckpoint {
 
   /** Fills {@code model}'s parameters from a safetensors file with exactly its tensor names and shapes. */
   static void readWeights(Path file, GptModel model) {
-    ParameterLayout layout = model.parameters().layout();
     try (SafetensorsReader r = SafetensorsReader.open(file)) {
-      TreeSet<String> missing = new TreeSet<>();
-      for (ParameterLayout.Entry e : layout.entries()) {
-        if (!r.contains(e.name())) {
-          missing.add(e.name());
-        }
+      checkTensors(r, file, model.parameters().layout());
+      readTensors(r, file, model);
+    }
+  }
+
+  /** Checks that {@code r} holds exactly the tensors of {@code layout}, floating-point, with its shapes. */
+  private static void checkTensors(SafetensorsReader r, Path file, ParameterLayout layout) {
+    TreeSet<String> missing = new TreeSet<>();
+    for (ParameterLayout.Entry e : layout.entries()) {
+      if (!r.contains(e.name())) {
+        missing.add(e.name());
       }
-      List<String> unknown = new ArrayList<>();
-      for (String n : r.names()) {
-        if (!layout.contains(n)) {
-          unknown.add(n);
-        }
+    }
+    List<String> unknown = new ArrayList<>();
+    for (String n : r.names()) {
+      if (!layout.contains(n)) {
+        unknown.add(n);
       }
-      if (!missing.isEmpty() || !unknown.isEmpty()) {
-        throw new CheckpointException(file + ": tensors do not match the model configuration; missing " + missing + ", unexpected " + unknown);
+    }
+    if (!missing.isEmpty() || !unknown.isEmpty()) {
+      throw new CheckpointException(file + ": tensors do not match the model configuration; missing " + missing + ", unexpected " + unknown);
+    }
+    for (ParameterLayout.Entry e : layout.entries()) {
+      TensorInfo info = r.info(e.name());
+      if (!info.dtype().isFloatingPoint()) {
+        throw new CheckpointException(file + ": tensor " + e.name() + " has dtype " + info.dtype() + ", expected a floating-point type");
       }
-      for (ParameterLayout.Entry e : layout.entries()) {
-        TensorInfo info = r.info(e.name());
-        if (!info.dtype().isFloatingPoint()) {
-          throw new CheckpointException(file + ": tensor " + e.name() + " has dtype " + info.dtype() + ", expected a floating-point type");
-        }
-        if (!java.util.Arrays.equals(info.shapeArray(), e.shape())) {
-          throw new CheckpointException(
-              file + ": tensor " + e.name() + " has shape " + info.shape() + ", expected " + java.util.Arrays.toString(e.shape()));
-        }
-        r.readInto(e.name(), model.parameters().get(e.name()).array());
+      if (!java.util.Arrays.equals(info.shapeArray(), e.shape())) {
+        throw new CheckpointException(
+            file + ": tensor " + e.name() + " has shape " + info.shape() + ", expected " + java.util.Arrays.toString(e.shape()));
       }
     }
   }
+
+  private static void readTensors(SafetensorsReader r, Path file, GptModel model) {
+    for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
+      INDArray target = model.parameters().get(e.name()).array();
+      r.readInto(e.name(), target);
+      checkFinite(target, e.name(), file.toString());
+    }
+  }
+
+  /**
+   * The system property that, set to {@code true}, lets weights with NaN or infinite values load
+   * (with a warning) instead of being refused.
+   */
+  public static final String ALLOW_NON_FINITE_PROPERTY = "rlhf4j.load.allowNonFiniteWeights";
+
+  /**
+   * Refuses a loaded tensor holding NaN or an infinity, naming it and the count, unless the system
+   * property {@value #ALLOW_NON_FINITE_PROPERTY} is {@code true} (then it is only logged).
+   *
+   * @throws CheckpointException if {@code values} is not finite and that is not allowed
+   */
+  public static void checkFinite(INDArray values, String tensor, String file) {
+    if (Double.isFinite(values.norm2Number().doubleValue())) {
+      return; // a NaN or infinity makes the norm non-finite; only then are the values scanned
+    }
+    long bad = 0;
+    long first = -1;
+    long n = values.length();
+    INDArray flat = values.reshape(n);
+    for (long i = 0; i < n; i++) {
+      double v = flat.getDouble(i);
+      if (!Double.isFinite(v)) {
+        if (first < 0) {
+          first = i;
+        }
+        bad++;
+      }
+    }
+    if (bad == 0) {
+      return;
+    }
+    String what = file + ": tensor " + tensor + " has " + bad + " non-finite value(s) (NaN or infinity), the first at flat index " + first
+        + " = " + flat.getDouble(first);
+    if (Boolean.getBoolean(ALLOW_NON_FINITE_PROPERTY)) {
+      org.slf4j.LoggerFactory.getLogger(ModelCheckpoint.class).warn("{}; loading it because -D{}=true", what, ALLOW_NON_FINITE_PROPERTY);
+      return;
+    }
+    throw new CheckpointException(what + "; refusing to load it (set -D" + ALLOW_NON_FINITE_PROPERTY + "=true to load it anyway)");
+  }
+
+  /**
+   * Refuses a configuration whose parameter count overflows or whose tensors could not be
+   * indexed, before anything is allocated for it.
+   */
+  public static void checkSizes(GptConfig config, String source, int tensorsPresent) {
+    // Each block has 12 tensors; checked first so that no per-layer structure is built for a
+    // config claiming billions of layers.
+    if ((long) config.layers() * 12 > tensorsPresent) {
+      throw new CheckpointException(source + ": the configuration has " + config.layers() + " layers, which need at least "
+          + (long) config.layers() * 12 + " tensors, but the weights hold " + tensorsPresent);
+    }
+    long d = config.dModel();
+    try {
+      long total = Math.multiplyExact((long) config.vocabSize(), d);
+      total = Math.addExact(total, Math.multiplyExact((long) config.contextLength(), d));
+      long perLayer = Math.addExact(Math.multiplyExact(12L, Math.multiplyExact(d, d)), Math.multiplyExact(13L, d));
+      total = Math.addExact(total, Math.multiplyExact(perLayer, (long) config.layers()));
+      if (total > (1L << 40)) {
+        throw new CheckpointException(source + ": the configuration (vocab " + config.vocabSize() + ", d " + d + ", layers " + config.layers()
+            + ", context " + config.contextLength() + ") implies " + total + " parameters; refusing (limit 2^40)");
+      }
+    } catch (ArithmeticException e) {
+      throw new CheckpointException(source + ": the configuration (vocab " + config.vocabSize() + ", d " + d + ", layers " + config.layers()
+          + ", context " + config.contextLength() + ") implies a parameter count that overflows a long; refusing");
+    }
+  }
+
 
   static Map<String, Object> readJson(Path file) {
     try {

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -119,10 +118,12 @@ final class BpeFiles {
     String src = file.toString();
     List<Merge> merges = new ArrayList<>();
     long[] lines = new long[1024];
-    try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      long lineNo = 0;
+    // A merge is two tokens: a line of 64 Ki characters is already absurd, so a hostile file
+    // fails there instead of filling the heap.
+    try (org.rlhf4j.core.data.LineReader r =
+        org.rlhf4j.core.data.LineReader.of(Files.newInputStream(file), src, 1 << 16)) {
       for (String line; (line = r.readLine()) != null; ) {
-        lineNo++;
+        long lineNo = r.lineNumber();
         if (line.isEmpty() || (lineNo == 1 && line.startsWith("#version"))) {
           continue;
         }

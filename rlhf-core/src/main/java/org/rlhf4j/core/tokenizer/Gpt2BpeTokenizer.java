@@ -53,6 +53,14 @@ public final class Gpt2BpeTokenizer implements Tokenizer {
   /** GPT-2's end-of-text token, used as BOS, EOS and PAD. */
   public static final String END_OF_TEXT = "<|endoftext|>";
 
+  /**
+   * Pre-tokens longer than this many characters are merged in consecutive chunks of this length
+   * (so a 10 MB "word" takes linear time and bounded memory). Shorter ones, i.e. all natural
+   * text, are encoded exactly as by GPT-2; for a longer one the ids may differ from transformers'
+   * at the chunk boundaries.
+   */
+  public static final int MAX_PIECE_CHARS = 1 << 15;
+
   private final BpeVocabulary vocab;
   private final int eos;
   private final Pattern specialPattern;
@@ -186,13 +194,27 @@ public final class Gpt2BpeTokenizer implements Tokenizer {
         BpeVocabulary.build(vocab, "<vocabulary>", merges, "<merges>", null), "<vocabulary>");
   }
 
-  /** {@inheritDoc} Special-token text in {@code text} is encoded as plain text. */
+  /**
+   * {@inheritDoc} Special-token text in {@code text} (e.g. {@code "<|endoftext|>"}) is encoded as
+   * plain text, unlike transformers, which maps it to the special id; see {@link #encode(String,
+   * SpecialTokens)} for the choice.
+   */
   @Override
   public int[] encode(String text) {
     Preconditions.checkNotNull(text, "text");
     IntBuffer out = new IntBuffer(text.length() / 3 + 1);
     encodeOrdinary(text, 0, text.length(), out);
     return out.toArray();
+  }
+
+  /**
+   * The ids of {@code text}, with special-token text inside it either encoded literally ({@link
+   * SpecialTokens#LITERAL}, the same as {@link #encode(String)}) or mapped to the special ids
+   * ({@link SpecialTokens#ALLOW}, as transformers does and as {@link #encodeAllowingSpecials}).
+   */
+  public int[] encode(String text, SpecialTokens specials) {
+    Preconditions.checkNotNull(specials, "specials");
+    return specials == SpecialTokens.ALLOW ? encodeAllowingSpecials(text) : encode(text);
   }
 
   /**
@@ -217,6 +239,16 @@ public final class Gpt2BpeTokenizer implements Tokenizer {
   private void encodeOrdinary(String text, int start, int end, IntBuffer out) {
     for (int pos = start; pos < end; ) {
       int pieceEnd = Gpt2PreTokenizer.pieceEnd(text, pos, end);
+      if (pieceEnd - pos > MAX_PIECE_CHARS) {
+        // A pathological "word" (megabytes without a space): merge it in bounded chunks so that
+        // time and memory stay linear in its length. Natural text never gets here.
+        for (int c = pos; c < pieceEnd; c = chunkEnd(text, c, pieceEnd)) {
+          int[] ids = bpe(text.substring(c, chunkEnd(text, c, pieceEnd)));
+          out.addAll(ids, 0, ids.length);
+        }
+        pos = pieceEnd;
+        continue;
+      }
       int hash = PieceCache.hash(text, pos, pieceEnd);
       if (!cache.appendIfPresent(text, pos, pieceEnd, hash, out)) {
         String piece = text.substring(pos, pieceEnd);
@@ -226,6 +258,18 @@ public final class Gpt2BpeTokenizer implements Tokenizer {
       }
       pos = pieceEnd;
     }
+  }
+
+  /**
+   * The end of the chunk of a long pre-token starting at {@code start}: {@link #MAX_PIECE_CHARS}
+   * characters on, moved back one so as not to split a surrogate pair, or {@code end}.
+   */
+  static int chunkEnd(String text, int start, int end) {
+    if (end - start <= MAX_PIECE_CHARS) {
+      return end;
+    }
+    int cut = start + MAX_PIECE_CHARS;
+    return Character.isHighSurrogate(text.charAt(cut - 1)) ? cut - 1 : cut;
   }
 
   /** The ids of one pre-token. */

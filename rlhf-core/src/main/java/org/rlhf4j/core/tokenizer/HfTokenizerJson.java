@@ -23,6 +23,9 @@ import org.slf4j.LoggerFactory;
 final class HfTokenizerJson {
   private static final Logger log = LoggerFactory.getLogger(HfTokenizerJson.class);
 
+  /** The file name of a Hugging Face fast tokenizer. */
+  static final String FILE = "tokenizer.json";
+
   /** The vocabulary (added tokens included) and merges of a {@code tokenizer.json}. */
   record Model(Map<String, Integer> vocab, List<Merge> merges) {}
 

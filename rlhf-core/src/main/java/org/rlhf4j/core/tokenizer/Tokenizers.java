@@ -14,23 +14,36 @@ import org.rlhf4j.core.data.DataFormatException;
 /**
  * Saves a tokenizer into a directory (a checkpoint's) and loads it back.
  *
- * <p>{@link #save} writes {@value #CONFIG_FILE}, a JSON object whose {@code "type"} is {@code
- * "byte"} or {@code "gpt2-bpe"}; for BPE it also writes {@code vocab.json} and {@code merges.txt}
- * in the standard Hugging Face format, and the config carries the fields Hugging Face's {@code
- * GPT2Tokenizer} reads ({@code tokenizer_class}, {@code bos_token}, ...), so {@code
- * transformers.AutoTokenizer.from_pretrained(dir)} works on the directory. Every file is written
- * atomically, the config last, so a directory with our config always has complete files. Saving
- * over a Hugging Face model directory replaces its {@code tokenizer_config.json}.
+ * <p>{@link #save} writes rlhf4j's own metadata to {@value #METADATA_FILE}, a JSON object whose
+ * {@code "type"} is {@code "byte"} or {@code "gpt2-bpe"}. For BPE it also writes {@code vocab.json}
+ * and {@code merges.txt} in the standard Hugging Face format and a Hugging Face {@value
+ * #HF_CONFIG_FILE} holding only the fields transformers' {@code GPT2Tokenizer} reads ({@code
+ * tokenizer_class}, {@code bos_token}, ...), so {@code transformers.AutoTokenizer.from_pretrained(dir)}
+ * works on the directory and transformers' {@code save_pretrained} (which keeps unknown keys of
+ * that file) carries none of rlhf4j's keys along. Every file is written atomically, the metadata
+ * last, so a directory with our metadata always has complete files.
  *
- * <p>{@link #load} reads our config; a directory without one (or whose {@value #CONFIG_FILE} is
- * Hugging Face's, without {@code "type"}) is read with {@link Gpt2BpeTokenizer#fromDirectory}.
+ * <p>{@link #load} reads, in order: {@value #METADATA_FILE}; the layout of rlhf4j before 0.2 (our
+ * {@code "type"} inside {@value #HF_CONFIG_FILE}); else the Hugging Face / OpenAI files with {@link
+ * Gpt2BpeTokenizer#fromDirectory} ({@code vocab.json} + {@code merges.txt}, {@code encoder.json} +
+ * {@code vocab.bpe}, or only {@code tokenizer.json}, as transformers' {@code save_pretrained}
+ * writes). Where our metadata names {@code vocab.json}/{@code merges.txt} that are gone but a
+ * {@code tokenizer.json} is there (a directory re-saved by transformers), the latter is read.
  */
 public final class Tokenizers {
-  /** The name of the config file that {@link #save} writes. */
-  public static final String CONFIG_FILE = "tokenizer_config.json";
+  /** The name of the file that {@link #save} writes rlhf4j's tokenizer metadata to. */
+  public static final String METADATA_FILE = "rlhf4j_tokenizer.json";
 
-  /** The version of the config format that {@link #save} writes. */
-  public static final int FORMAT_VERSION = 1;
+  /**
+   * Hugging Face's tokenizer config. rlhf4j before 0.2 wrote its metadata here; it is still read.
+   */
+  public static final String HF_CONFIG_FILE = "tokenizer_config.json";
+
+  /** The old name of {@link #HF_CONFIG_FILE}. */
+  @Deprecated public static final String CONFIG_FILE = HF_CONFIG_FILE;
+
+  /** The version of the metadata format that {@link #save} writes. */
+  public static final int FORMAT_VERSION = 2;
 
   private static final String VOCAB_FILE = "vocab.json";
   private static final String MERGES_FILE = "merges.txt";
@@ -70,20 +83,22 @@ public final class Tokenizers {
         config.put("type", "gpt2-bpe");
         config.put("vocab_file", VOCAB_FILE);
         config.put("merges_file", MERGES_FILE);
+        // Read by Hugging Face transformers; only its own keys.
+        ObjectNode hf = BpeFiles.JSON.createObjectNode();
+        String eot = Gpt2BpeTokenizer.END_OF_TEXT;
+        hf.put("tokenizer_class", "GPT2Tokenizer");
+        hf.put("bos_token", eot);
+        hf.put("eos_token", eot);
+        hf.put("unk_token", eot);
+        hf.put("add_prefix_space", false);
+        AtomicFiles.writeBytes(
+            dir.resolve(HF_CONFIG_FILE),
+            BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(hf));
       }
       config.put("format_version", FORMAT_VERSION);
       config.put("vocab_size", tokenizer.vocabSize());
-      if (tokenizer instanceof Gpt2BpeTokenizer) {
-        // Read by Hugging Face transformers; ignored by load().
-        String eot = Gpt2BpeTokenizer.END_OF_TEXT;
-        config.put("tokenizer_class", "GPT2Tokenizer");
-        config.put("bos_token", eot);
-        config.put("eos_token", eot);
-        config.put("unk_token", eot);
-        config.put("add_prefix_space", false);
-      }
       AtomicFiles.writeBytes(
-          dir.resolve(CONFIG_FILE),
+          dir.resolve(METADATA_FILE),
           BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
     } catch (IOException e) {
       throw new RlhfException(
@@ -100,9 +115,12 @@ public final class Tokenizers {
    */
   public static Tokenizer load(Path dir) {
     Preconditions.checkNotNull(dir, "dir");
-    Path configFile = dir.resolve(CONFIG_FILE);
+    Path configFile = dir.resolve(METADATA_FILE);
     if (!Files.isRegularFile(configFile)) {
-      return Gpt2BpeTokenizer.fromDirectory(dir);
+      configFile = dir.resolve(HF_CONFIG_FILE); // rlhf4j before 0.2, or Hugging Face's
+      if (!Files.isRegularFile(configFile)) {
+        return Gpt2BpeTokenizer.fromDirectory(dir);
+      }
     }
     String src = configFile.toString();
     JsonNode config;
@@ -131,10 +149,15 @@ public final class Tokenizers {
         tokenizer = ByteTokenizer.create();
         break;
       case "gpt2-bpe":
-        tokenizer =
-            Gpt2BpeTokenizer.fromVocabAndMerges(
-                file(dir, config, "vocab_file", VOCAB_FILE, src),
-                file(dir, config, "merges_file", MERGES_FILE, src));
+        Path vocab = file(dir, config, "vocab_file", VOCAB_FILE, src);
+        Path merges = file(dir, config, "merges_file", MERGES_FILE, src);
+        if (!(Files.isRegularFile(vocab) && Files.isRegularFile(merges))
+            && Files.isRegularFile(dir.resolve(HfTokenizerJson.FILE))) {
+          // Re-saved by transformers' save_pretrained, which writes only tokenizer.json.
+          tokenizer = Gpt2BpeTokenizer.fromTokenizerJson(dir.resolve(HfTokenizerJson.FILE));
+        } else {
+          tokenizer = Gpt2BpeTokenizer.fromVocabAndMerges(vocab, merges);
+        }
         break;
       default:
         throw new DataFormatException(

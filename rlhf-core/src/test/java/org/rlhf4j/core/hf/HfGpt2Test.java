@@ -141,6 +141,59 @@ class HfGpt2Test {
     assertEquals(java.util.List.of(15496, 995), java.util.Arrays.stream(back.tokenizer().get().encode("Hello world")).boxed().toList());
   }
 
+  /**
+   * A tiny folder whose config.json claims a huge model is refused from the safetensors headers,
+   * before the model is allocated (2e9 x 8 floats would be 64 GB of native memory).
+   */
+  @Test
+  void aHugeConfigIsRefusedBeforeAllocating() throws IOException {
+    Path dir = tmp.resolve("huge");
+    Gpt2Fixture.write(dir, SafetensorsDtype.F32);
+    ObjectNode cfg = (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
+    cfg.put("vocab_size", 2_000_000_000);
+    JSON.writeValue(dir.resolve("config.json").toFile(), cfg);
+    CheckpointException e = assertThrows(CheckpointException.class, () -> HfGpt2.load(dir, FLOAT));
+    assertTrue(
+        e.getMessage().contains("tensor wte.weight has shape") && e.getMessage().contains("config.json implies [2000000000, "),
+        e.getMessage());
+    cfg.put("n_embd", 65536);
+    cfg.put("n_head", 1);
+    cfg.putNull("n_inner");
+    JSON.writeValue(dir.resolve("config.json").toFile(), cfg);
+    e = assertThrows(CheckpointException.class, () -> HfGpt2.load(dir, FLOAT));
+    assertTrue(e.getMessage().contains("parameters; refusing (limit 2^40)"), e.getMessage());
+    cfg.put("n_layer", 2_000_000_000);
+    JSON.writeValue(dir.resolve("config.json").toFile(), cfg);
+    e = assertThrows(CheckpointException.class, () -> HfGpt2.load(dir, FLOAT));
+    assertTrue(e.getMessage().contains("2000000000 layers, which need at least 24000000000 tensors"), e.getMessage());
+  }
+
+  @Test
+  void nonFiniteWeightsAreRefusedNamingTheTensor() throws IOException {
+    Path dir = tmp.resolve("nan");
+    Gpt2Fixture.write(dir, SafetensorsDtype.F32);
+    Map<String, INDArray> t = new LinkedHashMap<>();
+    try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
+      for (String n : r.names()) {
+        t.put(n, r.read(n, DataType.FLOAT));
+      }
+    }
+    String name = t.containsKey("h.0.mlp.c_fc.bias") ? "h.0.mlp.c_fc.bias" : "transformer.h.0.mlp.c_fc.bias";
+    t.get(name).putScalar(3, Float.NaN);
+    t.get(name).putScalar(5, Float.POSITIVE_INFINITY);
+    SafetensorsWriter.write(dir.resolve("model.safetensors"), t, Map.of("format", "pt"));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> HfGpt2.load(dir, FLOAT));
+    assertTrue(
+        e.getMessage().contains("tensor " + name + " has 2 non-finite value(s)") && e.getMessage().contains("flat index 3"),
+        e.getMessage());
+    System.setProperty(org.rlhf4j.core.io.ModelCheckpoint.ALLOW_NON_FINITE_PROPERTY, "true");
+    try {
+      HfGpt2.load(dir, FLOAT).model().close();
+    } finally {
+      System.clearProperty(org.rlhf4j.core.io.ModelCheckpoint.ALLOW_NON_FINITE_PROPERTY);
+    }
+  }
+
   @Test
   void mismatchesAreErrorsListingTheNames() throws IOException {
     Path dir = tmp.resolve("bad");

@@ -189,4 +189,87 @@ class AtomicFilesTest {
     assertFalse(Files.exists(dir.resolve("fresh")));
     assertEquals(List.of("ckpt"), listing(dir));
   }
+
+  /** kill -9 during saves leaves staging folders; the next save of the directory removes them. */
+  @Test
+  void stagingLeftByKilledSavesIsCleanedOnTheNextSave() throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    AtomicFiles.publishDirectory(ckpt, staging -> Files.writeString(staging.resolve("a.txt"), "v1"));
+    for (int round = 0; round < 2; round++) {
+      String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      Process p =
+          new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), CrashingPublisherMain.class.getName(), ckpt.toString())
+              .redirectError(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      String suffix;
+      try (java.io.BufferedReader out =
+          new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        String line = out.readLine();
+        assertTrue(line != null && line.startsWith("STAGING "), String.valueOf(line));
+        Path childStaging = Path.of(line.substring(8));
+        suffix = childStaging.getFileName().toString().substring("ckpt.tmp-".length());
+        // The child holds its lock: a save now (in this JVM) must leave its staging alone.
+        AtomicFiles.publishDirectory(ckpt, staging -> Files.writeString(staging.resolve("a.txt"), "mine"));
+        assertTrue(Files.isDirectory(childStaging), "a live save's staging was deleted: " + listing(dir));
+        p.destroyForcibly(); // SIGKILL in the middle of the child's save
+      }
+      assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "child JVM did not die");
+      // What the kill left (the previous round's leftovers were cleaned by the child's own save).
+      assertEquals(List.of("ckpt", "ckpt.lock-" + suffix, "ckpt.tmp-" + suffix), listing(dir));
+    }
+    AtomicFiles.publishDirectory(ckpt, staging -> Files.writeString(staging.resolve("a.txt"), "v2"));
+    assertEquals(List.of("ckpt"), listing(dir));
+    assertEquals("v2", Files.readString(ckpt.resolve("a.txt")));
+  }
+
+  /** A save in progress in another thread keeps its staging while another save cleans. */
+  @Test
+  void aConcurrentSaveIsNotCleanedAway() throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    java.util.concurrent.CountDownLatch inWriter = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                AtomicFiles.publishDirectory(
+                    ckpt,
+                    staging -> {
+                      Files.writeString(staging.resolve("a.txt"), "slow");
+                      inWriter.countDown();
+                      try {
+                        release.await();
+                      } catch (InterruptedException e) {
+                        throw new IOException(e);
+                      }
+                    });
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
+    t.start();
+    assertTrue(inWriter.await(30, java.util.concurrent.TimeUnit.SECONDS));
+    AtomicFiles.publishDirectory(ckpt, staging -> Files.writeString(staging.resolve("a.txt"), "fast"));
+    assertEquals(0, AtomicFiles.cleanStaleStaging(ckpt));
+    release.countDown();
+    t.join(30_000);
+    assertFalse(t.isAlive());
+    assertEquals("slow", Files.readString(ckpt.resolve("a.txt")));
+    assertEquals(List.of("ckpt"), listing(dir));
+  }
+
+  /** A crash between the two renames leaves only TARGET.old-R: it is renamed back. */
+  @Test
+  void aCrashBetweenTheRenamesIsRestored() throws IOException {
+    Path old = Files.createDirectories(dir.resolve("ckpt.old-k3j2"));
+    Files.writeString(old.resolve("a.txt"), "previous");
+    Path staging = Files.createDirectories(dir.resolve("ckpt.tmp-k3j2"));
+    Files.writeString(staging.resolve("a.txt"), "unacknowledged");
+    Files.createFile(dir.resolve("ckpt.lock-k3j2"));
+    Files.createDirectories(dir.resolve("ckpt.tmp-not-ours")); // not our pattern: kept
+    Files.createDirectories(dir.resolve("other.tmp-abc")); // another target's: kept
+    assertEquals(3, AtomicFiles.cleanStaleStaging(dir.resolve("ckpt")));
+    assertEquals("previous", Files.readString(dir.resolve("ckpt/a.txt")));
+    assertEquals(List.of("ckpt", "ckpt.tmp-not-ours", "other.tmp-abc"), listing(dir));
+  }
 }

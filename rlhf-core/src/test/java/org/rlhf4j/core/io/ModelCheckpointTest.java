@@ -55,6 +55,20 @@ class ModelCheckpointTest {
     assertEquals(m.forward(batch).logits(), back.model().forward(batch).logits());
   }
 
+  /** A metadata file claiming a 2e9-token vocabulary is refused from the header, before allocating. */
+  @Test
+  void aHugeConfigIsRefusedBeforeAllocating() throws IOException {
+    Path dir = tmp.resolve("huge");
+    ModelCheckpoint.save(dir, model(), Provenance.of("a", 1, Map.of(), null), Map.of(), null);
+    Path meta = dir.resolve(ModelCheckpoint.META);
+    String text = Files.readString(meta);
+    String edited = text.replaceFirst("\"vocab_size\"\\s*:\\s*259", "\"vocab_size\" : 2000000000");
+    assertTrue(!edited.equals(text), text);
+    Files.writeString(meta, edited);
+    CheckpointException e = assertThrows(CheckpointException.class, () -> ModelCheckpoint.load(dir, ModelOptions.defaults()));
+    assertTrue(e.getMessage().contains("tensor wte has shape [259, 16], expected [2000000000, 16]"), e.getMessage());
+  }
+
   @Test
   void loadsIntoDoublePrecision() {
     GptModel m = model();

@@ -2,6 +2,7 @@ package org.rlhf4j.core.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -33,8 +34,8 @@ class TokenizersTest {
   @Test
   void savesAndLoadsTheByteTokenizer() throws Exception {
     Tokenizers.save(ByteTokenizer.create(), dir);
-    assertEquals(List.of(Tokenizers.CONFIG_FILE), files());
-    JsonNode config = TinyBpe.JSON.readTree(dir.resolve(Tokenizers.CONFIG_FILE).toFile());
+    assertEquals(List.of(Tokenizers.METADATA_FILE), files());
+    JsonNode config = TinyBpe.JSON.readTree(dir.resolve(Tokenizers.METADATA_FILE).toFile());
     assertEquals("byte", config.get("type").asText());
     assertEquals(259, config.get("vocab_size").asInt());
     assertSame(ByteTokenizer.create(), Tokenizers.load(dir));
@@ -48,7 +49,7 @@ class TokenizersTest {
     Tokenizers.save(tok, sub); // overwriting is fine
     try (Stream<Path> s = Files.list(sub)) {
       assertEquals(
-          List.of("merges.txt", "tokenizer_config.json", "vocab.json"),
+          List.of("merges.txt", "rlhf4j_tokenizer.json", "tokenizer_config.json", "vocab.json"),
           s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList()),
           "no temp files left");
     }
@@ -61,17 +62,20 @@ class TokenizersTest {
         Files.getPosixFilePermissions(sub.resolve("vocab.json")));
     Map<?, ?> vocab = TinyBpe.JSON.readValue(sub.resolve("vocab.json").toFile(), Map.class);
     assertEquals(TinyBpe.vocab(), vocab);
-    JsonNode config = TinyBpe.JSON.readTree(sub.resolve(Tokenizers.CONFIG_FILE).toFile());
+    JsonNode config = TinyBpe.JSON.readTree(sub.resolve(Tokenizers.METADATA_FILE).toFile());
     assertEquals("gpt2-bpe", config.get("type").asText());
-    assertEquals("GPT2Tokenizer", config.get("tokenizer_class").asText());
-    assertEquals("<|endoftext|>", config.get("eos_token").asText());
+    JsonNode hf = TinyBpe.JSON.readTree(sub.resolve(Tokenizers.HF_CONFIG_FILE).toFile());
+    assertEquals("GPT2Tokenizer", hf.get("tokenizer_class").asText());
+    assertEquals("<|endoftext|>", hf.get("eos_token").asText());
+    // Hugging Face's file holds none of rlhf4j's keys (transformers' save_pretrained keeps them).
+    assertFalse(hf.has("type") || hf.has("format_version") || hf.has("vocab_file"), hf.toString());
 
     Gpt2BpeTokenizer back = assertInstanceOf(Gpt2BpeTokenizer.class, Tokenizers.load(sub));
     assertEquals(tok.vocabulary(), back.vocabulary());
     assertEquals(tok.merges(), back.merges());
     assertArrayEquals(tok.encode("hello the world!"), back.encode("hello the world!"));
-    // The same files without our config are read as plain Hugging Face files.
-    Files.delete(sub.resolve(Tokenizers.CONFIG_FILE));
+    // The same files without our metadata are read as plain Hugging Face files.
+    Files.delete(sub.resolve(Tokenizers.METADATA_FILE));
     assertEquals(tok.vocabulary(), ((Gpt2BpeTokenizer) Tokenizers.load(sub)).vocabulary());
   }
 
@@ -79,9 +83,44 @@ class TokenizersTest {
   void fallsBackToHuggingFaceFiles() throws Exception {
     TinyBpe.writeTokenizerJson(dir, false);
     Files.writeString(
-        dir.resolve(Tokenizers.CONFIG_FILE),
+        dir.resolve(Tokenizers.HF_CONFIG_FILE),
         "{\"model_max_length\": 1024, \"tokenizer_class\": \"GPT2Tokenizer\"}");
     assertEquals(269, Tokenizers.load(dir).vocabSize());
+  }
+
+  /**
+   * transformers' save_pretrained of a directory exported by rlhf4j before 0.2 writes only
+   * tokenizer.json and keeps rlhf4j's keys in tokenizer_config.json; that directory must load, and
+   * so must one with only tokenizer.json.
+   */
+  @Test
+  void loadsADirectoryReSavedByTransformers() throws Exception {
+    Gpt2BpeTokenizer tok = Gpt2BpeTokenizer.of(TinyBpe.vocab(), TinyBpe.merges());
+    Path only = dir.resolve("only-tokenizer-json");
+    TinyBpe.writeTokenizerJson(only, true);
+    Gpt2BpeTokenizer a = assertInstanceOf(Gpt2BpeTokenizer.class, Tokenizers.load(only));
+    assertArrayEquals(tok.encode("hello the world!"), a.encode("hello the world!"));
+    assertEquals(tok.vocabulary(), a.vocabulary());
+
+    Path resaved = dir.resolve("resaved");
+    TinyBpe.writeTokenizerJson(resaved, false);
+    Files.writeString(
+        resaved.resolve(Tokenizers.HF_CONFIG_FILE),
+        "{\"type\": \"gpt2-bpe\", \"format_version\": 1, \"vocab_file\": \"vocab.json\","
+            + " \"merges_file\": \"merges.txt\", \"vocab_size\": 269,"
+            + " \"tokenizer_class\": \"GPT2Tokenizer\", \"eos_token\": \"<|endoftext|>\"}");
+    Gpt2BpeTokenizer b = assertInstanceOf(Gpt2BpeTokenizer.class, Tokenizers.load(resaved));
+    assertEquals(tok.vocabulary(), b.vocabulary());
+    assertEquals(tok.merges(), b.merges());
+
+    // The old layout (rlhf4j's keys in tokenizer_config.json, with vocab.json + merges.txt).
+    Path old = dir.resolve("old");
+    Tokenizers.save(tok, old);
+    Files.move(
+        old.resolve(Tokenizers.METADATA_FILE),
+        old.resolve(Tokenizers.HF_CONFIG_FILE),
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    assertEquals(tok.vocabulary(), ((Gpt2BpeTokenizer) Tokenizers.load(old)).vocabulary());
   }
 
   @Test
@@ -100,7 +139,7 @@ class TokenizersTest {
 
   @Test
   void rejectsBadConfigs() throws Exception {
-    Path config = dir.resolve(Tokenizers.CONFIG_FILE);
+    Path config = dir.resolve(Tokenizers.METADATA_FILE);
     Files.writeString(config, "{\"type\": \"sentencepiece\"}");
     DataFormatException e = assertThrows(DataFormatException.class, () -> Tokenizers.load(dir));
     assertEquals(config.toString(), e.source());
@@ -112,9 +151,9 @@ class TokenizersTest {
     Files.writeString(config, "{\"type\": \"gpt2-bpe\", \"vocab_file\": \"../vocab.json\"}");
     e = assertThrows(DataFormatException.class, () -> Tokenizers.load(dir));
     assertTrue(e.getMessage().contains("\"vocab_file\" must be a plain file name"), e.getMessage());
-    Files.writeString(config, "{\"type\": \"byte\", \"format_version\": 2}");
+    Files.writeString(config, "{\"type\": \"byte\", \"format_version\": 3}");
     e = assertThrows(DataFormatException.class, () -> Tokenizers.load(dir));
-    assertTrue(e.getMessage().contains("format_version 2"), e.getMessage());
+    assertTrue(e.getMessage().contains("format_version 3"), e.getMessage());
     Files.writeString(config, "{\"type\": ");
     e = assertThrows(DataFormatException.class, () -> Tokenizers.load(dir));
     assertTrue(e.getMessage().contains("invalid JSON"), e.getMessage());

@@ -80,7 +80,30 @@ public final class PreferenceDatasets {
       throws IOException {
     checkNotNull(format, "format");
     checkNotNull(chat, "chat");
-    return JsonFiles.read(file, r -> parse(r, format, chat));
+    return JsonFiles.read(file, r -> distinctResponses(parse(r, format, chat)));
+  }
+
+  /**
+   * {@code r}, or a {@link DataFormatException} naming its file and line if two of its responses
+   * are identical (e.g. {@code chosen == rejected}): such a comparison teaches nothing and usually
+   * means a broken export. Files are refused rather than silently skipped, so that a count of
+   * records read always equals the count of records in the file.
+   */
+  static Ranking distinctResponses(Ranking r) {
+    List<String> rs = r.responses();
+    for (int i = 0; i < rs.size(); i++) {
+      for (int j = 0; j < i; j++) {
+        if (rs.get(i).equals(rs.get(j))) {
+          throw new DataFormatException(
+              r.source(),
+              r.line(),
+              rs.size() == 2
+                  ? "\"chosen\" and \"rejected\" are identical; a comparison needs two different responses"
+                  : "responses " + j + " and " + i + " are identical; a ranking needs different responses");
+        }
+      }
+    }
+    return r;
   }
 
   /**

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import org.rlhf4j.core.data.DataFormatException;
 import org.rlhf4j.core.data.JsonFiles;
+import org.rlhf4j.core.data.LineReader;
 
 /**
  * Reads and splits human-rated texts, such as {@code sentiment/movie-review-snippets.tsv} of the
@@ -46,8 +47,8 @@ public final class RatedTexts {
    */
   public static ImmutableList<RatedText> read(Path file) throws IOException {
     checkNotNull(file, "file");
-    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      return read(in, JsonFiles.sourceName(file));
+    try (LineReader in = LineReader.open(file)) {
+      return JsonFiles.nonEmpty(read(in), in.source());
     }
   }
 
@@ -61,14 +62,22 @@ public final class RatedTexts {
       throws IOException {
     checkNotNull(in, "in");
     checkNotNull(source, "source");
+    return read(LineReader.of(in, source, LineReader.defaultMaxLineChars()));
+  }
+
+  /**
+   * The texts read from {@code in} (not closed), lines bounded by its limit.
+   *
+   * @throws DataFormatException if a line is malformed, too long or not UTF-8
+   * @throws IOException if {@code in} fails
+   */
+  public static ImmutableList<RatedText> read(LineReader in) throws IOException {
+    checkNotNull(in, "in");
+    String source = in.source();
     ImmutableList.Builder<RatedText> out = ImmutableList.builder();
     Map<String, Long> firstLine = new HashMap<>();
-    long lineNumber = 0;
     for (String line = in.readLine(); line != null; line = in.readLine()) {
-      lineNumber++;
-      if (lineNumber == 1 && line.startsWith("\uFEFF")) {
-        line = line.substring(1);
-      }
+      long lineNumber = in.lineNumber();
       if (line.isBlank()) {
         continue;
       }

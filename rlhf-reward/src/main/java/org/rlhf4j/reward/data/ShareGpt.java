@@ -46,7 +46,7 @@ public final class ShareGpt {
    */
   public static ImmutableList<Ranking> read(Path file, ChatFormat chat) throws IOException {
     checkNotNull(chat, "chat");
-    return JsonFiles.read(file, r -> parse(r, chat));
+    return JsonFiles.read(file, r -> PreferenceDatasets.distinctResponses(parse(r, chat)));
   }
 
   /**
