@@ -135,18 +135,14 @@ public final class DpoTrainer {
         for (int i = 0; i < per && pos < n; i++) {
           chunk.add(tTrain.get(order[pos++]));
         }
-        Batch batch = Batch.of(chunk, tokenizer.padId());
-        policy.zeroGradients();
-        SequenceLogProbs.Pass pass = SequenceLogProbs.forward(policy, batch.sequences, config.reduction());
-        double[] logps = pass.values(); // [rows]
+        Optional<DpoLoss.Result> res = lossAndGradients(chunk);
         Map<String, Double> m = new LinkedHashMap<>();
         StepOutcome o;
-        if (allFinite(logps)) {
-          DpoLoss.Result r = batch.loss(logps, config);
-          pass.backward(batch.rowGradients(r));
+        if (res.isPresent()) {
+          DpoLoss.Result r = res.get();
           o = opt.step(r.loss());
           lastLoss = r.loss();
-          m.putAll(statistics(r, "").toMetrics(""));
+          m.putAll(statistics(r).toMetrics(""));
         } else {
           o = opt.step(Double.NaN); // counted as skipped; nothing reaches the weights
           lastLoss = Double.NaN;
@@ -173,6 +169,28 @@ public final class DpoTrainer {
       return new DpoResult(
           total, opt.skippedCount(), lastLoss, n, pairs, seconds, last, initial, fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
     }
+  }
+
+  /**
+   * Zeroes the policy's gradients, computes the loss of {@code chunk} and adds its parameter
+   * gradients; empty (nothing back-propagated) if a policy log-probability is not finite.
+   */
+  private Optional<DpoLoss.Result> lossAndGradients(List<Prepared> chunk) {
+    Batch batch = Batch.of(chunk, tokenizer.padId());
+    policy.zeroGradients();
+    SequenceLogProbs.Pass pass = SequenceLogProbs.forward(policy, batch.sequences, config.reduction());
+    double[] logps = pass.values(); // [rows]
+    if (!allFinite(logps)) {
+      return Optional.empty();
+    }
+    DpoLoss.Result r = batch.loss(logps, config);
+    pass.backward(batch.rowGradients(r));
+    return Optional.of(r);
+  }
+
+  /** {@link #lossAndGradients(List)} of {@code rankings} as one batch (for gradient checks). */
+  Optional<DpoLoss.Result> lossAndGradientsOf(List<Ranking> rankings) {
+    return lossAndGradients(prepare(rankings));
   }
 
   /**
@@ -230,10 +248,10 @@ public final class DpoTrainer {
       return new DpoEvaluation(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, np);
     }
     DpoLoss.Result r = DpoLoss.compute(a[0], a[1], a[2], a[3], a[4], config.beta(), config.lossType(), config.labelSmoothing());
-    return statistics(r, "");
+    return statistics(r);
   }
 
-  private static DpoEvaluation statistics(DpoLoss.Result r, String unused) {
+  private static DpoEvaluation statistics(DpoLoss.Result r) {
     return new DpoEvaluation(
         r.loss(), r.accuracy(), r.margin(), r.meanChosenReward(), r.meanRejectedReward(), r.meanPolicyChosen(), r.meanPolicyRejected(), r.chosenRewards().length);
   }
