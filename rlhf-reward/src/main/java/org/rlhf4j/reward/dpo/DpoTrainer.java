@@ -22,6 +22,7 @@ import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.sft.SequenceBatch;
 import org.rlhf4j.core.sft.TokenizedSequence;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizers;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
@@ -175,7 +176,7 @@ public final class DpoTrainer {
    * Zeroes the policy's gradients, computes the loss of {@code chunk} and adds its parameter
    * gradients; empty (nothing back-propagated) if a policy log-probability is not finite.
    */
-  private Optional<DpoLoss.Result> lossAndGradients(List<Prepared> chunk) {
+  Optional<DpoLoss.Result> lossAndGradients(List<Prepared> chunk) {
     Batch batch = Batch.of(chunk, tokenizer.padId());
     policy.zeroGradients();
     SequenceLogProbs.Pass pass = SequenceLogProbs.forward(policy, batch.sequences, config.reduction());
@@ -188,9 +189,10 @@ public final class DpoTrainer {
     return Optional.of(r);
   }
 
-  /** {@link #lossAndGradients(List)} of {@code rankings} as one batch (for gradient checks). */
-  Optional<DpoLoss.Result> lossAndGradientsOf(List<Ranking> rankings) {
-    return lossAndGradients(prepare(rankings));
+  /** The loss of {@code chunk} as one batch, without gradients (for gradient checks). */
+  double lossOf(List<Prepared> chunk) {
+    Batch batch = Batch.of(chunk, tokenizer.padId());
+    return batch.loss(SequenceLogProbs.compute(policy, batch.sequences, config.reduction()), config).loss();
   }
 
   /**
@@ -205,7 +207,8 @@ public final class DpoTrainer {
   /**
    * Writes the policy to {@code dir} with {@link ModelCheckpoint} (atomically), its provenance naming
    * this trainer, its configuration and {@code parent} (the reference's stage, e.g. {@code "sft"}),
-   * and the final held-out statistics of {@code result} as extra values.
+   * and the final held-out statistics of {@code result} as extra values; the tokenizer is saved with
+   * it when {@link Tokenizers#canSave} can write it.
    */
   public void saveCheckpoint(Path dir, DpoResult result, String parent) {
     checkNotNull(dir, "dir");
@@ -215,7 +218,8 @@ public final class DpoTrainer {
     extra.put("steps", result.steps());
     extra.put("train_pairs", result.trainPairs());
     result.finalEval().ifPresent(e -> extra.putAll(e.toMetrics("eval/")));
-    ModelCheckpoint.save(dir, policy, Provenance.of(PHASE, config.seed(), config.toMap(), parent), extra, tokenizer);
+    ModelCheckpoint.save(
+        dir, policy, Provenance.of(PHASE, config.seed(), config.toMap(), parent), extra, Tokenizers.canSave(tokenizer) ? tokenizer : null);
   }
 
   private DpoEvaluation evaluate(List<Prepared> data, long step, List<Metrics> sink) {
@@ -257,7 +261,7 @@ public final class DpoTrainer {
   }
 
   /** Tokenizes {@code rankings} and computes the reference's log-probabilities of every response once. */
-  private List<Prepared> prepare(List<Ranking> rankings) {
+  List<Prepared> prepare(List<Ranking> rankings) {
     List<Prepared> out = new ArrayList<>(rankings.size());
     for (Ranking r : rankings) {
       TokenizedRanking tr = TokenizedRanking.of(r, tokenizer, maxLength, config.addBos(), config.appendEos());
@@ -296,7 +300,7 @@ public final class DpoTrainer {
   }
 
   /** A tokenized ranking with the reference log-probabilities of its K responses (stored order). */
-  private record Prepared(Ranking ranking, TokenizedRanking tokens, double[] referenceLogProbs) {}
+  record Prepared(Ranking ranking, TokenizedRanking tokens, double[] referenceLogProbs) {}
 
   /** Several rankings as one batch: one row per response, pairs indexing the rows. */
   private static final class Batch {
