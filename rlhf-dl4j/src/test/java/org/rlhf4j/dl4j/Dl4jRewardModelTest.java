@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.IntStream;
@@ -130,7 +129,16 @@ class Dl4jRewardModelTest {
     double[] scores = textModel(OutputSelector.probability(1)).score(responses(texts)).toDoubleVector();
     assertArrayEquals(pGood, scores, 1e-6, "the adapter's probability is the network's");
     double[] logit = textModel(OutputSelector.logitDifference(1, 0)).score(responses(texts)).toDoubleVector();
-    assertArrayEquals(rank(pGood), rank(logit), "the logit difference orders responses as the network's probability");
+    int ordered = 0;
+    for (int i = 0; i < texts.size(); i++) {
+      for (int j = 0; j < texts.size(); j++) {
+        if (pGood[i] < pGood[j] - 1e-6) { // float probabilities saturate at 1: compare clear orderings only
+          assertTrue(logit[i] < logit[j], "the logit difference orders " + texts.get(i) + " below " + texts.get(j) + " as the network does");
+          ordered++;
+        }
+      }
+    }
+    assertTrue(ordered > 100, "enough ordered pairs to compare: " + ordered);
     double[] column = textModel(OutputSelector.column(0)).score(responses(texts)).toDoubleVector();
     for (int i = 0; i < texts.size(); i++) {
       assertEquals(1 - pGood[i], column[i], 1e-5);
@@ -237,7 +245,4 @@ class Dl4jRewardModelTest {
     }
   }
 
-  private static int[] rank(double[] v) {
-    return IntStream.range(0, v.length).boxed().sorted(Comparator.comparingDouble(i -> v[i])).mapToInt(Integer::intValue).toArray();
-  }
 }
