@@ -125,7 +125,9 @@ class Dl4jRewardModelTest {
     for (int i = 0; i < texts.size(); i++) {
       x.putRow(i, features(texts.get(i)));
     }
-    double[] pGood = net.output(x, false).getColumn(1).castTo(DataType.DOUBLE).toDoubleVector();
+    INDArray netOut = net.output(x, false); // [40, 2]
+    double[] pGood = netOut.getColumn(1).castTo(DataType.DOUBLE).toDoubleVector();
+    double[] pBad = netOut.getColumn(0).castTo(DataType.DOUBLE).toDoubleVector();
     double[] scores = textModel(OutputSelector.probability(1)).score(responses(texts)).toDoubleVector();
     assertArrayEquals(pGood, scores, 1e-6, "the adapter's probability is the network's");
     double[] logit = textModel(OutputSelector.logitDifference(1, 0)).score(responses(texts)).toDoubleVector();
@@ -141,8 +143,8 @@ class Dl4jRewardModelTest {
     assertTrue(ordered > 100, "enough ordered pairs to compare: " + ordered);
     double[] column = textModel(OutputSelector.column(0)).score(responses(texts)).toDoubleVector();
     for (int i = 0; i < texts.size(); i++) {
-      assertEquals(1 - pGood[i], column[i], 1e-5);
-      assertEquals(Math.log(pGood[i] / (1 - pGood[i])), logit[i], 1e-3 * Math.max(1, Math.abs(logit[i])));
+      assertEquals(pBad[i], column[i], 1e-7);
+      assertEquals(Math.log(pGood[i]) - Math.log(pBad[i]), logit[i], 1e-9 * Math.max(1, Math.abs(logit[i])));
     }
     long agree = IntStream.range(0, texts.size()).filter(i -> (pGood[i] > 0.5) == rule(texts.get(i))).count();
     assertTrue(agree >= 36, "the test network learned its rule: " + agree + " of 40");

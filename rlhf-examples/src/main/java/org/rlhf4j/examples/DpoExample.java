@@ -44,7 +44,8 @@ public final class DpoExample {
   /**
    * @param seed the seed of every stage
    * @param out the output directory
-   * @param preset model and step counts ({@link Preset#sftSteps}, {@link Preset#rewardSteps} DPO steps)
+   * @param preset model and step counts ({@link Preset#pretrainSteps} + {@link Preset#sftSteps} SFT
+   *     steps, {@link Preset#rewardSteps} DPO steps and held-out pairs)
    * @param threads threads for the model
    * @param quiet no progress log
    */
@@ -90,9 +91,9 @@ public final class DpoExample {
       // 2. DPO on the human comparisons, against the frozen SFT model.
       GptModel policy = sft.copy(mo);
       DpoConfig dpoCfg = DpoConfig.builder().beta(0.1).learningRate(1e-3).warmupSteps(p.rewardSteps / 20).maxSteps(p.rewardSteps)
-          .promptsPerBatch(16).maxLength(p.context).evalEvery(Math.max(1, p.rewardSteps / 4)).seed(o.seed()).build();
+          .promptsPerBatch(16).maxLength(p.context).evalEvery(Math.max(1, p.rewardSteps / 2)).seed(o.seed()).build();
       DpoTrainer trainer = DpoTrainer.builder(dpoCfg).policy(policy).reference(sft).tokenizer(tok).listener(listener).build();
-      List<Ranking> heldOut = data.heldOutComparisons.subList(0, Math.min(200, data.heldOutComparisons.size()));
+      List<Ranking> heldOut = data.heldOutComparisons.subList(0, Math.min(p.rewardSteps, data.heldOutComparisons.size()));
       DpoResult dpo = trainer.train(data.trainComparisons, heldOut);
       trainer.saveCheckpoint(o.out().resolve("checkpoints/dpo"), dpo, "sft");
       return new Result(o.out(), sftResult.finalLoss(), dpo);
