@@ -68,7 +68,7 @@ public final class DpoTrainer {
     reference = b.reference;
     tokenizer = b.tokenizer;
     listener = b.listener;
-    maxLength = Math.min(config.maxLength(), policy.config().contextLength());
+    maxLength = Math.min(config.maxLength(), Math.min(policy.config().contextLength(), reference.config().contextLength()));
   }
 
   /** A builder for a trainer with {@code config}. */
@@ -99,7 +99,7 @@ public final class DpoTrainer {
    * every {@link DpoConfig#evalEvery()} steps and after training.
    *
    * @throws org.rlhf4j.core.data.DataFormatException naming a ranking whose prompt + response is
-   *     longer than {@link DpoConfig#maxLength()} or the model's context
+   *     longer than {@link DpoConfig#maxLength()} or either model's context
    */
   public DpoResult train(List<Ranking> train, List<Ranking> eval) {
     checkNotNull(train, "train");
