@@ -126,6 +126,8 @@ class ExamplesTest {
     }
     double before = r.dpo().initialEval().get().margin();
     double after = r.dpo().finalEval().get().margin();
+    System.out.printf("DPO example (tiny): held-out implicit-reward accuracy %.3f, margin %.3f -> %.3f on %d pairs; %d steps in %.1f s%n",
+        r.heldOutAccuracy(), before, after, r.dpo().finalEval().get().pairs(), r.dpo().steps(), r.dpo().seconds());
     assertTrue(Double.isFinite(r.heldOutAccuracy()) && after > before,
         "held-out implicit-reward margin should grow: " + before + " -> " + after + ", accuracy " + r.heldOutAccuracy());
   }
