@@ -108,6 +108,31 @@ class ExamplesTest {
   }
 
   @Test
+  void dpoExampleTinyTrainsWritesMetricsAndCheckpoints(@TempDir Path tmp) throws IOException {
+    TestData.require("sentiment/movie-review-snippets.tsv");
+    DpoExample.Result r = DpoExample.run(new DpoExample.Options(7, tmp, Preset.TINY, 2, true));
+    assertEquals(Preset.TINY.rewardSteps, r.dpo().steps());
+    assertTrue(ModelCheckpoint.isCheckpoint(tmp.resolve("checkpoints/sft")) && ModelCheckpoint.isCheckpoint(tmp.resolve("checkpoints/dpo")));
+    List<JsonNode> dpo = new ArrayList<>();
+    for (String line : Files.readAllLines(tmp.resolve("metrics.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.get("phase").asText().equals("dpo") && n.get("kind").asText().equals("train")) {
+        dpo.add(n);
+      }
+    }
+    assertEquals(Preset.TINY.rewardSteps, dpo.size());
+    for (String name : List.of("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected")) {
+      assertTrue(dpo.get(0).has(name), name);
+    }
+    double before = r.dpo().initialEval().get().margin();
+    double after = r.dpo().finalEval().get().margin();
+    System.out.printf("DPO example (tiny): held-out implicit-reward accuracy %.3f, margin %.3f -> %.3f on %d pairs; %d steps in %.1f s%n",
+        r.heldOutAccuracy(), before, after, r.dpo().finalEval().get().pairs(), r.dpo().steps(), r.dpo().seconds());
+    assertTrue(Double.isFinite(r.heldOutAccuracy()) && after > before,
+        "held-out implicit-reward margin should grow: " + before + " -> " + after + ", accuracy " + r.heldOutAccuracy());
+  }
+
+  @Test
   void embeddingExampleLearnsItsRule() {
     List<PpoStats> s = EmbeddingExample.run(20, 3);
     assertEquals(20, s.size());

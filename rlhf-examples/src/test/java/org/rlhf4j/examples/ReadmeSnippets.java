@@ -24,6 +24,9 @@ import org.rlhf4j.reward.RewardModel;
 import org.rlhf4j.reward.RewardTrainer;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.rlhf4j.reward.data.PreferenceDatasets;
+import org.rlhf4j.reward.dpo.DpoConfig;
+import org.rlhf4j.reward.dpo.DpoResult;
+import org.rlhf4j.reward.dpo.DpoTrainer;
 import org.rlhf4j.reward.data.Ranking;
 import org.rlhf4j.reward.feedback.ComparisonStore;
 import org.rlhf4j.reward.feedback.LabelRequest;
@@ -73,5 +76,17 @@ final class ReadmeSnippets {
         labeller.setStatus(labeller.status().withRewardModelAccuracy(0.69).withPpoScore(0.42));
       }
     }
+  }
+
+  static void dpo(GptModel sft, Tokenizer tok, List<Ranking> prefs, List<Ranking> heldOutPrefs, List<Ranking> rankings) {
+    // README: DPO
+    GptModel policy = sft.copy(sft.options());
+    DpoConfig cfg = DpoConfig.builder().beta(0.1).learningRate(5e-7).epochs(1).promptsPerBatch(8).build();
+    DpoTrainer dpo = DpoTrainer.builder(cfg).policy(policy).reference(sft).tokenizer(tok)
+        .listener(new LoggingListener(10)).build();
+    DpoResult r = dpo.train(prefs, heldOutPrefs);         // heldOutPrefs may be List.of()
+    dpo.saveCheckpoint(Path.of("dpo"), r, "sft");          // a ModelCheckpoint, loadable like any other
+    // or in one call, from a loop that collects rankings:
+    DpoResult r2 = DpoTrainer.trainOn(cfg, policy, sft, tok, rankings);
   }
 }

@@ -1,0 +1,447 @@
+package org.rlhf4j.reward.dpo;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+import static com.google.common.base.Preconditions.checkState;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.io.ModelCheckpoint;
+import org.rlhf4j.core.io.Provenance;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.optim.AdamW;
+import org.rlhf4j.core.optim.StepOutcome;
+import org.rlhf4j.core.sft.SequenceBatch;
+import org.rlhf4j.core.sft.TokenizedSequence;
+import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizers;
+import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.Metrics;
+import org.rlhf4j.core.train.Permutations;
+import org.rlhf4j.core.train.SequenceLogProbs;
+import org.rlhf4j.core.train.TrainingListener;
+import org.rlhf4j.reward.TokenizedRanking;
+import org.rlhf4j.reward.data.Ranking;
+
+/**
+ * Direct Preference Optimization (Rafailov et al. 2023): trains a policy on human rankings without
+ * a reward model or sampling, by minimising {@link DpoLoss} on the log-probabilities of the chosen
+ * and rejected responses under the policy and a frozen reference (usually the SFT model). A K-way
+ * {@link Ranking} gives its C(K,2) pairs, weighted 1/C(K,2) each, and its K responses share one
+ * batch. The reference's log-probabilities are computed once, before the first step, and the
+ * reference is never changed. The data order comes from {@link DpoConfig#seed()}, so a run is
+ * reproducible.
+ *
+ * <p>Reports TRL's metrics every step — {@code loss}, {@code rewards/chosen}, {@code
+ * rewards/rejected}, {@code rewards/accuracies}, {@code rewards/margins}, {@code logps/chosen},
+ * {@code logps/rejected}, plus {@code learning_rate}, {@code grad_norm}, {@code epoch} — and the
+ * same under {@code eval/} per evaluation. Sequences are {@code [BOS] prompt response [EOS]}; the
+ * response tokens (and EOS) are scored.
+ *
+ * <pre>{@code
+ * DpoTrainer t = DpoTrainer.builder(config).policy(policy).reference(sft).tokenizer(tok).build();
+ * DpoResult r = t.train(trainRankings, heldOutRankings);
+ * }</pre>
+ */
+public final class DpoTrainer {
+  /** The phase name reported to listeners and written in checkpoints' provenance. */
+  public static final String PHASE = "dpo";
+
+  private final DpoConfig config;
+  private final GptModel policy;
+  private final GptModel reference;
+  private final Tokenizer tokenizer;
+  private final TrainingListener listener;
+  private final int maxLength;
+
+  private DpoTrainer(Builder b) {
+    config = b.config;
+    policy = b.policy;
+    reference = b.reference;
+    tokenizer = b.tokenizer;
+    listener = b.listener;
+    maxLength = Math.min(config.maxLength(), Math.min(policy.config().contextLength(), reference.config().contextLength()));
+  }
+
+  /** A builder for a trainer with {@code config}. */
+  public static Builder builder(DpoConfig config) {
+    return new Builder(config);
+  }
+
+  /**
+   * Trains {@code policy} in place on {@code rankings} against the frozen {@code reference} — the
+   * entry point for a loop that collects rankings and replaces reward modelling + PPO by DPO.
+   */
+  public static DpoResult trainOn(DpoConfig config, GptModel policy, GptModel reference, Tokenizer tokenizer, List<Ranking> rankings) {
+    return builder(config).policy(policy).reference(reference).tokenizer(tokenizer).build().train(rankings, List.of());
+  }
+
+  /** The configuration. */
+  public DpoConfig config() {
+    return config;
+  }
+
+  /** The policy being trained. */
+  public GptModel policy() {
+    return policy;
+  }
+
+  /**
+   * Trains the policy in place on {@code train}, evaluating on {@code eval} (may be empty) before,
+   * every {@link DpoConfig#evalEvery()} steps and after training.
+   *
+   * @throws org.rlhf4j.core.data.DataFormatException naming a ranking whose prompt + response is
+   *     longer than {@link DpoConfig#maxLength()} or either model's context
+   */
+  public DpoResult train(List<Ranking> train, List<Ranking> eval) {
+    checkNotNull(train, "train");
+    checkNotNull(eval, "eval");
+    checkArgument(!train.isEmpty(), "no training rankings");
+    long start = System.nanoTime();
+    List<Prepared> tTrain = prepare(train);
+    List<Prepared> tEval = prepare(eval);
+    int n = tTrain.size();
+    int per = Math.min(config.promptsPerBatch(), n);
+    long stepsPerEpoch = (n + per - 1) / per;
+    long total = config.maxSteps() > 0 ? config.maxSteps() : config.epochs() * stepsPerEpoch;
+    int pairs = 0;
+    for (Prepared p : tTrain) {
+      pairs += p.ranking.k() * (p.ranking.k() - 1) / 2;
+    }
+    SplittableRandom rng = new SplittableRandom(config.seed());
+    List<Metrics> evals = new ArrayList<>();
+    listener.onStart(PHASE, total);
+    Optional<DpoEvaluation> initial = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(tEval, 0, evals));
+    double lastLoss = Double.NaN;
+    Metrics last = null;
+    try (AdamW opt = new AdamW(config.optimizer(total), policy)) {
+      int[] order = Permutations.random(n, rng);
+      int pos = 0;
+      int epoch = 0;
+      for (long step = 1; step <= total; step++) {
+        if (pos >= n) {
+          order = Permutations.random(n, rng);
+          pos = 0;
+          epoch++;
+        }
+        List<Prepared> chunk = new ArrayList<>(per);
+        for (int i = 0; i < per && pos < n; i++) {
+          chunk.add(tTrain.get(order[pos++]));
+        }
+        Optional<DpoLoss.Result> res = lossAndGradients(chunk);
+        Map<String, Double> m = new LinkedHashMap<>();
+        StepOutcome o;
+        if (res.isPresent()) {
+          DpoLoss.Result r = res.get();
+          o = opt.step(r.loss());
+          lastLoss = r.loss();
+          m.putAll(statistics(r).toMetrics(""));
+        } else {
+          o = opt.step(Double.NaN); // counted as skipped; nothing reaches the weights
+          lastLoss = Double.NaN;
+          m.put("loss", Double.NaN);
+        }
+        m.put("learning_rate", o.learningRate());
+        m.put("grad_norm", o.gradNorm());
+        m.put("epoch", epoch + (double) pos / n);
+        m.put("skipped_steps", (double) o.skippedTotal());
+        last = Metrics.of(PHASE, step, m);
+        listener.onStep(last);
+        if (!tEval.isEmpty() && config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < total) {
+          evaluate(tEval, step, evals);
+        }
+      }
+      Optional<DpoEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(tEval, total, evals));
+      double seconds = (System.nanoTime() - start) / 1e9;
+      Map<String, Double> summary = new LinkedHashMap<>();
+      summary.put("loss", lastLoss);
+      summary.put("train_runtime", seconds);
+      summary.put("skipped_steps", (double) opt.skippedCount());
+      fin.ifPresent(e -> summary.put("eval/rewards/accuracies", e.accuracy()));
+      listener.onEnd(Metrics.of(PHASE, total, summary));
+      return new DpoResult(
+          total, opt.skippedCount(), lastLoss, n, pairs, seconds, last, initial, fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
+    }
+  }
+
+  /**
+   * Zeroes the policy's gradients, computes the loss of {@code chunk} and adds its parameter
+   * gradients; empty (nothing back-propagated) if a policy log-probability is not finite.
+   */
+  Optional<DpoLoss.Result> lossAndGradients(List<Prepared> chunk) {
+    Batch batch = Batch.of(chunk, tokenizer.padId());
+    policy.zeroGradients();
+    SequenceLogProbs.Pass pass = SequenceLogProbs.forward(policy, batch.sequences, config.reduction());
+    double[] logps = pass.values(); // [rows]
+    if (!allFinite(logps)) {
+      return Optional.empty();
+    }
+    DpoLoss.Result r = batch.loss(logps, config);
+    pass.backward(batch.rowGradients(r));
+    return Optional.of(r);
+  }
+
+  /** The loss of {@code chunk} as one batch, without gradients (for gradient checks). */
+  double lossOf(List<Prepared> chunk) {
+    Batch batch = Batch.of(chunk, tokenizer.padId());
+    return batch.loss(SequenceLogProbs.compute(policy, batch.sequences, config.reduction()), config).loss();
+  }
+
+  /**
+   * The DPO statistics of the policy against the reference on {@code rankings}: the implicit reward
+   * accuracy, margins, log-probabilities and loss over all their pairs.
+   */
+  public DpoEvaluation evaluate(List<Ranking> rankings) {
+    checkArgument(!rankings.isEmpty(), "no rankings to evaluate");
+    return evaluatePrepared(prepare(rankings));
+  }
+
+  /**
+   * Writes the policy to {@code dir} with {@link ModelCheckpoint} (atomically), its provenance naming
+   * this trainer, its configuration and {@code parent} (the reference's stage, e.g. {@code "sft"}),
+   * and the final held-out statistics of {@code result} as extra values; the tokenizer is saved with
+   * it when {@link Tokenizers#canSave} can write it.
+   */
+  public void saveCheckpoint(Path dir, DpoResult result, String parent) {
+    checkNotNull(dir, "dir");
+    checkNotNull(result, "result");
+    checkNotNull(parent, "parent");
+    Map<String, Object> extra = new LinkedHashMap<>();
+    extra.put("steps", result.steps());
+    extra.put("train_pairs", result.trainPairs());
+    result.finalEval().ifPresent(e -> extra.putAll(e.toMetrics("eval/")));
+    ModelCheckpoint.save(
+        dir, policy, Provenance.of(PHASE, config.seed(), config.toMap(), parent), extra, Tokenizers.canSave(tokenizer) ? tokenizer : null);
+  }
+
+  private DpoEvaluation evaluate(List<Prepared> data, long step, List<Metrics> sink) {
+    DpoEvaluation e = evaluatePrepared(data);
+    Metrics metrics = Metrics.of(PHASE, step, e.toMetrics("eval/"));
+    listener.onEvaluation(metrics);
+    sink.add(metrics);
+    return e;
+  }
+
+  private DpoEvaluation evaluatePrepared(List<Prepared> data) {
+    List<double[]> cols = new ArrayList<>(); // per pair: pc, pr, rc, rr, w
+    for (int i = 0; i < data.size(); i += config.promptsPerBatch()) {
+      Batch batch = Batch.of(data.subList(i, Math.min(data.size(), i + config.promptsPerBatch())), tokenizer.padId());
+      double[] logps = SequenceLogProbs.compute(policy, batch.sequences, config.reduction());
+      for (int p = 0; p < batch.winners.length; p++) {
+        cols.add(new double[] {
+          logps[batch.winners[p]], logps[batch.losers[p]], batch.reference[batch.winners[p]], batch.reference[batch.losers[p]], batch.weights[p]
+        });
+      }
+    }
+    int np = cols.size();
+    double[][] a = new double[5][np];
+    for (int p = 0; p < np; p++) {
+      for (int j = 0; j < 5; j++) {
+        a[j][p] = cols.get(p)[j];
+      }
+    }
+    if (!allFinite(a[0]) || !allFinite(a[1])) {
+      return new DpoEvaluation(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, np);
+    }
+    DpoLoss.Result r = DpoLoss.compute(a[0], a[1], a[2], a[3], a[4], config.beta(), config.lossType(), config.labelSmoothing());
+    return statistics(r);
+  }
+
+  private static DpoEvaluation statistics(DpoLoss.Result r) {
+    return new DpoEvaluation(
+        r.loss(), r.accuracy(), r.margin(), r.meanChosenReward(), r.meanRejectedReward(), r.meanPolicyChosen(), r.meanPolicyRejected(), r.chosenRewards().length);
+  }
+
+  /** Tokenizes {@code rankings} and computes the reference's log-probabilities of every response once. */
+  List<Prepared> prepare(List<Ranking> rankings) {
+    List<Prepared> out = new ArrayList<>(rankings.size());
+    for (Ranking r : rankings) {
+      TokenizedRanking tr = TokenizedRanking.of(r, tokenizer, maxLength, config.addBos(), config.appendEos());
+      checkArgument(
+          tr.promptLength() >= 1,
+          "%s:%s: with an empty prompt and addBos(false) the first response token has no context; enable addBos",
+          r.source(),
+          r.line());
+      out.add(new Prepared(r, tr, new double[tr.k()]));
+    }
+    for (int i = 0; i < out.size(); i += config.promptsPerBatch()) {
+      List<Prepared> chunk = out.subList(i, Math.min(out.size(), i + config.promptsPerBatch()));
+      double[] ref = SequenceLogProbs.compute(reference, Batch.sequences(chunk, tokenizer.padId()), config.reduction());
+      int row = 0;
+      for (Prepared p : chunk) {
+        for (int k = 0; k < p.tokens.k(); k++, row++) {
+          if (!Double.isFinite(ref[row])) {
+            throw new RlhfException(
+                p.ranking.source() + ":" + p.ranking.line() + ": the reference model's log-probability of response " + k + " is not finite ("
+                    + ref[row] + ")");
+          }
+          p.referenceLogProbs[k] = ref[row];
+        }
+      }
+    }
+    return out;
+  }
+
+  private static boolean allFinite(double[] v) {
+    for (double x : v) {
+      if (!Double.isFinite(x)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A tokenized ranking with the reference log-probabilities of its K responses (stored order). */
+  record Prepared(Ranking ranking, TokenizedRanking tokens, double[] referenceLogProbs) {}
+
+  /** Several rankings as one batch: one row per response, pairs indexing the rows. */
+  private static final class Batch {
+    final SequenceBatch sequences;
+    final int[] winners;
+    final int[] losers;
+    final double[] weights;
+    final double[] reference;
+
+    private Batch(SequenceBatch sequences, int[] winners, int[] losers, double[] weights, double[] reference) {
+      this.sequences = sequences;
+      this.winners = winners;
+      this.losers = losers;
+      this.weights = weights;
+      this.reference = reference;
+    }
+
+    static SequenceBatch sequences(List<Prepared> chunk, int padId) {
+      List<TokenizedSequence> rows = new ArrayList<>();
+      for (Prepared p : chunk) {
+        for (int[] ids : p.tokens.sequences()) {
+          int[] target = new int[ids.length];
+          for (int t = p.tokens.promptLength(); t < ids.length; t++) {
+            target[t] = 1;
+          }
+          rows.add(new TokenizedSequence(ids, target));
+        }
+      }
+      return SequenceBatch.collate(rows, padId);
+    }
+
+    static Batch of(List<Prepared> chunk, int padId) {
+      List<int[]> pairs = new ArrayList<>();
+      List<Double> w = new ArrayList<>();
+      List<Double> ref = new ArrayList<>();
+      int offset = 0;
+      for (Prepared p : chunk) {
+        int k = p.tokens.k();
+        double weight = 2.0 / (k * (k - 1.0));
+        List<Integer> order = p.tokens.order();
+        for (int i = 0; i < k; i++) {
+          for (int j = i + 1; j < k; j++) {
+            pairs.add(new int[] {offset + order.get(i), offset + order.get(j)});
+            w.add(weight);
+          }
+        }
+        for (double r : p.referenceLogProbs) {
+          ref.add(r);
+        }
+        offset += k;
+      }
+      int[] win = new int[pairs.size()];
+      int[] lose = new int[pairs.size()];
+      double[] wt = new double[pairs.size()];
+      for (int i = 0; i < win.length; i++) {
+        win[i] = pairs.get(i)[0];
+        lose[i] = pairs.get(i)[1];
+        wt[i] = w.get(i);
+      }
+      return new Batch(sequences(chunk, padId), win, lose, wt, ref.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    DpoLoss.Result loss(double[] logps, DpoConfig c) {
+      int np = winners.length;
+      double[] pc = new double[np];
+      double[] pr = new double[np];
+      double[] rc = new double[np];
+      double[] rr = new double[np];
+      for (int p = 0; p < np; p++) {
+        pc[p] = logps[winners[p]];
+        pr[p] = logps[losers[p]];
+        rc[p] = reference[winners[p]];
+        rr[p] = reference[losers[p]];
+      }
+      return DpoLoss.compute(pc, pr, rc, rr, weights, c.beta(), c.lossType(), c.labelSmoothing());
+    }
+
+    /** dLoss / d(row log-prob), {@code [rows]}: each pair's gradients added to its two rows. */
+    double[] rowGradients(DpoLoss.Result r) {
+      double[] g = new double[reference.length];
+      for (int p = 0; p < winners.length; p++) {
+        g[winners[p]] += r.gradPolicyChosen()[p];
+        g[losers[p]] += r.gradPolicyRejected()[p];
+      }
+      return g;
+    }
+  }
+
+  /** Builds a {@link DpoTrainer}; policy, reference and tokenizer are required. */
+  public static final class Builder {
+    private final DpoConfig config;
+    private GptModel policy;
+    private GptModel reference;
+    private Tokenizer tokenizer;
+    private TrainingListener listener = Listeners.none();
+
+    private Builder(DpoConfig config) {
+      this.config = checkNotNull(config, "config");
+    }
+
+    /** The model to train (in place). */
+    public Builder policy(GptModel v) {
+      policy = checkNotNull(v, "policy");
+      return this;
+    }
+
+    /** The frozen reference (usually the SFT model the policy starts from); never modified. */
+    public Builder reference(GptModel v) {
+      reference = checkNotNull(v, "reference");
+      return this;
+    }
+
+    /** The tokenizer of both models. */
+    public Builder tokenizer(Tokenizer v) {
+      tokenizer = checkNotNull(v, "tokenizer");
+      return this;
+    }
+
+    /** Receives the metrics (default: none). */
+    public Builder listener(TrainingListener v) {
+      listener = checkNotNull(v, "listener");
+      return this;
+    }
+
+    /** The trainer; {@link IllegalStateException} names a missing part, {@link IllegalArgumentException} a mismatch. */
+    public DpoTrainer build() {
+      checkState(policy != null, "policy is not set");
+      checkState(reference != null, "reference is not set");
+      checkState(tokenizer != null, "tokenizer is not set");
+      checkArgument(policy != reference, "policy and reference must be different models (copy the reference: reference.copy(options))");
+      checkArgument(
+          policy.config().vocabSize() == reference.config().vocabSize(),
+          "policy vocabulary %s differs from the reference's %s",
+          policy.config().vocabSize(),
+          reference.config().vocabSize());
+      checkArgument(
+          tokenizer.vocabSize() <= policy.config().vocabSize(),
+          "the tokenizer's vocabulary (%s) is larger than the models' (%s)",
+          tokenizer.vocabSize(),
+          policy.config().vocabSize());
+      return new DpoTrainer(this);
+    }
+  }
+}
