@@ -12,6 +12,11 @@ import org.rlhf4j.core.sft.SftTrainer;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.LoggingListener;
+import org.rlhf4j.dl4j.Dl4jRewardModel;
+import org.rlhf4j.dl4j.Featurizer;
+import org.rlhf4j.dl4j.OutputSelector;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.examples.labelling.LabellingServer;
 import org.rlhf4j.examples.labelling.TrainingStatus;
 import org.rlhf4j.examples.labelling.WebLabeller;
@@ -88,5 +93,20 @@ final class ReadmeSnippets {
     dpo.saveCheckpoint(Path.of("dpo"), r, "sft");          // a ModelCheckpoint, loadable like any other
     // or in one call, from a loop that collects rankings:
     DpoResult r2 = DpoTrainer.trainOn(cfg, policy, sft, tok, rankings);
+  }
+
+  static void dl4j(MultiLayerNetwork sentimentNet, Tokenizer tok, PpoConfig cfg, GptModel policy, GptModel sft) {
+    // README: a DeepLearning4J classifier as the reward
+    RewardModel rm = Dl4jRewardModel.builder()
+        .network(sentimentNet)                                             // or .graph(graph, outputIndex)
+        .featurizer(Featurizer.ofText((prompt, response) -> myFeatures(response)))  // or Featurizer.ofTokens
+        .output(OutputSelector.logitDifference(1, 0))    // or .probability(1), .column(0)
+        .tokenizer(tok)                                  // decodes ids for text featurizers
+        .build();
+    PpoTrainer ppo = PpoTrainer.builder(cfg).policy(policy).reference(sft).rewardModel(rm).tokenizer(tok).build();
+  }
+
+  private static INDArray myFeatures(String response) {
+    throw new UnsupportedOperationException("an application's own featurizer");
   }
 }
