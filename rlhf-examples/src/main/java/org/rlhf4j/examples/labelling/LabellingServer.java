@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.rlhf4j.reward.feedback.AbChoice;
 import org.rlhf4j.reward.feedback.AbJudgement;
@@ -79,6 +80,8 @@ public final class LabellingServer implements AutoCloseable {
   public static final int DEFAULT_PORT = 8080;
   /** The largest request body accepted. */
   public static final int MAX_BODY_BYTES = 64 * 1024;
+  /** How long {@link #close} waits for requests being handled. */
+  static final int CLOSE_GRACE_SECONDS = 5;
   /** Bodies announced up to this size are read away before a 413; larger ones are not read at all. */
   private static final long DRAIN_LIMIT = 16L * MAX_BODY_BYTES;
 
@@ -127,6 +130,9 @@ public final class LabellingServer implements AutoCloseable {
   private final HttpServer server;
   private final RequestDeadlines executor;
   private final ImmutableMap<String, Asset> assets;
+  private final Object flight = new Object();
+  private int inFlight; // guarded by flight: handlers running
+  private boolean closing; // guarded by flight
   private Set<String> authorities = Set.of(); // host:port names of this server, lower case; set once bound
   private boolean anyIpLiteral; // bound to the wildcard address: any IP literal with our port names us
 
@@ -277,17 +283,53 @@ public final class LabellingServer implements AutoCloseable {
   }
 
   /**
-   * Stops serving at once: the listening socket closes and requests still arriving are cut off; a
-   * request already being handled (e.g. a ranking being stored) finishes, but its reply may be lost.
+   * Stops serving. Requests still arriving are cut off; requests already being handled (e.g. the
+   * last answer, whose storing is what ended the session) finish and get their reply, waiting at
+   * most {@value #CLOSE_GRACE_SECONDS} seconds; requests handled from now on are answered 503 and
+   * change nothing. Then the listening socket closes. A second call does nothing.
    */
   @Override
   public void close() {
+    synchronized (flight) {
+      if (closing) {
+        return;
+      }
+      closing = true;
+    }
+    executor.cutOffReceiving();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_GRACE_SECONDS);
+    boolean interrupted = false;
+    synchronized (flight) {
+      long left;
+      while (inFlight > 0 && (left = deadline - System.nanoTime()) > 0) {
+        try {
+          TimeUnit.NANOSECONDS.timedWait(flight, left);
+        } catch (InterruptedException e) {
+          interrupted = true;
+          break;
+        }
+      }
+      if (inFlight > 0) {
+        LOG.warn("closing the labelling server with {} requests still in flight", inFlight);
+      }
+    }
     server.stop(0);
     executor.close();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private void handle(HttpExchange ex) {
+    boolean refuse;
+    synchronized (flight) {
+      refuse = closing;
+      inFlight++;
+    }
     try {
+      if (refuse) {
+        throw new HttpError(503, "the server is shutting down");
+      }
       route(ex);
     } catch (HttpError e) {
       if (e.allow != null) {
@@ -305,6 +347,10 @@ public final class LabellingServer implements AutoCloseable {
       trySend(ex, 500, LabellingJson.error("internal error: " + e));
     } finally {
       ex.close();
+      synchronized (flight) {
+        inFlight--;
+        flight.notifyAll();
+      }
     }
   }
 

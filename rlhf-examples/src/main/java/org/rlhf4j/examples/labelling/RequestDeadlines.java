@@ -134,6 +134,14 @@ final class RequestDeadlines implements Executor, AutoCloseable {
     return timeout;
   }
 
+  /** Cuts off every exchange still receiving its request (those being handled are left alone). */
+  void cutOffReceiving() {
+    long now = System.nanoTime();
+    for (Task t : running) {
+      t.expireIfLate(now, true);
+    }
+  }
+
   /**
    * Stops the watchdog and the workers: exchanges still receiving are cut off; one already being
    * handled (e.g. appending to the store) finishes undisturbed, never interrupted.
@@ -141,10 +149,7 @@ final class RequestDeadlines implements Executor, AutoCloseable {
   @Override
   public void close() {
     watchdog.shutdownNow();
-    long now = System.nanoTime();
-    for (Task t : running) {
-      t.expireIfLate(now, true);
-    }
+    cutOffReceiving();
     pool.shutdown();
   }
 }
