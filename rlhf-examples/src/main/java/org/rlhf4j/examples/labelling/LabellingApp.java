@@ -1,12 +1,21 @@
 package org.rlhf4j.examples.labelling;
 
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.hf.PretrainedModels;
@@ -23,6 +32,9 @@ import org.rlhf4j.ppo.loop.RoundReport;
 import org.rlhf4j.reward.RewardConfig;
 import org.rlhf4j.reward.RewardTrainer;
 import org.rlhf4j.reward.TransformerRewardModel;
+import org.rlhf4j.reward.eval.WinRate;
+import org.rlhf4j.reward.feedback.AbItem;
+import org.rlhf4j.reward.feedback.AbStore;
 import org.rlhf4j.reward.feedback.ComparisonStore;
 
 /**
@@ -34,6 +46,14 @@ import org.rlhf4j.reward.feedback.ComparisonStore;
  * checkpoints; default {@code rlhf-output/labelling}), {@code --rounds N}, {@code --k N}, {@code
  * --prompts-per-round N}, {@code --ppo-steps N}, {@code --port N} (default 8080), {@code --seed N}.
  * Stopping and starting again continues from the stored rankings and the last completed round.
+ *
+ * <p>Blind A/B mode: {@code --ab SAMPLES_A SAMPLES_B} (two sample files in the quick-start's format,
+ * e.g. {@code samples-ppo.jsonl samples-sft.jsonl}) serves the A/B page until every item is judged or
+ * skipped, keeping the verdicts in {@code <out>/ab-judgements.jsonl}, then prints the win rate of A
+ * over B and writes it to {@code <out>/ab-report.json}. Options: {@code --names A,B} (default: the
+ * file names without {@code samples-} and {@code .jsonl}), {@code --out DIR} (default {@code
+ * rlhf-output/ab}), {@code --port N}, {@code --seed N} (which side each response is shown on),
+ * {@code --labeller NAME}. Starting again shows only the items not yet judged.
  */
 public final class LabellingApp {
   private LabellingApp() {}
@@ -78,7 +98,94 @@ public final class LabellingApp {
     }
   }
 
-  public static void main(String[] args) throws IOException {
+  /** The blind A/B mode's options. */
+  public record AbOptions(Path samplesA, Path samplesB, String nameA, String nameB, Path out, int port, long seed, String labeller) {
+    /** Validates the fields. */
+    public AbOptions {
+      checkNotNull(samplesA, "samplesA");
+      checkNotNull(samplesB, "samplesB");
+      checkArgument(nameA != null && !nameA.isBlank() && nameB != null && !nameB.isBlank() && !nameA.equals(nameB),
+          "the two policies need two different names, got %s and %s (use --names A,B)", nameA, nameB);
+      checkNotNull(out, "out");
+      checkArgument(port >= 0 && port <= 65535, "port must be in 0..65535, got %s", port);
+      checkArgument(labeller != null && !labeller.isBlank(), "labeller must be named");
+    }
+
+    /** Parses {@code --ab A B [--names a,b] [--out DIR] [--port N] [--seed N] [--labeller NAME]}. */
+    public static AbOptions parse(String[] args) {
+      checkArgument(args.length >= 3 && args[0].equals("--ab"), "usage: --ab SAMPLES_A SAMPLES_B [--names A,B] [--out DIR] [--port N] [--seed N] [--labeller NAME]");
+      Path a = Path.of(args[1]);
+      Path b = Path.of(args[2]);
+      String nameA = policyName(a);
+      String nameB = policyName(b);
+      Path out = Path.of("rlhf-output", "ab");
+      int port = LabellingServer.DEFAULT_PORT;
+      long seed = 42;
+      String labeller = "web";
+      for (int i = 3; i < args.length; i += 2) {
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException("option " + args[i] + " needs a value");
+        }
+        String v = args[i + 1];
+        switch (args[i]) {
+          case "--names" -> {
+            String[] n = v.split(",", -1);
+            checkArgument(n.length == 2, "--names needs two names separated by a comma, got %s", v);
+            nameA = n[0].trim();
+            nameB = n[1].trim();
+          }
+          case "--out" -> out = Path.of(v);
+          case "--port" -> port = Integer.parseInt(v);
+          case "--seed" -> seed = Long.parseLong(v);
+          case "--labeller" -> labeller = v;
+          default -> throw new IllegalArgumentException("unknown option " + args[i] + " for --ab");
+        }
+      }
+      return new AbOptions(a, b, nameA, nameB, out, port, seed, labeller);
+    }
+
+    private static String policyName(Path samples) {
+      String n = samples.getFileName().toString();
+      n = n.endsWith(".jsonl") ? n.substring(0, n.length() - ".jsonl".length()) : n;
+      return n.startsWith("samples-") && n.length() > "samples-".length() ? n.substring("samples-".length()) : n;
+    }
+  }
+
+  /**
+   * Serves the blind A/B page until every item is judged or skipped; then writes {@code
+   * ab-report.json} to the output folder and returns the win rate of A over B (from every stored
+   * verdict between them). {@code onReady} gets the page's address once it is served.
+   */
+  public static WinRate runAb(AbOptions o, Consumer<URI> onReady) throws IOException, InterruptedException {
+    List<AbItem> items = AbSession.pairSamples(o.samplesA(), o.nameA(), o.samplesB(), o.nameB(), o.seed());
+    Files.createDirectories(o.out());
+    try (AbStore store = AbStore.open(o.out().resolve("ab-judgements.jsonl"))) {
+      AbSession session = new AbSession(store, items, o.nameA(), o.nameB(), o.labeller());
+      if (!session.finished()) {
+        try (LabellingServer server = LabellingServer.startAb(session, LabellingServer.DEFAULT_HOST, o.port(), LabellingServer.Limits.DEFAULT)) {
+          onReady.accept(server.uri());
+          session.awaitFinished();
+        }
+      }
+      WinRate w = session.report();
+      Map<String, Object> report = new LinkedHashMap<>(AbSession.toMap(w));
+      report.put("judgements", store.file().toString());
+      Path target = o.out().resolve("ab-report.json");
+      Path tmp = o.out().resolve("ab-report.json.tmp");
+      Files.write(tmp, (new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report) + "\n").getBytes(StandardCharsets.UTF_8));
+      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      return w;
+    }
+  }
+
+  public static void main(String[] args) throws IOException, InterruptedException {
+    if (args.length > 0 && args[0].equals("--ab")) {
+      AbOptions ab = AbOptions.parse(args);
+      WinRate w = runAb(ab, url -> System.out.println("Judge at " + url + " (Ctrl-C stops; starting again resumes)"));
+      System.out.println(AbSession.describe(w));
+      System.out.println("Report written to " + ab.out().resolve("ab-report.json"));
+      return;
+    }
     Nd4j.getEnvironment().setMaxMasterThreads(1);
     Options o = Options.parse(args);
     List<RoundReport> reports = run(o, url -> System.out.println("Label at " + url + " (Ctrl-C stops; starting again resumes)"));

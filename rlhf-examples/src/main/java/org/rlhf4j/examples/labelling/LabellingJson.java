@@ -3,7 +3,10 @@ package org.rlhf4j.examples.labelling;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Optional;
 import java.util.OptionalDouble;
+import org.rlhf4j.reward.feedback.AbChoice;
+import org.rlhf4j.reward.feedback.AbItem;
 import org.rlhf4j.reward.feedback.LabelRequest;
 import org.rlhf4j.reward.feedback.LabelResult;
 
@@ -55,6 +58,49 @@ final class LabellingJson {
     ArrayNode rk = o.putArray("ranking");
     result.order().forEach(rk::add);
     o.set("progress", progress(progress));
+    return o;
+  }
+
+  /** {@code {"done": false, "itemId", "prompt", "responses": [A, B], "progress"}}: no policy names. */
+  static ObjectNode abItem(AbItem it, AbSession.Progress progress) {
+    ObjectNode o = MAPPER.createObjectNode();
+    o.put("done", false);
+    o.put("itemId", it.itemId());
+    o.put("prompt", it.prompt());
+    o.putArray("responses").add(it.responseA()).add(it.responseB());
+    o.set("progress", abProgress(progress));
+    return o;
+  }
+
+  /** {@code {"done": true, "progress"}}. */
+  static ObjectNode abDone(AbSession.Progress progress) {
+    ObjectNode o = MAPPER.createObjectNode();
+    o.put("done", true);
+    o.set("progress", abProgress(progress));
+    return o;
+  }
+
+  /** {@code {"ok": true, "itemId", "skipped", "choice": "A"|"B"|"tie"|null, "progress"}}. */
+  static ObjectNode abAccepted(String itemId, Optional<AbChoice> choice, AbSession.Progress progress) {
+    ObjectNode o = MAPPER.createObjectNode();
+    o.put("ok", true);
+    o.put("itemId", itemId);
+    o.put("skipped", choice.isEmpty());
+    if (choice.isPresent()) {
+      o.put("choice", choice.get().wireName());
+    } else {
+      o.putNull("choice");
+    }
+    o.set("progress", abProgress(progress));
+    return o;
+  }
+
+  /** {@code {"judged", "skipped", "total"}}. */
+  static ObjectNode abProgress(AbSession.Progress p) {
+    ObjectNode o = MAPPER.createObjectNode();
+    o.put("judged", p.judged());
+    o.put("skipped", p.skipped());
+    o.put("total", p.total());
     return o;
   }
 

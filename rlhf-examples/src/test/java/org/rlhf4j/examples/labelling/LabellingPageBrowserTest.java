@@ -19,6 +19,11 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.reward.eval.WinRate;
+import org.rlhf4j.reward.feedback.AbChoice;
+import org.rlhf4j.reward.feedback.AbItem;
+import org.rlhf4j.reward.feedback.AbJudgement;
+import org.rlhf4j.reward.feedback.AbStore;
 import org.rlhf4j.reward.feedback.ComparisonStore;
 import org.rlhf4j.reward.feedback.LabelRequest;
 import org.rlhf4j.reward.feedback.LabelResult;
@@ -28,7 +33,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A person's session on the labelling page, in a real headless Chromium: two items ranked by
- * clicking, checked in the comparison store. Needs Debian's {@code chromium} package and fails,
+ * clicking, checked in the comparison store; and three blind A/B items judged by clicking. Needs Debian's {@code chromium} package and fails,
  * saying how to install it, without it. With {@code -Drlhf4j.screenshot=FILE} it also writes a PNG
  * of the page with two responses ranked (the README's {@code docs/labelling-page.png}).
  */
@@ -147,6 +152,40 @@ class LabellingPageBrowserTest {
           (launched - start) / 1_000_000, (System.nanoTime() - start) / 1_000_000);
     } finally {
       loop.shutdownNow();
+    }
+  }
+
+  /** The blind A/B page: a person judges three items by clicking A, B and Tie; the store holds the verdicts. */
+  @Test
+  void aPersonJudgesBlindAbItemsByClicking() throws Exception {
+    List<AbItem> items = List.of(
+        new AbItem("ab-1", "The plot", "ppo", "twists twice and lands both.", "sft", "is a plot."),
+        new AbItem("ab-2", "The music", "sft", "is music.", "ppo", "swells exactly when it should."),
+        new AbItem("ab-3", "The ending", "ppo", "is quiet.", "sft", "is quiet, too."));
+    try (AbStore store = AbStore.open(tmp.resolve("ab.jsonl"));
+        HeadlessChromium browser = HeadlessChromium.launch(1000, 700)) {
+      AbSession session = new AbSession(store, items, "ppo", "sft", "browser-test");
+      try (LabellingServer server = LabellingServer.startAb(session, "127.0.0.1", 0, LabellingServer.Limits.DEFAULT)) {
+        browser.navigate(server.uri().toString());
+        String[] clicks = {"#choose-a", "#choose-b", "#choose-tie"};
+        for (int i = 0; i < items.size(); i++) {
+          AbItem it = items.get(i);
+          browser.waitUntil("document.body.dataset.state === 'item' && document.getElementById('item').dataset.itemId === '" + it.itemId() + "'", WAIT);
+          assertEquals(it.prompt(), browser.text("#prompt"));
+          assertEquals(it.responseA(), browser.text("#response-a"));
+          assertEquals(it.responseB(), browser.text("#response-b"));
+          assertEquals(i + " of 3 judged, " + (3 - i) + " to go", browser.text("#progress"));
+          String page = browser.evaluate("document.body.innerText").asText();
+          assertFalse(page.contains("ppo") || page.contains("sft"), "the policies stay hidden: " + page);
+          browser.click(clicks[i]);
+        }
+        browser.waitUntil("document.body.dataset.state === 'done'", WAIT);
+        assertEquals("3 of 3 judged", browser.text("#progress"));
+        assertTrue(session.finished());
+      }
+      assertEquals(List.of(AbChoice.A, AbChoice.B, AbChoice.TIE), store.records().stream().map(AbJudgement::choice).toList());
+      assertEquals(items, store.records().stream().map(AbJudgement::item).toList());
+      assertEquals(WinRate.of("ppo", "sft", 2, 0, 1), store.winRate("ppo", "sft"));
     }
   }
 

@@ -222,7 +222,7 @@ class LabellingServerTest {
       socket.connect(new InetSocketAddress("127.0.0.1", server.port()), 10_000);
       socket.setSoTimeout(10_000);
       OutputStream out = socket.getOutputStream();
-      out.write(("POST /api/label HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      out.write(("POST /api/label HTTP/1.1\r\nHost: 127.0.0.1:" + server.port() + "\r\nContent-Type: application/json\r\n"
           + "Content-Length: 1000000000\r\n\r\n{\"itemId\":").getBytes(StandardCharsets.US_ASCII));
       out.flush();
       InputStream in = socket.getInputStream();
@@ -230,6 +230,125 @@ class LabellingServerTest {
       assertEquals("HTTP/1.1 413", head, "the reply comes before the gigabyte it announced");
     }
     assertEquals(200, get("/api/status").status());
+  }
+
+  /** Sends {@code request} on a raw socket and returns the reply's status line and the whole reply. */
+  private static String[] raw(int port, String request) throws IOException {
+    try (Socket socket = new Socket()) {
+      socket.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+      socket.getOutputStream().flush();
+      String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      return new String[] {reply.lines().findFirst().orElse(""), reply};
+    }
+  }
+
+  private static String rawGet(String path, String host) {
+    return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  }
+
+  private static String rawPost(String path, String host, String origin, String json) {
+    int n = json.getBytes(StandardCharsets.UTF_8).length;
+    return "POST " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + (origin == null ? "" : "Origin: " + origin + "\r\n")
+        + "Content-Type: application/json\r\nContent-Length: " + n + "\r\nConnection: close\r\n\r\n" + json;
+  }
+
+  /** DNS rebinding: a page of another site reaches 127.0.0.1 under its own host name. */
+  @Test
+  void aForeignHostOrOriginIsRefusedAndOursIsServed() throws Exception {
+    int port = server.port();
+    for (String host : List.of("evil.example:" + port, "evil.example", "127.0.0.1:" + (port == 1 ? 2 : 1), "127.0.0.1.evil.example:" + port, "")) {
+      for (String path : List.of("/", "/api/next", "/api/status")) {
+        String[] r = raw(port, rawGet(path, host));
+        assertEquals("HTTP/1.1 403 Forbidden", r[0], host + " " + path);
+        assertTrue(r[1].contains("\"error\"") && r[1].contains("Host"), r[1]);
+      }
+    }
+    assertEquals("HTTP/1.1 403 Forbidden", raw(port, "GET /api/status HTTP/1.0\r\n\r\n")[0], "no Host at all");
+    for (String host : List.of("127.0.0.1:" + port, "localhost:" + port, "LOCALHOST:" + port)) {
+      assertEquals("HTTP/1.1 200 OK", raw(port, rawGet("/api/status", host))[0], host);
+    }
+
+    Future<List<LabelResult>> results = publish(request("a", "one", "two"));
+    String ours = "127.0.0.1:" + port;
+    for (String origin : List.of("http://evil.example:" + port, "null", "http://127.0.0.1:" + (port == 1 ? 2 : 1), "https://127.0.0.1:" + port, "http://127.0.0.1:" + port + ".evil.example")) {
+      String[] r = raw(port, rawPost("/api/skip", ours, origin, "{\"itemId\":\"a\"}"));
+      assertEquals("HTTP/1.1 403 Forbidden", r[0], origin);
+      assertTrue(r[1].contains("origin"), r[1]);
+    }
+    assertEquals(List.of("a"), labeller.pendingItems(), "nothing was answered by the refused requests");
+    assertEquals("HTTP/1.1 403 Forbidden", raw(port, rawPost("/api/label", "evil.example:" + port, null, "{\"itemId\":\"a\",\"ranking\":[0,1]}"))[0]);
+    assertEquals(0, store.size());
+    String[] ok = raw(port, rawPost("/api/label", ours, "http://127.0.0.1:" + port, "{\"itemId\":\"a\",\"ranking\":[1,0]}"));
+    assertEquals("HTTP/1.1 200 OK", ok[0], ok[1]);
+    assertEquals(List.of(1, 0), results.get(10, TimeUnit.SECONDS).get(0).order());
+  }
+
+  /**
+   * Slowloris: more stalled connections than workers, each having sent one byte (or the headers and
+   * part of a body). The server still answers others, and closes each stalled connection once the
+   * request deadline passes.
+   */
+  @Test
+  void stalledClientsCannotHoldTheServer() throws Exception {
+    try (LabellingServer small = LabellingServer.start(labeller, "127.0.0.1", 0, new LabellingServer.Limits(2, Duration.ofMillis(500)))) {
+      List<Socket> stalled = new java.util.ArrayList<>();
+      try {
+        for (int i = 0; i < 6; i++) {
+          Socket s = new Socket();
+          s.connect(new InetSocketAddress("127.0.0.1", small.port()), 10_000);
+          s.setSoTimeout(30_000);
+          String start = i % 2 == 0 ? "G"
+              : "POST /api/skip HTTP/1.1\r\nHost: 127.0.0.1:" + small.port() + "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"itemId\"";
+          s.getOutputStream().write(start.getBytes(StandardCharsets.US_ASCII));
+          s.getOutputStream().flush();
+          stalled.add(s);
+        }
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(small.uri().resolve("/api/status")).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), "answered while six clients stall");
+        for (Socket s : stalled) {
+          InputStream in = s.getInputStream();
+          try {
+            byte[] rest = in.readAllBytes(); // ends when the server closes the connection (SO_TIMEOUT bounds it)
+            assertFalse(new String(rest, StandardCharsets.US_ASCII).startsWith("HTTP/1.1 200"), "a stalled request was never served");
+          } catch (java.net.SocketException reset) {
+            // closed by the server with a reset: also a release
+          }
+        }
+      } finally {
+        for (Socket s : stalled) {
+          s.close();
+        }
+      }
+      assertEquals(200, HTTP.send(HttpRequest.newBuilder(small.uri().resolve("/api/status")).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.discarding()).statusCode());
+    }
+  }
+
+  /** A disk-full append: the page gets a 500, the store stays readable and the item can be ranked again. */
+  @Test
+  void aFailedStoreWriteIsA500AndTheItemStaysWaiting() throws Exception {
+    server.close();
+    store.close();
+    java.util.concurrent.atomic.AtomicBoolean full = new java.util.concurrent.atomic.AtomicBoolean(true);
+    store = org.rlhf4j.reward.feedback.FailingStores.comparisonStore(tmp.resolve("full.jsonl"), full);
+    labeller = new WebLabeller(store, "web");
+    server = LabellingServer.start(labeller, "127.0.0.1", 0);
+    Future<List<LabelResult>> results = publish(request("a", "one", "two"));
+    Reply r = post("/api/label", "{\"itemId\":\"a\",\"ranking\":[1,0]}");
+    assertEquals(500, r.status(), r.body());
+    assertTrue(r.json().get("error").asText().contains("full.jsonl"), r.body());
+    assertEquals(0, Files.size(tmp.resolve("full.jsonl")), "no partial line left behind");
+    assertEquals(List.of("a"), labeller.pendingItems());
+    full.set(false);
+    assertEquals(200, post("/api/label", "{\"itemId\":\"a\",\"ranking\":[1,0]}").status());
+    assertEquals(List.of(1, 0), results.get(10, TimeUnit.SECONDS).get(0).order());
+    store.close();
+    try (ComparisonStore reopened = ComparisonStore.open(tmp.resolve("full.jsonl"))) {
+      assertEquals(1, reopened.size());
+      assertTrue(reopened.tornTail().isEmpty());
+    }
+    store = ComparisonStore.open(tmp.resolve("after.jsonl")); // for stop()
   }
 
   @Test

@@ -1,5 +1,7 @@
 package org.rlhf4j.reward.feedback;
 
+import static com.google.common.base.Preconditions.checkNotNull;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -7,14 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.common.collect.ImmutableList;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,41 +18,38 @@ import java.util.Optional;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.data.DataFormatException;
 import org.rlhf4j.reward.data.Ranking;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A durable, append-only JSON Lines file of K-way rankings. {@link #append} returns only after the
  * record's line has been written and forced to disk, so an acknowledged ranking survives a crash.
  * A crash in the middle of a write can leave a partial last line: {@link #open} detects it, moves
  * the fragment to {@code <file>.torn-<n>} (nothing is silently dropped), reports it through {@link
- * #tornTail()} and a warning, and carries on. A malformed line anywhere else is an error naming the
- * line. Appends from several threads are serialised; the file is locked against other processes.
+ * #tornTail()} and a warning, and carries on. An append that fails (disk full, short write) is cut
+ * back out of the file before the error is thrown, so the store stays readable and later appends
+ * work. A malformed line anywhere else is an error naming the line. Appends from several threads
+ * are serialised; the file is locked (through the sidecar {@code <file>.lock}) against a second
+ * opener in this or another process, who gets an error naming the file. Use after {@link #close}
+ * throws {@link IllegalStateException}.
  *
  * <p>Line format: {@code {"seq":1,"item":"r0-p3","prompt":"...","responses":["...","..."],
  * "ranking":[1,0],"labeller":"ann","timestamp":"2026-11-22T10:00:00Z","model_version":"round-0"}}.
  */
 public final class ComparisonStore implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(ComparisonStore.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** A partial last line found on open and moved aside. */
   public record TornTail(long line, long bytes, Path movedTo) {}
 
-  private final Path file;
-  private final FileChannel channel;
-  private final FileLock lock;
+  private final DurableLog log;
   private final Clock clock;
   private final List<StoredComparison> records;
   private final Optional<TornTail> torn;
 
-  private ComparisonStore(Path file, FileChannel channel, FileLock lock, Clock clock, List<StoredComparison> records, Optional<TornTail> torn) {
-    this.file = file;
-    this.channel = channel;
-    this.lock = lock;
+  private ComparisonStore(DurableLog log, Clock clock, List<StoredComparison> records) {
+    this.log = log;
     this.clock = clock;
     this.records = records;
-    this.torn = torn;
+    this.torn = log.torn().map(t -> new TornTail(t.line(), t.bytes(), t.movedTo()));
   }
 
   /** Opens (or creates) the store at {@code file}. */
@@ -65,60 +57,37 @@ public final class ComparisonStore implements AutoCloseable {
     return open(file, Clock.systemUTC());
   }
 
-  /** Opens (or creates) the store at {@code file}, stamping records with {@code clock}. */
+  /**
+   * Opens (or creates) the store at {@code file}, stamping records with {@code clock}.
+   *
+   * @throws RlhfException if the store is open elsewhere (locked by another process, or already open
+   *     in this one)
+   * @throws DataFormatException naming the line if a complete line is not a valid record
+   */
   public static ComparisonStore open(Path file, Clock clock) {
+    return open(file, clock, DurableLog.Io.DIRECT);
+  }
+
+  /** As {@link #open(Path, Clock)} with the given file operations (tests inject failing writes). */
+  static ComparisonStore open(Path file, Clock clock, DurableLog.Io io) {
+    checkNotNull(clock, "clock");
+    DurableLog log = DurableLog.open(file, "comparison store", io);
     try {
-      if (file.getParent() != null) {
-        Files.createDirectories(file.getParent());
-      }
-      FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-      FileLock lock;
-      try {
-        lock = ch.tryLock();
-      } catch (OverlappingFileLockException e) {
-        lock = null;
-      }
-      if (lock == null) {
-        ch.close();
-        throw new RlhfException(file + ": the comparison store is open elsewhere (locked)");
-      }
-      byte[] bytes = Files.readAllBytes(file);
-      int end = bytes.length;
-      int lastNewline = -1;
-      for (int i = bytes.length - 1; i >= 0; i--) {
-        if (bytes[i] == '\n') {
-          lastNewline = i;
-          break;
-        }
-      }
-      Optional<TornTail> torn = Optional.empty();
-      List<StoredComparison> records = parse(file, new String(bytes, 0, lastNewline + 1, StandardCharsets.UTF_8));
-      if (lastNewline + 1 < end) {
-        // A partial line after the last newline: the write that made it was never acknowledged.
-        byte[] fragment = java.util.Arrays.copyOfRange(bytes, lastNewline + 1, end);
-        Path aside = file.resolveSibling(file.getFileName() + ".torn-" + (records.size() + 1));
-        Files.write(aside, fragment);
-        ch.truncate(lastNewline + 1);
-        ch.force(true);
-        torn = Optional.of(new TornTail(records.size() + 1, fragment.length, aside));
-        LOG.warn("{}: line {} was torn by an interrupted write ({} bytes); moved to {}", file, records.size() + 1, fragment.length, aside);
-      }
-      ch.position(ch.size());
-      return new ComparisonStore(file, ch, lock, clock, new ArrayList<>(records), torn);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot open comparison store " + file, e);
+      return new ComparisonStore(log, clock, parse(file, log.lines()));
+    } catch (RuntimeException e) {
+      log.close();
+      throw e;
     }
   }
 
-  private static List<StoredComparison> parse(Path file, String text) {
+  private static List<StoredComparison> parse(Path file, List<DurableLog.Line> lines) {
     List<StoredComparison> out = new ArrayList<>();
-    String[] lines = text.split("\n", -1);
-    for (int i = 0; i < lines.length; i++) {
-      String line = lines[i];
+    for (DurableLog.Line l : lines) {
+      String line = l.text();
       if (line.isBlank()) {
         continue;
       }
-      long n = i + 1;
+      long n = l.number();
       try {
         JsonNode o = JSON.readTree(line);
         List<String> responses = new ArrayList<>();
@@ -150,6 +119,8 @@ public final class ComparisonStore implements AutoCloseable {
    * Appends a ranking and returns once it is on disk.
    *
    * @throws IllegalArgumentException if the ranking is not a permutation of the responses
+   * @throws UncheckedIOException if it could not be written and forced; nothing of it is kept then
+   * @throws IllegalStateException if the store is closed
    */
   public synchronized StoredComparison append(LabelRequest request, LabelResult result) {
     if (result.isSkip()) {
@@ -172,15 +143,13 @@ public final class ComparisonStore implements AutoCloseable {
     o.put("labeller", c.labeller());
     o.put("timestamp", c.timestamp().toString());
     o.put("model_version", c.modelVersion());
+    String line;
     try {
-      ByteBuffer buf = ByteBuffer.wrap((JSON.writeValueAsString(o) + "\n").getBytes(StandardCharsets.UTF_8));
-      while (buf.hasRemaining()) {
-        channel.write(buf);
-      }
-      channel.force(false);
+      line = JSON.writeValueAsString(o);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot append to comparison store " + file, e);
+      throw new UncheckedIOException("cannot encode comparison record for item " + c.itemId(), e);
     }
+    log.append(line); // durable, or cut back out of the file and thrown
     records.add(c);
     return c;
   }
@@ -194,7 +163,7 @@ public final class ComparisonStore implements AutoCloseable {
   public synchronized ImmutableList<Ranking> rankings() {
     ImmutableList.Builder<Ranking> b = ImmutableList.builder();
     for (StoredComparison c : records) {
-      b.add(c.toRanking(file.getFileName().toString()));
+      b.add(c.toRanking(log.file().getFileName().toString()));
     }
     return b.build();
   }
@@ -216,16 +185,12 @@ public final class ComparisonStore implements AutoCloseable {
 
   /** The file. */
   public Path file() {
-    return file;
+    return log.file();
   }
 
+  /** Releases the lock and closes the file; a second call does nothing. */
   @Override
   public synchronized void close() {
-    try {
-      lock.release();
-      channel.close();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    log.close();
   }
 }

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -142,6 +144,100 @@ class ComparisonStoreTest {
       RlhfException e = assertThrows(RlhfException.class, () -> ComparisonStore.open(f));
       assertTrue(e.getMessage().contains("locked"), e.getMessage());
     }
+  }
+
+  /** A store held by another JVM is refused with a clear error; once that JVM exits it opens. */
+  @Test
+  void aStoreHeldByAnotherProcessIsRefusedNamingTheFile() throws Exception {
+    Path f = tmp.resolve("shared.jsonl");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), StoreHolderMain.class.getName(), f.toString())
+        .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start();
+    try {
+      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      assertEquals("OPEN", out.readLine(), "the child opened the store");
+      for (int attempt = 0; attempt < 3; attempt++) {
+        RlhfException e = assertThrows(RlhfException.class, () -> ComparisonStore.open(f));
+        assertTrue(e.getMessage().contains("locked by another process") && e.getMessage().contains(f.toString()), e.getMessage());
+      }
+    } finally {
+      p.getOutputStream().close(); // the child closes its store and exits
+      assertTrue(p.waitFor(30, TimeUnit.SECONDS), "child JVM did not exit");
+    }
+    assertEquals(0, p.exitValue());
+    try (ComparisonStore s = ComparisonStore.open(f)) {
+      assertEquals(1, s.size());
+      s.append(request("after"), LabelResult.ranked(request("after"), List.of(0, 1, 2), "ann"));
+    }
+    try (ComparisonStore s = ComparisonStore.open(f)) {
+      assertEquals(List.of("held-0", "after"), s.records().stream().map(StoredComparison::itemId).toList());
+    }
+  }
+
+  /** File operations that write only part of the {@code failOn}-th append, then fail like a full disk. */
+  private static final class ShortWrites implements DurableLog.Io {
+    private final int failOn;
+    private final boolean failForce;
+    private int writes;
+    private int forces;
+
+    ShortWrites(int failOn, boolean failForce) {
+      this.failOn = failOn;
+      this.failForce = failForce;
+    }
+
+    @Override
+    public int write(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+      if (!failForce && ++writes == failOn) {
+        ByteBuffer half = buf.duplicate();
+        half.limit(buf.position() + buf.remaining() / 2);
+        int n = ch.write(half, position);
+        buf.position(buf.position() + n);
+        throw new IOException("No space left on device");
+      }
+      return ch.write(buf, position);
+    }
+
+    @Override
+    public void force(FileChannel ch) throws IOException {
+      if (failForce && ++forces == failOn) {
+        throw new IOException("Input/output error");
+      }
+      ch.force(false);
+    }
+  }
+
+  @Test
+  void aFailedAppendLeavesNoPartialLineAndLaterAppendsWork() throws IOException {
+    for (boolean failForce : new boolean[] {false, true}) {
+      Path f = tmp.resolve("full-" + failForce + ".jsonl");
+      try (ComparisonStore s = ComparisonStore.open(f, java.time.Clock.systemUTC(), new ShortWrites(2, failForce))) {
+        s.append(request("a"), LabelResult.ranked(request("a"), List.of(0, 1, 2), "ann"));
+        long good = Files.size(f);
+        java.io.UncheckedIOException e = assertThrows(java.io.UncheckedIOException.class,
+            () -> s.append(request("b"), LabelResult.ranked(request("b"), List.of(2, 1, 0), "ann")));
+        assertTrue(e.getMessage().contains(f.toString()), e.getMessage());
+        assertEquals(good, Files.size(f), "the partial line was cut back out");
+        assertEquals(1, s.size());
+        assertFalse(s.contains("b"));
+        s.append(request("c"), LabelResult.ranked(request("c"), List.of(1, 0, 2), "ann"));
+        assertEquals(2, s.records().get(1).sequence());
+      }
+      try (ComparisonStore s = ComparisonStore.open(f)) {
+        assertTrue(s.tornTail().isEmpty(), "nothing torn");
+        assertEquals(List.of("a", "c"), s.records().stream().map(StoredComparison::itemId).toList());
+      }
+    }
+  }
+
+  @Test
+  void useAfterCloseThrows() {
+    ComparisonStore s = ComparisonStore.open(tmp.resolve("c.jsonl"));
+    s.close();
+    s.close();
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> s.append(request("a"), LabelResult.ranked(request("a"), List.of(0, 1, 2), "ann")));
+    assertTrue(e.getMessage().contains("closed"), e.getMessage());
   }
 
   /** Kills a writing child JVM mid-stream several times; every acknowledged record must be there. */
