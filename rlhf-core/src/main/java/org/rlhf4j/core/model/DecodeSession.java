@@ -10,6 +10,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.rlhf4j.core.tensor.Arena;
 import org.rlhf4j.core.tensor.AttentionKernels;
+import org.rlhf4j.core.tensor.Blas;
 import org.rlhf4j.core.tensor.NormKernels;
 import org.rlhf4j.core.tensor.Parallel;
 import org.rlhf4j.core.tensor.PointwiseKernels;
@@ -228,7 +229,7 @@ public final class DecodeSession implements AutoCloseable {
       gemm(sh.lnOut, p.attnW(), sh.qkv, false, false, ways); // [m, 3d]
       attn.appendKv(sh.qkv, p.attnB(), sh.q, sh.kCache[l], sh.vCache[l], m, h, dh, capacity, pos);
       final int layer = l;
-      if (m == 1 && ways > 1) { // one sequence: its heads on several threads
+      if (m == 1 && ways > 1 && (long) h * (pos + 1) * dh >= Blas.minSplitWork()) { // one long sequence: heads on several threads
         int parts = Math.min(ways, h);
         Parallel.forEach(
             parts,

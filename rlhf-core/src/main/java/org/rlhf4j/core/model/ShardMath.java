@@ -6,6 +6,7 @@ import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.tensor.AttentionKernels;
+import org.rlhf4j.core.tensor.Blas;
 import org.rlhf4j.core.tensor.HeadKernels;
 import org.rlhf4j.core.tensor.NormKernels;
 import org.rlhf4j.core.tensor.Parallel;
@@ -41,12 +42,14 @@ final class ShardMath {
   }
 
   /**
-   * Runs {@code body} over all {@code b*H} heads: at once when the shard has one thread, else (then
-   * the shard holds one sequence) split into {@code ws.ways} contiguous head ranges on as many threads.
+   * Runs {@code body} over all {@code b*H} heads: at once when the shard has one thread or the work is
+   * small, else (then the shard holds one sequence) split into {@code ws.ways} contiguous head ranges
+   * on as many threads.
    */
   private void overHeads(ShardWorkspace ws, HeadRange body) {
     int heads = ws.b * c.heads();
-    int parts = ws.b == 1 ? Math.min(ws.ways, heads) : 1;
+    long work = (long) heads * ws.t * ws.t * c.headDim(); // multiply-adds of one of the products
+    int parts = ws.b == 1 && work >= Blas.minSplitWork() ? Math.min(ws.ways, heads) : 1;
     if (parts <= 1) {
       body.run(0, heads);
       return;

@@ -47,6 +47,14 @@ public final class Blas {
 
   private Blas() {}
 
+  /**
+   * The fewest multiply-adds worth splitting across threads (a split costs a thread hand-off, some
+   * microseconds); callers splitting other work (attention heads) use the same threshold.
+   */
+  public static long minSplitWork() {
+    return minSplitWork;
+  }
+
   /** {@code c = alpha * op(a) op(b) + beta * c} for 2-D tensors. */
   public static void gemm(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta) {
     gemm(a, b, c, transA, transB, alpha, beta, 1);
