@@ -27,6 +27,7 @@ import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.sft.SftLoss;
 import org.rlhf4j.core.tensor.Blas;
 import org.rlhf4j.core.tensor.CpuBackend;
+import org.rlhf4j.core.tensor.Tensor;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.ppo.PpoStats;
@@ -222,7 +223,7 @@ public final class Benchmark {
     };
   }
 
-  /** The fp32 GEMM rate with one single-threaded BLAS call per thread. */
+  /** The fp32 GEMM rate with one single-threaded BLAS call per thread (the route the model uses). */
   static double gemmPeak(int threads) throws Exception {
     int n = 1024;
     INDArray[] a = new INDArray[threads];
@@ -241,7 +242,7 @@ public final class Benchmark {
         List<Future<?>> fs = new ArrayList<>();
         for (int i = 0; i < threads; i++) {
           final int k = i;
-          fs.add(pool.submit(() -> Nd4j.gemm(a[k], b[k], c[k], false, false, 1.0, 0.0)));
+          fs.add(pool.submit(() -> Blas.gemm(Tensor.of(a[k]), Tensor.of(b[k]), Tensor.of(c[k]), false, false)));
         }
         for (Future<?> f : fs) {
           f.get();

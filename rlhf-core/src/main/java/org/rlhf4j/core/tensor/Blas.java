@@ -141,6 +141,8 @@ public final class Blas {
     if (cpu) {
       try {
         route = Route.DIRECT;
+        openblas_nolapack.cblas_sdot(0, (float[]) null, 1, (float[]) null, 1); // loads the library
+        CpuBackend.makeDirectBlasSingleThreaded();
         String bad = check();
         if (bad == null) {
           validation = "direct OpenBLAS calls agree with the Java reference";

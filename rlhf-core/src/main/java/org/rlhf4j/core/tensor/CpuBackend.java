@@ -149,19 +149,47 @@ public final class CpuBackend {
     }
   }
 
+  /**
+   * Makes the OpenBLAS instance that {@link Blas} calls directly ({@code libopenblas_nolapack})
+   * single-threaded: rlhf4j runs its products on its own threads (shards, column blocks), and a
+   * multi-threaded BLAS called from several threads at once oversubscribes the cores. ND4J's own
+   * instance is left as ND4J configured it.
+   *
+   * @return whether it was done
+   */
+  static boolean makeDirectBlasSingleThreaded() {
+    Optional<String> lib = loadedLibrary("libopenblas_nolapack");
+    if (lib.isEmpty()) {
+      return false;
+    }
+    try {
+      NativeLibrary.getInstance(lib.get()).getFunction("openblas_set_num_threads").invokeVoid(new Object[] {1});
+      return true;
+    } catch (RuntimeException | LinkageError e) {
+      LOG.debug("could not set OpenBLAS's thread count", e);
+      return false;
+    }
+  }
+
   private static boolean openBlasLoaded() {
     return loadedOpenBlas().isPresent();
   }
 
   /** The path of the loaded {@code libopenblas} that ND4J links, from {@code /proc/self/maps}. */
   private static Optional<String> loadedOpenBlas() {
+    Optional<String> main = loadedLibrary("libopenblas.so");
+    return main.isPresent() ? main : loadedLibrary("libopenblas");
+  }
+
+  /** The path of a loaded library whose file name starts with {@code prefix} (and is a .so). */
+  private static Optional<String> loadedLibrary(String prefix) {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
         int slash = line.indexOf('/');
         if (slash >= 0) {
           String path = line.substring(slash);
           String name = path.substring(path.lastIndexOf('/') + 1);
-          if (name.startsWith("libopenblas") && name.contains(".so")) {
+          if (name.startsWith(prefix) && name.contains(".so")) {
             return Optional.of(path);
           }
         }
