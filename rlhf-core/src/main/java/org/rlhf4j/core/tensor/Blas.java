@@ -107,11 +107,57 @@ public final class Blas {
     long[] cs = c.shape();
     checkArgument(as.length == 3 && bs.length == 3 && cs.length == 3, "batched operands must be 3-D: %s %s %s", a, b, c);
     checkArgument(as[0] == bs[0] && as[0] == cs[0], "batch sizes differ: %s %s %s", a, b, c);
-    for (int i = 0; i < as[0]; i++) {
-      Tensor ai = a.rows(i, i + 1).reshape(as[1], as[2]);
-      Tensor bi = b.rows(i, i + 1).reshape(bs[1], bs[2]);
-      Tensor ci = c.rows(i, i + 1).reshape(cs[1], cs[2]);
-      gemm(ai, bi, ci, transA, transB, 1.0, 0.0, 1);
+    if (r == Route.JAVA) {
+      for (int i = 0; i < as[0]; i++) {
+        Tensor ai = a.rows(i, i + 1).reshape(as[1], as[2]);
+        Tensor bi = b.rows(i, i + 1).reshape(bs[1], bs[2]);
+        Tensor ci = c.rows(i, i + 1).reshape(cs[1], cs[2]);
+        javaGemm(ai, bi, ci, transA, transB, 1.0, 0.0);
+      }
+      return;
+    }
+    // Direct: one cblas call per matrix at pointer offsets (no ND4J views, which cost more than these
+    // small products).
+    int m = (int) cs[1];
+    int n = (int) cs[2];
+    int k = (int) (transA ? as[1] : as[2]);
+    checkArgument(
+        (transA ? as[2] : as[1]) == m && (transB ? bs[2] : bs[1]) == k && (transB ? bs[1] : bs[2]) == n,
+        "batched shapes do not match: %s (transposed: %s) times %s (transposed: %s) into %s",
+        a, transA, b, transB, c);
+    int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+    int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+    long sa = as[1] * as[2];
+    long sb = bs[1] * bs[2];
+    long sc = cs[1] * cs[2];
+    int lda = (int) as[2];
+    int ldb = (int) bs[2];
+    if (c.dataType() == DataType.FLOAT) {
+      FloatPointer pa = new FloatPointer(a.floatPointer());
+      FloatPointer pb = new FloatPointer(b.floatPointer());
+      FloatPointer pc = new FloatPointer(c.floatPointer());
+      long a0 = pa.position();
+      long b0 = pb.position();
+      long c0 = pc.position();
+      for (long i = 0; i < as[0]; i++) {
+        pa.position(a0 + i * sa);
+        pb.position(b0 + i * sb);
+        pc.position(c0 + i * sc);
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
+      }
+    } else {
+      DoublePointer pa = new DoublePointer(a.doublePointer());
+      DoublePointer pb = new DoublePointer(b.doublePointer());
+      DoublePointer pc = new DoublePointer(c.doublePointer());
+      long a0 = pa.position();
+      long b0 = pb.position();
+      long c0 = pc.position();
+      for (long i = 0; i < as[0]; i++) {
+        pa.position(a0 + i * sa);
+        pb.position(b0 + i * sb);
+        pc.position(c0 + i * sc);
+        openblas_nolapack.cblas_dgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1.0, pa, lda, pb, ldb, 0.0, pc, n);
+      }
     }
   }
 
