@@ -36,7 +36,7 @@ final class ShardMath {
     this.attnScale = 1.0 / Math.sqrt(config.headDim());
   }
 
-  /** Work on the head range {@code [h0, h1)} of the {@code b*H} attention heads. */
+  /** Work on the index range {@code [h0, h1)} (of the {@code b*H} attention heads, or of rows). */
   private interface HeadRange {
     void run(int h0, int h1);
   }
@@ -55,6 +55,23 @@ final class ShardMath {
       return;
     }
     Parallel.forEach(parts, p -> body.run(heads * p / parts, heads * (p + 1) / parts));
+  }
+
+  /** Element-wise rows worth splitting: at least this many elements (tanh and exp per element). */
+  private static final long MIN_ROW_SPLIT_ELEMENTS = 1 << 14;
+
+  /**
+   * Runs {@code body} over rows {@code [0, n)} of an element-wise kernel on {@code [n, width]}: at
+   * once, or in {@code ws.ways} contiguous row blocks on as many threads when the shard has spare
+   * threads and the work is large enough.
+   */
+  private static void overRows(ShardWorkspace ws, int n, int width, HeadRange body) {
+    int parts = (long) n * width >= MIN_ROW_SPLIT_ELEMENTS ? Math.min(ws.ways, n) : 1;
+    if (parts <= 1) {
+      body.run(0, n);
+      return;
+    }
+    Parallel.forEach(parts, p -> body.run(n * p / parts, n * (p + 1) / parts));
   }
 
   /** Runs the trunk: token ids in {@code ws.ids} to {@code ws.hidden} (final LayerNorm output). */
@@ -86,7 +103,7 @@ final class ShardMath {
       // --- MLP on LN2(mid)
       norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
       gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ws.ways); // [n, F]
-      pw.biasGelu(a.fcPre, p.fcB(), a.fcTanh, a.fcAct, n, f);
+      overRows(ws, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcTanh.rows(r0, r1), a.fcAct.rows(r0, r1), r1 - r0, f));
       pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
       gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ws.ways); // out = mid + gelu(.) Wfc2 + bfc2
       x = a.out;
@@ -161,7 +178,7 @@ final class ShardMath {
       pw.sumRows(ws.dResid, gp.fc2B(), n, d);
       gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false, ws.ways); // [F, n] x [n, d]
       gemm(ws.dResid, p.fc2W(), ws.dFc, false, true, ws.ways); // dAct [n, F]
-      pw.geluBackward(ws.dFc, a.fcPre, a.fcTanh, ws.dFc, n * f); // dPre
+      overRows(ws, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), a.fcTanh.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre
       pw.sumRows(ws.dFc, gp.fcB(), n, f);
       gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, ws.ways); // [d, n] x [n, F]
       gemm(ws.dFc, p.fcW(), ws.dLn, false, true, ws.ways); // [n, d]
