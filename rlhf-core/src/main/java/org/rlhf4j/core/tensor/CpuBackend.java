@@ -86,7 +86,7 @@ public final class CpuBackend {
     } catch (RuntimeException | LinkageError e) {
       return "OpenBLAS's own choice (could not call setenv: " + e + ")";
     }
-    return "OPENBLAS_CORETYPE=" + type + " (chosen by rlhf4j from the CPU flags)";
+    return "OPENBLAS_CORETYPE=" + type + (prop.equalsIgnoreCase("auto") ? " (chosen by rlhf4j from the CPU flags)" : " (-D" + PROPERTY + ")");
   }
 
   /** The OpenBLAS core type for a CPU with these {@code /proc/cpuinfo} flags, or {@code null}. */
