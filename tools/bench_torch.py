@@ -2,13 +2,13 @@
 
 Used only to compare speeds on one machine (the build never runs it):
     apt-get install -y python3-torch libopenblas0-openmp
-    /usr/bin/python3 tools/bench_torch.py 2     # threads
+    /usr/bin/python3 tools/bench_torch.py 2     # threads; --no-scaling skips the batch-1 scaling runs
 """
 import torch, time, math, sys
 import torch.nn as nn
 import torch.nn.functional as F
 torch.manual_seed(0)
-nt = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+nt = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 2
 torch.set_num_threads(nt)
 print("threads", torch.get_num_threads(), torch.__version__)
 
@@ -82,6 +82,57 @@ def bench_sample(m, B, V, new=64, prompt=8):
         ms = (time.perf_counter() - t0) / 2 / new * 1e3
         print(f"  kv-cached sampling B{B}: {ms:.2f} ms per token-step")
 
+def blas_info():
+    """The OpenBLAS this process loaded (config and kernels), if any, for the report."""
+    import ctypes
+    libs = sorted({l.split()[-1] for l in open("/proc/self/maps") if "libopenblas" in l and ".so" in l})
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return f"{lib.openblas_get_config().decode()}; kernels {lib.openblas_get_corename().decode()} ({path})"
+        except (OSError, AttributeError):
+            pass
+    return "no OpenBLAS loaded (" + ", ".join(libs) + ")"
+
+def batch1_scaling(nt):
+    """Batch-1 training step (small, T 64) and KV-cached decode step (small; wide: d 512, 8 layers,
+    vocab 8192), 1 thread against nt threads, alternately; medians of 7 rounds."""
+    import statistics
+    def train_step_fn(m, V, T):
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+        x = torch.randint(0, V, (1, T + 1))
+        def step():
+            logits = m(x[:, :-1])
+            loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
+            opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0); opt.step()
+        return step
+    def decode_step_fn(m, V, cap):
+        state = {}
+        def step():
+            with torch.no_grad():
+                if "pos" not in state or state["pos"] >= cap:
+                    state["caches"] = [[None, None] for _ in m.blocks]
+                    m(torch.arange(1, 9).view(1, 8), state["caches"], 0); state["pos"] = 8
+                m(torch.tensor([[state["pos"] % V]]), state["caches"], state["pos"]); state["pos"] += 1
+        return step
+    cases = [("small: training step, batch 1 x 64", GPT(256, 128, 4, 4, 64), lambda m: train_step_fn(m, 256, 64), 5),
+             ("small: KV-cached decode step, batch 1", GPT(256, 128, 4, 4, 128), lambda m: decode_step_fn(m, 256, 128), 64),
+             ("wide: KV-cached decode step, batch 1", GPT(8192, 512, 8, 8, 128), lambda m: decode_step_fn(m, 8192, 128), 16)]
+    for name, m, make, n in cases:
+        step = make(m); times = {1: [], nt: []}
+        for r in range(9):
+            for k in (1, nt):
+                torch.set_num_threads(k)
+                t0 = time.perf_counter()
+                for _ in range(n): step()
+                if r >= 2: times[k].append((time.perf_counter() - t0) / n * 1e3)
+        a, b = statistics.median(times[1]), statistics.median(times[nt])
+        print(f"{name}: 1 thread {a:.2f} ms, {nt} threads {b:.2f} ms, speed-up {a / b:.2f}x")
+    torch.set_num_threads(nt)
+
+print("BLAS:", blas_info())
 a = torch.randn(1024, 1024); b = torch.randn(1024, 1024)
 for _ in range(3): a @ b
 t0 = time.perf_counter()
@@ -96,3 +147,5 @@ m = bench("small", 256, 128, 4, 4, 64, 16)
 m = GPT(256, 128, 4, 4, 128)
 bench_sample(m, 16, 256)
 bench("medium", 256, 256, 8, 8, 128, 8, steps=5)
+if nt > 1 and "--no-scaling" not in sys.argv:
+    batch1_scaling(nt)

@@ -5,14 +5,17 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.model.DecodeSession;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.GptConfig;
 import org.rlhf4j.core.model.GptModel;
@@ -22,18 +25,29 @@ import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.sft.SftLoss;
+import org.rlhf4j.core.tensor.Blas;
+import org.rlhf4j.core.tensor.CpuBackend;
+import org.rlhf4j.core.tensor.Tensor;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.ppo.PpoStats;
 import org.rlhf4j.ppo.PpoTrainer;
 
 /**
- * Speed of the hand-written GPT on this machine (not a test): the machine's fp32 GEMM rate, training
- * steps (forward, backward, AdamW) of the {@code small} (vocab 256, d 128, 4 heads, 4 layers, context
- * 64, batch 16) and {@code medium} (d 256, 8 heads, 8 layers, context 128, batch 8) shapes in tokens/s
- * and as a fraction of the GEMM rate, KV-cached sampling in ms per token-step (batch 16, 64 new
- * tokens), and one PPO iteration (16 prompts, 48 new tokens, 4 epochs) on {@code small}. Warms up
- * before timing; prints medians. {@code --threads N} (default: all processors).
+ * Speed of the hand-written GPT on this machine (not a test). Prints first the CPU, the BLAS library
+ * and kernels in use and the start-up check of the products, then: the machine's fp32 GEMM rate;
+ * training steps (forward, backward, AdamW) of the {@code small} (vocab 256, d 128, 4 heads, 4
+ * layers, context 64, batch 16) and {@code medium} (d 256, 8 heads, 8 layers, context 128, batch 8)
+ * shapes in tokens/s and as a fraction of the GEMM rate; KV-cached sampling in ms per token-step
+ * (batch 16, 64 new tokens); one PPO iteration (16 prompts, 48 new tokens, 4 epochs) on {@code
+ * small}; and the thread scaling at batch 1 (a training step of {@code small} and a decode step of
+ * {@code small} and of {@code wide}: d 512, 8 heads, 8 layers, vocab 8192), 1 thread against all,
+ * measured alternately. Warms up before timing; prints medians.
+ *
+ * <p>Options: {@code --threads N} (default: all processors); {@code --only gemm,train,sample,ppo,scaling}
+ * (a comma-separated subset); {@code --soak [STEPS]}: instead, a memory soak of STEPS (default 1000)
+ * PPO steps on the {@code tiny} preset's shapes, printing the resident set size and ND4J's off-heap
+ * bytes every 100 steps.
  */
 public final class Benchmark {
   private Benchmark() {}
@@ -43,34 +57,173 @@ public final class Benchmark {
 
   /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) throws Exception {
+    String blasChoice = CpuBackend.configure(); // before anything loads ND4J's native code
     int threads = Runtime.getRuntime().availableProcessors();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      if (args[i].equals("--threads")) {
-        threads = Integer.parseInt(args[i + 1]);
+    Set<String> only = Set.of("gemm", "train", "sample", "ppo", "scaling");
+    int soak = 0;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--threads" -> threads = Integer.parseInt(args[++i]);
+        case "--only" -> only = Set.of(args[++i].split(","));
+        case "--soak" -> soak = i + 1 < args.length && !args[i + 1].startsWith("--") ? Integer.parseInt(args[++i]) : 1000;
+        default -> throw new IllegalArgumentException(
+            "unknown option " + args[i] + " (known: --threads N, --only gemm,train,sample,ppo,scaling, --soak [STEPS])");
       }
     }
     Nd4j.getEnvironment().setMaxMasterThreads(1);
-    for (Figure f : run(threads)) {
-      System.out.printf(Locale.ROOT, "%-55s %12.2f %s%n", f.name(), f.value(), f.unit());
+    System.out.println("CPU:    " + CpuBackend.cpuDescription());
+    System.out.println("BLAS:   " + CpuBackend.blasDescription().orElse("(OpenBLAS not loaded: " + blasChoice + ")"));
+    System.out.println("check:  " + Blas.validation());
+    System.out.println(
+        "env:    OPENBLAS_CORETYPE=" + System.getenv("OPENBLAS_CORETYPE") + " OPENBLAS_L2_SIZE=" + System.getenv("OPENBLAS_L2_SIZE")
+            + " OMP_NUM_THREADS=" + System.getenv("OMP_NUM_THREADS") + "; rlhf4j threads " + threads);
+    if (soak > 0) {
+      soak(soak, threads);
+      return;
+    }
+    for (Figure f : run(threads, only)) {
+      System.out.printf(Locale.ROOT, "%-62s %12.2f %s%n", f.name(), f.value(), f.unit());
     }
   }
 
   /** Runs every measurement with {@code threads} shards. */
   public static List<Figure> run(int threads) throws Exception {
+    return run(threads, Set.of("gemm", "train", "sample", "ppo", "scaling"));
+  }
+
+  /** Runs the measurements named in {@code only} (gemm, train, sample, ppo, scaling). */
+  public static List<Figure> run(int threads, Set<String> only) throws Exception {
     List<Figure> out = new ArrayList<>();
-    double peak = gemmPeak(threads);
-    out.add(new Figure("fp32 GEMM 1024^3, " + threads + " threads", peak, "GFLOP/s"));
+    double peak = Double.NaN;
+    if (only.contains("gemm") || only.contains("train")) {
+      peak = gemmPeak(threads);
+      out.add(new Figure("fp32 GEMM 1024^3, " + threads + " threads", peak, "GFLOP/s"));
+    }
     GptConfig small = GptConfig.builder().vocabSize(256).dModel(128).heads(4).layers(4).contextLength(64).build();
     GptConfig medium = GptConfig.builder().vocabSize(256).dModel(256).heads(8).layers(8).contextLength(128).build();
-    train(out, "small", small, 16, threads, peak, 30);
-    train(out, "medium", medium, 8, threads, peak, 10);
+    if (only.contains("train")) {
+      train(out, "small", small, 16, threads, peak, 30);
+      train(out, "medium", medium, 8, threads, peak, 10);
+    }
     GptConfig sampleCfg = small.toBuilder().contextLength(128).build();
-    out.add(new Figure("small: KV-cached sampling, batch 16, 64 new tokens", sampling(sampleCfg, threads), "ms/token-step"));
-    ppo(out, small.toBuilder().contextLength(64).build(), threads);
+    if (only.contains("sample")) {
+      out.add(new Figure("small: KV-cached sampling, batch 16, 64 new tokens", sampling(sampleCfg, threads), "ms/token-step"));
+    }
+    if (only.contains("ppo")) {
+      ppo(out, small.toBuilder().contextLength(64).build(), threads);
+    }
+    if (only.contains("scaling") && threads > 1) {
+      scaling(out, "small: training step, batch 1 x 64", small, threads, m -> trainStepper(m, 1), 5);
+      scaling(out, "small: KV-cached decode step, batch 1", sampleCfg, threads, Benchmark::decodeStepper, 64);
+      GptConfig wide = GptConfig.builder().vocabSize(8192).dModel(512).heads(8).layers(8).contextLength(128).build();
+      scaling(out, "wide: KV-cached decode step, batch 1", wide, threads, Benchmark::decodeStepper, 16);
+    }
     return out;
   }
 
-  /** The fp32 GEMM rate with one single-threaded BLAS call per thread. */
+  /** One timed unit of work on a model, set up once. */
+  interface Stepper extends AutoCloseable {
+    void step();
+
+    @Override
+    void close();
+  }
+
+  /**
+   * Times {@code stepsPerRound} steps on a 1-thread and a {@code threads}-thread copy of the same
+   * model, alternately for 7 rounds after 2 warm-up rounds; reports both medians (ms per step) and
+   * their ratio.
+   */
+  private static void scaling(List<Figure> out, String name, GptConfig c, int threads, java.util.function.Function<GptModel, Stepper> make, int stepsPerRound) {
+    try (GptModel one = GptModel.randomInit(c, 5, new ModelOptions(DataType.FLOAT, 1));
+        GptModel many = one.copy(new ModelOptions(DataType.FLOAT, threads));
+        Stepper s1 = make.apply(one);
+        Stepper sn = make.apply(many)) {
+      int rounds = 7;
+      double[] t1 = new double[rounds];
+      double[] tn = new double[rounds];
+      for (int r = -2; r < rounds; r++) {
+        for (int which = 0; which < 2; which++) {
+          Stepper s = which == 0 ? s1 : sn;
+          long t0 = System.nanoTime();
+          for (int i = 0; i < stepsPerRound; i++) {
+            s.step();
+          }
+          double ms = (System.nanoTime() - t0) / 1e6 / stepsPerRound;
+          if (r >= 0) {
+            (which == 0 ? t1 : tn)[r] = ms;
+          }
+        }
+      }
+      double a = median(t1);
+      double b = median(tn);
+      out.add(new Figure(name + ", 1 thread", a, "ms"));
+      out.add(new Figure(name + ", " + threads + " threads", b, "ms"));
+      out.add(new Figure(name + ", speed-up with " + threads + " threads", a / b, "x"));
+    }
+  }
+
+  /** A training step (forward, backward, AdamW) on {@code batch} random rows of the full context. */
+  private static Stepper trainStepper(GptModel m, int batch) {
+    GptConfig c = m.config();
+    int t = c.contextLength();
+    AdamW opt = new AdamW(AdamWConfig.builder().learningRate(1e-4).build(), m);
+    Random r = new Random(0);
+    int[][] rows = new int[batch][t];
+    for (int[] row : rows) {
+      Arrays.setAll(row, i -> r.nextInt(c.vocabSize()));
+    }
+    TokenBatch tokens = TokenBatch.unpadded(rows);
+    INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
+    return new Stepper() {
+      @Override
+      public void step() {
+        m.zeroGradients();
+        ForwardPass p = m.forward(tokens);
+        SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
+        p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
+        opt.step(loss.loss());
+      }
+
+      @Override
+      public void close() {
+        opt.close();
+      }
+    };
+  }
+
+  /** One KV-cached decode step for one sequence (8-token prompt; restarts when the cache is full). */
+  private static Stepper decodeStepper(GptModel m) {
+    int cap = m.config().contextLength();
+    int[] prompt = {1, 2, 3, 4, 5, 6, 7, 8};
+    int vocab = m.config().vocabSize();
+    return new Stepper() {
+      DecodeSession session;
+      int token = 9;
+
+      @Override
+      public void step() {
+        if (session == null || session.length() >= cap) {
+          if (session != null) {
+            session.close();
+          }
+          session = m.newDecodeSession(1, cap);
+          session.prefill(TokenBatch.unpadded(new int[][] {prompt}));
+        }
+        session.step(new int[] {token});
+        token = (token * 31 + 7) % vocab;
+      }
+
+      @Override
+      public void close() {
+        if (session != null) {
+          session.close();
+        }
+      }
+    };
+  }
+
+  /** The fp32 GEMM rate with one single-threaded BLAS call per thread (the route the model uses). */
   static double gemmPeak(int threads) throws Exception {
     int n = 1024;
     INDArray[] a = new INDArray[threads];
@@ -89,7 +242,7 @@ public final class Benchmark {
         List<Future<?>> fs = new ArrayList<>();
         for (int i = 0; i < threads; i++) {
           final int k = i;
-          fs.add(pool.submit(() -> Nd4j.gemm(a[k], b[k], c[k], false, false, 1.0, 0.0)));
+          fs.add(pool.submit(() -> Blas.gemm(Tensor.of(a[k]), Tensor.of(b[k]), Tensor.of(c[k]), false, false)));
         }
         for (Future<?> f : fs) {
           f.get();
@@ -179,6 +332,57 @@ public final class Benchmark {
         out.add(new Figure("  generated tokens per second of the iteration", last.get("time/tokens_per_second"), "tokens/s"));
       }
     }
+  }
+
+  /**
+   * Memory soak: {@code steps} PPO steps on the {@code tiny} preset's shapes (d 32, 2 heads, 2 layers,
+   * context 64; 8 prompts, minibatches of 4, 24 new tokens), printing every 100 steps the resident set
+   * size, ND4J's off-heap bytes ({@link Pointer#totalBytes()}; {@link Pointer#physicalBytes()} is the
+   * process's physical memory as JavaCPP sees it) and the Java heap in use. No GC is forced.
+   */
+  static void soak(int steps, int threads) {
+    ByteTokenizer tok = ByteTokenizer.create();
+    Preset p = Preset.TINY;
+    GptConfig cfg = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(p.dModel).heads(p.heads).layers(p.layers).contextLength(p.context).build();
+    System.out.printf(Locale.ROOT, "%6s %10s %14s %14s %10s %9s%n", "step", "RSS MiB", "off-heap MiB", "physical MiB", "heap MiB", "s/100");
+    try (GptModel ref = GptModel.randomInit(cfg, 3, new ModelOptions(DataType.FLOAT, threads))) {
+      PpoConfig pc = PpoConfig.builder().rolloutBatchSize(p.ppoBatch).miniBatchSize(p.ppoMiniBatch).maxNewTokens(p.responseLength).seed(1).build();
+      List<String> prompts = List.of("The film", "A story of", "Nothing about", "It is", "One of the", "An", "This", "If you");
+      try (PpoTrainer trainer = PpoTrainer.builder(pc).policy(ref.withNewScalarHead(4)).reference(ref).rewardModel(new EmbeddingExample.CountLowercase())
+          .tokenizer(tok).prompts(prompts).build()) {
+        long t0 = System.nanoTime();
+        for (int done = 0; done < steps; ) {
+          int n = Math.min(100, steps - done);
+          trainer.train(n);
+          done += n;
+          Runtime rt = Runtime.getRuntime();
+          System.out.printf(
+              Locale.ROOT,
+              "%6d %10.1f %14.1f %14.1f %10.1f %9.1f%n",
+              done,
+              rssBytes() / 1048576.0,
+              Pointer.totalBytes() / 1048576.0,
+              Pointer.physicalBytes() / 1048576.0,
+              (rt.totalMemory() - rt.freeMemory()) / 1048576.0,
+              (System.nanoTime() - t0) / 1e9);
+          t0 = System.nanoTime();
+        }
+      }
+    }
+  }
+
+  /** VmRSS from {@code /proc/self/status}, in bytes ({@code -1} if unavailable). */
+  static long rssBytes() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (java.io.IOException e) {
+      // not Linux
+    }
+    return -1;
   }
 
   private static double median(double[] xs) {

@@ -10,6 +10,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.rlhf4j.core.tensor.Arena;
 import org.rlhf4j.core.tensor.AttentionKernels;
+import org.rlhf4j.core.tensor.Blas;
 import org.rlhf4j.core.tensor.NormKernels;
 import org.rlhf4j.core.tensor.Parallel;
 import org.rlhf4j.core.tensor.PointwiseKernels;
@@ -37,6 +38,7 @@ public final class DecodeSession implements AutoCloseable {
   /** One shard's cache and scratch ({@code m} sequences). */
   private static final class Shard implements AutoCloseable {
     final int m;
+    final int ways; // threads inside this shard's products and attention
     final Arena arena;
     final int[] keyMask;
     final int[] positions;
@@ -57,8 +59,9 @@ public final class DecodeSession implements AutoCloseable {
     Tensor fcAct;
     Tensor logits; // [m, V]
 
-    Shard(GptConfig c, GptModel model, int m, int capacity) {
+    Shard(GptConfig c, GptModel model, int m, int capacity, int ways) {
       this.m = m;
+      this.ways = ways;
       this.arena = new Arena(model.dataType());
       this.keyMask = new int[m * capacity];
       this.positions = new int[m];
@@ -116,7 +119,7 @@ public final class DecodeSession implements AutoCloseable {
     this.logits = Nd4j.create(model.dataType(), batch, c.vocabSize());
     this.shards = new Shard[count];
     for (int s = 0; s < count; s++) {
-      shards[s] = new Shard(c, model, bounds[s + 1] - bounds[s], capacity);
+      shards[s] = new Shard(c, model, bounds[s + 1] - bounds[s], capacity, GptModel.intraShardWays(model.options().threads(), count, s));
     }
   }
 
@@ -212,6 +215,7 @@ public final class DecodeSession implements AutoCloseable {
     int h = c.heads();
     int dh = c.headDim();
     int f = c.mlpDim();
+    int ways = sh.ways;
     double eps = c.layerNormEps();
     for (int r = 0; r < m; r++) {
       sh.keyMask[r * capacity + pos] = 1;
@@ -225,22 +229,36 @@ public final class DecodeSession implements AutoCloseable {
     for (int l = 0; l < c.layers(); l++) {
       Weights.Block p = w.blocks.get(l);
       norm.layerNorm(x, p.ln1W(), p.ln1B(), sh.lnOut, sh.lnHat, sh.lnRstd, m, d, eps);
-      gemm(sh.lnOut, p.attnW(), sh.qkv, false, false); // [m, 3d]
+      gemm(sh.lnOut, p.attnW(), sh.qkv, false, false, ways); // [m, 3d]
       attn.appendKv(sh.qkv, p.attnB(), sh.q, sh.kCache[l], sh.vCache[l], m, h, dh, capacity, pos);
-      attn.attendCached(sh.q, sh.kCache[l], sh.vCache[l], sh.keyMask, sh.att, m, h, capacity, pos + 1, dh, 1.0 / Math.sqrt(dh));
+      final int layer = l;
+      if (m == 1 && ways > 1 && (long) h * (pos + 1) * dh >= Blas.minSplitWork()) { // one long sequence: heads on several threads
+        int parts = Math.min(ways, h);
+        Parallel.forEach(
+            parts,
+            part -> {
+              int h0 = h * part / parts;
+              int h1 = h * (part + 1) / parts;
+              attn.attendCached(
+                  sh.q.rows(h0, h1), sh.kCache[layer].rows(h0, h1), sh.vCache[layer].rows(h0, h1), sh.keyMask,
+                  sh.att.rows(h0, h1), 1, h1 - h0, capacity, pos + 1, dh, 1.0 / Math.sqrt(dh));
+            });
+      } else {
+        attn.attendCached(sh.q, sh.kCache[l], sh.vCache[l], sh.keyMask, sh.att, m, h, capacity, pos + 1, dh, 1.0 / Math.sqrt(dh));
+      }
       pw.copyAddBias(x, p.projB(), sh.mid, m, d);
-      gemmAccumulate(sh.att.reshape(m, d), p.projW(), sh.mid, false, false);
+      gemmAccumulate(sh.att.reshape(m, d), p.projW(), sh.mid, false, false, ways);
       norm.layerNorm(sh.mid, p.ln2W(), p.ln2B(), sh.lnOut, sh.lnHat, sh.lnRstd, m, d, eps);
-      gemm(sh.lnOut, p.fcW(), sh.fcPre, false, false);
+      gemm(sh.lnOut, p.fcW(), sh.fcPre, false, false, ways);
       pw.biasGelu(sh.fcPre, p.fcB(), sh.fcTanh, sh.fcAct, m, f);
       pw.copyAddBias(sh.mid, p.fc2B(), out, m, d);
-      gemmAccumulate(sh.fcAct, p.fc2W(), out, false, false);
+      gemmAccumulate(sh.fcAct, p.fc2W(), out, false, false, ways);
       Tensor tmp = x;
       x = out;
       out = tmp;
     }
     norm.layerNorm(x, w.lnfW, w.lnfB, sh.lnOut, sh.lnHat, sh.lnRstd, m, d, eps);
-    gemm(sh.lnOut, w.wte, sh.logits, false, true);
+    gemm(sh.lnOut, w.wte, sh.logits, false, true, sh.ways);
     for (int r = 0; r < m; r++) {
       sh.positions[r]++;
     }

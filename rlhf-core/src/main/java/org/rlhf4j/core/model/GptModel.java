@@ -7,6 +7,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tensor.Parallel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,6 +49,10 @@ public final class GptModel implements AutoCloseable {
   }
 
   private static final Logger LOG = LoggerFactory.getLogger(GptModel.class);
+
+  static {
+    CpuBackend.configure(); // before ND4J loads OpenBLAS, where this is the first use of ND4J
+  }
   private static final AtomicBoolean WARNED = new AtomicBoolean();
 
   private GptModel(GptConfig config, ModelOptions options, FlatTensors params) {
@@ -193,6 +198,7 @@ public final class GptModel implements AutoCloseable {
         s -> {
           ShardWorkspace ws = shards.get(s).ws;
           ws.ensure(bounds[s + 1] - bounds[s], t);
+          ws.ways = intraShardWays(options.threads(), shardCount, s);
           batch.copyRows(bounds[s], bounds[s + 1], ws.ids, ws.keyMask, ws.positions);
           math.forward(ws, weights);
         });
@@ -231,6 +237,14 @@ public final class GptModel implements AutoCloseable {
       FlatTensors g = first ? null : FlatTensors.zeros(params.layout(), options.dataType());
       shards.add(new Shard(new ShardWorkspace(config, options.dataType()), g, first ? gradWeights : new Weights(g, config)));
     }
+  }
+
+  /**
+   * Threads shard {@code s} of {@code count} may use inside its products when there are more threads
+   * than shards (fewer batch rows than threads): the spare threads are dealt out in shard order.
+   */
+  static int intraShardWays(int threads, int count, int s) {
+    return threads / count + (s < threads % count ? 1 : 0);
   }
 
   private static int[] shardBounds(int b, int count) {

@@ -6,8 +6,10 @@ import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.tensor.AttentionKernels;
+import org.rlhf4j.core.tensor.Blas;
 import org.rlhf4j.core.tensor.HeadKernels;
 import org.rlhf4j.core.tensor.NormKernels;
+import org.rlhf4j.core.tensor.Parallel;
 import org.rlhf4j.core.tensor.PointwiseKernels;
 import org.rlhf4j.core.tensor.Tensor;
 
@@ -34,6 +36,44 @@ final class ShardMath {
     this.attnScale = 1.0 / Math.sqrt(config.headDim());
   }
 
+  /** Work on the index range {@code [h0, h1)} (of the {@code b*H} attention heads, or of rows). */
+  private interface HeadRange {
+    void run(int h0, int h1);
+  }
+
+  /**
+   * Runs {@code body} over all {@code b*H} heads: at once when the shard has one thread or the work is
+   * small, else (then the shard holds one sequence) split into {@code ws.ways} contiguous head ranges
+   * on as many threads.
+   */
+  private void overHeads(ShardWorkspace ws, HeadRange body) {
+    int heads = ws.b * c.heads();
+    long work = (long) heads * ws.t * ws.t * c.headDim(); // multiply-adds of one of the products
+    int parts = ws.b == 1 && work >= Blas.minSplitWork() ? Math.min(ws.ways, heads) : 1;
+    if (parts <= 1) {
+      body.run(0, heads);
+      return;
+    }
+    Parallel.forEach(parts, p -> body.run(heads * p / parts, heads * (p + 1) / parts));
+  }
+
+  /** Element-wise rows worth splitting: at least this many elements (tanh and exp per element). */
+  private static final long MIN_ROW_SPLIT_ELEMENTS = 1 << 14;
+
+  /**
+   * Runs {@code body} over rows {@code [0, n)} of an element-wise kernel on {@code [n, width]}: at
+   * once, or in {@code ws.ways} contiguous row blocks on as many threads when the shard has spare
+   * threads and the work is large enough.
+   */
+  private static void overRows(ShardWorkspace ws, int n, int width, HeadRange body) {
+    int parts = (long) n * width >= MIN_ROW_SPLIT_ELEMENTS ? Math.min(ws.ways, n) : 1;
+    if (parts <= 1) {
+      body.run(0, n);
+      return;
+    }
+    Parallel.forEach(parts, p -> body.run(n * p / parts, n * (p + 1) / parts));
+  }
+
   /** Runs the trunk: token ids in {@code ws.ids} to {@code ws.hidden} (final LayerNorm output). */
   void forward(ShardWorkspace ws, Weights w) {
     int b = ws.b;
@@ -50,20 +90,22 @@ final class ShardMath {
       ShardWorkspace.LayerActs a = ws.layers[l];
       // --- causal self-attention on LN1(x)
       norm.layerNorm(x, p.ln1W(), p.ln1B(), a.ln1Out, a.ln1Hat, a.ln1Rstd, n, d, c.layerNormEps());
-      gemm(a.ln1Out, p.attnW(), ws.qkv, false, false); // [n, 3d]
+      gemm(a.ln1Out, p.attnW(), ws.qkv, false, false, ws.ways); // [n, 3d]
       attn.splitQkv(ws.qkv, p.attnB(), a.q, a.k, a.v, b, t, h, dh); // -> [b*H, T, dh] each
-      batchedMatmul(a.q, a.k, a.att, false, true); // scores [b*H, T, T]
-      attn.causalSoftmax(a.att, ws.keyMask, b, h, t, attnScale);
-      batchedMatmul(a.att, a.v, ws.yh, false, false); // [b*H, T, dh]
+      overHeads(ws, (h0, h1) -> { // per head: scores [T, T] = q k^T, softmax, y [T, dh] = P v
+        batchedMatmul(a.q.rows(h0, h1), a.k.rows(h0, h1), a.att.rows(h0, h1), false, true);
+        attn.causalSoftmax(a.att.rows(h0, h1), ws.keyMask, b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale);
+        batchedMatmul(a.att.rows(h0, h1), a.v.rows(h0, h1), ws.yh.rows(h0, h1), false, false);
+      });
       attn.mergeHeads(ws.yh, a.y, b, t, h, dh); // [n, d]
       pw.copyAddBias(x, p.projB(), a.mid, n, d);
-      gemmAccumulate(a.y, p.projW(), a.mid, false, false); // mid = x + y Wproj + bproj
+      gemmAccumulate(a.y, p.projW(), a.mid, false, false, ws.ways); // mid = x + y Wproj + bproj
       // --- MLP on LN2(mid)
       norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
-      gemm(a.ln2Out, p.fcW(), a.fcPre, false, false); // [n, F]
-      pw.biasGelu(a.fcPre, p.fcB(), a.fcTanh, a.fcAct, n, f);
+      gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ws.ways); // [n, F]
+      overRows(ws, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcTanh.rows(r0, r1), a.fcAct.rows(r0, r1), r1 - r0, f));
       pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
-      gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false); // out = mid + gelu(.) Wfc2 + bfc2
+      gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ws.ways); // out = mid + gelu(.) Wfc2 + bfc2
       x = a.out;
     }
     norm.layerNorm(x, w.lnfW, w.lnfB, ws.hidden, ws.lnfHat, ws.lnfRstd, n, d, c.layerNormEps());
@@ -71,7 +113,7 @@ final class ShardMath {
 
   /** {@code logits [n, V] = hidden wte^T} (the tied LM head). */
   void logits(ShardWorkspace ws, Weights w) {
-    gemm(ws.hidden, w.wte, ws.logits, false, true);
+    gemm(ws.hidden, w.wte, ws.logits, false, true, ws.ways);
   }
 
   /** Per-token log-probabilities and entropies at a temperature; needs {@link #logits} first. */
@@ -119,8 +161,8 @@ final class ShardMath {
       ws.dHidden.zero();
     }
     if (hasDLogits) {
-      gemmAccumulate(ws.dLogits, w.wte, ws.dHidden, false, false); // [n, V] x [V, d]
-      gemmAccumulate(ws.dLogits, ws.hidden, g.wte, true, false); // dWte += dLogits^T hidden
+      gemmAccumulate(ws.dLogits, w.wte, ws.dHidden, false, false, ws.ways); // [n, V] x [V, d]
+      gemmAccumulate(ws.dLogits, ws.hidden, g.wte, true, false, ws.ways); // dWte += dLogits^T hidden
     }
     if (dValues != null) {
       pw.scalarHeadBackward(dValues, ws.hidden, w.headW, ws.dHidden, g.headW, g.headB, n, d);
@@ -134,26 +176,28 @@ final class ShardMath {
       ShardWorkspace.LayerActs a = ws.layers[l];
       // --- MLP: out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2 ; ws.dResid holds dL/dout
       pw.sumRows(ws.dResid, gp.fc2B(), n, d);
-      gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false); // [F, n] x [n, d]
-      gemm(ws.dResid, p.fc2W(), ws.dFc, false, true); // dAct [n, F]
-      pw.geluBackward(ws.dFc, a.fcPre, a.fcTanh, ws.dFc, n * f); // dPre
+      gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false, ws.ways); // [F, n] x [n, d]
+      gemm(ws.dResid, p.fc2W(), ws.dFc, false, true, ws.ways); // dAct [n, F]
+      overRows(ws, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), a.fcTanh.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre
       pw.sumRows(ws.dFc, gp.fcB(), n, f);
-      gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false); // [d, n] x [n, F]
-      gemm(ws.dFc, p.fcW(), ws.dLn, false, true); // [n, d]
+      gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, ws.ways); // [d, n] x [n, F]
+      gemm(ws.dFc, p.fcW(), ws.dLn, false, true, ws.ways); // [n, d]
       norm.layerNormBackward(ws.dLn, a.ln2Hat, a.ln2Rstd, p.ln2W(), ws.dResid, gp.ln2W(), gp.ln2B(), n, d);
       // --- attention: mid = x + merge(softmax(q k^T / sqrt(dh)) v) Wproj + bproj ; dResid = dL/dmid
       pw.sumRows(ws.dResid, gp.projB(), n, d);
-      gemmAccumulate(a.y, ws.dResid, gp.projW(), true, false);
-      gemm(ws.dResid, p.projW(), ws.dY, false, true); // [n, d]
+      gemmAccumulate(a.y, ws.dResid, gp.projW(), true, false, ws.ways);
+      gemm(ws.dResid, p.projW(), ws.dY, false, true, ws.ways); // [n, d]
       attn.splitHeads(ws.dY, ws.dyh, b, t, h, dh); // [b*H, T, dh]
-      batchedMatmul(ws.dyh, a.v, ws.dAtt, false, true); // dP = dY V^T [b*H, T, T]
-      batchedMatmul(a.att, ws.dyh, ws.dv, true, false); // dV = P^T dY
-      attn.causalSoftmaxBackward(a.att, ws.dAtt, b, h, t, attnScale); // dS (scale folded in)
-      batchedMatmul(ws.dAtt, a.k, ws.dq, false, false); // dQ = dS K
-      batchedMatmul(ws.dAtt, a.q, ws.dk, true, false); // dK = dS^T Q
+      overHeads(ws, (h0, h1) -> {
+        batchedMatmul(ws.dyh.rows(h0, h1), a.v.rows(h0, h1), ws.dAtt.rows(h0, h1), false, true); // dP = dY V^T [b*H, T, T]
+        batchedMatmul(a.att.rows(h0, h1), ws.dyh.rows(h0, h1), ws.dv.rows(h0, h1), true, false); // dV = P^T dY
+        attn.causalSoftmaxBackward(a.att.rows(h0, h1), ws.dAtt.rows(h0, h1), b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale); // dS
+        batchedMatmul(ws.dAtt.rows(h0, h1), a.k.rows(h0, h1), ws.dq.rows(h0, h1), false, false); // dQ = dS K
+        batchedMatmul(ws.dAtt.rows(h0, h1), a.q.rows(h0, h1), ws.dk.rows(h0, h1), true, false); // dK = dS^T Q
+      });
       attn.mergeQkvGrad(ws.dq, ws.dk, ws.dv, ws.dQkv, gp.attnB(), b, t, h, dh);
-      gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false); // [d, n] x [n, 3d]
-      gemm(ws.dQkv, p.attnW(), ws.dLn, false, true); // [n, d]
+      gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false, ws.ways); // [d, n] x [n, 3d]
+      gemm(ws.dQkv, p.attnW(), ws.dLn, false, true, ws.ways); // [n, d]
       norm.layerNormBackward(ws.dLn, a.ln1Hat, a.ln1Rstd, p.ln1W(), ws.dResid, gp.ln1W(), gp.ln1B(), n, d);
     }
     norm.embedBackward(ws.ids, ws.positions, ws.dResid, g.wte, g.wpe, n, d);

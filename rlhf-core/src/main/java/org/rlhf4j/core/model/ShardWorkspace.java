@@ -35,6 +35,8 @@ final class ShardWorkspace implements AutoCloseable {
   private final Arena arena;
   int b;
   int t;
+  /** Threads this shard may use inside its matrix products and attention (1 unless threads > batch rows). */
+  int ways = 1;
   int[] ids = new int[0];
   int[] positions = new int[0];
   int[] keyMask = new int[0];

@@ -8,6 +8,8 @@ import java.util.List;
 import org.rlhf4j.core.model.FlatTensors;
 import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.tensor.OptimKernels;
+import org.rlhf4j.core.tensor.Parallel;
+import org.rlhf4j.core.tensor.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,9 +26,50 @@ public final class AdamW implements AutoCloseable {
   private final ImmutableList<GptModel> models;
   private final List<FlatTensors> firstMoments = new ArrayList<>();
   private final List<FlatTensors> secondMoments = new ArrayList<>();
+  private final List<Chunks> chunks = new ArrayList<>();
   private long step;
   private long skipped;
   private boolean closed;
+
+  /** Elements per chunk at least, when the update is split over the model's threads. */
+  private static final int MIN_CHUNK = 1 << 16;
+
+  /**
+   * A model's flat parameter, gradient and moment buffers cut into the same contiguous chunks, one
+   * per thread (the model's thread count, fewer for small models): the element-wise update is the
+   * same however it is cut; the squared norm is summed per chunk, then over chunks in order.
+   */
+  private static final class Chunks {
+    final Tensor[] p;
+    final Tensor[] g;
+    final Tensor[] m;
+    final Tensor[] v;
+    final int[] decay;
+
+    Chunks(GptModel model, FlatTensors m1, FlatTensors m2) {
+      Tensor fp = model.parameters().flat();
+      int n = fp.length();
+      int parts = (int) Math.max(1, Math.min(model.options().threads(), n / MIN_CHUNK));
+      p = new Tensor[parts];
+      g = new Tensor[parts];
+      m = new Tensor[parts];
+      v = new Tensor[parts];
+      decay = new int[parts];
+      for (int c = 0; c < parts; c++) {
+        int from = (int) ((long) n * c / parts);
+        int to = (int) ((long) n * (c + 1) / parts);
+        p[c] = fp.rows(from, to);
+        g[c] = model.gradients().flat().rows(from, to);
+        m[c] = m1.flat().rows(from, to);
+        v[c] = m2.flat().rows(from, to);
+        decay[c] = Math.max(0, Math.min(model.parameters().decayCount() - from, to - from));
+      }
+    }
+
+    int parts() {
+      return p.length;
+    }
+  }
 
   /** An optimiser over {@code models}' parameters (moments start at zero). */
   public AdamW(AdamWConfig config, List<GptModel> models) {
@@ -36,6 +79,7 @@ public final class AdamW implements AutoCloseable {
     for (GptModel m : models) {
       firstMoments.add(FlatTensors.zeros(m.parameters().layout(), m.dataType()));
       secondMoments.add(FlatTensors.zeros(m.parameters().layout(), m.dataType()));
+      chunks.add(new Chunks(m, firstMoments.get(firstMoments.size() - 1), secondMoments.get(secondMoments.size() - 1)));
     }
   }
 
@@ -76,8 +120,14 @@ public final class AdamW implements AutoCloseable {
   public StepOutcome step(double loss) {
     checkOpen();
     double sumSq = 0;
-    for (GptModel m : models) {
-      sumSq += OptimKernels.of(m.dataType()).sumOfSquares(m.gradients().flat());
+    for (int i = 0; i < models.size(); i++) {
+      OptimKernels k = OptimKernels.of(models.get(i).dataType());
+      Chunks ch = chunks.get(i);
+      double[] partial = new double[ch.parts()];
+      Parallel.forEach(ch.parts(), c -> partial[c] = k.sumOfSquares(ch.g[c]));
+      for (double x : partial) {
+        sumSq += x;
+      }
     }
     double norm = Math.sqrt(sumSq);
     double lr = config.schedule().lr(step + 1);
@@ -93,22 +143,16 @@ public final class AdamW implements AutoCloseable {
     for (int i = 0; i < models.size(); i++) {
       GptModel m = models.get(i);
       OptimKernels k = OptimKernels.of(m.dataType());
-      if (clip) {
-        k.scale(m.gradients().flat(), config.maxGradNorm() / (norm + 1e-6));
-      }
-      k.adamW(
-          m.parameters().flat(),
-          m.gradients().flat(),
-          firstMoments.get(i).flat(),
-          secondMoments.get(i).flat(),
-          m.parameters().decayCount(),
-          lr,
-          config.beta1(),
-          config.beta2(),
-          config.eps(),
-          config.weightDecay(),
-          bc1,
-          bc2);
+      Chunks ch = chunks.get(i);
+      double clipFactor = config.maxGradNorm() / (norm + 1e-6);
+      Parallel.forEach(
+          ch.parts(),
+          c -> {
+            if (clip) {
+              k.scale(ch.g[c], clipFactor);
+            }
+            k.adamW(ch.p[c], ch.g[c], ch.m[c], ch.v[c], ch.decay[c], lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay(), bc1, bc2);
+          });
     }
     return new StepOutcome(true, step, lr, norm, clip, skipped);
   }

@@ -1,28 +1,383 @@
 package org.rlhf4j.core.tensor;
 
-import org.nd4j.linalg.factory.Nd4j;
+import static com.google.common.base.Preconditions.checkArgument;
 
-/** Matrix products over {@link Tensor}s, computed by the backend's BLAS into existing outputs. */
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.util.Random;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Matrix products over {@link Tensor}s, computed into existing outputs.
+ *
+ * <p>On ND4J's CPU backend the products call OpenBLAS's {@code cblas_?gemm} directly on the
+ * tensors' memory (no per-call ND4J op, which costs more than a small product itself) and can split
+ * one product across threads: {@code ways > 1} divides the output's columns into that many blocks,
+ * each computed by a single-threaded BLAS call on its own thread, so a batch of one row still uses
+ * every core. The split depends only on the shapes and {@code ways}, so results are deterministic
+ * for a given thread count. On other backends, or if OpenBLAS cannot be called, ND4J's {@code gemm}
+ * and {@code matmul} are used.
+ *
+ * <p>The first use runs {@link CpuBackend#configure()} and then checks the chosen route on small
+ * products of awkward shapes, all transpositions, float and double, against a Java reference in
+ * double. A route that disagrees is logged as an error and abandoned, in the order direct OpenBLAS,
+ * ND4J, plain Java (always correct, slow); {@link #validation()} says what was found.
+ */
 public final class Blas {
+  private static final Logger LOG = LoggerFactory.getLogger(Blas.class);
+  /** Products smaller than this many multiply-adds are not split across threads. */
+  static volatile long minSplitWork = 1L << 19; // tests lower it
+
+  /** How products are computed. */
+  enum Route {
+    DIRECT,
+    ND4J,
+    JAVA
+  }
+
+  private static volatile Route route;
+  private static String validation = "not yet validated";
+
   private Blas() {}
+
+  /**
+   * The fewest multiply-adds worth splitting across threads (a split costs a thread hand-off, some
+   * microseconds); callers splitting other work (attention heads) use the same threshold.
+   */
+  public static long minSplitWork() {
+    return minSplitWork;
+  }
 
   /** {@code c = alpha * op(a) op(b) + beta * c} for 2-D tensors. */
   public static void gemm(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta) {
-    Nd4j.gemm(a.array(), b.array(), c.array(), transA, transB, alpha, beta);
+    gemm(a, b, c, transA, transB, alpha, beta, 1);
+  }
+
+  /**
+   * {@code c = alpha * op(a) op(b) + beta * c} for 2-D tensors, split over up to {@code ways} threads
+   * (by blocks of output columns) when the product is large enough to gain from it.
+   */
+  public static void gemm(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int ways) {
+    Route r = route();
+    if (r == Route.DIRECT) {
+      direct(a, b, c, transA, transB, alpha, beta, ways);
+    } else if (r == Route.ND4J) {
+      Nd4j.gemm(a.array(), b.array(), c.array(), transA, transB, alpha, beta);
+    } else {
+      javaGemm(a, b, c, transA, transB, alpha, beta);
+    }
   }
 
   /** {@code c = op(a) op(b)}, overwriting {@code c}. */
   public static void gemm(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB) {
-    gemm(a, b, c, transA, transB, 1.0, 0.0);
+    gemm(a, b, c, transA, transB, 1.0, 0.0, 1);
+  }
+
+  /** {@code c = op(a) op(b)}, overwriting {@code c}, over up to {@code ways} threads. */
+  public static void gemm(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, int ways) {
+    gemm(a, b, c, transA, transB, 1.0, 0.0, ways);
   }
 
   /** {@code c += op(a) op(b)}. */
   public static void gemmAccumulate(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB) {
-    gemm(a, b, c, transA, transB, 1.0, 1.0);
+    gemm(a, b, c, transA, transB, 1.0, 1.0, 1);
+  }
+
+  /** {@code c += op(a) op(b)}, over up to {@code ways} threads. */
+  public static void gemmAccumulate(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, int ways) {
+    gemm(a, b, c, transA, transB, 1.0, 1.0, ways);
   }
 
   /** Batched {@code c[i] = op(a[i]) op(b[i])} for 3-D tensors {@code [batch, rows, cols]}. */
   public static void batchedMatmul(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB) {
-    Nd4j.matmul(a.array(), b.array(), c.array(), transA, transB, false);
+    Route r = route();
+    if (r == Route.ND4J) {
+      Nd4j.matmul(a.array(), b.array(), c.array(), transA, transB, false);
+      return;
+    }
+    long[] as = a.shape();
+    long[] bs = b.shape();
+    long[] cs = c.shape();
+    checkArgument(as.length == 3 && bs.length == 3 && cs.length == 3, "batched operands must be 3-D: %s %s %s", a, b, c);
+    checkArgument(as[0] == bs[0] && as[0] == cs[0], "batch sizes differ: %s %s %s", a, b, c);
+    if (r == Route.JAVA) {
+      for (int i = 0; i < as[0]; i++) {
+        Tensor ai = a.rows(i, i + 1).reshape(as[1], as[2]);
+        Tensor bi = b.rows(i, i + 1).reshape(bs[1], bs[2]);
+        Tensor ci = c.rows(i, i + 1).reshape(cs[1], cs[2]);
+        javaGemm(ai, bi, ci, transA, transB, 1.0, 0.0);
+      }
+      return;
+    }
+    // Direct: one cblas call per matrix at pointer offsets (no ND4J views, which cost more than these
+    // small products).
+    int m = (int) cs[1];
+    int n = (int) cs[2];
+    int k = (int) (transA ? as[1] : as[2]);
+    checkArgument(
+        (transA ? as[2] : as[1]) == m && (transB ? bs[2] : bs[1]) == k && (transB ? bs[1] : bs[2]) == n,
+        "batched shapes do not match: %s (transposed: %s) times %s (transposed: %s) into %s",
+        a, transA, b, transB, c);
+    int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+    int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+    long sa = as[1] * as[2];
+    long sb = bs[1] * bs[2];
+    long sc = cs[1] * cs[2];
+    int lda = (int) as[2];
+    int ldb = (int) bs[2];
+    if (c.dataType() == DataType.FLOAT) {
+      FloatPointer pa = new FloatPointer(a.floatPointer());
+      FloatPointer pb = new FloatPointer(b.floatPointer());
+      FloatPointer pc = new FloatPointer(c.floatPointer());
+      long a0 = pa.position();
+      long b0 = pb.position();
+      long c0 = pc.position();
+      for (long i = 0; i < as[0]; i++) {
+        pa.position(a0 + i * sa);
+        pb.position(b0 + i * sb);
+        pc.position(c0 + i * sc);
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
+      }
+    } else {
+      DoublePointer pa = new DoublePointer(a.doublePointer());
+      DoublePointer pb = new DoublePointer(b.doublePointer());
+      DoublePointer pc = new DoublePointer(c.doublePointer());
+      long a0 = pa.position();
+      long b0 = pb.position();
+      long c0 = pc.position();
+      for (long i = 0; i < as[0]; i++) {
+        pa.position(a0 + i * sa);
+        pb.position(b0 + i * sb);
+        pc.position(c0 + i * sc);
+        openblas_nolapack.cblas_dgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1.0, pa, lda, pb, ldb, 0.0, pc, n);
+      }
+    }
+  }
+
+  /** Which route products take, and what the start-up check found (runs the check if needed). */
+  public static synchronized String validation() {
+    route();
+    return route + ": " + validation;
+  }
+
+  private static Route route() {
+    Route r = route;
+    if (r == null) {
+      synchronized (Blas.class) {
+        if (route == null) {
+          route = chooseRoute();
+        }
+        r = route;
+      }
+    }
+    return r;
+  }
+
+  private static Route chooseRoute() {
+    CpuBackend.configure();
+    boolean cpu = Nd4j.getBackend().getClass().getName().toLowerCase(java.util.Locale.ROOT).contains("cpu");
+    StringBuilder log = new StringBuilder();
+    if (cpu) {
+      try {
+        route = Route.DIRECT;
+        openblas_nolapack.cblas_sdot(0, (float[]) null, 1, (float[]) null, 1); // loads the library
+        CpuBackend.makeDirectBlasSingleThreaded();
+        String bad = check();
+        if (bad == null) {
+          validation = "direct OpenBLAS calls agree with the Java reference";
+          return Route.DIRECT;
+        }
+        log.append("direct OpenBLAS: ").append(bad).append("; ");
+      } catch (RuntimeException | LinkageError e) {
+        log.append("direct OpenBLAS unavailable (").append(e).append("); ");
+      }
+    }
+    route = Route.ND4J;
+    String bad = check();
+    if (bad == null) {
+      validation = log + "ND4J's gemm agrees with the Java reference";
+      if (log.length() > 0 && cpu) {
+        LOG.error("BLAS check: {}; using ND4J's gemm", log);
+      }
+      return Route.ND4J;
+    }
+    validation = log + "ND4J's gemm: " + bad + "; using plain Java products (slow but correct)";
+    LOG.error(
+        "BLAS check failed: {}. The BLAS kernels chosen for this CPU compute wrong results; set OPENBLAS_CORETYPE"
+            + " (e.g. Haswell) or -D{}=none to choose others",
+        validation,
+        CpuBackend.PROPERTY);
+    return Route.JAVA;
+  }
+
+  /** Checks the current route against a double reference; {@code null} if it agrees, else the failure. */
+  private static String check() {
+    int[][] shapes = {{37, 53, 71}, {1, 129, 67}, {96, 160, 128}};
+    Random rnd = new Random(42);
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      for (int[] s : shapes) {
+        for (int ta = 0; ta < 2; ta++) {
+          for (int tb = 0; tb < 2; tb++) {
+            int m = s[0];
+            int n = s[1];
+            int k = s[2];
+            double[] av = randoms(rnd, m * k);
+            double[] bv = randoms(rnd, k * n);
+            double[] cv = randoms(rnd, m * n);
+            boolean transA = ta == 1;
+            boolean transB = tb == 1;
+            try (INDArray a = Nd4j.create(av, transA ? new long[] {k, m} : new long[] {m, k}, 'c').castTo(type);
+                INDArray b = Nd4j.create(bv, transB ? new long[] {n, k} : new long[] {k, n}, 'c').castTo(type);
+                INDArray c = Nd4j.create(cv, new long[] {m, n}, 'c').castTo(type)) {
+              double[] ad = a.castTo(DataType.DOUBLE).data().asDouble();
+              double[] bd = b.castTo(DataType.DOUBLE).data().asDouble();
+              double[] cd = c.castTo(DataType.DOUBLE).data().asDouble();
+              gemm(Tensor.of(a), Tensor.of(b), Tensor.of(c), transA, transB, 0.75, 0.5, 2);
+              double[] got = c.castTo(DataType.DOUBLE).data().asDouble();
+              double tol = type == DataType.FLOAT ? 1e-4 : 1e-11;
+              for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                  double sum = 0;
+                  double mag = Math.abs(0.5 * cd[i * n + j]);
+                  for (int p = 0; p < k; p++) {
+                    double x = transA ? ad[p * m + i] : ad[i * k + p];
+                    double y = transB ? bd[j * k + p] : bd[p * n + j];
+                    sum += x * y;
+                    mag += Math.abs(0.75 * x * y);
+                  }
+                  double want = 0.75 * sum + 0.5 * cd[i * n + j];
+                  if (!(Math.abs(got[i * n + j] - want) <= tol * (mag + 1e-30))) {
+                    return String.format(
+                        java.util.Locale.ROOT,
+                        "%s %dx%dx%d transA=%s transB=%s: element (%d,%d) is %s, expected %s",
+                        type, m, n, k, transA, transB, i, j, got[i * n + j], want);
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  private static double[] randoms(Random rnd, int n) {
+    double[] x = new double[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = rnd.nextGaussian();
+    }
+    return x;
+  }
+
+  // ---------------------------------------------------------------- direct OpenBLAS
+
+  private static void direct(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int ways) {
+    long[] as = a.shape();
+    long[] bs = b.shape();
+    long[] cs = c.shape();
+    checkArgument(as.length == 2 && bs.length == 2 && cs.length == 2, "gemm operands must be 2-D: %s %s %s", a, b, c);
+    int m = (int) cs[0];
+    int n = (int) cs[1];
+    int k = (int) (transA ? as[0] : as[1]);
+    checkArgument(
+        (transA ? as[1] : as[0]) == m && (transB ? bs[1] : bs[0]) == k && (transB ? bs[0] : bs[1]) == n,
+        "gemm shapes do not match: op(a) of %s (transposed: %s) times op(b) of %s (transposed: %s) into %s",
+        a, transA, b, transB, c);
+    checkArgument(a.dataType() == c.dataType() && b.dataType() == c.dataType(), "mixed types: %s %s %s", a, b, c);
+    if (m == 0 || n == 0) {
+      return;
+    }
+    int lda = (int) as[1];
+    int ldb = (int) bs[1];
+    long work = (long) m * n * k;
+    int parts = (int) Math.max(1, Math.min(Math.min(ways, work / minSplitWork), n / 16));
+    if (parts <= 1) {
+      block(a, b, c, transA, transB, alpha, beta, m, n, k, lda, ldb, 0, n);
+      return;
+    }
+    // Column blocks of 16-element multiples, the same for a given (n, parts).
+    int[] edges = new int[parts + 1];
+    for (int p = 0; p <= parts; p++) {
+      edges[p] = p == parts ? n : (int) ((long) n * p / parts) & ~15;
+    }
+    Parallel.forEach(
+        parts, p -> block(a, b, c, transA, transB, alpha, beta, m, n, k, lda, ldb, edges[p], edges[p + 1]));
+  }
+
+  /** Columns {@code [j0, j1)} of {@code c}. */
+  private static void block(
+      Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int m, int n, int k, int lda, int ldb, int j0, int j1) {
+    int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+    int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+    long bOffset = transB ? (long) j0 * ldb : j0;
+    if (c.dataType() == DataType.FLOAT) {
+      FloatPointer pa = a.floatPointer();
+      FloatPointer pb = offset(b.floatPointer(), bOffset);
+      FloatPointer pc = offset(c.floatPointer(), j0);
+      openblas_nolapack.cblas_sgemm(
+          openblas_nolapack.CblasRowMajor, ta, tb, m, j1 - j0, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, n);
+    } else {
+      DoublePointer pa = a.doublePointer();
+      DoublePointer pb = offset(b.doublePointer(), bOffset);
+      DoublePointer pc = offset(c.doublePointer(), j0);
+      openblas_nolapack.cblas_dgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, j1 - j0, k, alpha, pa, lda, pb, ldb, beta, pc, n);
+    }
+  }
+
+  private static FloatPointer offset(FloatPointer p, long elements) {
+    return elements == 0 ? p : new FloatPointer(p).position(p.position() + elements);
+  }
+
+  private static DoublePointer offset(DoublePointer p, long elements) {
+    return elements == 0 ? p : new DoublePointer(p).position(p.position() + elements);
+  }
+
+  // ---------------------------------------------------------------- plain Java (fallback)
+
+  private static void javaGemm(Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta) {
+    long[] as = a.shape();
+    long[] bs = b.shape();
+    long[] cs = c.shape();
+    int m = (int) cs[0];
+    int n = (int) cs[1];
+    int k = (int) (transA ? as[0] : as[1]);
+    checkArgument(
+        (transA ? as[1] : as[0]) == m && (transB ? bs[1] : bs[0]) == k && (transB ? bs[0] : bs[1]) == n,
+        "gemm shapes do not match: %s %s %s",
+        a, b, c);
+    int lda = (int) as[1];
+    int ldb = (int) bs[1];
+    double[] av = new double[a.length()];
+    double[] bv = new double[b.length()];
+    a.copyTo(0, av, av.length);
+    b.copyTo(0, bv, bv.length);
+    double[] row = new double[n];
+    FloatBuffer cf = c.dataType() == DataType.FLOAT ? c.writableFloatBuffer() : null;
+    DoubleBuffer cd = cf == null ? c.writableDoubleBuffer() : null;
+    for (int i = 0; i < m; i++) {
+      java.util.Arrays.fill(row, 0);
+      for (int p = 0; p < k; p++) {
+        double x = transA ? av[p * lda + i] : av[i * lda + p];
+        for (int j = 0; j < n; j++) {
+          row[j] += x * (transB ? bv[j * ldb + p] : bv[p * ldb + j]);
+        }
+      }
+      for (int j = 0; j < n; j++) {
+        int idx = i * n + j;
+        if (cf != null) {
+          cf.put(idx, (float) (alpha * row[j] + (beta == 0 ? 0 : beta * cf.get(idx))));
+        } else {
+          cd.put(idx, alpha * row[j] + (beta == 0 ? 0 : beta * cd.get(idx)));
+        }
+      }
+    }
   }
 }

@@ -8,6 +8,8 @@ import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.concurrency.AffinityManager;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -29,6 +31,8 @@ public final class Tensor {
   private final INDArray array;
   private final FloatBuffer floats;
   private final DoubleBuffer doubles;
+  private FloatPointer floatPointer; // for direct BLAS calls, made on first use
+  private DoublePointer doublePointer;
 
   private Tensor(INDArray array) {
     this.array = array;
@@ -175,6 +179,26 @@ public final class Tensor {
         dst[i] = b.get(from + i);
       }
     }
+  }
+
+  /** The address of element 0 of a FLOAT tensor on the CPU backend, for native BLAS calls. */
+  FloatPointer floatPointer() {
+    FloatPointer p = floatPointer;
+    if (p == null) {
+      p = new FloatPointer(asFloatBuffer());
+      floatPointer = p;
+    }
+    return p;
+  }
+
+  /** The address of element 0 of a DOUBLE tensor on the CPU backend, for native BLAS calls. */
+  DoublePointer doublePointer() {
+    DoublePointer p = doublePointer;
+    if (p == null) {
+      p = new DoublePointer(asDoubleBuffer());
+      doublePointer = p;
+    }
+    return p;
   }
 
   /** Sets every element to zero. */

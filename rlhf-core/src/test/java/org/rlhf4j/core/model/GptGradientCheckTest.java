@@ -131,6 +131,41 @@ class GptGradientCheckTest {
     assertEquals(0.0, a.sub(b).amaxNumber().doubleValue(), 1e-12 * a.amaxNumber().doubleValue());
   }
 
+  /**
+   * One sequence on three threads: the products are split by output columns and attention by heads
+   * (the split threshold lowered so that this tiny model's products split too).
+   */
+  @Test
+  void allParametersOnOneSequenceSplitAcrossThreads() throws Exception {
+    long saved = setMinSplitWork(1);
+    try {
+      GptModel model = GptModel.randomInit(tinyConfig(), 10, new ModelOptions(DataType.DOUBLE, 3));
+      perturbNonTrivially(model);
+      TokenBatch batch = TokenBatch.unpadded(new int[][] {{1, 2, 3, 4, 5, 6, 7}});
+      checkAllParameters(model, batch, new Loss(batch, 11, 5, 0.9, true));
+      GptModel one = GptModel.randomInit(tinyConfig(), 10, new ModelOptions(DataType.DOUBLE, 1));
+      perturbNonTrivially(one);
+      Loss loss = new Loss(batch, 11, 6, 1.0, true);
+      model.zeroGradients();
+      loss.backward(model, batch);
+      loss.backward(one, batch);
+      INDArray a = one.gradients().flat().array();
+      INDArray b = model.gradients().flat().array();
+      assertEquals(0.0, a.sub(b).amaxNumber().doubleValue(), 1e-12 * a.amaxNumber().doubleValue());
+    } finally {
+      setMinSplitWork(saved);
+    }
+  }
+
+  /** Sets {@code Blas.minSplitWork} (package-private in another package) and returns the old value. */
+  static long setMinSplitWork(long value) throws Exception {
+    java.lang.reflect.Field f = org.rlhf4j.core.tensor.Blas.class.getDeclaredField("minSplitWork");
+    f.setAccessible(true);
+    long old = f.getLong(null);
+    f.setLong(null, value);
+    return old;
+  }
+
   /** Random LayerNorm gains/biases and head bias, so no gradient path is degenerate at init. */
   static void perturbNonTrivially(GptModel m) {
     Random r = new Random(42);

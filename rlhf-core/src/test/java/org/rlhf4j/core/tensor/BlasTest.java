@@ -1,0 +1,121 @@
+package org.rlhf4j.core.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The products of {@link Blas} (direct OpenBLAS calls, split over threads by output columns) against
+ * a Java reference in double, on views at offsets inside larger buffers, for every transposition;
+ * the same split twice gives identical results; the start-up check passes on this machine; and the core
+ * type choice from CPU flags.
+ */
+class BlasTest {
+
+  private static Tensor randomTensor(Random r, DataType type, long rows, long cols) {
+    // A view at an odd offset inside a larger buffer, as the arena hands out.
+    INDArray buf = Nd4j.create(type, rows * cols + 21);
+    for (long i = 0; i < buf.length(); i++) {
+      buf.putScalar(i, r.nextGaussian());
+    }
+    INDArray view = buf.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(5, 5 + rows * cols)).reshape('c', rows, cols);
+    return Tensor.of(view);
+  }
+
+  private static double[][] reference(Tensor a, Tensor b, Tensor c0, boolean ta, boolean tb, double alpha, double beta) {
+    INDArray a2 = ta ? a.array().transpose() : a.array();
+    INDArray b2 = tb ? b.array().transpose() : b.array();
+    int m = (int) a2.size(0);
+    int k = (int) a2.size(1);
+    int n = (int) b2.size(1);
+    double[][] out = new double[m][n];
+    for (int i = 0; i < m; i++) {
+      for (int j = 0; j < n; j++) {
+        double s = 0;
+        for (int p = 0; p < k; p++) {
+          s += a2.getDouble(i, p) * b2.getDouble(p, j);
+        }
+        out[i][j] = alpha * s + beta * c0.array().getDouble(i, j);
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void splitProductsMatchTheReferenceAndTheUnsplitProduct() {
+    Random r = new Random(3);
+    int m = 24;
+    int n = 200; // splits into column blocks of multiples of 16, the last one ragged
+    int k = 130;
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      for (int t = 0; t < 4; t++) {
+        boolean ta = (t & 1) != 0;
+        boolean tb = (t & 2) != 0;
+        Tensor a = ta ? randomTensor(r, type, k, m) : randomTensor(r, type, m, k);
+        Tensor b = tb ? randomTensor(r, type, n, k) : randomTensor(r, type, k, n);
+        Tensor c0 = randomTensor(r, type, m, n);
+        double[][] want = reference(a, b, c0, ta, tb, 0.5, 0.25);
+        for (int ways : new int[] {1, 2, 3, 5}) {
+          INDArray first = null;
+          for (int rep = 0; rep < 2; rep++) {
+            Tensor c = randomTensor(r, type, m, n);
+            c.array().assign(c0.array());
+            long saved = Blas.minSplitWork;
+            Blas.minSplitWork = 1; // force the split at this size
+            try {
+              Blas.gemm(a, b, c, ta, tb, 0.5, 0.25, ways);
+            } finally {
+              Blas.minSplitWork = saved;
+            }
+            double tol = type == DataType.FLOAT ? 1e-4 : 1e-12;
+            for (int i = 0; i < m; i++) {
+              for (int j = 0; j < n; j++) {
+                assertEquals(want[i][j], c.array().getDouble(i, j), tol * (1 + Math.abs(want[i][j])), type + " " + ta + tb + " ways " + ways + " at " + i + "," + j);
+              }
+            }
+            if (first == null) {
+              first = c.array().dup();
+            } else {
+              assertEquals(0.0, first.sub(c.array()).amaxNumber().doubleValue(), 0.0, "same split, different result: ways " + ways);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void batchedProductsMatchTheReference() {
+    Random r = new Random(4);
+    Tensor a = randomTensor(r, DataType.DOUBLE, 3 * 5, 7).reshape(3, 5, 7);
+    Tensor b = randomTensor(r, DataType.DOUBLE, 3 * 6, 7).reshape(3, 6, 7);
+    Tensor c = randomTensor(r, DataType.DOUBLE, 3 * 5, 6).reshape(3, 5, 6);
+    Blas.batchedMatmul(a, b, c, false, true);
+    for (int i = 0; i < 3; i++) {
+      INDArray want = a.array().slice(i).mmul(b.array().slice(i).transpose());
+      assertEquals(0.0, want.sub(c.array().slice(i)).amaxNumber().doubleValue(), 1e-12);
+    }
+  }
+
+  @Test
+  void startUpCheckPassesOnThisMachine() {
+    String v = Blas.validation();
+    assertTrue(v.startsWith("DIRECT"), v);
+    assertNotNull(CpuBackend.cpuDescription());
+    assertTrue(CpuBackend.blasDescription().orElseThrow().contains("OpenBLAS"), CpuBackend.blasDescription().toString());
+  }
+
+  @Test
+  void coreTypeFollowsTheInstructionSet() {
+    assertEquals("SkylakeX", CpuBackend.coreTypeFor(Set.of("avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl")));
+    assertEquals("Haswell", CpuBackend.coreTypeFor(Set.of("avx2", "fma", "avx512f"))); // AVX-512 F alone (Xeon Phi): not SkylakeX
+    assertEquals(null, CpuBackend.coreTypeFor(Set.of("avx", "sse4_2")));
+  }
+}
