@@ -390,11 +390,9 @@ final class HfPipeline {
           return tokens -> {
             List<String> out = new ArrayList<>(tokens.size());
             for (int i = 0; i < tokens.size(); i++) {
-              String t = tokens.get(i).replace(replacement, " ");
-              if (i == 0 && stripFirst && t.startsWith(" ")) {
-                t = t.substring(1);
-              }
-              out.add(t);
+              // as in Rust: in the first token every replacement character is dropped, not only a
+              // leading one (this matters after Fuse, which makes one token of all)
+              out.add(tokens.get(i).replace(replacement, i == 0 && stripFirst ? "" : " "));
             }
             return out;
           };

@@ -518,6 +518,11 @@ public final class HfTokenizer implements Tokenizer {
     return new HfTokenizer(readJson(file), file.toString(), config);
   }
 
+  /** The tokenizer of an already parsed {@code tokenizer.json}; {@code source} names it in errors. */
+  static HfTokenizer fromJson(JsonNode root, String source) {
+    return new HfTokenizer(root, source, Optional.empty());
+  }
+
   static JsonNode readJson(Path file) {
     JsonNode root;
     try {
