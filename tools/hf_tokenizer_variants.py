@@ -1,11 +1,12 @@
-"""Writes rlhf-core/src/test/resources/hf-tokenizer-variants.json: reference ids and decodes that the
+"""Writes rlhf-core/src/test/resources/hf-tokenizer-variants.json (and hf-chat-ids.json): reference ids and decodes that the
 Rust `tokenizers` library computes for variants of the two fixture tokenizers (other normalizers,
 pre-tokenizers, post-processors, added-token options), so that HfTokenizer's handling of them is
 tested against the real library. Each variant is the fixture's tokenizer.json with top-level fields
 replaced ("patch") and added tokens appended ("add_tokens"); the tests rebuild it the same way.
 
 Usage (needs `pip install tokenizers==0.23.2`):
-    python tools/hf_tokenizer_variants.py ../shared/fixtures/hf > rlhf-core/src/test/resources/hf-tokenizer-variants.json
+    python tools/hf_tokenizer_variants.py ../shared/fixtures/hf rlhf-core/src/test/resources/hf-chat-ids.json \
+        > rlhf-core/src/test/resources/hf-tokenizer-variants.json
 """
 import json
 import sys
@@ -89,3 +90,15 @@ for name, spec in VARIANTS.items():
     out["variants"][name] = {"spec": spec, "cases": cases}
 json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
 print()
+
+# The token ids of the fixture's rendered chat texts. chat-ref.json's "ids" hold the keys of a
+# BatchEncoding ("input_ids", "attention_mask") instead of ids, so they are recomputed here the way
+# transformers' apply_chat_template(tokenize=True) does: tokenizer(text, add_special_tokens=False).
+chat = json.load(open(f"{FIX}/chat-templates/chat-ref.json"))
+chat_ids = {}
+for name, t in chat["templates"].items():
+    tok = Tokenizer.from_file(f"{FIX}/chat-templates/{name}/tokenizer.json")
+    chat_ids[name] = [tok.encode(c["text"], add_special_tokens=False).ids for c in t["cases"]]
+with open(sys.argv[2], "w") as f:
+    json.dump({"tokenizers": tokenizers.__version__, "ids": chat_ids}, f, indent=1)
+    f.write("\n")
