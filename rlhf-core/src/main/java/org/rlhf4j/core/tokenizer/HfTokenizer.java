@@ -98,6 +98,10 @@ public final class HfTokenizer implements Tokenizer {
   private final boolean ignoreMerges;
   private final HfPipeline.Normalizer normalizer;
   private final HfPipeline.PreTokenizer preTokenizer;
+  // Fast path for the common "Split(regex, Isolated) [+ ByteLevel without prefix or regex]" (Llama 3,
+  // Qwen2): pieces are cached by their original text, with no intermediate objects.
+  private final java.util.regex.Pattern fastSplit;
+  private final boolean fastByteLevel;
   private final HfPipeline.Decoder decoder;
   private final int[] prefixIds; // added by the post-processor before the text
   private final int[] suffixIds; // ... and after it
@@ -271,6 +275,29 @@ public final class HfTokenizer implements Tokenizer {
     // pipeline
     this.normalizer = HfPipeline.normalizer(root.path("normalizer"), src, "normalizer");
     this.preTokenizer = HfPipeline.preTokenizer(root.path("pre_tokenizer"), src, "pre_tokenizer");
+    JsonNode pre = root.path("pre_tokenizer");
+    JsonNode split = null;
+    boolean byteLevel = false;
+    if (pre.path("type").asText().equals("Split")) {
+      split = pre;
+    } else if (pre.path("type").asText().equals("Sequence")
+        && pre.path("pretokenizers").size() == 2
+        && pre.get("pretokenizers").get(0).path("type").asText().equals("Split")
+        && pre.get("pretokenizers").get(1).path("type").asText().equals("ByteLevel")
+        && !pre.get("pretokenizers").get(1).path("add_prefix_space").asBoolean(true)
+        && !pre.get("pretokenizers").get(1).path("use_regex").asBoolean(true)) {
+      split = pre.get("pretokenizers").get(0);
+      byteLevel = true;
+    }
+    if (split != null
+        && split.path("behavior").asText().equals("Isolated")
+        && !split.path("invert").asBoolean(false)) {
+      this.fastSplit = HfPipeline.pattern(split.path("pattern"), src, "pre_tokenizer");
+      this.fastByteLevel = byteLevel;
+    } else {
+      this.fastSplit = null;
+      this.fastByteLevel = false;
+    }
     this.decoder = HfPipeline.decoder(root.path("decoder"), src, "decoder");
     List<Integer> prefix = new ArrayList<>();
     List<Integer> suffix = new ArrayList<>();
@@ -596,11 +623,40 @@ public final class HfTokenizer implements Tokenizer {
       encodeWord(s, out);
       return;
     }
+    if (fastSplit != null) {
+      java.util.regex.Matcher m = fastSplit.matcher(s);
+      int prev = 0;
+      while (m.find()) {
+        if (m.start() > prev) {
+          encodeFast(s, prev, m.start(), out);
+        }
+        if (m.end() > m.start()) {
+          encodeFast(s, m.start(), m.end(), out);
+        }
+        prev = m.end();
+      }
+      if (prev < s.length()) {
+        encodeFast(s, prev, s.length(), out);
+      }
+      return;
+    }
     List<Piece> pieces = new ArrayList<>();
     preTokenizer.apply(new Piece(s, atStart), pieces);
     for (Piece p : pieces) {
       encodeWord(p.text(), out);
     }
+  }
+
+  /** One piece {@code s[start, end)} of the fast path, cached by its original text. */
+  private void encodeFast(String s, int start, int end, IntBuffer out) {
+    int hash = PieceCache.hash(s, start, end);
+    if (cache.appendIfPresent(s, start, end, hash, out)) {
+      return;
+    }
+    String piece = s.substring(start, end);
+    int[] ids = bpe(fastByteLevel ? ByteLevel.spell(Utf8.encode(piece)) : piece);
+    cache.put(piece, hash, ids);
+    out.addAll(ids, 0, ids.length);
   }
 
   private void encodeWord(String w, IntBuffer out) {
@@ -788,9 +844,13 @@ public final class HfTokenizer implements Tokenizer {
    */
   private static final class AddedMatcher {
     private final Map<Character, List<Added>> byFirst; // candidates, longest first
+    private final boolean[] isFirst = new boolean[1 << 16];
 
     private AddedMatcher(Map<Character, List<Added>> byFirst) {
       this.byFirst = byFirst;
+      for (char c : byFirst.keySet()) {
+        isFirst[c] = true;
+      }
     }
 
     static AddedMatcher of(List<Added> added) {
@@ -812,6 +872,10 @@ public final class HfTokenizer implements Tokenizer {
       int segStart = 0; // start of the pending text segment
       int i = 0;
       while (i < s.length()) {
+        if (!isFirst[s.charAt(i)]) {
+          i++;
+          continue;
+        }
         List<Added> cands = byFirst.get(s.charAt(i));
         Added hit = null;
         if (cands != null) {
