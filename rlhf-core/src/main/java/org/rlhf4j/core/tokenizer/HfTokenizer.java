@@ -61,7 +61,8 @@ import org.rlhf4j.core.tokenizer.HfPipeline.Piece;
  * and PAD to EOS.
  *
  * <p>Merging uses {@link MergeTable}, which for merge lists where every merged token is built only
- * from earlier merges (all trained tokenizers) equals the Rust library's priority-queue order.
+ * from earlier merges (all trained tokenizers) equals the Rust library's priority-queue order; a
+ * pair listed twice keeps its last rank, as in the Rust library.
  * Immutable and thread-safe (the piece cache does not change results).
  */
 public final class HfTokenizer implements Tokenizer {
@@ -392,8 +393,7 @@ public final class HfTokenizer implements Tokenizer {
     int[] lefts = new int[n];
     int[] rights = new int[n];
     int[] results = new int[n];
-    Map<Long, Integer> seen = new HashMap<>(n * 2);
-    int count = 0;
+    long[] keys = new long[n];
     for (int i = 0; i < n; i++) {
       JsonNode m = node.get(i);
       String where = "model.merges[" + i + "]";
@@ -423,14 +423,25 @@ public final class HfTokenizer implements Tokenizer {
         throw new DataFormatException(
             src, i + 1, where + ": token " + BpeVocabulary.quote(missing) + " is not in model.vocab");
       }
-      long key = ((long) l << 32) | (r & 0xFFFFFFFFL);
-      if (seen.putIfAbsent(key, i) != null) {
-        continue; // a repeated pair keeps its first (highest-priority) rank
+      lefts[i] = l;
+      rights[i] = r;
+      results[i] = res;
+      keys[i] = ((long) l << 32) | (r & 0xFFFFFFFFL);
+    }
+    // A pair listed twice keeps its last rank, as in the Rust library (whose merge map is built by
+    // inserting the merges in order).
+    Map<Long, Integer> last = new HashMap<>(n * 2);
+    for (int i = 0; i < n; i++) {
+      last.put(keys[i], i);
+    }
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+      if (last.get(keys[i]) == i) {
+        lefts[count] = lefts[i];
+        rights[count] = rights[i];
+        results[count] = results[i];
+        count++;
       }
-      lefts[count] = l;
-      rights[count] = r;
-      results[count] = res;
-      count++;
     }
     return new MergeTable(
         Arrays.copyOf(lefts, count), Arrays.copyOf(rights, count), Arrays.copyOf(results, count));

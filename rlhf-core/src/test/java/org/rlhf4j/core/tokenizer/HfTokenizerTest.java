@@ -134,6 +134,18 @@ class HfTokenizerTest {
   }
 
   @Test
+  void aRepeatedMergeKeepsItsLastRankAsInTokenizers() {
+    ObjectNode json =
+        (ObjectNode) HfTokenizer.readJson(HfFixtures.require("tokenizer-bytelevel-bpe").resolve("tokenizer.json"));
+    assertArrayEquals(new int[] {268, 279, 292, 327}, HfTokenizer.fromJson(json, "m.json").encode(" the cat that"));
+    com.fasterxml.jackson.databind.node.ArrayNode pair = json.arrayNode().add("\u0120").add("t");
+    ((com.fasterxml.jackson.databind.node.ArrayNode) json.get("model").get("merges")).add(pair);
+    // ids from tokenizers 0.23.2 for the same file: "Ġ t" now comes last, so " the" is Ġ + "the"
+    assertArrayEquals(
+        new int[] {223, 984, 279, 292, 327}, HfTokenizer.fromJson(json, "m.json").encode(" the cat that"));
+  }
+
+  @Test
   void missingFileIsAClearError(@TempDir Path tmp) {
     RlhfException e = assertThrows(RlhfException.class, () -> HfTokenizer.fromDirectory(tmp));
     assertTrue(e.getMessage().contains("no tokenizer.json in " + tmp), e.getMessage());
