@@ -9,7 +9,10 @@ import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftTrainer;
+import org.rlhf4j.core.data.ChatMessage;
+import org.rlhf4j.core.data.ChatTemplate;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
+import org.rlhf4j.core.tokenizer.HfTokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.LoggingListener;
 import org.rlhf4j.dl4j.Dl4jRewardModel;
@@ -108,5 +111,13 @@ final class ReadmeSnippets {
 
   private static INDArray myFeatures(String response) {
     throw new UnsupportedOperationException("an application's own featurizer");
+  }
+
+  static void chatTemplate() {
+    // README: tokenizer.json tokenizers and chat templates
+    HfTokenizer tok = HfTokenizer.fromDirectory(Path.of("SmolLM2-135M-Instruct"));
+    ChatTemplate chat = ChatTemplate.fromDirectory(Path.of("SmolLM2-135M-Instruct"));
+    String prompt = chat.generationPrompt(List.of(ChatMessage.user("Write a haiku about rain.")));
+    int[] ids = tok.encode(prompt);
   }
 }
