@@ -16,7 +16,7 @@ import org.rlhf4j.core.data.DataFormatException;
  *
  * <p>{@link #save} writes {@value #CONFIG_FILE}, a JSON object whose {@code "type"} is {@code
  * "byte"} or {@code "gpt2-bpe"}; for BPE it also writes {@code vocab.json} and {@code merges.txt}
- * in the standard Hugging Face format, and the config carries the fields Hugging Face's {@code
+ * in the standard Hugging Face format (and the same model as a {@code tokenizer.json}), and the config carries the fields Hugging Face's {@code
  * GPT2Tokenizer} reads ({@code tokenizer_class}, {@code bos_token}, ...), so {@code
  * transformers.AutoTokenizer.from_pretrained(dir)} works on the directory. Every file is written
  * atomically, the config last, so a directory with our config always has complete files. Saving
@@ -34,6 +34,9 @@ public final class Tokenizers {
 
   private static final String VOCAB_FILE = "vocab.json";
   private static final String MERGES_FILE = "merges.txt";
+
+  /** The name of the Hugging Face tokenizer file that {@link #save} also writes for BPE. */
+  public static final String TOKENIZER_JSON = "tokenizer.json";
 
   private Tokenizers() {}
 
@@ -67,6 +70,7 @@ public final class Tokenizers {
         AtomicFiles.writeBytes(
             dir.resolve(VOCAB_FILE), BpeFiles.vocabJson(bpe.vocabulary().keySet().asList()));
         AtomicFiles.writeBytes(dir.resolve(MERGES_FILE), BpeFiles.mergesTxt(bpe.merges()));
+        AtomicFiles.writeBytes(dir.resolve(TOKENIZER_JSON), HfTokenizerJson.write(bpe));
         config.put("type", "gpt2-bpe");
         config.put("vocab_file", VOCAB_FILE);
         config.put("merges_file", MERGES_FILE);
@@ -88,6 +92,28 @@ public final class Tokenizers {
     } catch (IOException e) {
       throw new RlhfException(
           "cannot save tokenizer " + tokenizer.describe() + " to " + dir + ": " + e, e);
+    }
+  }
+
+  /**
+   * Writes {@code tokenizer} as a Hugging Face {@code tokenizer.json} (byte-level BPE model, GPT-2's
+   * ByteLevel pre-tokenizer and decoder, {@code <|endoftext|>} as an added special token), which
+   * the {@code tokenizers} library ({@code Tokenizer.from_file}) and {@link
+   * Gpt2BpeTokenizer#fromTokenizerJson} read. Written atomically.
+   *
+   * @throws RlhfException if the file cannot be written
+   */
+  public static void writeTokenizerJson(Gpt2BpeTokenizer tokenizer, Path file) {
+    Preconditions.checkNotNull(tokenizer, "tokenizer");
+    Preconditions.checkNotNull(file, "file");
+    try {
+      Path parent = file.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      AtomicFiles.writeBytes(file, HfTokenizerJson.write(tokenizer));
+    } catch (IOException e) {
+      throw new RlhfException("cannot write " + file + ": " + e, e);
     }
   }
 
