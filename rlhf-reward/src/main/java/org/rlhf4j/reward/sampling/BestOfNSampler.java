@@ -33,11 +33,21 @@ public final class BestOfNSampler {
   private final int batchSize;
   private final boolean addBos;
 
-  /** One prompt's candidates, in sampling order, with their reward-model scores. */
-  public record Candidates(String prompt, ImmutableList<String> responses, double[] scores) {
-    /** Checks that there is a score per response. */
+  /**
+   * One prompt's candidates, in sampling order, with their reward-model scores.
+   *
+   * @param prompt the prompt
+   * @param responses the decoded responses
+   * @param scores the reward model's score of each response
+   * @param sequences each candidate's token ids as scored: the prompt's (BOS first if added), then
+   *     the response's (the stop token included if one was produced), e.g. to score them with
+   *     another reward model
+   */
+  public record Candidates(String prompt, ImmutableList<String> responses, double[] scores, ImmutableList<int[]> sequences) {
+    /** Checks that there is a score and a sequence per response. */
     public Candidates {
-      Preconditions.checkArgument(responses.size() == scores.length, "%s responses but %s scores", responses.size(), scores.length);
+      Preconditions.checkArgument(responses.size() == scores.length && responses.size() == sequences.size(),
+          "%s responses, %s scores and %s sequences", responses.size(), scores.length, sequences.size());
       Preconditions.checkArgument(!responses.isEmpty(), "no candidates for prompt %s", prompt);
     }
 
@@ -112,6 +122,7 @@ public final class BestOfNSampler {
       }
     }
     String[] responses = new String[flat.size()];
+    int[][] sequences = new int[flat.size()][];
     double[] scores = new double[flat.size()];
     SplittableRandom rng = new SplittableRandom(seed);
     for (int start = 0; start < flat.size(); start += batchSize) {
@@ -123,7 +134,12 @@ public final class BestOfNSampler {
       Generation g = Generator.generate(model, TokenBatch.leftPadded(ids, tokenizer.padId()), sampling, rng, tokenizer.padId());
       double[] s = rewardModel.score(g.sequences(), g.prompts().length()).toDoubleVector();
       for (int i = 0; i < chunk.size(); i++) {
-        responses[start + i] = tokenizer.decode(g.response(i));
+        int[] r = g.response(i);
+        responses[start + i] = tokenizer.decode(r);
+        int[] prompt = ids.get(i);
+        int[] seq = java.util.Arrays.copyOf(prompt, prompt.length + r.length);
+        System.arraycopy(r, 0, seq, prompt.length, r.length);
+        sequences[start + i] = seq;
         if (!Double.isFinite(s[i])) {
           throw new IllegalStateException("the reward model gave a non-finite score " + s[i] + " to the response " + responses[start + i] + " of prompt " + chunk.get(i));
         }
@@ -133,12 +149,14 @@ public final class BestOfNSampler {
     List<Candidates> out = new ArrayList<>(prompts.size());
     for (int i = 0; i < prompts.size(); i++) {
       ImmutableList.Builder<String> r = ImmutableList.builder();
+      ImmutableList.Builder<int[]> q = ImmutableList.builder();
       double[] sc = new double[n];
       for (int j = 0; j < n; j++) {
         r.add(responses[i * n + j]);
+        q.add(sequences[i * n + j]);
         sc[j] = scores[i * n + j];
       }
-      out.add(new Candidates(prompts.get(i), r.build(), sc));
+      out.add(new Candidates(prompts.get(i), r.build(), sc, q.build()));
     }
     return out;
   }

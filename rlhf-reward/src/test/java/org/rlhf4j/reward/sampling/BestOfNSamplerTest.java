@@ -68,10 +68,17 @@ class BestOfNSamplerTest {
           assertTrue(k.scores()[j] <= k.scores()[best]);
         }
       }
-      // The scores are the rule's scores of the decoded responses.
+      // The sequences are BOS + prompt + response, and the scores are the rule's on the response.
+      int[] prompt = TOK.encodePrompt(prompts.get(i), true);
       for (int j = 0; j < 8; j++) {
-        int[] ids = TOK.encode(k.responses().get(j));
-        assertTrue(k.scores()[j] <= ids.length, "score counts response tokens only");
+        int[] seq = k.sequences().get(j);
+        assertArrayEquals(prompt, java.util.Arrays.copyOf(seq, prompt.length));
+        int ascii = 0;
+        for (int t = prompt.length; t < seq.length; t++) {
+          ascii += seq[t] < 128 ? 1 : 0;
+        }
+        assertEquals(ascii, k.scores()[j], 0.0);
+        assertEquals(TOK.decode(java.util.Arrays.copyOfRange(seq, prompt.length, seq.length)), k.responses().get(j));
       }
       assertEquals(k.responses().get(k.bestOf(8)), k.best());
       meanBest1 += k.scores()[k.bestOf(1)];
