@@ -7,7 +7,7 @@ package org.rlhf4j.examples;
  */
 public enum Preset {
   TINY(32, 2, 2, 40, 768, 90, 40, 30, 32, 1, 30, 32, 2, 30, 4, 8, 4, 20, 16, 8, 2),
-  SMALL(128, 4, 4, 48, 4096, 110, 600, 300, 64, 2, 375, 128, 3, 500, 60, 32, 8, 28, 128, 64, 5);
+  SMALL(128, 4, 4, 48, 4096, 110, 600, 200, 64, 2, 500, 128, 3, 500, 50, 32, 8, 28, 128, 64, 5);
 
   /** Policy model width. */
   final int dModel;
@@ -31,9 +31,9 @@ public enum Preset {
   final int proxyLayers;
   /** Proxy reward model steps (16 comparisons each, one epoch). */
   final int proxySteps;
-  /** Gold reward model width. */
+  /** Gold reward model width (when trained from scratch; by default it starts from the pre-trained model). */
   final int goldDModel;
-  /** Gold reward model blocks. */
+  /** Gold reward model blocks (when trained from scratch). */
   final int goldLayers;
   /** Gold reward model steps (16 comparisons each, one epoch). */
   final int goldSteps;

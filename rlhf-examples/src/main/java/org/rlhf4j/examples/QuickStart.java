@@ -249,7 +249,7 @@ public final class QuickStart {
           base, sft, tok, context, mo, o.seed() + 1, data, listener);
       TransformerRewardModel proxy = proxyTrained.model();
       RewardResult proxyResult = proxyTrained.result();
-      TrainedReward goldTrained = rewardModel("gold", knob("goldDModel", p.goldDModel), knob("goldLayers", p.goldLayers), knobD("goldLr", 1e-3), data.goldComparisons,
+      TrainedReward goldTrained = rewardModel("gold", knob("goldDModel", p.goldDModel), knob("goldLayers", p.goldLayers), knobD("goldLr", 3e-4), data.goldComparisons,
           base, sft, tok, context, mo, o.seed() + 11, data, listener);
       TransformerRewardModel gold = goldTrained.model();
       RewardResult goldResult = goldTrained.result();
@@ -264,7 +264,7 @@ public final class QuickStart {
       //    proxy and gold scores of fixed held-out prompts are measured, and the best policy by gold kept.
       int ppoSteps = knob("ppoSteps", p.ppoSteps);
       int batch = knob("ppoBatch", p.ppoBatch);
-      PpoConfig.Builder pb = PpoConfig.builder().learningRate(knobD("ppoLr", 5e-5)).rolloutBatchSize(batch).miniBatchSize(knob("ppoMiniBatch", p.ppoMiniBatch)).ppoEpochs(knob("ppoEpochs", 4))
+      PpoConfig.Builder pb = PpoConfig.builder().learningRate(knobD("ppoLr", 1e-4)).rolloutBatchSize(batch).miniBatchSize(knob("ppoMiniBatch", p.ppoMiniBatch)).ppoEpochs(knob("ppoEpochs", 4))
           .maxNewTokens(maxNew).temperature(1.0).klCoef(knobD("klCoef", 0.1)).adaptiveKl(knobD("targetKl", TARGET_KL), knobD("klHorizon", 4.0) * batch)
           .missingEosPenalty(knobD("missingEosPenalty", 1.0)).whitenRewards(knob("whitenRewards", 0) != 0).seed(o.seed());
       PpoConfig ppoCfg = pb.build();
@@ -456,7 +456,7 @@ public final class QuickStart {
 
   private static TrainedReward rewardModel(String name, int dModel, int layers, double lr, List<Ranking> comparisons, GptModel base, GptModel sft, Tokenizer tok, int context,
       ModelOptions mo, long seed, ReviewData data, TrainingListener listener) {
-    String init = System.getProperty("rlhf4j.quickstart." + name + "Init", "scratch");
+    String init = System.getProperty("rlhf4j.quickstart." + name + "Init", name.equals("gold") ? "pretrain" : "scratch");
     GptModel trunk = switch (init) {
       case "scratch" -> GptModel.randomInit(GptConfig.builder().vocabSize(tok.vocabSize()).dModel(dModel).heads(Math.max(1, dModel / 32)).layers(layers).contextLength(context).build(), seed, mo);
       case "pretrain" -> base.copy(mo);
