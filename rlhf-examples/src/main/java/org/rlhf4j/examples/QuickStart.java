@@ -54,15 +54,21 @@ import org.rlhf4j.reward.RewardTrainer;
 import org.rlhf4j.reward.TransformerRewardModel;
 
 /**
- * The whole InstructGPT recipe on real human judgements, on a laptop-sized model: pre-train on
- * tinyshakespeare (or load {@code --model DIR}), fine-tune on human-written review sentences, train a
- * reward model on comparisons of human-rated reviews, optimise the policy with PPO against it with a
- * KL penalty to the SFT model, and compare SFT and PPO samples on held-out prompts.
+ * The whole InstructGPT recipe on real human judgements, on a laptop-sized model: train a byte-level
+ * BPE tokenizer and pre-train a GPT on all the English text that is not held out (or load {@code
+ * --model DIR}), fine-tune on human-written review sentences, train a proxy and a larger gold reward
+ * model on disjoint halves of the comparisons of human-rated reviews, optimise the policy with PPO
+ * against the proxy with an adaptive KL penalty to the SFT model (following proxy and gold scores on
+ * held-out prompts and keeping the best checkpoint by gold score), and compare SFT, best-of-n and PPO
+ * samples on other held-out prompts, with win rates judged by the gold model.
  *
  * <p>{@code --preset tiny|small} (default small), {@code --seed N}, {@code --out DIR} (default {@code
  * rlhf-output/quickstart}), {@code --model DIR}, {@code --threads N}, {@code --quiet}. Writes {@code
- * metrics.jsonl}, {@code samples-sft.jsonl}, {@code samples-ppo.jsonl}, PNG plots and each stage's
- * checkpoint under the output directory.
+ * summary.txt}, {@code summary.json}, {@code win-rates.json}, {@code metrics.jsonl}, {@code
+ * samples-sft.jsonl}, {@code samples-ppo.jsonl}, {@code samples-best-of-16.jsonl}, {@code
+ * tokenizer.json}, PNG plots (among them {@code overoptimisation.png}) and each stage's checkpoint
+ * under the output directory. Tuning knobs for experiments are read from system properties {@code
+ * rlhf4j.quickstart.*} (see {@link #knob}); the defaults are what the README reports.
  */
 public final class QuickStart {
 
