@@ -61,4 +61,25 @@ public final class Plots {
       throw new UncheckedIOException("cannot write plot " + png, e);
     }
   }
+
+  /**
+   * A scatter-and-line chart of named series of (x, y) points: {@code series} maps each name to
+   * {@code {xs, ys}}, drawn in map order; empty series are skipped.
+   */
+  public static void xy(Path png, String title, String xTitle, String yTitle, java.util.Map<String, double[][]> series) {
+    System.setProperty("java.awt.headless", "true");
+    XYChart chart = new XYChartBuilder().width(800).height(450).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+    chart.getStyler().setMarkerSize(6);
+    for (java.util.Map.Entry<String, double[][]> e : series.entrySet()) {
+      if (e.getValue()[0].length > 0) {
+        chart.addSeries(e.getKey(), e.getValue()[0], e.getValue()[1]);
+      }
+    }
+    try {
+      BitmapEncoder.saveBitmap(chart, png.toString().replaceAll("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write plot " + png, e);
+    }
+  }
 }

@@ -30,6 +30,7 @@ import org.rlhf4j.core.testing.TestData;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizers;
 import org.rlhf4j.ppo.PpoStats;
 
 class ExamplesTest {
@@ -41,37 +42,95 @@ class ExamplesTest {
     TestData.require("corpus/tinyshakespeare.txt");
     QuickStart.Result a = QuickStart.run(new QuickStart.Options(7, tmp.resolve("a"), Preset.TINY, null, 2, true));
     Path out = a.out();
-    for (String f : List.of("metrics.jsonl", "samples-sft.jsonl", "samples-ppo.jsonl")) {
+    for (String f : List.of("metrics.jsonl", "samples-sft.jsonl", "samples-ppo.jsonl", "samples-best-of-16.jsonl", "summary.txt")) {
       assertTrue(Files.size(out.resolve(f)) > 0, f);
     }
-    for (String png : List.of("reward-model.png", "ppo.png", "language-model.png")) {
+    for (String png : List.of("reward-model.png", "ppo.png", "language-model.png", "overoptimisation.png")) {
       byte[] head = Arrays.copyOf(Files.readAllBytes(out.resolve(png)), 4);
       assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, head, png + " is a PNG");
     }
-    for (String stage : List.of("pretrain", "sft", "reward", "ppo")) {
-      assertTrue(ModelCheckpoint.isCheckpoint(out.resolve("checkpoints").resolve(stage)), stage);
+    // The tokenizer: a Hugging Face tokenizer.json of the trained BPE, the same one every checkpoint carries.
+    Gpt2BpeTokenizer tok = Gpt2BpeTokenizer.fromTokenizerJson(out.resolve("tokenizer.json"));
+    assertEquals(768, tok.vocabSize());
+    for (String stage : List.of("pretrain", "sft", "reward", "gold-reward", "ppo", "ppo-best")) {
+      Path dir = out.resolve("checkpoints").resolve(stage);
+      assertTrue(ModelCheckpoint.isCheckpoint(dir), stage);
+      Tokenizer saved = Tokenizers.load(dir);
+      assertEquals(tok.vocabSize(), saved.vocabSize(), stage);
+      assertArrayEquals(tok.encode("A gorgeous, witty film."), saved.encode("A gorgeous, witty film."), stage);
     }
+    // GenerateExample samples from the PPO checkpoint with its BPE tokenizer.
+    List<String> generated = GenerateExample.run(out.resolve("checkpoints/ppo-best"), "The film is", 2, SamplingConfig.builder().maxNewTokens(8).build(), 1);
+    assertEquals(2, generated.size());
+
     List<JsonNode> ppo = new ArrayList<>();
+    List<JsonNode> track = new ArrayList<>();
     for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
       JsonNode n = JSON.readTree(line);
       if (n.get("phase").asText().equals("ppo") && n.get("kind").asText().equals("train")) {
         ppo.add(n);
       }
+      if (n.get("phase").asText().equals("track")) {
+        track.add(n);
+      }
     }
     assertEquals(Preset.TINY.ppoSteps, ppo.size());
-    for (String name : List.of("objective/kl", "objective/scores", "objective/rlhf_reward", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg")) {
+    for (String name : List.of("objective/kl", "objective/scores", "objective/rlhf_reward", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "objective/kl_coef")) {
       assertTrue(ppo.get(0).has(name), name);
     }
-    List<String> samples = Files.readAllLines(out.resolve("samples-ppo.jsonl"));
-    assertEquals(Preset.TINY.evalPrompts, samples.size());
-    JsonNode s = JSON.readTree(samples.get(0));
-    assertTrue(s.has("prompt") && s.has("response") && s.has("score"));
-    assertTrue(Double.isFinite(a.rewardAccuracy()) && Double.isFinite(a.ppoScore()) && Double.isFinite(a.ppoKl()));
+    assertTrue(ppo.get(0).get("objective/kl_coef").asDouble() != ppo.get(ppo.size() - 1).get("objective/kl_coef").asDouble(), "the adaptive controller moves beta");
+    assertEquals(1 + Preset.TINY.ppoSteps / Preset.TINY.trackEvery, track.size(), "proxy and gold followed at step 0 and every few steps");
+    assertEquals(track.size(), a.ppoCurve().size());
+    assertTrue(a.bestStep() >= 1 && a.bestStep() <= Preset.TINY.ppoSteps);
+
+    for (String f : List.of("samples-sft.jsonl", "samples-ppo.jsonl", "samples-best-of-16.jsonl")) {
+      List<String> samples = Files.readAllLines(out.resolve(f));
+      assertEquals(Preset.TINY.evalPrompts, samples.size(), f);
+      for (String line : samples) {
+        JsonNode s = JSON.readTree(line);
+        for (String field : List.of("prompt", "response", "score", "gold", "kl")) {
+          assertTrue(s.has(field), f + " has " + field);
+        }
+        assertTrue(s.get("response").isTextual() && Double.isFinite(s.get("gold").asDouble()), line);
+      }
+    }
+    // Best-of-n: n = 1, 2, 4, 8, 16 at the analytic KL; the proxy's pick can only get better with n.
+    assertEquals(5, a.bestOfN().size());
+    for (int i = 0; i < 5; i++) {
+      QuickStart.CurvePoint c = a.bestOfN().get(i);
+      assertEquals(1L << i, c.stepOrN());
+      assertEquals(Math.log(1 << i) - ((1 << i) - 1.0) / (1 << i), c.kl(), 1e-12);
+      if (i > 0) {
+        assertTrue(c.proxy() >= a.bestOfN().get(i - 1).proxy(), "best-of-n proxy score is monotone in n");
+      }
+    }
+    JsonNode wins = JSON.readTree(out.resolve("win-rates.json").toFile());
+    assertEquals(2, wins.size());
+    assertEquals("sft", wins.get(0).get("b").asText());
+    assertEquals("best-of-16", wins.get(1).get("b").asText());
+    for (JsonNode w : wins) {
+      assertEquals(Preset.TINY.evalPrompts, w.get("n").asInt());
+      double rate = w.get("win_rate").asDouble();
+      assertTrue(w.get("wilson95_low").asDouble() <= rate && rate <= w.get("wilson95_high").asDouble(), w.toString());
+    }
+    assertEquals(a.ppoVsSft().rate(), wins.get(0).get("win_rate").asDouble(), 1e-12);
+    JsonNode summary = JSON.readTree(out.resolve("summary.json").toFile());
+    assertEquals(a.goldAccuracy(), summary.get("gold_accuracy").asDouble(), 1e-12);
+    assertTrue(Files.readString(out.resolve("summary.txt")).contains("win rates judged by the gold model"));
+    assertTrue(a.knownWordFraction() > 0 && a.knownWordFraction() <= 1, "known-word fraction " + a.knownWordFraction());
+    assertTrue(Double.isFinite(a.rewardAccuracy()) && Double.isFinite(a.ppoScore()) && Double.isFinite(a.ppoKl()) && a.sftGoldStd() > 0);
 
     QuickStart.Result b = QuickStart.run(new QuickStart.Options(7, tmp.resolve("b"), Preset.TINY, null, 2, true));
     assertEquals(withoutTimes(tmp.resolve("a/metrics.jsonl")), withoutTimes(tmp.resolve("b/metrics.jsonl")), "same seed, same numbers");
     assertEquals(Files.readAllLines(tmp.resolve("a/samples-ppo.jsonl")), Files.readAllLines(tmp.resolve("b/samples-ppo.jsonl")));
-    assertEquals(a.ppoScore(), b.ppoScore(), 0);
+    assertEquals(Files.readString(tmp.resolve("a/tokenizer.json")), Files.readString(tmp.resolve("b/tokenizer.json")));
+    assertEquals(a.ppoGold(), b.ppoGold(), 0);
+  }
+
+  @Test
+  void knownWordsIgnorePunctuationAndCase() {
+    List<Samples.Sample> s = List.of(new Samples.Sample("p", " The film, \"Wonderful\" -- zzqx!", 0, 0, 0));
+    assertEquals(0.75, QuickStart.knownWordFraction(List.of("the FILM was wonderful."), s), 1e-12, "the, film, wonderful known; zzqx not; -- skipped");
   }
 
   private static List<String> withoutTimes(Path metrics) throws IOException {

@@ -175,6 +175,68 @@ final class HfTokenizerJson {
             + m);
   }
 
+  /**
+   * The UTF-8 JSON of a Hugging Face {@code tokenizer.json} for {@code tok}, laid out as GPT-2's
+   * own: ByteLevel pre-tokenizer (GPT-2's regex, no prefix space), ByteLevel post-processor and
+   * decoder, a BPE model with the vocabulary in id order and the merges as {@code "left right"}
+   * strings (the form every version of the {@code tokenizers} library reads), and each special
+   * token (e.g. {@code <|endoftext|>}) in {@code added_tokens}.
+   */
+  static byte[] write(Gpt2BpeTokenizer tok) {
+    com.fasterxml.jackson.databind.node.ObjectNode root = BpeFiles.JSON.createObjectNode();
+    root.put("version", "1.0");
+    root.putNull("truncation");
+    root.putNull("padding");
+    com.fasterxml.jackson.databind.node.ArrayNode added = root.putArray("added_tokens");
+    tok.specialTokens().entrySet().stream()
+        .sorted(Map.Entry.comparingByValue())
+        .forEach(
+            e -> {
+              com.fasterxml.jackson.databind.node.ObjectNode a = added.addObject();
+              a.put("id", e.getValue());
+              a.put("content", e.getKey());
+              a.put("single_word", false);
+              a.put("lstrip", false);
+              a.put("rstrip", false);
+              a.put("normalized", true);
+              a.put("special", true);
+            });
+    root.putNull("normalizer");
+    byteLevel(root.putObject("pre_tokenizer"), false, true);
+    byteLevel(root.putObject("post_processor"), true, false);
+    byteLevel(root.putObject("decoder"), true, true);
+    com.fasterxml.jackson.databind.node.ObjectNode model = root.putObject("model");
+    model.put("type", "BPE");
+    model.putNull("dropout");
+    model.putNull("unk_token");
+    model.put("continuing_subword_prefix", "");
+    model.put("end_of_word_suffix", "");
+    model.put("fuse_unk", false);
+    model.put("byte_fallback", false);
+    model.put("ignore_merges", false);
+    com.fasterxml.jackson.databind.node.ObjectNode vocab = model.putObject("vocab");
+    for (int id = 0; id < tok.vocabSize(); id++) {
+      vocab.put(tok.token(id), id);
+    }
+    com.fasterxml.jackson.databind.node.ArrayNode merges = model.putArray("merges");
+    for (Merge m : tok.merges()) {
+      merges.add(m.left() + " " + m.right());
+    }
+    try {
+      return BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
+    } catch (JsonProcessingException e) {
+      throw new org.rlhf4j.core.RlhfException("cannot write tokenizer.json: " + e, e);
+    }
+  }
+
+  private static void byteLevel(
+      com.fasterxml.jackson.databind.node.ObjectNode o, boolean prefixSpace, boolean trim) {
+    o.put("type", "ByteLevel");
+    o.put("add_prefix_space", prefixSpace);
+    o.put("trim_offsets", trim);
+    o.put("use_regex", true);
+  }
+
   /** Logs options that this GPT-2 implementation does not honour, since ids may then differ. */
   private static void warnAboutOptions(String src, JsonNode root, JsonNode model) {
     if (model.path("ignore_merges").asBoolean(false)) {

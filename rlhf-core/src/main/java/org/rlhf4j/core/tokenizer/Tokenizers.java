@@ -16,7 +16,8 @@ import org.rlhf4j.core.data.DataFormatException;
  *
  * <p>{@link #save} writes rlhf4j's own metadata to {@value #METADATA_FILE}, a JSON object whose
  * {@code "type"} is {@code "byte"} or {@code "gpt2-bpe"}. For BPE it also writes {@code vocab.json}
- * and {@code merges.txt} in the standard Hugging Face format and a Hugging Face {@value
+ * and {@code merges.txt} in the standard Hugging Face format, the same model as a Hugging Face
+ * {@code tokenizer.json} (which the {@code tokenizers} library reads), and a Hugging Face {@value
  * #HF_CONFIG_FILE} holding only the fields transformers' {@code GPT2Tokenizer} reads ({@code
  * tokenizer_class}, {@code bos_token}, ...), so {@code transformers.AutoTokenizer.from_pretrained(dir)}
  * works on the directory and transformers' {@code save_pretrained} (which keeps unknown keys of
@@ -80,6 +81,7 @@ public final class Tokenizers {
         AtomicFiles.writeBytes(
             dir.resolve(VOCAB_FILE), BpeFiles.vocabJson(bpe.vocabulary().keySet().asList()));
         AtomicFiles.writeBytes(dir.resolve(MERGES_FILE), BpeFiles.mergesTxt(bpe.merges()));
+        AtomicFiles.writeBytes(dir.resolve(HfTokenizerJson.FILE), HfTokenizerJson.write(bpe));
         config.put("type", "gpt2-bpe");
         config.put("vocab_file", VOCAB_FILE);
         config.put("merges_file", MERGES_FILE);
@@ -103,6 +105,28 @@ public final class Tokenizers {
     } catch (IOException e) {
       throw new RlhfException(
           "cannot save tokenizer " + tokenizer.describe() + " to " + dir + ": " + e, e);
+    }
+  }
+
+  /**
+   * Writes {@code tokenizer} as a Hugging Face {@code tokenizer.json} (byte-level BPE model, GPT-2's
+   * ByteLevel pre-tokenizer and decoder, {@code <|endoftext|>} as an added special token), which
+   * the {@code tokenizers} library ({@code Tokenizer.from_file}) and {@link
+   * Gpt2BpeTokenizer#fromTokenizerJson} read. Written atomically.
+   *
+   * @throws RlhfException if the file cannot be written
+   */
+  public static void writeTokenizerJson(Gpt2BpeTokenizer tokenizer, Path file) {
+    Preconditions.checkNotNull(tokenizer, "tokenizer");
+    Preconditions.checkNotNull(file, "file");
+    try {
+      Path parent = file.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      AtomicFiles.writeBytes(file, HfTokenizerJson.write(tokenizer));
+    } catch (IOException e) {
+      throw new RlhfException("cannot write " + file + ": " + e, e);
     }
   }
 

@@ -49,7 +49,7 @@ class TokenizersTest {
     Tokenizers.save(tok, sub); // overwriting is fine
     try (Stream<Path> s = Files.list(sub)) {
       assertEquals(
-          List.of("merges.txt", "rlhf4j_tokenizer.json", "tokenizer_config.json", "vocab.json"),
+          List.of("merges.txt", "rlhf4j_tokenizer.json", "tokenizer.json", "tokenizer_config.json", "vocab.json"),
           s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList()),
           "no temp files left");
     }
