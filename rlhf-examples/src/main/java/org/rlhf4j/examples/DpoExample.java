@@ -63,15 +63,22 @@ public final class DpoExample {
     }
   }
 
+  /** The byte-level model's sizes (the quick-start's presets count BPE tokens). */
+  record Size(int dModel, int heads, int layers, int context, int sftSteps, int rewardSteps) {
+    static Size of(Preset preset) {
+      return preset == Preset.TINY ? new Size(32, 2, 2, 64, 160, 120) : new Size(128, 4, 4, 96, 800, 250);
+    }
+  }
+
   /** Runs SFT then DPO and returns the result. */
   public static Result run(Options o) throws IOException {
-    Preset p = o.preset();
+    Size p = Size.of(o.preset());
     Path reviews = SharedData.require("sentiment/movie-review-snippets.tsv");
     Files.createDirectories(o.out());
     Files.deleteIfExists(o.out().resolve("metrics.jsonl"));
     ModelOptions mo = new ModelOptions(DataType.FLOAT, o.threads());
     ByteTokenizer tok = ByteTokenizer.create();
-    ReviewData data = ReviewData.load(reviews, p.context - 2, p.rewardSteps * 16, o.seed());
+    ReviewData data = ReviewData.load(reviews, p.context - 2, p.rewardSteps * 16, p.rewardSteps * 16, 0, 0, o.seed());
     try (JsonlMetricsWriter metrics = new JsonlMetricsWriter(o.out().resolve("metrics.jsonl"))) {
       List<TrainingListener> ls = new ArrayList<>(List.of(metrics));
       if (!o.quiet()) {
@@ -83,7 +90,7 @@ public final class DpoExample {
       GptConfig cfg = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(p.dModel).heads(p.heads).layers(p.layers).contextLength(p.context).build();
       GptModel sft = GptModel.randomInit(cfg, o.seed(), mo);
       SftConfig sftCfg = SftConfig.builder().learningRate(2e-3).schedule(SftConfig.Schedule.COSINE).warmupSteps(p.sftSteps / 20)
-          .maxSteps(p.pretrainSteps + p.sftSteps).batchSize(16).maxLength(p.context).seed(o.seed()).build();
+          .maxSteps(p.sftSteps).batchSize(16).maxLength(p.context).seed(o.seed()).build();
       SftData texts = SftData.fromExamples(data.demonstrations, tok, p.context, true, false);
       SftResult sftResult = new SftTrainer(sftCfg).train(sft, texts, null, listener);
       ModelCheckpoint.save(o.out().resolve("checkpoints/sft"), sft, Provenance.of("sft", o.seed(), sftCfg.toMap(), null), Map.of(), tok);
@@ -94,7 +101,7 @@ public final class DpoExample {
           .promptsPerBatch(16).maxLength(p.context).evalEvery(Math.max(1, p.rewardSteps / 2)).seed(o.seed()).build();
       DpoTrainer trainer = DpoTrainer.builder(dpoCfg).policy(policy).reference(sft).tokenizer(tok).listener(listener).build();
       List<Ranking> heldOut = data.heldOutComparisons.subList(0, Math.min(p.rewardSteps, data.heldOutComparisons.size()));
-      DpoResult dpo = trainer.train(data.trainComparisons, heldOut);
+      DpoResult dpo = trainer.train(data.proxyComparisons, heldOut);
       trainer.saveCheckpoint(o.out().resolve("checkpoints/dpo"), dpo, "sft");
       return new Result(o.out(), sftResult.finalLoss(), dpo);
     }

@@ -170,7 +170,7 @@ class ExamplesTest {
   void dpoExampleTinyTrainsWritesMetricsAndCheckpoints(@TempDir Path tmp) throws IOException {
     TestData.require("sentiment/movie-review-snippets.tsv");
     DpoExample.Result r = DpoExample.run(new DpoExample.Options(7, tmp, Preset.TINY, 2, true));
-    assertEquals(Preset.TINY.rewardSteps, r.dpo().steps());
+    assertEquals(DpoExample.Size.of(Preset.TINY).rewardSteps(), r.dpo().steps());
     assertTrue(ModelCheckpoint.isCheckpoint(tmp.resolve("checkpoints/sft")) && ModelCheckpoint.isCheckpoint(tmp.resolve("checkpoints/dpo")));
     List<JsonNode> dpo = new ArrayList<>();
     for (String line : Files.readAllLines(tmp.resolve("metrics.jsonl"))) {
@@ -179,7 +179,7 @@ class ExamplesTest {
         dpo.add(n);
       }
     }
-    assertEquals(Preset.TINY.rewardSteps, dpo.size());
+    assertEquals(DpoExample.Size.of(Preset.TINY).rewardSteps(), dpo.size());
     for (String name : List.of("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected")) {
       assertTrue(dpo.get(0).has(name), name);
     }
