@@ -249,7 +249,8 @@ public final class QuickStart {
       // 3. Two reward models on disjoint halves of the human comparisons: the proxy (optimised by PPO)
       //    and a larger gold model (the stand-in for human judgement, never seen by PPO).
       int maxNew = Math.min(p.responseLength, context - 8);
-      SamplingConfig sampling = SamplingConfig.builder().temperature(1.0).maxNewTokens(maxNew).stopTokens(tok.eosId()).build();
+      double temperature = knobD("temperature", TEMPERATURE);
+      SamplingConfig sampling = SamplingConfig.builder().temperature(temperature).maxNewTokens(maxNew).stopTokens(tok.eosId()).build();
       List<String> normPrompts = data.ppoPrompts.subList(0, Math.min(64, data.ppoPrompts.size()));
       TrainedReward proxyTrained = rewardModel("proxy", knob("proxyDModel", p.proxyDModel), knob("proxyLayers", p.proxyLayers), knobD("proxyLr", 1e-3), data.proxyComparisons,
           base, sft, tok, context, mo, o.seed() + 1, data, listener);
@@ -271,10 +272,10 @@ public final class QuickStart {
       int ppoSteps = knob("ppoSteps", p.ppoSteps);
       int batch = knob("ppoBatch", p.ppoBatch);
       PpoConfig.Builder pb = PpoConfig.builder().learningRate(knobD("ppoLr", 1e-4)).rolloutBatchSize(batch).miniBatchSize(knob("ppoMiniBatch", p.ppoMiniBatch)).ppoEpochs(knob("ppoEpochs", 4))
-          .maxNewTokens(maxNew).temperature(1.0).klCoef(knobD("klCoef", 0.1)).adaptiveKl(knobD("targetKl", TARGET_KL), knobD("klHorizon", 4.0) * batch)
+          .maxNewTokens(maxNew).temperature(temperature).klCoef(knobD("klCoef", 0.1)).adaptiveKl(knobD("targetKl", TARGET_KL), knobD("klHorizon", 4.0) * batch)
           .missingEosPenalty(knobD("missingEosPenalty", 1.0)).whitenRewards(knob("whitenRewards", 0) != 0).seed(o.seed());
       PpoConfig ppoCfg = pb.build();
-      PpoTrainer ppo = PpoTrainer.builder(ppoCfg).policy(sft.withNewScalarHead(o.seed() + 3)).reference(sft).rewardModel(proxy)
+      PpoTrainer ppo = PpoTrainer.builder(ppoCfg).policy(sft.withNewValueHead()).reference(sft).rewardModel(proxy)
           .tokenizer(tok).prompts(data.ppoPrompts).listener(stage("ppo", listener)).build();
       List<CurvePoint> curve = new ArrayList<>();
       curve.add(track(0, sft, sft, proxy, gold, tok, data.trackPrompts, sampling, o.seed() + 7, metrics, recorder));
@@ -390,6 +391,12 @@ public final class QuickStart {
 
   /** The adaptive KL controller's default target (nats). */
   static final double TARGET_KL = 6.0;
+
+  /**
+   * The sampling temperature of every policy here (SFT samples, best-of-n, PPO rollouts and its
+   * log-probabilities and KL, which are all computed at this temperature).
+   */
+  static final double TEMPERATURE = 0.7;
 
   /** A trained reward model and its training result. */
   private record TrainedReward(TransformerRewardModel model, RewardResult result) {}
