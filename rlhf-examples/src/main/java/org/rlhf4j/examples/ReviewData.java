@@ -1,6 +1,5 @@
 package org.rlhf4j.examples;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,7 +39,7 @@ final class ReviewData {
   }
 
   /** Loads the TSV, keeping sentences of at most {@code maxBytes} UTF-8 bytes and at least 5 words. */
-  static ReviewData load(Path tsv, int maxBytes, int comparisons, long seed) throws IOException {
+  static ReviewData load(Path tsv, int maxBytes, int comparisons, long seed) {
     List<RatedText> all = new ArrayList<>();
     for (RatedText t : RatedTexts.read(tsv)) {
       if (t.text().getBytes(StandardCharsets.UTF_8).length <= maxBytes && t.text().split(" ").length >= 5) {
