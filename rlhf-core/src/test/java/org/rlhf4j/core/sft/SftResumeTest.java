@@ -141,4 +141,30 @@ class SftResumeTest {
       assertTrue(notResumable.getMessage().contains("not a resumable sft checkpoint"), notResumable.getMessage());
     }
   }
+
+  @Test
+  void aNonFiniteStateIsNotCheckpointedAndThePreviousOneIsKept(@TempDir Path tmp) {
+    Path dir = tmp.resolve("ckpt");
+    try (GptModel model = GptModel.randomInit(CFG, 1, ModelOptions.defaults())) {
+      TrainingListener poison =
+          new TrainingListener() {
+            @Override
+            public void onStep(Metrics m) {
+              if (m.step() == 4) {
+                model.parameters().flat().array().putScalar(3, Double.NaN); // after step 4, before its checkpoint
+              }
+            }
+          };
+      CheckpointException e =
+          assertThrows(
+              CheckpointException.class,
+              () -> new SftTrainer(config(3e-3)).withListener(poison).withCheckpoints(dir, 2).train(model, TRAIN));
+      assertTrue(e.getMessage().contains("(the previous one is kept): model 0 parameter "), e.getMessage());
+      assertTrue(e.getMessage().endsWith("[3] is NaN"), e.getMessage());
+    }
+    ModelCheckpoint.Loaded kept = ModelCheckpoint.load(dir, ModelOptions.defaults());
+    try (GptModel m = kept.model()) {
+      assertEquals(2, ((Number) kept.extra().get("step")).intValue(), "the checkpoint of step 2 is kept");
+    }
+  }
 }
