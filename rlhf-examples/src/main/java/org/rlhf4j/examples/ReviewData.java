@@ -1,6 +1,5 @@
 package org.rlhf4j.examples;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,7 +59,7 @@ final class ReviewData {
   }
 
   /** Loads and splits the TSV (see the class documentation). */
-  static ReviewData load(Path tsv, int maxChars, int proxyPairs, int goldPairs, int evalPrompts, int trackPrompts, long seed) throws IOException {
+  static ReviewData load(Path tsv, int maxChars, int proxyPairs, int goldPairs, int evalPrompts, int trackPrompts, long seed) {
     RatedTexts.Split split = RatedTexts.split(RatedTexts.read(tsv), 0.2, seed);
     List<String> training = split.train().stream().map(RatedText::text).toList();
     List<RatedText> train = shortOnes(split.train(), maxChars);

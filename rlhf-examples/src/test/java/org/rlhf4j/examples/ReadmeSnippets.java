@@ -49,7 +49,7 @@ import org.rlhf4j.reward.feedback.LabelResult;
 final class ReadmeSnippets {
   private ReadmeSnippets() {}
 
-  static void threeSteps(List<String> prompts) throws Exception {
+  static void threeSteps(List<String> prompts) {
     // README: the three steps
     Tokenizer tok = Gpt2BpeTokenizer.fromDirectory(Path.of("gpt2"));              // or ByteTokenizer.create()
     GptModel base = PretrainedModels.load(Path.of("gpt2"), ModelOptions.defaults()).model();

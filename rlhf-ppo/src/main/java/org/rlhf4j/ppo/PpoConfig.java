@@ -1,12 +1,13 @@
 package org.rlhf4j.ppo;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.optim.AdamWConfig;
-import org.rlhf4j.core.optim.LrSchedule;
+import org.rlhf4j.core.train.TrainingArguments;
 
 /**
  * The configuration of {@link PpoTrainer}, after TRL's {@code PPOConfig} (names in {@link #toMap()}
@@ -14,8 +15,8 @@ import org.rlhf4j.core.optim.LrSchedule;
  * {@code NaN} (or 0 where noted).
  */
 public final class PpoConfig {
-  private final double learningRate;
-  private final int rolloutBatchSize;
+  private final TrainingArguments training;
+  private final long scheduleSteps;
   private final int miniBatchSize;
   private final int ppoEpochs;
   private final double clipRange;
@@ -46,14 +47,21 @@ public final class PpoConfig {
   private final int topK;
   private final double topP;
   private final int maxNewTokens;
-  private final double maxGradNorm;
-  private final double weightDecay;
-  private final long seed;
   private final boolean addBos;
 
   private PpoConfig(Builder b) {
-    learningRate = b.learningRate;
-    rolloutBatchSize = b.rolloutBatchSize;
+    training =
+        TrainingArguments.builder()
+            .learningRate(b.learningRate)
+            .schedule(b.schedule)
+            .warmupSteps(b.warmupSteps)
+            .weightDecay(b.weightDecay)
+            .maxGradNorm(b.maxGradNorm)
+            .seed(b.seed)
+            .batchSize(b.rolloutBatchSize)
+            .evalEvery(0)
+            .build();
+    scheduleSteps = b.scheduleSteps;
     miniBatchSize = b.miniBatchSize;
     ppoEpochs = b.ppoEpochs;
     clipRange = b.clipRange;
@@ -84,9 +92,6 @@ public final class PpoConfig {
     topK = b.topK;
     topP = b.topP;
     maxNewTokens = b.maxNewTokens;
-    maxGradNorm = b.maxGradNorm;
-    weightDecay = b.weightDecay;
-    seed = b.seed;
     addBos = b.addBos;
   }
 
@@ -96,12 +101,31 @@ public final class PpoConfig {
   }
 
   public double learningRate() {
-    return learningRate;
+    return training.learningRate();
+  }
+
+  /**
+   * The shared training arguments: learning rate, its schedule and warm-up (counted in optimiser
+   * steps, see {@link #scheduleSteps()}), weight decay, clipping, seed and batch size (the rollout
+   * batch size). PPO does not evaluate, so {@code evalEvery} is 0.
+   */
+  public TrainingArguments training() {
+    return training;
+  }
+
+  /**
+   * The optimiser steps over which a linear or cosine schedule decays (0 for the default constant
+   * rate). A PPO step takes {@code ppoEpochs * rolloutBatchSize / miniBatchSize} optimiser steps
+   * (fewer when early stopping ends its epochs), so a run of N PPO steps decays over about {@code N *
+   * ppoEpochs * rolloutBatchSize / miniBatchSize}.
+   */
+  public long scheduleSteps() {
+    return scheduleSteps;
   }
 
   /** Prompts sampled per PPO step (episodes per batch). */
   public int rolloutBatchSize() {
-    return rolloutBatchSize;
+    return training.batchSize();
   }
 
   /** Episodes per gradient update. */
@@ -247,16 +271,16 @@ public final class PpoConfig {
   }
 
   public double maxGradNorm() {
-    return maxGradNorm;
+    return training.maxGradNorm();
   }
 
   public double weightDecay() {
-    return weightDecay;
+    return training.weightDecay();
   }
 
   /** The seed of every random choice (sampling, minibatch order, prompt choice). */
   public long seed() {
-    return seed;
+    return training.seed();
   }
 
   /** The rollout's sampling settings ({@code stopToken} ends a response). */
@@ -280,21 +304,25 @@ public final class PpoConfig {
     return maxNewTokens;
   }
 
-  /** The optimiser (constant learning rate). */
+  /**
+   * The optimiser: AdamW (eps 1e-5) with {@link #training()}'s learning-rate schedule over {@link
+   * #scheduleSteps()} optimiser steps (constant by default).
+   */
   public AdamWConfig optimizer() {
-    return AdamWConfig.builder()
-        .schedule(LrSchedule.constant(learningRate))
-        .weightDecay(weightDecay)
-        .maxGradNorm(maxGradNorm)
-        .eps(1e-5)
-        .build();
+    return training.optimizer(scheduleSteps, 1e-5);
   }
 
   /** A JSON-friendly description with TRL's names. */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("learning_rate", learningRate);
-    m.put("batch_size", rolloutBatchSize);
+    m.put("learning_rate", training.learningRate());
+    if (training.schedule() != TrainingArguments.Schedule.CONSTANT || training.warmupSteps() > 0) {
+      // absent for the default constant rate, so that checkpoints written before schedules existed still match
+      m.put("lr_scheduler_type", training.scheduleName());
+      m.put("warmup_steps", training.warmupSteps());
+      m.put("lr_schedule_steps", scheduleSteps);
+    }
+    m.put("batch_size", training.batchSize());
     m.put("mini_batch_size", miniBatchSize);
     m.put("num_ppo_epochs", ppoEpochs);
     m.put("cliprange", clipRange);
@@ -330,9 +358,9 @@ public final class PpoConfig {
     m.put("top_k", topK);
     m.put("top_p", topP);
     m.put("response_length", maxNewTokens);
-    m.put("max_grad_norm", maxGradNorm);
-    m.put("weight_decay", weightDecay);
-    m.put("seed", seed);
+    m.put("max_grad_norm", training.maxGradNorm());
+    m.put("weight_decay", training.weightDecay());
+    m.put("seed", training.seed());
     m.put("add_bos", addBos);
     return m;
   }
@@ -345,6 +373,9 @@ public final class PpoConfig {
   /** Builds a validated {@link PpoConfig}. */
   public static final class Builder {
     private double learningRate = 1e-5;
+    private TrainingArguments.Schedule schedule = TrainingArguments.Schedule.CONSTANT;
+    private int warmupSteps;
+    private long scheduleSteps;
     private int rolloutBatchSize = 16;
     private int miniBatchSize = 4;
     private int ppoEpochs = 4;
@@ -386,6 +417,46 @@ public final class PpoConfig {
     /** Default 1e-5. */
     public Builder learningRate(double v) {
       learningRate = v;
+      return this;
+    }
+
+    /**
+     * The learning-rate schedule (default {@code CONSTANT}); {@code LINEAR} and {@code COSINE}
+     * decay over {@link #scheduleSteps(long)} optimiser steps.
+     */
+    public Builder schedule(TrainingArguments.Schedule v) {
+      checkArgument(v != null, "schedule must be set");
+      schedule = v;
+      return this;
+    }
+
+    /** Linear warm-up, in optimiser steps (default 0). */
+    public Builder warmupSteps(int v) {
+      warmupSteps = v;
+      return this;
+    }
+
+    /** The optimiser steps over which a linear or cosine schedule decays (required for them; default 0). */
+    public Builder scheduleSteps(long v) {
+      scheduleSteps = v;
+      return this;
+    }
+
+    /**
+     * Sets the shared training arguments: learning rate, schedule, warm-up, weight decay, clipping,
+     * seed and the rollout batch size ({@code batchSize}); {@code evalEvery} must be 0 (PPO does
+     * not evaluate).
+     */
+    public Builder training(TrainingArguments v) {
+      checkNotNull(v, "training");
+      checkArgument(v.evalEvery() == 0, "evalEvery must be 0 for PPO (it does not evaluate), got %s", v.evalEvery());
+      learningRate = v.learningRate();
+      schedule = v.schedule();
+      warmupSteps = v.warmupSteps();
+      weightDecay = v.weightDecay();
+      maxGradNorm = v.maxGradNorm();
+      seed = v.seed();
+      rolloutBatchSize = v.batchSize();
       return this;
     }
 
@@ -644,6 +715,12 @@ public final class PpoConfig {
       checkArgument(maxNewTokens >= 1, "maxNewTokens must be >= 1, got %s", maxNewTokens);
       checkArgument(maxGradNorm >= 0, "maxGradNorm must be >= 0, got %s", maxGradNorm);
       checkArgument(weightDecay >= 0, "weightDecay must be >= 0, got %s", weightDecay);
+      checkArgument(warmupSteps >= 0, "warmupSteps must be >= 0, got %s", warmupSteps);
+      checkArgument(
+          schedule == TrainingArguments.Schedule.CONSTANT ? scheduleSteps >= 0 : scheduleSteps >= 1,
+          "scheduleSteps (the optimiser steps a %s schedule decays over) must be >= 1, got %s",
+          schedule.name().toLowerCase(java.util.Locale.ROOT),
+          scheduleSteps);
       return new PpoConfig(this);
     }
 

@@ -7,45 +7,33 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.rlhf4j.core.data.TruncationPolicy;
 import org.rlhf4j.core.optim.AdamWConfig;
-import org.rlhf4j.core.optim.LrSchedule;
+import org.rlhf4j.core.train.TrainingArguments;
 
 /**
  * The configuration of {@link RewardTrainer}, after TRL's {@code RewardConfig}. Immutable; {@link
  * Builder#build()} names an invalid field.
  */
 public final class RewardConfig {
-  private final double learningRate;
-  private final int warmupSteps;
+  private final TrainingArguments training;
   private final int epochs;
-  private final int promptsPerBatch;
-  private final long seed;
   private final double margin;
   private final double centerRewardsCoefficient;
   private final int maxLength;
   private final double evalFraction;
-  private final double weightDecay;
-  private final double maxGradNorm;
   private final boolean addBos;
   private final boolean appendEos;
   private final TruncationPolicy truncation;
-  private final int evalEvery;
 
   private RewardConfig(Builder b) {
-    learningRate = b.learningRate;
-    warmupSteps = b.warmupSteps;
+    training = b.training.build();
     epochs = b.epochs;
-    promptsPerBatch = b.promptsPerBatch;
-    seed = b.seed;
     margin = b.margin;
     centerRewardsCoefficient = b.centerRewardsCoefficient;
     maxLength = b.maxLength;
     evalFraction = b.evalFraction;
-    weightDecay = b.weightDecay;
-    maxGradNorm = b.maxGradNorm;
     addBos = b.addBos;
     appendEos = b.appendEos;
     truncation = b.truncation;
-    evalEvery = b.evalEvery;
   }
 
   /** Defaults: lr 1e-5 with linear decay, 1 epoch, 8 prompts per batch, seed 42, no margin or centring. */
@@ -53,14 +41,22 @@ public final class RewardConfig {
     return new Builder();
   }
 
-  /** Peak learning rate (linear decay to 0). */
-  public double learningRate() {
-    return learningRate;
+  /**
+   * The shared training arguments: learning rate and schedule (default linear decay to 0), warm-up,
+   * weight decay, clipping, seed, batch size (rankings per batch) and evaluation interval.
+   */
+  public TrainingArguments training() {
+    return training;
   }
 
-  /** Linear warm-up steps. */
+  /** Peak learning rate ({@link TrainingArguments#learningRate()}). */
+  public double learningRate() {
+    return training.learningRate();
+  }
+
+  /** Linear warm-up steps ({@link TrainingArguments#warmupSteps()}). */
   public int warmupSteps() {
-    return warmupSteps;
+    return training.warmupSteps();
   }
 
   /** Passes over the training rankings. */
@@ -70,12 +66,12 @@ public final class RewardConfig {
 
   /** Rankings per batch; all C(K,2) pairs of a ranking share its batch. */
   public int promptsPerBatch() {
-    return promptsPerBatch;
+    return training.batchSize();
   }
 
   /** Seed of the data order and of the train/eval split. */
   public long seed() {
-    return seed;
+    return training.seed();
   }
 
   /** Subtracted from every reward difference in the loss. */
@@ -100,12 +96,12 @@ public final class RewardConfig {
 
   /** AdamW's decoupled weight decay. */
   public double weightDecay() {
-    return weightDecay;
+    return training.weightDecay();
   }
 
   /** Global gradient-norm clipping (0 = off). */
   public double maxGradNorm() {
-    return maxGradNorm;
+    return training.maxGradNorm();
   }
 
   /** Start every sequence with BOS. */
@@ -120,16 +116,12 @@ public final class RewardConfig {
 
   /** Evaluate every this many steps (0 = before and after training only). */
   public int evalEvery() {
-    return evalEvery;
+    return training.evalEvery();
   }
 
   /** The optimiser for {@code totalSteps} steps. */
   public AdamWConfig optimizer(long totalSteps) {
-    return AdamWConfig.builder()
-        .schedule(LrSchedule.linear(learningRate, warmupSteps, totalSteps))
-        .weightDecay(weightDecay)
-        .maxGradNorm(maxGradNorm)
-        .build();
+    return training.optimizer(totalSteps);
   }
 
   /** What happens to a ranking with a (prompt + response) longer than the maximum length (default {@link TruncationPolicy#FAIL}: an error naming the record). */
@@ -140,21 +132,24 @@ public final class RewardConfig {
   /** A JSON-friendly description, for provenance. */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("learning_rate", learningRate);
-    m.put("warmup_steps", warmupSteps);
+    m.put("learning_rate", training.learningRate());
+    if (training.schedule() != TrainingArguments.Schedule.LINEAR) {
+      m.put("lr_scheduler_type", training.scheduleName()); // absent for the default, as before it was settable
+    }
+    m.put("warmup_steps", training.warmupSteps());
     m.put("num_train_epochs", epochs);
-    m.put("prompts_per_batch", promptsPerBatch);
-    m.put("seed", seed);
+    m.put("prompts_per_batch", training.batchSize());
+    m.put("seed", training.seed());
     m.put("margin", margin);
     m.put("center_rewards_coefficient", centerRewardsCoefficient);
     m.put("max_length", maxLength);
     m.put("eval_fraction", evalFraction);
-    m.put("weight_decay", weightDecay);
-    m.put("max_grad_norm", maxGradNorm);
+    m.put("weight_decay", training.weightDecay());
+    m.put("max_grad_norm", training.maxGradNorm());
     m.put("add_bos", addBos);
     m.put("append_eos", appendEos);
     m.put("truncation", truncation.name().toLowerCase(java.util.Locale.ROOT));
-    m.put("eval_steps", evalEvery);
+    m.put("eval_steps", training.evalEvery());
     return m;
   }
 
@@ -165,33 +160,41 @@ public final class RewardConfig {
 
   /** Builds a validated {@link RewardConfig}. */
   public static final class Builder {
-    private double learningRate = 1e-5;
-    private int warmupSteps;
+    private TrainingArguments.Builder training =
+        TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42);
     private int epochs = 1;
-    private int promptsPerBatch = 8;
-    private long seed = 42;
     private double margin;
     private double centerRewardsCoefficient;
     private int maxLength = 1024;
     private double evalFraction;
-    private double weightDecay;
-    private double maxGradNorm = 1.0;
     private boolean addBos = true;
     private boolean appendEos = true;
     private TruncationPolicy truncation = TruncationPolicy.FAIL;
-    private int evalEvery;
 
     private Builder() {}
 
     /** Sets {@link RewardConfig#learningRate()}. */
     public Builder learningRate(double v) {
-      learningRate = v;
+      training.learningRate(v);
       return this;
     }
 
     /** Sets {@link RewardConfig#warmupSteps()}. */
     public Builder warmupSteps(int v) {
-      warmupSteps = v;
+      training.warmupSteps(v);
+      return this;
+    }
+
+    /** Sets {@link TrainingArguments#schedule()} (default linear decay). */
+    public Builder schedule(TrainingArguments.Schedule v) {
+      checkArgument(v != null, "schedule must be set");
+      training.schedule(v);
+      return this;
+    }
+
+    /** Replaces all the shared training arguments ({@code batchSize} is the rankings per batch). */
+    public Builder training(TrainingArguments v) {
+      training = checkNotNull(v, "training").toBuilder();
       return this;
     }
 
@@ -203,13 +206,13 @@ public final class RewardConfig {
 
     /** Sets {@link RewardConfig#promptsPerBatch()}. */
     public Builder promptsPerBatch(int v) {
-      promptsPerBatch = v;
+      training.batchSize(v);
       return this;
     }
 
     /** Sets {@link RewardConfig#seed()}. */
     public Builder seed(long v) {
-      seed = v;
+      training.seed(v);
       return this;
     }
 
@@ -239,13 +242,13 @@ public final class RewardConfig {
 
     /** Sets {@link RewardConfig#weightDecay()}. */
     public Builder weightDecay(double v) {
-      weightDecay = v;
+      training.weightDecay(v);
       return this;
     }
 
     /** Sets {@link RewardConfig#maxGradNorm()}. */
     public Builder maxGradNorm(double v) {
-      maxGradNorm = v;
+      training.maxGradNorm(v);
       return this;
     }
 
@@ -263,7 +266,7 @@ public final class RewardConfig {
 
     /** Sets {@link RewardConfig#evalEvery()}. */
     public Builder evalEvery(int v) {
-      evalEvery = v;
+      training.evalEvery(v);
       return this;
     }
 
@@ -275,17 +278,17 @@ public final class RewardConfig {
 
     /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
     public RewardConfig build() {
-      checkArgument(learningRate > 0 && Double.isFinite(learningRate), "learningRate must be positive, got %s", learningRate);
-      checkArgument(warmupSteps >= 0, "warmupSteps must be >= 0, got %s", warmupSteps);
+      try {
+        training.build(); // validates the shared arguments
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(e.getMessage().replace("batchSize", "promptsPerBatch"), e);
+      }
       checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
-      checkArgument(promptsPerBatch >= 1, "promptsPerBatch must be >= 1, got %s", promptsPerBatch);
       checkArgument(Double.isFinite(margin), "margin must be finite, got %s", margin);
       checkArgument(centerRewardsCoefficient >= 0, "centerRewardsCoefficient must be >= 0, got %s", centerRewardsCoefficient);
       checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
       checkArgument(evalFraction >= 0 && evalFraction < 1, "evalFraction must be in [0, 1), got %s", evalFraction);
-      checkArgument(weightDecay >= 0, "weightDecay must be >= 0, got %s", weightDecay);
-      checkArgument(maxGradNorm >= 0, "maxGradNorm must be >= 0, got %s", maxGradNorm);
-      checkArgument(evalEvery >= 0, "evalEvery must be >= 0, got %s", evalEvery);
+
       return new RewardConfig(this);
     }
   }

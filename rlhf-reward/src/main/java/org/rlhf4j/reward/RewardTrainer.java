@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,6 +21,8 @@ import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
+import org.rlhf4j.core.train.SupervisedLoop;
+import org.rlhf4j.core.train.TrainerCheckpoint;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.data.Ranking;
 import org.slf4j.Logger;
@@ -43,33 +46,52 @@ public final class RewardTrainer {
   private final ImmutableList<TrainingListener> listeners;
   private final Path checkpointDir; // null: no periodic checkpoints
   private final int checkpointEvery;
+  private final Path resumeFrom; // null: a fresh run
 
   /** A trainer with {@code config}. */
   public RewardTrainer(RewardConfig config) {
-    this(config, ImmutableList.of(), null, 0);
+    this(config, ImmutableList.of(), null, 0, null);
   }
 
-  private RewardTrainer(RewardConfig config, ImmutableList<TrainingListener> listeners, Path checkpointDir, int checkpointEvery) {
+  private RewardTrainer(RewardConfig config, ImmutableList<TrainingListener> listeners, Path checkpointDir, int checkpointEvery, Path resumeFrom) {
     this.config = checkNotNull(config, "config");
     this.listeners = listeners;
     this.checkpointDir = checkpointDir;
     this.checkpointEvery = checkpointEvery;
+    this.resumeFrom = resumeFrom;
   }
 
   /**
-   * This trainer writing the reward model to {@code dir} every {@code every} steps ({@link
-   * TransformerRewardModel#save}, replacing the previous one atomically).
+   * This trainer continuing, exactly, the run whose periodic checkpoint ({@link #withCheckpoints})
+   * is {@code dir}: {@code train} loads the checkpoint's weights (and normalisation) into the reward
+   * model it is given (same architecture), restores AdamW's moments and counters, the step and the
+   * position in the data order, and runs the remaining steps; metrics and weights are bit-identical
+   * to the uninterrupted run's. The configuration and rankings must be the same; a different
+   * configuration is a {@link org.rlhf4j.core.io.CheckpointException} naming only the differing
+   * keys, a checkpoint of another trainer (e.g. SFT) is refused. The evaluation before training is
+   * not repeated.
+   */
+  public RewardTrainer resumeFrom(Path dir) {
+    checkNotNull(dir, "dir");
+    return new RewardTrainer(config, listeners, checkpointDir, checkpointEvery, dir);
+  }
+
+  /**
+   * This trainer writing its state to {@code dir} every {@code every} steps, replacing the previous
+   * one atomically: the reward model as {@link TransformerRewardModel#save} writes it (so {@link
+   * TransformerRewardModel#load} reads it) plus the optimiser state and position for {@link
+   * #resumeFrom} (see {@link TrainerCheckpoint}).
    */
   public RewardTrainer withCheckpoints(Path dir, int every) {
     checkNotNull(dir, "dir");
     checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
-    return new RewardTrainer(config, listeners, dir, every);
+    return new RewardTrainer(config, listeners, dir, every, resumeFrom);
   }
 
   /** This trainer with {@code listener} added (called after the ones already added). */
   public RewardTrainer withListener(TrainingListener listener) {
     checkNotNull(listener, "listener");
-    return new RewardTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), checkpointDir, checkpointEvery);
+    return new RewardTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), checkpointDir, checkpointEvery, resumeFrom);
   }
 
   /**
@@ -140,70 +162,82 @@ public final class RewardTrainer {
     int per = Math.min(config.promptsPerBatch(), n);
     long total = (long) config.epochs() * ((n + per - 1) / per);
     List<Metrics> evals = new ArrayList<>();
+    List<RewardEvaluation> initial = new ArrayList<>(1);
     long start = System.nanoTime();
     l.onStart(PHASE, total);
-    Optional<RewardEvaluation> initial = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, 0, l, evals));
-    double lastLoss = Double.NaN;
-    long done = total;
-    try (AdamW opt = new AdamW(config.optimizer(total), rm.model())) {
-      int[] order = Permutations.random(n, rng);
-      int pos = 0;
-      int epoch = 0;
-      for (long step = 1; step <= total; step++) {
-        if (pos >= n) {
-          order = Permutations.random(n, rng);
-          pos = 0;
-          epoch++;
-        }
-        List<TokenizedRanking> chunk = new ArrayList<>(per);
-        for (int i = 0; i < per && pos < n; i++) {
-          chunk.add(tTrain.get(order[pos++]));
-        }
-        RankingBatch batch = RankingBatch.of(chunk, tok.padId());
-        rm.model().zeroGradients();
-        TransformerRewardModel.ScoredPass pass = rm.forward(batch.sequences());
-        double[] scores = pass.scores();
-        RankingLoss.Result loss =
-            RankingLoss.compute(scores, batch.winners(), batch.losers(), batch.weights(), config.margin(), config.centerRewardsCoefficient());
-        pass.backward(loss.gradScores());
-        StepOutcome o = opt.step(loss.loss());
-        lastLoss = loss.loss();
-        double mean = 0;
-        for (double s : scores) {
-          mean += s / scores.length;
-        }
-        Map<String, Double> m = new LinkedHashMap<>();
-        m.put("loss", loss.loss());
-        m.put("accuracy", loss.accuracy());
-        m.put("margin", loss.margin());
-        m.put("mean_reward", mean);
-        m.put("learning_rate", o.learningRate());
-        m.put("grad_norm", o.gradNorm());
-        m.put("epoch", epoch + (double) pos / n);
-        l.onStep(Metrics.of(PHASE, step, m));
-        if (!tEval.isEmpty() && config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < total) {
-          evaluate(rm, tEval, tok, step, l, evals);
-        }
-        if (checkpointDir != null && step % checkpointEvery == 0) {
-          rm.save(checkpointDir, Provenance.of(PHASE, config.seed(), config.toMap(), null), null);
-        }
-        if (step < total && l.stopRequested()) {
-          done = step; // a listener ended training here
-          break;
-        }
-      }
-      Optional<RewardEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, done, l, evals));
-      double seconds = (System.nanoTime() - start) / 1e9;
-      Map<String, Double> summary = new LinkedHashMap<>();
-      summary.put("loss", lastLoss);
-      summary.put("train_runtime", seconds);
-      summary.put("truncated_rankings", (double) fitTrain.truncated());
-      summary.put("skipped_rankings", (double) fitTrain.skipped());
-      fin.ifPresent(e -> summary.put("eval/accuracy", e.accuracy()));
-      l.onEnd(Metrics.of(PHASE, done, summary));
-      return new RewardResult(
-          done, opt.skippedCount(), lastLoss, n, seconds, initial, fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
-    }
+    SupervisedLoop.Task task =
+        new SupervisedLoop.Task() {
+          @Override
+          public Map<String, Double> step(AdamW opt, int[] indices, double epoch) {
+            List<TokenizedRanking> chunk = new ArrayList<>(indices.length);
+            for (int i : indices) {
+              chunk.add(tTrain.get(i));
+            }
+            RankingBatch batch = RankingBatch.of(chunk, tok.padId());
+            rm.model().zeroGradients();
+            TransformerRewardModel.ScoredPass pass = rm.forward(batch.sequences());
+            double[] scores = pass.scores();
+            RankingLoss.Result loss =
+                RankingLoss.compute(scores, batch.winners(), batch.losers(), batch.weights(), config.margin(), config.centerRewardsCoefficient());
+            pass.backward(loss.gradScores());
+            StepOutcome o = opt.step(loss.loss());
+            double mean = 0;
+            for (double s : scores) {
+              mean += s / scores.length;
+            }
+            Map<String, Double> m = new LinkedHashMap<>();
+            m.put("loss", loss.loss());
+            m.put("accuracy", loss.accuracy());
+            m.put("margin", loss.margin());
+            m.put("mean_reward", mean);
+            m.put("learning_rate", o.learningRate());
+            m.put("grad_norm", o.gradNorm());
+            m.put("epoch", epoch);
+            return m;
+          }
+
+          @Override
+          public void evaluate(long step) {
+            RewardEvaluation e = RewardTrainer.this.evaluate(rm, tEval, tok, step, l, evals);
+            if (step == 0) {
+              initial.add(e);
+            }
+          }
+
+          @Override
+          public Map<String, Object> state() {
+            return Map.of();
+          }
+
+          @Override
+          public void restoreState(Map<String, Object> state, String source) {}
+
+          @Override
+          public void writeModels(Path dir, long step) throws IOException {
+            rm.writeFiles(dir, Provenance.of(PHASE, config.seed(), config.toMap(), null), null);
+          }
+
+          @Override
+          public void loadModels(Path dir) {
+            rm.loadFrom(dir);
+          }
+        };
+    SupervisedLoop.Plan plan =
+        new SupervisedLoop.Plan(
+            PHASE, TransformerRewardModel.KIND, config.toMap(), List.of(rm.model()), config.optimizer(total), n, per, total, config.evalEvery(), !tEval.isEmpty(), config.seed());
+    SupervisedLoop.Outcome out = SupervisedLoop.run(plan, task, l, rng, checkpointDir, checkpointEvery, resumeFrom);
+    long done = out.steps();
+    Optional<RewardEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, done, l, evals));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    Map<String, Double> summary = new LinkedHashMap<>();
+    summary.put("loss", out.lastLoss());
+    summary.put("train_runtime", seconds);
+    summary.put("truncated_rankings", (double) fitTrain.truncated());
+    summary.put("skipped_rankings", (double) fitTrain.skipped());
+    fin.ifPresent(e -> summary.put("eval/accuracy", e.accuracy()));
+    l.onEnd(Metrics.of(PHASE, done, summary));
+    return new RewardResult(
+        done, out.skippedSteps(), out.lastLoss(), n, seconds, initial.stream().findFirst(), fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
   }
 
   private RewardEvaluation evaluate(TransformerRewardModel rm, List<TokenizedRanking> data, Tokenizer tok, long step, TrainingListener l, List<Metrics> sink) {

@@ -27,6 +27,9 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
   private static final int SCORING_BATCH = 32;
   private static final String GAIN = "reward_gain";
   private static final String BIAS = "reward_bias";
+
+  /** The kind recorded in reward-model checkpoints ({@code reward_model}). */
+  public static final String KIND = "reward_model";
   private final GptModel model;
   private double gain = 1.0;
   private double bias = 0.0;
@@ -172,14 +175,37 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
    */
   public void save(Path dir, Provenance provenance, Tokenizer tokenizer) {
     checkOpen();
-    ModelCheckpoint.save(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", "reward_model"), tokenizer);
+    ModelCheckpoint.save(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", KIND), tokenizer);
+  }
+
+  /** {@link #save} into the existing directory {@code dir}, without atomicity (for composite checkpoints). */
+  void writeFiles(Path dir, Provenance provenance, Tokenizer tokenizer) throws java.io.IOException {
+    checkOpen();
+    ModelCheckpoint.writeFiles(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", KIND), tokenizer);
+  }
+
+  /**
+   * Overwrites this model's weights and normalisation with those of the reward-model checkpoint in
+   * {@code dir} (same architecture).
+   */
+  void loadFrom(Path dir) {
+    checkOpen();
+    Map<String, Object> extra = ModelCheckpoint.readExtra(dir);
+    Object kind = extra.get("kind");
+    if (kind != null && !KIND.equals(kind)) {
+      throw new RlhfException(dir + ": not a reward model: the checkpoint holds a " + kind);
+    }
+    ModelCheckpoint.loadInto(dir, model);
+    if (extra.get(GAIN) instanceof Number g && extra.get(BIAS) instanceof Number b) {
+      setNormalization(g.doubleValue(), b.doubleValue());
+    }
   }
 
   /** Loads a reward model saved by {@link #save}. */
   public static TransformerRewardModel load(Path dir, ModelOptions options) {
     ModelCheckpoint.Loaded l = ModelCheckpoint.load(dir, options);
     Object kind = l.extra().get("kind");
-    if (kind != null && !"reward_model".equals(kind)) {
+    if (kind != null && !KIND.equals(kind)) {
       l.model().close();
       throw new RlhfException(dir + ": not a reward model: the checkpoint holds a " + kind + " (written by the "
           + l.provenance().trainer() + " trainer); load it with ModelCheckpoint.load");

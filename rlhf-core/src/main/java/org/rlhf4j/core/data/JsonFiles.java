@@ -50,10 +50,9 @@ public final class JsonFiles {
    *
    * @throws DataFormatException if the file is not valid JSON / JSON Lines, a record is not an
    *     object, or {@code parse} rejects a record
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static <T> ImmutableList<T> read(Path file, Function<JsonRecord, T> parse)
-      throws IOException {
+  public static <T> ImmutableList<T> read(Path file, Function<JsonRecord, T> parse) {
     return read(file, parse, LineReader.defaultMaxLineChars());
   }
 
@@ -64,10 +63,10 @@ public final class JsonFiles {
    * @throws DataFormatException if the file is empty (no records), not valid UTF-8 JSON / JSON
    *     Lines, a line or record is longer than {@code maxRecordChars}, a record is not an object,
    *     or {@code parse} rejects a record
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
   public static <T> ImmutableList<T> read(
-      Path file, Function<JsonRecord, T> parse, int maxRecordChars) throws IOException {
+      Path file, Function<JsonRecord, T> parse, int maxRecordChars) {
     checkNotNull(file, "file");
     checkNotNull(parse, "parse");
     String source = sourceName(file);
@@ -91,6 +90,8 @@ public final class JsonFiles {
           records = readLines(lines, parse);
         }
       }
+    } catch (IOException e) {
+      throw DataReadException.of(file, e);
     }
     return nonEmpty(records, source);
   }
@@ -101,14 +102,15 @@ public final class JsonFiles {
    * @throws DataFormatException if the file holds no records, a line is not a JSON object, is
    *     longer than {@link LineReader#defaultMaxLineChars()} or not UTF-8, or {@code parse} rejects
    *     it
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static <T> ImmutableList<T> readLines(Path file, Function<JsonRecord, T> parse)
-      throws IOException {
+  public static <T> ImmutableList<T> readLines(Path file, Function<JsonRecord, T> parse) {
     checkNotNull(file, "file");
     checkNotNull(parse, "parse");
     try (LineReader in = LineReader.open(file)) {
       return nonEmpty(readLines(in, parse), in.source());
+    } catch (IOException e) {
+      throw DataReadException.of(file, e);
     }
   }
 
@@ -119,10 +121,10 @@ public final class JsonFiles {
    * @param source the name used in error messages, e.g. the file name
    * @throws DataFormatException if a line is not a JSON object or too long, or {@code parse}
    *     rejects it
-   * @throws IOException if {@code in} fails
+   * @throws DataReadException if {@code in} fails
    */
   public static <T> ImmutableList<T> readLines(
-      BufferedReader in, String source, Function<JsonRecord, T> parse) throws IOException {
+      BufferedReader in, String source, Function<JsonRecord, T> parse) {
     checkNotNull(in, "in");
     checkNotNull(source, "source");
     checkNotNull(parse, "parse");
@@ -135,20 +137,34 @@ public final class JsonFiles {
    *
    * @throws DataFormatException if a line is not a JSON object, too long or not UTF-8, or {@code
    *     parse} rejects it
-   * @throws IOException if {@code in} fails
+   * @throws DataReadException if {@code in} fails
    */
-  public static <T> ImmutableList<T> readLines(LineReader in, Function<JsonRecord, T> parse)
-      throws IOException {
+  public static <T> ImmutableList<T> readLines(LineReader in, Function<JsonRecord, T> parse) {
     checkNotNull(in, "in");
     checkNotNull(parse, "parse");
     ImmutableList.Builder<T> out = ImmutableList.builder();
-    for (String line = in.readLine(); line != null; line = in.readLine()) {
+    for (String line = readLine(in); line != null; line = readLine(in)) {
       if (line.isBlank()) {
         continue;
       }
       out.add(checkNotNull(parse.apply(JsonRecord.parseLine(in.source(), in.lineNumber(), line))));
     }
     return out.build();
+  }
+
+  /**
+   * The next line of {@code in} ({@code null} at its end), an I/O failure turned into a {@link
+   * DataReadException} naming {@code in}'s source.
+   *
+   * @throws DataFormatException if the line is too long or not UTF-8
+   * @throws DataReadException if reading fails
+   */
+  public static String readLine(LineReader in) {
+    try {
+      return in.readLine();
+    } catch (IOException e) {
+      throw new DataReadException(in.source(), e);
+    }
   }
 
   /**
@@ -169,14 +185,18 @@ public final class JsonFiles {
    * @param source the name used in error messages, e.g. the file name
    * @throws DataFormatException if the text is not a JSON array of objects, or {@code parse}
    *     rejects a record
-   * @throws IOException if {@code in} fails
+   * @throws DataReadException if {@code in} fails
    */
   public static <T> ImmutableList<T> readArray(
-      BufferedReader in, String source, Function<JsonRecord, T> parse) throws IOException {
+      BufferedReader in, String source, Function<JsonRecord, T> parse) {
     checkNotNull(in, "in");
     checkNotNull(source, "source");
     checkNotNull(parse, "parse");
-    return readArray(in, source, parse, null);
+    try {
+      return readArray(in, source, parse, null);
+    } catch (IOException e) {
+      throw new DataReadException(source, e);
+    }
   }
 
   private static <T> ImmutableList<T> readArray(

@@ -4,7 +4,6 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.common.collect.ImmutableList;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -27,9 +26,9 @@ public final class SelfInstruct {
    * @throws DataFormatException if a line is malformed: invalid JSON, a missing or blank {@code
    *     instruction}, missing or empty {@code instances}, an instance without a string {@code input}
    *     or with a blank {@code output}
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static ImmutableList<SftExample> read(Path file, ChatFormat chat) throws IOException {
+  public static ImmutableList<SftExample> read(Path file, ChatFormat chat) {
     checkNotNull(chat, "chat");
     List<List<SftExample>> tasks = JsonFiles.read(file, r -> parse(r, chat));
     return tasks.stream().flatMap(List::stream).collect(ImmutableList.toImmutableList());

@@ -5,7 +5,6 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.common.collect.ImmutableList;
 import java.io.BufferedReader;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -50,9 +49,9 @@ public final class SftDatasets {
    * ChatFormat#plain()}.
    *
    * @throws DataFormatException if a line is malformed
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static ImmutableList<SftExample> read(Path file) throws IOException {
+  public static ImmutableList<SftExample> read(Path file) {
     return read(file, Format.AUTO, ChatFormat.plain());
   }
 
@@ -60,10 +59,9 @@ public final class SftDatasets {
    * The examples of {@code file} in the given format, conversations rendered with {@code chat}.
    *
    * @throws DataFormatException if a line is malformed or not in {@code format}
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static ImmutableList<SftExample> read(Path file, Format format, ChatFormat chat)
-      throws IOException {
+  public static ImmutableList<SftExample> read(Path file, Format format, ChatFormat chat) {
     checkNotNull(format, "format");
     checkNotNull(chat, "chat");
     return JsonFiles.read(file, r -> parse(r, format, chat));
@@ -73,10 +71,10 @@ public final class SftDatasets {
    * The examples read as JSON Lines from {@code in}; {@code source} names it in error messages.
    *
    * @throws DataFormatException if a line is malformed or not in {@code format}
-   * @throws IOException if {@code in} fails
+   * @throws DataReadException if {@code in} fails
    */
   public static ImmutableList<SftExample> read(
-      BufferedReader in, String source, Format format, ChatFormat chat) throws IOException {
+      BufferedReader in, String source, Format format, ChatFormat chat) {
     checkNotNull(format, "format");
     checkNotNull(chat, "chat");
     return JsonFiles.readLines(in, source, r -> parse(r, format, chat));

@@ -97,6 +97,13 @@ public final class ModelCheckpoint {
     readWeights(dir.resolve(WEIGHTS), target);
   }
 
+  /** The extra fields (e.g. {@code kind}) of the checkpoint in {@code dir}, without loading its weights. */
+  public static ImmutableMap<String, Object> readExtra(Path dir) {
+    Path metaFile = dir.resolve(META);
+    Map<String, Object> meta = readJson(metaFile);
+    return ImmutableMap.copyOf(meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of());
+  }
+
   /** Reads the checkpoint in {@code dir} into a new model with {@code options}. */
   public static Loaded load(Path dir, ModelOptions options) {
     AtomicFiles.recoverInterruptedSave(dir);

@@ -7,47 +7,38 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.rlhf4j.core.data.TruncationPolicy;
 import org.rlhf4j.core.optim.AdamWConfig;
-import org.rlhf4j.core.optim.LrSchedule;
+import org.rlhf4j.core.train.TrainingArguments;
 
 /**
  * The configuration of {@link SftTrainer} (supervised fine-tuning and pre-training), after TRL's
  * {@code SFTConfig}. Immutable; {@link Builder#build()} names an invalid field.
  */
 public final class SftConfig {
-  /** The shape of the learning-rate decay. */
+  /**
+   * The shape of the learning-rate decay.
+   *
+   * @deprecated use {@link TrainingArguments.Schedule} (the same constants)
+   */
+  @Deprecated
   public enum Schedule {
     CONSTANT,
     LINEAR,
     COSINE
   }
 
-  private final double learningRate;
-  private final Schedule schedule;
-  private final int warmupSteps;
+  private final TrainingArguments training;
   private final int epochs;
   private final int maxSteps;
-  private final int batchSize;
   private final int maxLength;
-  private final double weightDecay;
-  private final double maxGradNorm;
-  private final long seed;
-  private final int evalEvery;
   private final boolean completionOnlyLoss;
   private final boolean addBos;
   private final TruncationPolicy truncation;
 
   private SftConfig(Builder b) {
-    learningRate = b.learningRate;
-    schedule = b.schedule;
-    warmupSteps = b.warmupSteps;
+    training = b.training.build();
     epochs = b.epochs;
     maxSteps = b.maxSteps;
-    batchSize = b.batchSize;
     maxLength = b.maxLength;
-    weightDecay = b.weightDecay;
-    maxGradNorm = b.maxGradNorm;
-    seed = b.seed;
-    evalEvery = b.evalEvery;
     completionOnlyLoss = b.completionOnlyLoss;
     addBos = b.addBos;
     truncation = b.truncation;
@@ -58,19 +49,32 @@ public final class SftConfig {
     return new Builder();
   }
 
-  /** Peak learning rate. */
+  /**
+   * The shared training arguments: learning rate and schedule, warm-up, weight decay, clipping,
+   * seed, batch size (sequences per step) and evaluation interval.
+   */
+  public TrainingArguments training() {
+    return training;
+  }
+
+  /** Peak learning rate ({@link TrainingArguments#learningRate()}). */
   public double learningRate() {
-    return learningRate;
+    return training.learningRate();
   }
 
-  /** Learning-rate decay after warm-up. */
+  /**
+   * Learning-rate decay after warm-up.
+   *
+   * @deprecated use {@code training().schedule()}
+   */
+  @Deprecated
   public Schedule schedule() {
-    return schedule;
+    return Schedule.valueOf(training.schedule().name());
   }
 
-  /** Linear warm-up steps. */
+  /** Linear warm-up steps ({@link TrainingArguments#warmupSteps()}). */
   public int warmupSteps() {
-    return warmupSteps;
+    return training.warmupSteps();
   }
 
   /** Passes over the data (ignored when {@link #maxSteps()} is set). */
@@ -83,9 +87,9 @@ public final class SftConfig {
     return maxSteps;
   }
 
-  /** Sequences per step. */
+  /** Sequences per step ({@link TrainingArguments#batchSize()}). */
   public int batchSize() {
-    return batchSize;
+    return training.batchSize();
   }
 
   /** Longest sequence in tokens (also capped by the model's context). */
@@ -93,24 +97,24 @@ public final class SftConfig {
     return maxLength;
   }
 
-  /** AdamW's decoupled weight decay. */
+  /** AdamW's decoupled weight decay ({@link TrainingArguments#weightDecay()}). */
   public double weightDecay() {
-    return weightDecay;
+    return training.weightDecay();
   }
 
-  /** Global gradient-norm clipping (0 = off). */
+  /** Global gradient-norm clipping, 0 = off ({@link TrainingArguments#maxGradNorm()}). */
   public double maxGradNorm() {
-    return maxGradNorm;
+    return training.maxGradNorm();
   }
 
-  /** Seed of the data order. */
+  /** Seed of the data order ({@link TrainingArguments#seed()}). */
   public long seed() {
-    return seed;
+    return training.seed();
   }
 
-  /** Evaluate every this many steps (0 = only before and after training). */
+  /** Evaluate every this many steps, 0 = only before and after training ({@link TrainingArguments#evalEvery()}). */
   public int evalEvery() {
-    return evalEvery;
+    return training.evalEvery();
   }
 
   /** Train on completion tokens only (prompt tokens get no loss). */
@@ -125,13 +129,7 @@ public final class SftConfig {
 
   /** The optimiser configuration for {@code totalSteps} steps. */
   public AdamWConfig optimizer(long totalSteps) {
-    LrSchedule s =
-        switch (schedule) {
-          case CONSTANT -> LrSchedule.constantWithWarmup(learningRate, warmupSteps);
-          case LINEAR -> LrSchedule.linear(learningRate, warmupSteps, totalSteps);
-          case COSINE -> LrSchedule.cosine(learningRate, warmupSteps, totalSteps, 0.1);
-        };
-    return AdamWConfig.builder().schedule(s).weightDecay(weightDecay).maxGradNorm(maxGradNorm).build();
+    return training.optimizer(totalSteps);
   }
 
   /** What happens to an example longer than {@link #maxLength()} (default {@link TruncationPolicy#BALANCED}). */
@@ -142,17 +140,17 @@ public final class SftConfig {
   /** A JSON-friendly description, for checkpoint provenance. */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("learning_rate", learningRate);
-    m.put("lr_scheduler_type", schedule.name().toLowerCase(java.util.Locale.ROOT));
-    m.put("warmup_steps", warmupSteps);
+    m.put("learning_rate", training.learningRate());
+    m.put("lr_scheduler_type", training.scheduleName());
+    m.put("warmup_steps", training.warmupSteps());
     m.put("num_train_epochs", epochs);
     m.put("max_steps", maxSteps);
-    m.put("per_device_train_batch_size", batchSize);
+    m.put("per_device_train_batch_size", training.batchSize());
     m.put("max_length", maxLength);
-    m.put("weight_decay", weightDecay);
-    m.put("max_grad_norm", maxGradNorm);
-    m.put("seed", seed);
-    m.put("eval_steps", evalEvery);
+    m.put("weight_decay", training.weightDecay());
+    m.put("max_grad_norm", training.maxGradNorm());
+    m.put("seed", training.seed());
+    m.put("eval_steps", training.evalEvery());
     m.put("completion_only_loss", completionOnlyLoss);
     m.put("add_bos", addBos);
     m.put("truncation", truncation.name().toLowerCase(java.util.Locale.ROOT));
@@ -166,17 +164,11 @@ public final class SftConfig {
 
   /** Builds a validated {@link SftConfig}. */
   public static final class Builder {
-    private double learningRate = 2e-5;
-    private Schedule schedule = Schedule.LINEAR;
-    private int warmupSteps;
+    private TrainingArguments.Builder training =
+        TrainingArguments.builder().learningRate(2e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42);
     private int epochs = 3;
     private int maxSteps;
-    private int batchSize = 8;
     private int maxLength = 1024;
-    private double weightDecay;
-    private double maxGradNorm = 1.0;
-    private long seed = 42;
-    private int evalEvery;
     private boolean completionOnlyLoss = true;
     private boolean addBos = true;
     private TruncationPolicy truncation = TruncationPolicy.BALANCED;
@@ -185,19 +177,38 @@ public final class SftConfig {
 
     /** Sets {@link SftConfig#learningRate()}. */
     public Builder learningRate(double v) {
-      learningRate = v;
+      training.learningRate(v);
       return this;
     }
 
-    /** Sets {@link SftConfig#schedule()}. */
+    /**
+     * Sets the learning-rate schedule.
+     *
+     * @deprecated use {@link #schedule(TrainingArguments.Schedule)}
+     */
+    @Deprecated
     public Builder schedule(Schedule v) {
-      schedule = v;
+      checkArgument(v != null, "schedule must be set");
+      training.schedule(TrainingArguments.Schedule.valueOf(v.name()));
+      return this;
+    }
+
+    /** Sets {@link TrainingArguments#schedule()}. */
+    public Builder schedule(TrainingArguments.Schedule v) {
+      checkArgument(v != null, "schedule must be set");
+      training.schedule(v);
+      return this;
+    }
+
+    /** Replaces all the shared training arguments (the setters above change single ones). */
+    public Builder training(TrainingArguments v) {
+      training = checkNotNull(v, "training").toBuilder();
       return this;
     }
 
     /** Sets {@link SftConfig#warmupSteps()}. */
     public Builder warmupSteps(int v) {
-      warmupSteps = v;
+      training.warmupSteps(v);
       return this;
     }
 
@@ -215,7 +226,7 @@ public final class SftConfig {
 
     /** Sets {@link SftConfig#batchSize()}. */
     public Builder batchSize(int v) {
-      batchSize = v;
+      training.batchSize(v);
       return this;
     }
 
@@ -227,25 +238,25 @@ public final class SftConfig {
 
     /** Sets {@link SftConfig#weightDecay()}. */
     public Builder weightDecay(double v) {
-      weightDecay = v;
+      training.weightDecay(v);
       return this;
     }
 
     /** Sets {@link SftConfig#maxGradNorm()}. */
     public Builder maxGradNorm(double v) {
-      maxGradNorm = v;
+      training.maxGradNorm(v);
       return this;
     }
 
     /** Sets {@link SftConfig#seed()}. */
     public Builder seed(long v) {
-      seed = v;
+      training.seed(v);
       return this;
     }
 
     /** Sets {@link SftConfig#evalEvery()}. */
     public Builder evalEvery(int v) {
-      evalEvery = v;
+      training.evalEvery(v);
       return this;
     }
 
@@ -269,16 +280,10 @@ public final class SftConfig {
 
     /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
     public SftConfig build() {
-      checkArgument(learningRate > 0 && Double.isFinite(learningRate), "learningRate must be positive, got %s", learningRate);
-      checkArgument(schedule != null, "schedule must be set");
-      checkArgument(warmupSteps >= 0, "warmupSteps must be >= 0, got %s", warmupSteps);
+      training.build(); // validates the shared arguments
       checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
       checkArgument(maxSteps >= 0, "maxSteps must be >= 0, got %s", maxSteps);
-      checkArgument(batchSize >= 1, "batchSize must be >= 1, got %s", batchSize);
       checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
-      checkArgument(weightDecay >= 0, "weightDecay must be >= 0, got %s", weightDecay);
-      checkArgument(maxGradNorm >= 0, "maxGradNorm must be >= 0, got %s", maxGradNorm);
-      checkArgument(evalEvery >= 0, "evalEvery must be >= 0, got %s", evalEvery);
       return new SftConfig(this);
     }
   }

@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,7 +26,8 @@ import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
-import org.rlhf4j.core.train.Permutations;
+import org.rlhf4j.core.train.SupervisedLoop;
+import org.rlhf4j.core.train.TrainerCheckpoint;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 
@@ -50,35 +52,52 @@ public final class SftTrainer {
   private final String phase;
   private final Path checkpointDir; // null: no periodic checkpoints
   private final int checkpointEvery;
+  private final Path resumeFrom; // null: a fresh run
 
   /** A trainer with {@code config}. */
   public SftTrainer(SftConfig config) {
-    this(config, ImmutableList.of(), PHASE, null, 0);
+    this(config, ImmutableList.of(), PHASE, null, 0, null);
   }
 
-  private SftTrainer(SftConfig config, ImmutableList<TrainingListener> listeners, String phase, Path checkpointDir, int checkpointEvery) {
+  private SftTrainer(SftConfig config, ImmutableList<TrainingListener> listeners, String phase, Path checkpointDir, int checkpointEvery, Path resumeFrom) {
     this.config = checkNotNull(config, "config");
     this.listeners = listeners;
     this.phase = phase;
     this.checkpointDir = checkpointDir;
     this.checkpointEvery = checkpointEvery;
+    this.resumeFrom = resumeFrom;
   }
 
   /**
-   * This trainer writing the model to {@code dir} every {@code every} steps ({@link
-   * ModelCheckpoint}, replacing the previous one atomically; its extra fields hold {@code kind}
-   * (the phase) and {@code step}).
+   * This trainer continuing, exactly, the run whose periodic checkpoint ({@link #withCheckpoints})
+   * is {@code dir}: {@code train} loads the checkpoint's weights into the model it is given (which
+   * must have the same architecture), restores AdamW's moments and counters, the step and the
+   * position in the data order, and runs the remaining steps; metrics and weights are bit-identical
+   * to the uninterrupted run's. The configuration, phase and training data must be the same; a
+   * different configuration is a {@link org.rlhf4j.core.io.CheckpointException} naming only the
+   * differing keys. The evaluation before training is not repeated.
+   */
+  public SftTrainer resumeFrom(Path dir) {
+    checkNotNull(dir, "dir");
+    return new SftTrainer(config, listeners, phase, checkpointDir, checkpointEvery, dir);
+  }
+
+  /**
+   * This trainer writing its state to {@code dir} every {@code every} steps, replacing the previous
+   * one atomically: the model as a {@link ModelCheckpoint} (its extra fields hold {@code kind}, the
+   * phase, and {@code step}) plus the optimiser state and position for {@link #resumeFrom} (see
+   * {@link TrainerCheckpoint}).
    */
   public SftTrainer withCheckpoints(Path dir, int every) {
     checkNotNull(dir, "dir");
     checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
-    return new SftTrainer(config, listeners, phase, dir, every);
+    return new SftTrainer(config, listeners, phase, dir, every, resumeFrom);
   }
 
   /** This trainer with {@code listener} added (called after the ones already added). */
   public SftTrainer withListener(TrainingListener listener) {
     checkNotNull(listener, "listener");
-    return new SftTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), phase, checkpointDir, checkpointEvery);
+    return new SftTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), phase, checkpointDir, checkpointEvery, resumeFrom);
   }
 
   /**
@@ -87,7 +106,7 @@ public final class SftTrainer {
    */
   public SftTrainer withPhase(String phase) {
     checkArgument(phase != null && !phase.isBlank(), "phase must not be blank, got %s", phase);
-    return new SftTrainer(config, listeners, phase, checkpointDir, checkpointEvery);
+    return new SftTrainer(config, listeners, phase, checkpointDir, checkpointEvery, resumeFrom);
   }
 
   /** The phase name reported to listeners ({@value #PHASE} unless set by {@link #withPhase}). */
@@ -140,6 +159,8 @@ public final class SftTrainer {
    */
   @Deprecated
   public SftResult train(GptModel model, SftData train, SftData eval, TrainingListener listener) {
+    checkNotNull(model, "model");
+    checkNotNull(train, "train");
     checkLengths(model, train);
     if (eval != null) {
       checkLengths(model, eval);
@@ -154,86 +175,96 @@ public final class SftTrainer {
     checkMemory(model, b, train, eval);
     long stepsPerEpoch = (n + b - 1) / b;
     long total = config.maxSteps() > 0 ? config.maxSteps() : config.epochs() * stepsPerEpoch;
-    SplittableRandom rng = new SplittableRandom(config.seed());
-    int[] order = Permutations.random(n, rng);
-    int pos = 0;
-    int epoch = 0;
     List<Metrics> evals = new ArrayList<>();
     long start = System.nanoTime();
-    long tokens = 0;
-    double lastLoss = Double.NaN;
     l.onStart(phase, total);
-    Optional<SftEvaluation> initial = Optional.empty();
+    List<SftEvaluation> initial = new ArrayList<>(1);
+    long[] tokens = {0};
+    SupervisedLoop.Task task =
+        new SupervisedLoop.Task() {
+          @Override
+          public Map<String, Double> step(AdamW opt, int[] indices, double epoch) {
+            List<TokenizedSequence> seqs = new ArrayList<>(indices.length);
+            for (int i : indices) {
+              seqs.add(train.get(i));
+            }
+            long t0 = System.nanoTime();
+            SequenceBatch batch = SequenceBatch.collate(seqs, 0);
+            model.zeroGradients();
+            ForwardPass pass = model.forward(batch.tokens());
+            INDArray logp = pass.tokenLogProbs(1.0).logProbs(); // [B, T-1]
+            SftLoss.Result loss = SftLoss.compute(logp, batch.targetMask());
+            pass.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
+            StepOutcome o = opt.step(loss.loss());
+            double secs = (System.nanoTime() - t0) / 1e9;
+            tokens[0] += loss.targets();
+            Map<String, Double> m = new LinkedHashMap<>();
+            m.put("loss", loss.loss());
+            m.put("learning_rate", o.learningRate());
+            m.put("grad_norm", o.gradNorm());
+            m.put("epoch", epoch);
+            m.put("num_tokens", (double) tokens[0]);
+            m.put("tokens_per_second", loss.targets() / secs);
+            m.put("skipped_steps", (double) o.skippedTotal());
+            return m;
+          }
+
+          @Override
+          public void evaluate(long step) {
+            SftEvaluation e = SftTrainer.evaluate(model, eval, config.batchSize());
+            if (step == 0) {
+              initial.add(e);
+            }
+            evals.add(report(l, step, e));
+          }
+
+          @Override
+          public Map<String, Object> state() {
+            return Map.of("num_tokens", tokens[0]);
+          }
+
+          @Override
+          public void restoreState(Map<String, Object> state, String source) {
+            tokens[0] = TrainerCheckpoint.number(state, "num_tokens", Path.of(source)).longValue();
+          }
+
+          @Override
+          public void writeModels(Path dir, long step) throws IOException {
+            ModelCheckpoint.writeFiles(dir, model, Provenance.of(phase, config.seed(), config.toMap(), null), Map.of("kind", phase, "step", step), null);
+          }
+
+          @Override
+          public void loadModels(Path dir) {
+            ModelCheckpoint.loadInto(dir, model);
+          }
+        };
+    SupervisedLoop.Plan plan =
+        new SupervisedLoop.Plan(phase, phase, config.toMap(), List.of(model), config.optimizer(total), n, b, total, config.evalEvery(), eval != null, config.seed());
+    SupervisedLoop.Outcome out =
+        SupervisedLoop.run(plan, task, l, new SplittableRandom(config.seed()), checkpointDir, checkpointEvery, resumeFrom);
+    long done = out.steps();
+    Optional<SftEvaluation> fin = Optional.empty();
     if (eval != null) {
-      initial = Optional.of(evaluate(model, eval, config.batchSize()));
-      evals.add(report(l, 0, initial.get()));
+      fin = Optional.of(evaluate(model, eval, config.batchSize()));
+      evals.add(report(l, done, fin.get()));
     }
-    long done = total;
-    try (AdamW opt = new AdamW(config.optimizer(total), model)) {
-      for (long step = 1; step <= total; step++) {
-        if (pos >= n) {
-          order = Permutations.random(n, rng);
-          pos = 0;
-          epoch++;
-        }
-        List<TokenizedSequence> seqs = new ArrayList<>(b);
-        for (int i = 0; i < b && pos < n; i++) {
-          seqs.add(train.get(order[pos++]));
-        }
-        long t0 = System.nanoTime();
-        SequenceBatch batch = SequenceBatch.collate(seqs, 0);
-        model.zeroGradients();
-        ForwardPass pass = model.forward(batch.tokens());
-        INDArray logp = pass.tokenLogProbs(1.0).logProbs(); // [B, T-1]
-        SftLoss.Result loss = SftLoss.compute(logp, batch.targetMask());
-        pass.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
-        StepOutcome o = opt.step(loss.loss());
-        double secs = (System.nanoTime() - t0) / 1e9;
-        tokens += loss.targets();
-        lastLoss = loss.loss();
-        Map<String, Double> m = new LinkedHashMap<>();
-        m.put("loss", loss.loss());
-        m.put("learning_rate", o.learningRate());
-        m.put("grad_norm", o.gradNorm());
-        m.put("epoch", epoch + (double) pos / n);
-        m.put("num_tokens", (double) tokens);
-        m.put("tokens_per_second", loss.targets() / secs);
-        m.put("skipped_steps", (double) o.skippedTotal());
-        l.onStep(Metrics.of(phase, step, m));
-        if (eval != null && config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < total) {
-          evals.add(report(l, step, evaluate(model, eval, config.batchSize())));
-        }
-        if (checkpointDir != null && step % checkpointEvery == 0) {
-          ModelCheckpoint.save(checkpointDir, model, Provenance.of(phase, config.seed(), config.toMap(), null), Map.of("kind", phase, "step", step), null);
-        }
-        if (step < total && l.stopRequested()) {
-          done = step; // a listener ended training here
-          break;
-        }
-      }
-      Optional<SftEvaluation> fin = Optional.empty();
-      if (eval != null) {
-        fin = Optional.of(evaluate(model, eval, config.batchSize()));
-        evals.add(report(l, done, fin.get()));
-      }
-      double seconds = (System.nanoTime() - start) / 1e9;
-      Map<String, Double> summary = new LinkedHashMap<>();
-      summary.put("loss", lastLoss);
-      summary.put("train_runtime", seconds);
-      summary.put("skipped_steps", (double) opt.skippedCount());
-      fin.ifPresent(e -> summary.put("eval/perplexity", e.perplexity()));
-      l.onEnd(Metrics.of(phase, done, summary));
-      return new SftResult(
-          done,
-          opt.skippedCount(),
-          lastLoss,
-          tokens,
-          seconds,
-          initial,
-          fin,
-          ImmutableList.copyOf(evals),
-          ImmutableMap.copyOf(config.toMap()));
-    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    Map<String, Double> summary = new LinkedHashMap<>();
+    summary.put("loss", out.lastLoss());
+    summary.put("train_runtime", seconds);
+    summary.put("skipped_steps", (double) out.skippedSteps());
+    fin.ifPresent(e -> summary.put("eval/perplexity", e.perplexity()));
+    l.onEnd(Metrics.of(phase, done, summary));
+    return new SftResult(
+        done,
+        out.skippedSteps(),
+        out.lastLoss(),
+        tokens[0],
+        seconds,
+        initial.stream().findFirst(),
+        fin,
+        ImmutableList.copyOf(evals),
+        ImmutableMap.copyOf(config.toMap()));
   }
 
   /** The mean negative log-likelihood and perplexity of {@code model} on {@code data}. */

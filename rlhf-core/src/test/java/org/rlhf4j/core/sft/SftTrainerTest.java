@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.train.TrainingArguments;
 import org.rlhf4j.core.data.SftExample;
 import org.rlhf4j.core.model.GptConfig;
 import org.rlhf4j.core.model.GptModel;
@@ -43,7 +44,7 @@ class SftTrainerTest {
   void overfitsAHandfulOfPairs() {
     GptModel model = tinyModel(1, 48);
     SftData data = SftData.fromExamples(PAIRS, TOK, 48, true, true);
-    SftConfig cfg = SftConfig.builder().learningRate(3e-3).schedule(SftConfig.Schedule.CONSTANT).maxSteps(200).batchSize(4).seed(3).build();
+    SftConfig cfg = SftConfig.builder().learningRate(3e-3).schedule(TrainingArguments.Schedule.CONSTANT).maxSteps(200).batchSize(4).seed(3).build();
     SftResult r = new SftTrainer(cfg).train(model, data, data, Listeners.none());
     assertTrue(r.finalLoss() < 0.05, "final training loss " + r.finalLoss());
     assertTrue(r.finalEval().get().loss() < 0.05, "final eval loss " + r.finalEval().get().loss());
@@ -110,7 +111,7 @@ class SftTrainerTest {
     int[] train = TOK.encode(text.substring(0, 200_000));
     int[] heldOut = TOK.encode(text.substring(text.length() - 20_000));
     GptModel model = tinyModel(4, 64);
-    SftConfig cfg = SftConfig.builder().learningRate(3e-3).schedule(SftConfig.Schedule.COSINE).warmupSteps(10).maxSteps(150).batchSize(16).seed(1).build();
+    SftConfig cfg = SftConfig.builder().learningRate(3e-3).schedule(TrainingArguments.Schedule.COSINE).warmupSteps(10).maxSteps(150).batchSize(16).seed(1).build();
     SftResult r = new SftTrainer(cfg).train(model, SftData.fromCorpus(train, 64), SftData.fromCorpus(heldOut, 64).head(64), null);
     double before = r.initialEval().get().perplexity();
     double after = r.finalEval().get().perplexity();

@@ -4,13 +4,13 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.common.collect.ImmutableList;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.rlhf4j.core.data.ChatFormat;
 import org.rlhf4j.core.data.ChatMessage;
 import org.rlhf4j.core.data.DataFormatException;
+import org.rlhf4j.core.data.DataReadException;
 import org.rlhf4j.core.data.JsonFiles;
 import org.rlhf4j.core.data.JsonRecord;
 
@@ -64,9 +64,9 @@ public final class PreferenceDatasets {
    * ChatFormat#plain()}.
    *
    * @throws DataFormatException if a record is malformed
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static ImmutableList<Ranking> read(Path file) throws IOException {
+  public static ImmutableList<Ranking> read(Path file) {
     return read(file, Format.AUTO, ChatFormat.plain());
   }
 
@@ -74,10 +74,9 @@ public final class PreferenceDatasets {
    * The rankings of {@code file} in the given format, conversations rendered with {@code chat}.
    *
    * @throws DataFormatException if a record is malformed or not in {@code format}
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static ImmutableList<Ranking> read(Path file, Format format, ChatFormat chat)
-      throws IOException {
+  public static ImmutableList<Ranking> read(Path file, Format format, ChatFormat chat) {
     checkNotNull(format, "format");
     checkNotNull(chat, "chat");
     return JsonFiles.read(file, r -> distinctResponses(parse(r, format, chat)));

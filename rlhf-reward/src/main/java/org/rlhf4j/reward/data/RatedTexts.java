@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.core.data.DataFormatException;
+import org.rlhf4j.core.data.DataReadException;
 import org.rlhf4j.core.data.JsonFiles;
 import org.rlhf4j.core.data.LineReader;
 
@@ -43,12 +44,14 @@ public final class RatedTexts {
    * The texts of {@code file}, in file order.
    *
    * @throws DataFormatException if a line is malformed
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static ImmutableList<RatedText> read(Path file) throws IOException {
+  public static ImmutableList<RatedText> read(Path file) {
     checkNotNull(file, "file");
     try (LineReader in = LineReader.open(file)) {
       return JsonFiles.nonEmpty(read(in), in.source());
+    } catch (IOException e) {
+      throw DataReadException.of(file, e);
     }
   }
 
@@ -56,10 +59,9 @@ public final class RatedTexts {
    * The texts read from {@code in}; {@code source} names it in error messages.
    *
    * @throws DataFormatException if a line is malformed
-   * @throws IOException if {@code in} fails
+   * @throws DataReadException if {@code in} fails
    */
-  public static ImmutableList<RatedText> read(BufferedReader in, String source)
-      throws IOException {
+  public static ImmutableList<RatedText> read(BufferedReader in, String source) {
     checkNotNull(in, "in");
     checkNotNull(source, "source");
     return read(LineReader.of(in, source, LineReader.defaultMaxLineChars()));
@@ -69,14 +71,14 @@ public final class RatedTexts {
    * The texts read from {@code in} (not closed), lines bounded by its limit.
    *
    * @throws DataFormatException if a line is malformed, too long or not UTF-8
-   * @throws IOException if {@code in} fails
+   * @throws DataReadException if {@code in} fails
    */
-  public static ImmutableList<RatedText> read(LineReader in) throws IOException {
+  public static ImmutableList<RatedText> read(LineReader in) {
     checkNotNull(in, "in");
     String source = in.source();
     ImmutableList.Builder<RatedText> out = ImmutableList.builder();
     Map<String, Long> firstLine = new HashMap<>();
-    for (String line = in.readLine(); line != null; line = in.readLine()) {
+    for (String line = JsonFiles.readLine(in); line != null; line = JsonFiles.readLine(in)) {
       long lineNumber = in.lineNumber();
       if (line.isBlank()) {
         continue;

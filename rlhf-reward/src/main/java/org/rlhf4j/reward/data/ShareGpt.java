@@ -5,11 +5,11 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
-import java.io.IOException;
 import java.nio.file.Path;
 import org.rlhf4j.core.data.ChatFormat;
 import org.rlhf4j.core.data.ChatMessage;
 import org.rlhf4j.core.data.DataFormatException;
+import org.rlhf4j.core.data.DataReadException;
 import org.rlhf4j.core.data.JsonFiles;
 import org.rlhf4j.core.data.JsonRecord;
 
@@ -42,9 +42,9 @@ public final class ShareGpt {
    * The comparisons of {@code file}, prompts rendered with {@code chat}.
    *
    * @throws DataFormatException if a record is malformed
-   * @throws IOException if the file cannot be read
+   * @throws DataReadException if the file cannot be read
    */
-  public static ImmutableList<Ranking> read(Path file, ChatFormat chat) throws IOException {
+  public static ImmutableList<Ranking> read(Path file, ChatFormat chat) {
     checkNotNull(chat, "chat");
     return JsonFiles.read(file, r -> PreferenceDatasets.distinctResponses(parse(r, chat)));
   }
