@@ -32,6 +32,30 @@ final class HfTokenizerJson {
   private HfTokenizerJson() {}
 
   /**
+   * Whether {@code file} describes exactly GPT-2's byte-level BPE (a {@code ByteLevel} pre-tokenizer
+   * without prefix space, no normalizer, no byte fallback), which {@link Gpt2BpeTokenizer} applies;
+   * other tokenizer.json files (Llama 3's split regex, SentencePiece-style) need {@link HfTokenizer}.
+   * An unreadable file answers true, so that the GPT-2 reader reports what is wrong with it.
+   */
+  static boolean isGpt2(Path file) {
+    JsonNode root;
+    try {
+      root = BpeFiles.JSON.readTree(file.toFile());
+    } catch (IOException e) {
+      return true;
+    }
+    if (root == null || !root.isObject()) {
+      return true;
+    }
+    JsonNode pre = root.path("pre_tokenizer");
+    JsonNode norm = root.path("normalizer");
+    return pre.path("type").asText().equals("ByteLevel")
+        && !pre.path("add_prefix_space").asBoolean(false)
+        && (norm.isMissingNode() || norm.isNull())
+        && !root.path("model").path("byte_fallback").asBoolean(false);
+  }
+
+  /**
    * Reads {@code file}.
    *
    * @throws DataFormatException if it is not a BPE tokenizer.json or an entry is malformed

@@ -143,7 +143,7 @@ public final class Tokenizers {
     if (!Files.isRegularFile(configFile)) {
       configFile = dir.resolve(HF_CONFIG_FILE); // rlhf4j before 0.2, or Hugging Face's
       if (!Files.isRegularFile(configFile)) {
-        return Gpt2BpeTokenizer.fromDirectory(dir);
+        return huggingFace(dir);
       }
     }
     String src = configFile.toString();
@@ -159,7 +159,7 @@ public final class Tokenizers {
       throw new DataFormatException(src, 1, "expected a JSON object, got " + config);
     }
     if (!config.has("type")) {
-      return Gpt2BpeTokenizer.fromDirectory(dir); // Hugging Face's tokenizer_config.json
+      return huggingFace(dir); // Hugging Face's tokenizer_config.json
     }
     int version = config.path("format_version").asInt(FORMAT_VERSION);
     if (version > FORMAT_VERSION) {
@@ -203,6 +203,21 @@ public final class Tokenizers {
               + " ids");
     }
     return tokenizer;
+  }
+
+  /**
+   * A Hugging Face or OpenAI tokenizer directory: GPT-2's files ({@code vocab.json} + {@code
+   * merges.txt}, {@code encoder.json} + {@code vocab.bpe}, or a GPT-2 byte-level {@code
+   * tokenizer.json}) give a {@link Gpt2BpeTokenizer}; any other {@code tokenizer.json} (Llama 3,
+   * Qwen2, SentencePiece-style BPE) an {@link HfTokenizer}.
+   */
+  private static Tokenizer huggingFace(Path dir) {
+    Path json = dir.resolve(HfTokenizerJson.FILE);
+    boolean gpt2Files = Files.isRegularFile(dir.resolve(VOCAB_FILE)) || Files.isRegularFile(dir.resolve("encoder.json"));
+    if (!gpt2Files && Files.isRegularFile(json) && !HfTokenizerJson.isGpt2(json)) {
+      return HfTokenizer.fromDirectory(dir);
+    }
+    return Gpt2BpeTokenizer.fromDirectory(dir);
   }
 
   /** The file named by {@code field}, which must be a plain file name inside {@code dir}. */

@@ -35,6 +35,25 @@ class HfTokenizerTest {
   }
 
   @Test
+  void tokenizersLoadPicksHfTokenizerForNonGpt2TokenizerJsonAndGpt2ForGpt2s(@TempDir Path tmp) {
+    HfTokenizer ref = byteLevel();
+    String text = "Hello world, naïve café";
+    for (String folder : new String[] {"llama-gqa", "qwen2", "mistral", "tokenizer-sentencepiece-bpe"}) {
+      Tokenizer t = Tokenizers.load(HfFixtures.require(folder));
+      assertTrue(t instanceof HfTokenizer, folder + " loads as " + t.getClass().getSimpleName());
+      if (!folder.contains("sentencepiece")) {
+        assertArrayEquals(ref.encode(text), t.encode(text), folder);
+      }
+    }
+    // A directory with only a GPT-2 byte-level tokenizer.json stays on the (faster) GPT-2 class.
+    Gpt2BpeTokenizer gpt2 = BpeTrainer.of(300).train(java.util.List.of("the cat sat on the mat", "the dog sat on the log"));
+    Tokenizers.writeTokenizerJson(gpt2, tmp.resolve("tokenizer.json"));
+    Tokenizer back = Tokenizers.load(tmp);
+    assertTrue(back instanceof Gpt2BpeTokenizer, "GPT-2 tokenizer.json loads as " + back.getClass().getSimpleName());
+    assertArrayEquals(gpt2.encode("the cat sat"), back.encode("the cat sat"));
+  }
+
+  @Test
   void specialTokenTextIsMatchedByDefaultAndCanBeEncodedAsText() {
     HfTokenizer t = byteLevel();
     int imStart = t.tokenId("<|im_start|>").orElseThrow();
