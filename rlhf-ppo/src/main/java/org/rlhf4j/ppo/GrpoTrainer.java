@@ -1,0 +1,378 @@
+package org.rlhf4j.ppo;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+import static com.google.common.base.Preconditions.checkState;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicReference;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.ForwardPass;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.OutputGradients;
+import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.optim.AdamW;
+import org.rlhf4j.core.optim.StepOutcome;
+import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.Permutations;
+import org.rlhf4j.core.train.TrainingListener;
+import org.rlhf4j.reward.RewardModel;
+import org.rlhf4j.reward.TextRewardModel;
+
+/**
+ * Critic-free RL from a reward model: GRPO (Shao et al. 2024, DeepSeekMath) or RLOO (Ahmadian et al.
+ * 2024), chosen by {@link GrpoConfig}. Each step takes {@code promptsPerStep} prompts from the pool
+ * in turn, samples {@code numGenerations} completions of each ({@link RolloutCollector}), turns the
+ * group's scores into advantages ({@link Advantages}) and runs {@code numIterations} passes of the
+ * clipped surrogate over minibatches ({@link GrpoLosses}), with the KL to the reference either as
+ * {@code beta} times the k3 estimate in the loss (GRPO) or subtracted from the score before the
+ * advantages (RLOO, TRL's {@code kl_in_reward}). No value head. Not thread-safe: one thread at a
+ * time; use after {@link #close()} throws.
+ */
+public final class GrpoTrainer implements AutoCloseable {
+  private final GrpoConfig config;
+  private final GptModel policy;
+  private final GptModel reference;
+  private final Tokenizer tokenizer;
+  private final ImmutableList<String> prompts;
+  private final TrainingListener listener;
+  private final RolloutCollector collector;
+  private final AdamW optimizer;
+  private long stepCount;
+  private long episodes;
+  private final AtomicReference<Thread> user = new AtomicReference<>();
+  private volatile boolean closed;
+
+  private GrpoTrainer(Builder b) {
+    this.config = b.config;
+    this.policy = b.policy;
+    this.reference = b.reference;
+    this.tokenizer = b.tokenizer;
+    this.prompts = ImmutableList.copyOf(b.prompts);
+    this.listener = Listeners.of(b.listeners);
+    RewardModel rm = b.rewardModel instanceof TextRewardModel t && t.tokenizer().isEmpty()
+        ? t.withTokenizer(b.tokenizer)
+        : b.rewardModel;
+    this.collector = new RolloutCollector(policy, reference, rm, config.sampling(tokenizer.eosId()), config.temperature(),
+        config.rewardKlEstimator(), tokenizer.padId(), tokenizer.eosId());
+    this.optimizer = new AdamW(config.optimizer(), List.of(policy));
+  }
+
+  /** A builder for a trainer with {@code config}. */
+  public static Builder builder(GrpoConfig config) {
+    return new Builder(checkNotNull(config, "config"));
+  }
+
+  /** {@code "rloo"} for leave-one-out advantages, else {@code "grpo"}: the phase name of the metrics. */
+  public String phase() {
+    return config.advantage() == GrpoConfig.Advantage.LEAVE_ONE_OUT ? "rloo" : "grpo";
+  }
+
+  /** Runs {@code steps} steps and returns their statistics. */
+  public List<GrpoStats> train(int steps) {
+    checkArgument(steps >= 0, "steps must be >= 0, got %s", steps);
+    enter("train");
+    try {
+      listener.onStart(phase(), steps);
+      List<GrpoStats> out = new ArrayList<>(steps);
+      for (int i = 0; i < steps; i++) {
+        out.add(run());
+        if (listener.stopRequested()) {
+          break;
+        }
+      }
+      listener.onEnd(out.isEmpty() ? org.rlhf4j.core.train.Metrics.of(phase(), stepCount, Map.of())
+          : out.get(out.size() - 1).toMetrics(phase()));
+      return out;
+    } finally {
+      exit();
+    }
+  }
+
+  /** One step on the next {@code promptsPerStep} prompts of the pool. */
+  public GrpoStats step() {
+    enter("step");
+    try {
+      return run();
+    } finally {
+      exit();
+    }
+  }
+
+  private void enter(String what) {
+    if (closed) {
+      throw new IllegalStateException("GrpoTrainer." + what + "() after close()");
+    }
+    Thread me = Thread.currentThread();
+    if (!user.compareAndSet(null, me)) {
+      Thread other = user.get();
+      throw new IllegalStateException("GrpoTrainer." + what + "() called from " + me.getName() + " while "
+          + (other == me ? "this thread" : other == null ? "another thread" : other.getName())
+          + " is using the trainer: it is not thread-safe (nor re-entrant)");
+    }
+  }
+
+  private void exit() {
+    user.set(null);
+  }
+
+  private SplittableRandom stepRandom() {
+    long k = stepCount + 1;
+    return new SplittableRandom(config.seed() * 0x9E3779B97F4A7C15L ^ (k * 0xBF58476D1CE4E5B9L + 0x94D049BB133111EBL));
+  }
+
+  private GrpoStats run() {
+    long t0 = System.nanoTime();
+    SplittableRandom rng = stepRandom();
+    int g = config.numGenerations();
+    int np = config.promptsPerStep();
+    int ctx = policy.config().contextLength();
+    List<int[]> encoded = new ArrayList<>(np * g);
+    for (int i = 0; i < np; i++) {
+      int poolIndex = (int) ((stepCount * np + i) % prompts.size());
+      String text = prompts.get(poolIndex);
+      int[] ids = tokenizer.encodePrompt(text, config.addBos());
+      if (ids.length == 0 || ids.length + config.maxNewTokens() > ctx) {
+        throw new RlhfException("prompt " + poolIndex + " of the pool (\"" + text + "\") has " + ids.length
+            + " tokens; with maxNewTokens " + config.maxNewTokens() + " it needs 1 to " + (ctx - config.maxNewTokens())
+            + " to fit the context length " + ctx);
+      }
+      for (int j = 0; j < g; j++) {
+        encoded.add(ids); // [np * G]: the G samples of a prompt are contiguous
+      }
+    }
+    GroupRollout r = collector.collect(encoded, rng);
+    long t1 = System.nanoTime();
+    double[] scores = r.scores(); // [B]
+    double[] seqKl = r.sequenceKl(); // [B]
+    double[] rewards = scores.clone();
+    if (config.klInReward()) {
+      for (int i = 0; i < rewards.length; i++) {
+        rewards[i] -= config.beta() * seqKl[i]; // RLOO: r = score - beta sum_t KL_t
+      }
+    }
+    double[] adv = config.advantage() == GrpoConfig.Advantage.LEAVE_ONE_OUT
+        ? Advantages.leaveOneOut(rewards, g)
+        : Advantages.groupNormalized(rewards, g, config.advantageEps());
+    Map<String, Double> stats = new LinkedHashMap<>();
+    rolloutStats(r, scores, seqKl, rewards, g, stats);
+    stats.putAll(optimize(r, adv, rng));
+    long t2 = System.nanoTime();
+    stepCount++;
+    episodes += r.batchSize();
+    stats.put("lr", optimizer.config().schedule().lr(Math.max(1, optimizer.stepCount())));
+    stats.put("episode", (double) episodes);
+    stats.put("time/rollout", (t1 - t0) / 1e9);
+    stats.put("time/training", (t2 - t1) / 1e9);
+    GrpoStats s = new GrpoStats(stepCount, ImmutableMap.copyOf(stats));
+    listener.onStep(s.toMetrics(phase()));
+    return s;
+  }
+
+  private void rolloutStats(GroupRollout r, double[] scores, double[] seqKl, double[] rewards, int g, Map<String, Double> m) {
+    int b = r.batchSize();
+    double score = 0;
+    double kl = 0;
+    double reward = 0;
+    int eos = 0;
+    boolean[] hasEos = r.hasEos();
+    for (int i = 0; i < b; i++) {
+      score += scores[i];
+      kl += seqKl[i];
+      reward += rewards[i];
+      eos += hasEos[i] ? 1 : 0;
+    }
+    double groupStd = 0; // TRL's reward_std: the mean over groups of the group's standard deviation
+    for (int start = 0; start < b; start += g) {
+      double mean = 0;
+      for (int j = 0; j < g; j++) {
+        mean += rewards[start + j];
+      }
+      mean /= g;
+      double ss = 0;
+      for (int j = 0; j < g; j++) {
+        ss += (rewards[start + j] - mean) * (rewards[start + j] - mean);
+      }
+      groupStd += Math.sqrt(ss / (g - 1));
+    }
+    m.put("objective/kl", kl / b);
+    m.put("objective/scores", score / b);
+    m.put("objective/rlhf_reward", score / b - config.beta() * kl / b);
+    m.put("reward", reward / b);
+    m.put("reward_std", groupStd / (b / g));
+    m.put("completion_length", (double) r.tokens() / b);
+    m.put("val/num_eos_tokens", (double) eos);
+  }
+
+  private Map<String, Double> optimize(GroupRollout r, double[] adv, SplittableRandom rng) {
+    int b = r.batchSize();
+    int p = r.promptLength();
+    int n = r.steps();
+    int width = p + n;
+    int[] length = r.length();
+    double[][] old = r.logProbs();
+    double[][] ref = r.refLogProbs();
+    double[][] advTok = GrpoLosses.broadcast(adv, length, n); // [B][N]
+    double lossBeta = config.klInReward() ? 0 : config.beta();
+    TokenBatch seq = r.sequences();
+    double loss = 0;
+    double policyLoss = 0;
+    double klLoss = 0;
+    double clip = 0;
+    double approxKl = 0;
+    double ratio = 0;
+    int count = 0;
+    int skipped = 0;
+    for (int it = 0; it < config.numIterations(); it++) {
+      int[] perm = Permutations.random(b, rng);
+      for (int start = 0; start < b; start += config.miniBatchSize()) {
+        int[] idx = Arrays.copyOfRange(perm, start, Math.min(b, start + config.miniBatchSize()));
+        int[] len = ResponseTokens.rows(length, idx);
+        policy.zeroGradients();
+        ForwardPass pass = policy.forward(seq.select(idx));
+        double[][] logp = ResponseTokens.gather(pass.tokenLogProbs(config.temperature()).logProbs(), p, n);
+        GrpoLosses.Loss l = GrpoLosses.policy(logp, ResponseTokens.rows(old, idx), ResponseTokens.rows(ref, idx),
+            ResponseTokens.rows(advTok, idx), len, config.clipRange(), lossBeta);
+        INDArray gLogp = ResponseTokens.scatter(l.gradLogProbs(), p, width - 1, policy.dataType());
+        pass.backward(OutputGradients.ofLogProbs(gLogp));
+        StepOutcome o = optimizer.step(l.loss());
+        skipped += o.applied() ? 0 : 1;
+        loss += l.loss();
+        policyLoss += l.policyLoss();
+        klLoss += l.kl();
+        clip += l.surrogate().clipFraction();
+        approxKl += l.surrogate().approxKl();
+        ratio += l.surrogate().meanRatio();
+        count++;
+      }
+    }
+    policy.zeroGradients();
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("loss/total_avg", loss / count);
+    m.put("loss/policy_avg", policyLoss / count);
+    m.put("kl", klLoss / count); // TRL GRPO's "kl": the mean per-token k3 in the loss
+    m.put("policy/clipfrac_avg", clip / count);
+    m.put("policy/approxkl_avg", approxKl / count);
+    m.put("val/ratio", ratio / count);
+    m.put("optimizer/skipped_nonfinite", (double) skipped);
+    return m;
+  }
+
+  /** The configuration. */
+  public GrpoConfig config() {
+    return config;
+  }
+
+  /** The policy being trained. */
+  public GptModel policy() {
+    return policy;
+  }
+
+  /** The frozen reference. */
+  public GptModel reference() {
+    return reference;
+  }
+
+  /** Steps taken. */
+  public long stepCount() {
+    return stepCount;
+  }
+
+  /** Completions sampled so far. */
+  public long episodes() {
+    return episodes;
+  }
+
+  /** Whether {@link #close()} was called. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /** Releases the optimiser's state; the models stay the caller's. Later calls throw. Idempotent. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    checkState(user.get() == null || user.get() == Thread.currentThread(), "close() while another thread trains");
+    closed = true;
+    optimizer.close();
+  }
+
+  /** A builder of a {@link GrpoTrainer}; {@link #build()} names a missing or bad part. */
+  public static final class Builder {
+    private final GrpoConfig config;
+    private GptModel policy;
+    private GptModel reference;
+    private RewardModel rewardModel;
+    private Tokenizer tokenizer;
+    private List<String> prompts = List.of();
+    private final List<TrainingListener> listeners = new ArrayList<>();
+
+    private Builder(GrpoConfig config) {
+      this.config = config;
+    }
+
+    /** The model to train (no value head needed). */
+    public Builder policy(GptModel v) {
+      this.policy = checkNotNull(v, "policy");
+      return this;
+    }
+
+    /** The frozen reference (a different object from the policy). */
+    public Builder reference(GptModel v) {
+      this.reference = checkNotNull(v, "reference");
+      return this;
+    }
+
+    /** The reward model scoring each completion. */
+    public Builder rewardModel(RewardModel v) {
+      this.rewardModel = checkNotNull(v, "rewardModel");
+      return this;
+    }
+
+    /** The tokenizer of prompts and completions. */
+    public Builder tokenizer(Tokenizer v) {
+      this.tokenizer = checkNotNull(v, "tokenizer");
+      return this;
+    }
+
+    /** The prompt pool, taken in turn. */
+    public Builder prompts(List<String> v) {
+      checkNotNull(v, "prompts");
+      for (int i = 0; i < v.size(); i++) {
+        checkArgument(v.get(i) != null, "prompt %s is null", i);
+      }
+      this.prompts = List.copyOf(v);
+      return this;
+    }
+
+    /** A listener of every step. */
+    public Builder listener(TrainingListener v) {
+      listeners.add(checkNotNull(v, "listener"));
+      return this;
+    }
+
+    /** The trainer. */
+    public GrpoTrainer build() {
+      checkState(policy != null, "policy is not set");
+      checkState(reference != null, "reference is not set");
+      checkState(rewardModel != null, "rewardModel is not set");
+      checkState(tokenizer != null, "tokenizer is not set");
+      checkState(!prompts.isEmpty(), "prompts are not set (or empty)");
+      checkArgument(policy != reference, "policy and reference are the same model: the reference must stay frozen"
+          + " (pass policy.copy(options) as the policy)");
+      checkArgument(!policy.isClosed() && !reference.isClosed(), "policy or reference is closed");
+      return new GrpoTrainer(this);
+    }
+  }
+}
