@@ -1,0 +1,127 @@
+package org.rlhf4j.ppo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.ModelOptions;
+
+/**
+ * GRPO and RLOO on PPO's toy task ({@link PpoTrainerTest}): the reward counts the 7s among 8 sampled
+ * tokens of a near-uniform 13-token policy. With the KL to the reference weighted by 0.5 per
+ * sequence the regularised optimum is p(7) = 0.38 per token: mean score about 3.0 at a KL of about
+ * 2.9 nats (PPO reaches about 2.8 / 2.7 in 30 steps).
+ */
+class GrpoTrainerTest {
+  private static final DigitTokenizer TOK = new DigitTokenizer();
+
+  static GrpoTrainer trainer(GrpoConfig cfg, GptModel sft) {
+    return GrpoTrainer.builder(cfg)
+        .policy(sft.copy(new ModelOptions(DataType.FLOAT, 2)))
+        .reference(sft)
+        .rewardModel(new PpoTrainerTest.CountTarget())
+        .tokenizer(TOK)
+        .prompts(PpoTrainerTest.prompts())
+        .build();
+  }
+
+  private static double mean(List<GrpoStats> s, int from, int to, String name) {
+    return s.subList(from, to).stream().mapToDouble(x -> x.get(name)).average().orElseThrow();
+  }
+
+  /**
+   * RLOO with the (k1) KL in the reward and beta = 0.5 is an unbiased policy gradient of E[score] -
+   * 0.5 KL: its fixed point is the optimum above.
+   */
+  @Test
+  void rlooApproachesTheKlRegularisedOptimum() {
+    GptModel sft = PpoTrainerTest.sftModel();
+    INDArray refBefore = sft.parameters().flat().array().dup();
+    GrpoConfig cfg = GrpoConfig.rlooBuilder().learningRate(3e-3).beta(0.5).numGenerations(4).batchSize(32).miniBatchSize(16)
+        .numIterations(2).maxNewTokens(8).seed(11).build();
+    try (GrpoTrainer t = trainer(cfg, sft)) {
+      List<GrpoStats> stats = t.train(30);
+      double before = mean(stats, 0, 3, "objective/scores");
+      double after = mean(stats, 25, 30, "objective/scores");
+      double kl = mean(stats, 25, 30, "objective/kl");
+      String msg = String.format("RLOO (beta 0.5, KL in reward): score %.2f -> %.2f (optimum ~3.0), KL %.2f nats (optimum ~2.9)",
+          before, after, kl);
+      System.out.println(msg);
+      assertTrue(after > before + 1.5 && after > 2.2 && after < 4.5, msg);
+      assertTrue(kl > 1.0 && kl < 5.0, msg);
+      assertEquals(refBefore, sft.parameters().flat().array(), "the reference must never be updated");
+      for (String name : List.of("objective/kl", "objective/scores", "objective/rlhf_reward", "reward", "reward_std",
+          "loss/policy_avg", "policy/clipfrac_avg", "policy/approxkl_avg", "val/ratio", "completion_length", "lr",
+          "episode", "time/rollout", "time/training")) {
+        assertTrue(Double.isFinite(stats.get(29).get(name)), name);
+      }
+      assertEquals(30 * 32, stats.get(29).get("episode"), 0);
+      assertEquals("rloo", t.phase());
+    }
+  }
+
+  /**
+   * GRPO with beta times the k3 estimate in the loss. Its surrogate divides by the group's score
+   * std (about 1.4 at the optimum) and its loss is a mean over tokens, so the per-sequence KL weight
+   * is about beta * std: beta = 0.35 aims at the same optimum (k3's gradient also differs from the
+   * exact KL's away from the reference, so it only approaches it).
+   */
+  @Test
+  void grpoApproachesTheKlRegularisedOptimum() {
+    GptModel sft = PpoTrainerTest.sftModel();
+    GrpoConfig cfg = GrpoConfig.builder().learningRate(3e-3).beta(0.35).numGenerations(4).batchSize(32).miniBatchSize(16)
+        .numIterations(2).maxNewTokens(8).seed(11).build();
+    try (GrpoTrainer t = trainer(cfg, sft)) {
+      List<GrpoStats> stats = t.train(30);
+      double before = mean(stats, 0, 3, "objective/scores");
+      double after = mean(stats, 25, 30, "objective/scores");
+      double kl = mean(stats, 25, 30, "objective/kl");
+      String msg = String.format("GRPO (beta 0.35, k3 in loss): score %.2f -> %.2f (optimum ~3.0), KL %.2f nats (optimum ~2.9)",
+          before, after, kl);
+      System.out.println(msg);
+      assertTrue(after > before + 1.5 && after > 2.2 && after < 4.5, msg);
+      assertTrue(kl > 1.0 && kl < 5.0, msg);
+      assertTrue(Double.isFinite(stats.get(29).get("kl")) && stats.get(29).get("kl") > 0, "GRPO's per-token k3");
+      assertEquals("grpo", t.phase());
+    }
+  }
+
+  @Test
+  void sameSeedGivesTheSameNumbers() {
+    GrpoConfig cfg = GrpoConfig.builder().learningRate(3e-3).numGenerations(4).batchSize(8).maxNewTokens(4).seed(5).build();
+    List<GrpoStats> a;
+    List<GrpoStats> b;
+    try (GrpoTrainer t = trainer(cfg, PpoTrainerTest.sftModel())) {
+      a = t.train(2);
+    }
+    try (GrpoTrainer t = trainer(cfg, PpoTrainerTest.sftModel())) {
+      b = t.train(2);
+    }
+    for (String name : List.of("objective/scores", "objective/kl", "loss/policy_avg", "kl")) {
+      assertEquals(a.get(1).get(name), b.get(1).get(name), 0, name);
+    }
+  }
+
+  @Test
+  void useAfterCloseAndBadPartsAreErrors() {
+    GptModel sft = PpoTrainerTest.sftModel();
+    GrpoConfig cfg = GrpoConfig.builder().numGenerations(2).batchSize(2).maxNewTokens(2).build();
+    GrpoTrainer t = trainer(cfg, sft);
+    t.close();
+    t.close(); // idempotent
+    IllegalStateException e = assertThrows(IllegalStateException.class, t::step);
+    assertTrue(e.getMessage().contains("after close()"), e.getMessage());
+    IllegalArgumentException same = assertThrows(IllegalArgumentException.class,
+        () -> GrpoTrainer.builder(cfg).policy(sft).reference(sft).rewardModel(new PpoTrainerTest.CountTarget()).tokenizer(TOK)
+            .prompts(List.of("1")).build());
+    assertTrue(same.getMessage().contains("same model"), same.getMessage());
+    IllegalStateException missing = assertThrows(IllegalStateException.class,
+        () -> GrpoTrainer.builder(cfg).policy(sft).build());
+    assertTrue(missing.getMessage().contains("reference is not set"), missing.getMessage());
+  }
+}
