@@ -24,6 +24,9 @@ import org.rlhf4j.examples.labelling.LabellingServer;
 import org.rlhf4j.examples.labelling.TrainingStatus;
 import org.rlhf4j.examples.labelling.WebLabeller;
 import org.rlhf4j.ppo.CompletionsTable;
+import org.rlhf4j.ppo.GrpoConfig;
+import org.rlhf4j.ppo.GrpoStats;
+import org.rlhf4j.ppo.GrpoTrainer;
 import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.ppo.PpoStats;
 import org.rlhf4j.ppo.PpoTrainer;
@@ -96,6 +99,16 @@ final class ReadmeSnippets {
     dpo.saveCheckpoint(Path.of("dpo"), r, "sft");          // a ModelCheckpoint, loadable like any other
     // or in one call, from a loop that collects rankings:
     DpoResult r2 = DpoTrainer.trainOn(cfg, policy, sft, tok, rankings);
+  }
+
+  static void grpo(GptModel sft, Tokenizer tok, RewardModel rm, List<String> prompts) {
+    // README: GRPO and RLOO
+    GrpoConfig cfg = GrpoConfig.builder().learningRate(1e-5).beta(0.04).numGenerations(8).batchSize(32).build();
+    // or GrpoConfig.rlooBuilder()...build()
+    try (GrpoTrainer t = GrpoTrainer.builder(cfg).policy(sft.copy(sft.options())).reference(sft)
+        .rewardModel(rm).tokenizer(tok).prompts(prompts).listener(new LoggingListener(10)).build()) {
+      List<GrpoStats> stats = t.train(100);    // or t.step()
+    }
   }
 
   static void dl4j(MultiLayerNetwork sentimentNet, Tokenizer tok, PpoConfig cfg, GptModel policy, GptModel sft) {
