@@ -201,6 +201,19 @@ class ExamplesTest {
   }
 
   @Test
+  void grpoAndRlooExamplesRaiseTheApplicationsReward() {
+    for (boolean rloo : new boolean[] {false, true}) {
+      List<org.rlhf4j.ppo.GrpoStats> s = GrpoExample.run(15, 3, rloo);
+      assertEquals(15, s.size());
+      double first = (s.get(0).get("objective/scores") + s.get(1).get("objective/scores")) / 2;
+      double last = (s.get(13).get("objective/scores") + s.get(14).get("objective/scores")) / 2;
+      System.out.printf("GrpoExample (%s): lowercase letters (of 12) %.2f -> %.2f%n", rloo ? "rloo" : "grpo", first, last);
+      assertTrue(last > first + 2, (rloo ? "RLOO" : "GRPO") + ": the application's reward (lowercase letters, of 12) should rise: "
+          + first + " -> " + last);
+    }
+  }
+
+  @Test
   void generateExampleReadsAHuggingFaceGpt2Directory(@TempDir Path tmp) {
     Tokenizer tok = Gpt2BpeTokenizer.fromDirectory(TestData.require("gpt2/encoder.json").getParent());
     GptConfig c = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(8).heads(2).layers(1).contextLength(24).build();
