@@ -61,6 +61,8 @@ class GrpoTrainerTest {
         assertTrue(Double.isFinite(stats.get(29).get(name)), name);
       }
       assertEquals(30 * 32, stats.get(29).get("episode"), 0);
+      GrpoStats last = stats.get(29); // the KL is in the reward the advantages see
+      assertEquals(last.get("objective/scores") - 0.5 * last.get("objective/kl"), last.get("reward"), 1e-9);
       assertEquals("rloo", t.phase());
     }
   }
@@ -88,6 +90,8 @@ class GrpoTrainerTest {
       assertTrue(kl > 1.0 && kl < 5.0, msg);
       assertTrue(Double.isFinite(stats.get(29).get("kl")) && stats.get(29).get("kl") > 0, "GRPO's per-token k3");
       assertEquals("grpo", t.phase());
+      GrpoStats last = stats.get(29); // the KL is in the loss: the advantages see the bare score
+      assertEquals(last.get("objective/scores"), last.get("reward"), 1e-9);
     }
   }
 
@@ -123,5 +127,30 @@ class GrpoTrainerTest {
     IllegalStateException missing = assertThrows(IllegalStateException.class,
         () -> GrpoTrainer.builder(cfg).policy(sft).build());
     assertTrue(missing.getMessage().contains("reference is not set"), missing.getMessage());
+  }
+
+  @Test
+  void aNonFiniteScoreIsAnErrorNamingTheSequence() {
+    GptModel sft = PpoTrainerTest.sftModel();
+    GrpoConfig cfg = GrpoConfig.builder().numGenerations(2).batchSize(4).maxNewTokens(2).build();
+    org.rlhf4j.reward.RewardModel nan = new org.rlhf4j.reward.RewardModel() {
+      @Override
+      public INDArray score(org.rlhf4j.core.model.TokenBatch seq) {
+        return org.nd4j.linalg.factory.Nd4j.createFromArray(1.0, 2.0, Double.NaN, 0.0);
+      }
+
+      @Override
+      public INDArray score(org.rlhf4j.core.model.TokenBatch seq, int responseStart) {
+        return score(seq);
+      }
+    };
+    try (GrpoTrainer t = GrpoTrainer.builder(cfg).policy(sft.copy(sft.options())).reference(sft).rewardModel(nan)
+        .tokenizer(TOK).prompts(PpoTrainerTest.prompts()).build()) {
+      INDArray before = t.policy().parameters().flat().array().dup();
+      org.rlhf4j.core.RlhfException e = assertThrows(org.rlhf4j.core.RlhfException.class, t::step);
+      assertTrue(e.getMessage().contains("scored sequence 2 of the rollout NaN"), e.getMessage());
+      assertEquals(before, t.policy().parameters().flat().array(), "no update from a NaN score");
+      assertEquals(0, t.stepCount());
+    }
   }
 }
