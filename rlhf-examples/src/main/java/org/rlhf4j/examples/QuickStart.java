@@ -48,6 +48,9 @@ import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.ppo.PpoStats;
 import org.rlhf4j.ppo.PpoTrainer;
+import org.rlhf4j.ppo.PromptPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.rlhf4j.reward.RewardConfig;
 import org.rlhf4j.reward.RewardResult;
 import org.rlhf4j.reward.RewardTrainer;
@@ -71,6 +74,8 @@ import org.rlhf4j.reward.TransformerRewardModel;
  * rlhf4j.quickstart.*} (see {@link #knob}); the defaults are what the README reports.
  */
 public final class QuickStart {
+  private static final Logger LOG = LoggerFactory.getLogger(QuickStart.class);
+
 
   /** The command-line options. */
   public record Options(long seed, Path out, Preset preset, Path modelDir, int threads, boolean quiet) {
@@ -275,8 +280,12 @@ public final class QuickStart {
           .maxNewTokens(maxNew).temperature(temperature).klCoef(knobD("klCoef", 0.1)).adaptiveKl(knobD("targetKl", TARGET_KL), knobD("klHorizon", 4.0) * batch)
           .missingEosPenalty(knobD("missingEosPenalty", 1.0)).whitenRewards(knob("whitenRewards", 0) != 0).seed(o.seed());
       PpoConfig ppoCfg = pb.build();
+      PromptPool pool = PromptPool.fitting(data.ppoPrompts, tok, ppoCfg, context); // openings too long for the context are left out
+      if (pool.tooLong() + pool.empty() > 0) {
+        LOG.info("PPO prompts: {}", pool.summary());
+      }
       PpoTrainer ppo = PpoTrainer.builder(ppoCfg).policy(sft.withNewValueHead()).reference(sft).rewardModel(proxy)
-          .tokenizer(tok).prompts(data.ppoPrompts).listener(stage("ppo", listener)).build();
+          .tokenizer(tok).prompts(pool.prompts()).listener(stage("ppo", listener)).build();
       List<CurvePoint> curve = new ArrayList<>();
       curve.add(track(0, sft, sft, proxy, gold, tok, data.trackPrompts, sampling, o.seed() + 7, metrics, recorder));
       GptModel best = null;
