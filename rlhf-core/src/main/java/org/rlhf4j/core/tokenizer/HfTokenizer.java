@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -145,45 +144,8 @@ public final class HfTokenizer implements Tokenizer {
           src, 1, "model.dropout = " + dropout + " is not supported (BPE dropout is random)");
     }
     // vocabulary
-    JsonNode vocabNode = model.path("vocab");
-    if (!vocabNode.isObject()) {
-      throw new DataFormatException(
-          src, 1, "model.vocab must be an object from token to id, got " + vocabNode.getNodeType());
-    }
-    Map<String, Integer> v = new HashMap<>(vocabNode.size() * 2);
-    Map<Integer, String> byId = new HashMap<>(vocabNode.size() * 2);
-    int index = 0;
-    for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      index++;
-      JsonNode id = e.getValue();
-      if (!id.isInt() || id.intValue() < 0) {
-        throw new DataFormatException(
-            src,
-            index,
-            "model.vocab entry "
-                + index
-                + ", token "
-                + BpeVocabulary.quote(e.getKey())
-                + ": id must be a non-negative integer, got "
-                + id);
-      }
-      String other = byId.putIfAbsent(id.intValue(), e.getKey());
-      if (other != null) {
-        throw new DataFormatException(
-            src,
-            index,
-            "model.vocab entry "
-                + index
-                + ": id "
-                + id
-                + " of token "
-                + BpeVocabulary.quote(e.getKey())
-                + " is already used by token "
-                + BpeVocabulary.quote(other));
-      }
-      v.put(e.getKey(), id.intValue());
-    }
+    Map<Integer, String> byId = new HashMap<>();
+    Map<String, Integer> v = HfTokenizerJson.readVocab(src, model.path("vocab"), byId);
     this.vocab = v;
     // added tokens
     List<Added> added = new ArrayList<>();

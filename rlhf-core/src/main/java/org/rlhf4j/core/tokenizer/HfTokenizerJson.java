@@ -81,31 +81,8 @@ final class HfTokenizerJson {
           src, 1, "model.type is " + BpeVocabulary.quote(type) + ", expected \"BPE\"");
     }
     warnAboutOptions(src, root, model);
-    JsonNode vocabNode = model.path("vocab");
-    if (!vocabNode.isObject()) {
-      throw new DataFormatException(
-          src, 1, "model.vocab must be an object from token to id, got " + vocabNode.getNodeType());
-    }
-    Map<String, Integer> vocab = new LinkedHashMap<>();
     Map<Integer, String> byId = new LinkedHashMap<>();
-    int index = 0;
-    for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      index++;
-      JsonNode v = e.getValue();
-      if (!v.isInt() || v.intValue() < 0) {
-        throw new DataFormatException(
-            src,
-            index,
-            "model.vocab entry "
-                + index
-                + ", token "
-                + BpeVocabulary.quote(e.getKey())
-                + ": id must be a non-negative integer, got "
-                + v);
-      }
-      add(src, index, "model.vocab entry " + index, e.getKey(), v.intValue(), vocab, byId);
-    }
+    Map<String, Integer> vocab = readVocab(src, model.path("vocab"), byId);
     JsonNode added = root.path("added_tokens");
     for (int i = 0; i < added.size(); i++) {
       JsonNode a = added.get(i);
@@ -144,6 +121,37 @@ final class HfTokenizerJson {
       merges.add(merge(src, i, mergesNode.get(i)));
     }
     return new Model(vocab, merges);
+  }
+
+  /**
+   * {@code model.vocab} (token to id) of a tokenizer.json, checked: ids are non-negative integers used
+   * once. Fills {@code byId} (id to token) as well; errors name the file and the entry.
+   */
+  static Map<String, Integer> readVocab(String src, JsonNode vocabNode, Map<Integer, String> byId) {
+    if (!vocabNode.isObject()) {
+      throw new DataFormatException(
+          src, 1, "model.vocab must be an object from token to id, got " + vocabNode.getNodeType());
+    }
+    Map<String, Integer> vocab = new LinkedHashMap<>(vocabNode.size() * 2);
+    int index = 0;
+    for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      index++;
+      JsonNode v = e.getValue();
+      if (!v.isInt() || v.intValue() < 0) {
+        throw new DataFormatException(
+            src,
+            index,
+            "model.vocab entry "
+                + index
+                + ", token "
+                + BpeVocabulary.quote(e.getKey())
+                + ": id must be a non-negative integer, got "
+                + v);
+      }
+      add(src, index, "model.vocab entry " + index, e.getKey(), v.intValue(), vocab, byId);
+    }
+    return vocab;
   }
 
   private static void add(
