@@ -64,7 +64,7 @@ public final class GrpoTrainer implements AutoCloseable {
         : b.rewardModel;
     this.collector = new RolloutCollector(policy, reference, rm, config.sampling(tokenizer.eosId()), config.temperature(),
         config.rewardKlEstimator(), tokenizer.padId(), tokenizer.eosId());
-    this.optimizer = new AdamW(config.optimizer(), List.of(policy));
+    this.optimizer = new AdamW(config.optimizer(), policy);
   }
 
   /** A builder for a trainer with {@code config}. */

@@ -116,7 +116,7 @@ public final class PpoTrainer implements AutoCloseable {
     this.owned = ImmutableList.copyOf(b.owned);
     this.checkpointDir = b.checkpointDir;
     this.checkpointEvery = b.checkpointEvery;
-    this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
+    this.optimizer = AdamW.over(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
     this.shaping = new ScoreShaping(config);
     this.kl = config.adaptiveKl()
         ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon())
@@ -337,12 +337,12 @@ public final class PpoTrainer implements AutoCloseable {
 
   /** Bytes a step with {@code batch} sequences of {@code length} tokens needs beyond the models' weights (a lower bound). */
   static long estimateBytes(PpoConfig config, GptModel policy, GptModel reference, GptModel critic, int batch, int length) {
-    double bytes = MemoryEstimate.activationBytes(policy.config(), policy.dataType(), batch, length);
-    bytes += MemoryEstimate.activationBytes(reference.config(), reference.dataType(), batch, length);
+    double bytes = MemoryEstimate.activationBytes(policy, batch, length);
+    bytes += MemoryEstimate.activationBytes(reference, batch, length);
     if (critic != null) {
-      bytes += MemoryEstimate.activationBytes(critic.config(), critic.dataType(), batch, length);
+      bytes += MemoryEstimate.activationBytes(critic, batch, length);
     }
-    bytes += MemoryEstimate.decodeCacheBytes(policy.config(), policy.dataType(), batch, length);
+    bytes += MemoryEstimate.decodeCacheBytes(policy, batch, length);
     if (config.klEstimator() == KlEstimator.FULL) { // both models' full logits
       bytes += 2.0 * batch * length * policy.config().vocabSize() * MemoryEstimate.elementBytes(policy.dataType());
     }
@@ -830,8 +830,8 @@ public final class PpoTrainer implements AutoCloseable {
         longest = Math.max(longest, n);
       }
       if (!prompts.isEmpty()) { // before the optimiser's moments are allocated
-        long optimizerBytes = MemoryEstimate.parameterBytes(policy.config(), policy.dataType(), 2)
-            + (critic == null ? 0 : MemoryEstimate.parameterBytes(critic.config(), critic.dataType(), 2));
+        long optimizerBytes = MemoryEstimate.parameterBytes(policy, 2)
+            + (critic == null ? 0 : MemoryEstimate.parameterBytes(critic, 2));
         checkMemory(config, policy, reference, critic, config.rolloutBatchSize(), longest + config.maxNewTokens(), optimizerBytes);
       }
       PpoTrainer t = new PpoTrainer(this);

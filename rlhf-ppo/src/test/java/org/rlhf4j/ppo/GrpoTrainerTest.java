@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.gpt2.GptModel;
 
 /**
