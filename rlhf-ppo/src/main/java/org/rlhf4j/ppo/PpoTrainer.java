@@ -17,12 +17,12 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.Generator;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.MemoryEstimate;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.TokenLogProbs;
-import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.sft.SequenceBatch;
@@ -35,10 +35,10 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.RewardModel;
+import org.rlhf4j.reward.TextRewardModel;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.rlhf4j.reward.TextRewardModel;
 
 /**
  * PPO for RLHF (Ziegler et al. 2019; Ouyang et al. 2022) with TRL's recipe. One {@link #step}:

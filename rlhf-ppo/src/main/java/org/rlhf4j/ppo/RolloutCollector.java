@@ -10,9 +10,9 @@ import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.TokenBatch;
-import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.reward.RewardModel;
 
 /**

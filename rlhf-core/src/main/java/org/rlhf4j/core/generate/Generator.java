@@ -8,9 +8,9 @@ import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.DecodeSession;
 import org.rlhf4j.core.model.TokenBatch;
-import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.tensor.Tensor;
 
 /**

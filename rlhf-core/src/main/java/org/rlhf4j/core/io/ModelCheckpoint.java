@@ -15,11 +15,11 @@ import java.util.Optional;
 import java.util.TreeSet;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.Rlhf4j;
-import org.rlhf4j.core.model.gpt2.GptConfig;
-import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
-import org.rlhf4j.core.model.CausalLm;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizers;
 

@@ -7,9 +7,9 @@ import static com.google.common.base.Preconditions.checkState;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.OutputGradients;
-import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.sft.SequenceBatch;
 
 /**

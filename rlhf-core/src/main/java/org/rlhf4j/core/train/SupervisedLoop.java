@@ -10,9 +10,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.AdamWConfig;
-import org.rlhf4j.core.model.CausalLm;
 
 /**
  * The epoch loop shared by the supervised trainers (SFT, pre-training, reward modelling): batches

@@ -16,9 +16,9 @@ import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ConfigDrift;
 import org.rlhf4j.core.io.SafetensorsReader;
 import org.rlhf4j.core.io.SafetensorsWriter;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.FlatTensors;
 import org.rlhf4j.core.model.ParameterLayout;
-import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 
 /**

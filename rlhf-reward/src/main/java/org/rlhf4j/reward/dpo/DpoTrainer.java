@@ -16,6 +16,7 @@ import java.util.SplittableRandom;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.sft.SequenceBatch;
@@ -29,7 +30,6 @@ import org.rlhf4j.core.train.SequenceLogProbs;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.TokenizedRanking;
 import org.rlhf4j.reward.data.Ranking;
-import org.rlhf4j.core.model.CausalLm;
 
 /**
  * Direct Preference Optimization (Rafailov et al. 2023): trains a policy on human rankings without
