@@ -95,40 +95,6 @@ public final class ParameterLayout {
     return new ParameterLayout(out);
   }
 
-  /**
-   * A layout of arbitrary named tensors (e.g. LoRA adapters), in the given order within each group:
-   * the weight-decayed ones first, then the others, so the decay group stays a prefix of the buffer.
-   *
-   * @param shapes name to shape, in the wanted order (use an ordered map)
-   * @param decayed the names AdamW decays (each must be in {@code shapes})
-   * @throws IllegalArgumentException if a name is empty or repeated, a dimension is not positive, or a
-   *     decayed name is not in {@code shapes}
-   */
-  public static ParameterLayout of(java.util.Map<String, long[]> shapes, java.util.Set<String> decayed) {
-    for (String name : decayed) {
-      checkArgument(shapes.containsKey(name), "decayed tensor %s is not in the layout", name);
-    }
-    List<Entry> out = new ArrayList<>();
-    long offset = 0;
-    for (boolean decayGroup : new boolean[] {true, false}) {
-      for (java.util.Map.Entry<String, long[]> e : shapes.entrySet()) {
-        if (decayed.contains(e.getKey()) != decayGroup) {
-          continue;
-        }
-        checkArgument(!e.getKey().isEmpty(), "tensor names must not be empty");
-        long[] shape = e.getValue().clone();
-        long size = 1;
-        for (long dim : shape) {
-          checkArgument(dim > 0, "tensor %s has a dimension <= 0: %s", e.getKey(), Arrays.toString(shape));
-          size = Math.multiplyExact(size, dim);
-        }
-        out.add(new Entry(e.getKey(), shape, offset, size, decayGroup));
-        offset += size;
-      }
-    }
-    return new ParameterLayout(out);
-  }
-
   /** All entries, in buffer order. */
   public ImmutableList<Entry> entries() {
     return entries;
