@@ -16,9 +16,9 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -64,7 +64,7 @@ public final class GrpoTrainer implements AutoCloseable {
         : b.rewardModel;
     this.collector = new RolloutCollector(policy, reference, rm, config.sampling(tokenizer.eosId()), config.temperature(),
         config.rewardKlEstimator(), tokenizer.padId(), tokenizer.eosId());
-    this.optimizer = new AdamW(config.optimizer(), List.of(policy));
+    this.optimizer = new AdamW(config.optimizer(), policy);
   }
 
   /** A builder for a trainer with {@code config}. */

@@ -19,8 +19,8 @@ import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.io.SafetensorsReader;
 import org.rlhf4j.core.io.SafetensorsWriter;
 import org.rlhf4j.core.model.FlatTensors;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 

@@ -18,11 +18,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.MemoryEstimate;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.TokenLogProbs;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.sft.SequenceBatch;
@@ -35,10 +35,10 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.RewardModel;
+import org.rlhf4j.reward.TextRewardModel;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.rlhf4j.reward.TextRewardModel;
 
 /**
  * PPO for RLHF (Ziegler et al. 2019; Ouyang et al. 2022) with TRL's recipe. One {@link #step}:
@@ -116,7 +116,7 @@ public final class PpoTrainer implements AutoCloseable {
     this.owned = ImmutableList.copyOf(b.owned);
     this.checkpointDir = b.checkpointDir;
     this.checkpointEvery = b.checkpointEvery;
-    this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
+    this.optimizer = AdamW.over(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
     this.shaping = new ScoreShaping(config);
     this.kl = config.adaptiveKl()
         ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon())
@@ -337,12 +337,12 @@ public final class PpoTrainer implements AutoCloseable {
 
   /** Bytes a step with {@code batch} sequences of {@code length} tokens needs beyond the models' weights (a lower bound). */
   static long estimateBytes(PpoConfig config, GptModel policy, GptModel reference, GptModel critic, int batch, int length) {
-    double bytes = MemoryEstimate.activationBytes(policy.config(), policy.dataType(), batch, length);
-    bytes += MemoryEstimate.activationBytes(reference.config(), reference.dataType(), batch, length);
+    double bytes = MemoryEstimate.activationBytes(policy, batch, length);
+    bytes += MemoryEstimate.activationBytes(reference, batch, length);
     if (critic != null) {
-      bytes += MemoryEstimate.activationBytes(critic.config(), critic.dataType(), batch, length);
+      bytes += MemoryEstimate.activationBytes(critic, batch, length);
     }
-    bytes += MemoryEstimate.decodeCacheBytes(policy.config(), policy.dataType(), batch, length);
+    bytes += MemoryEstimate.decodeCacheBytes(policy, batch, length);
     if (config.klEstimator() == KlEstimator.FULL) { // both models' full logits
       bytes += 2.0 * batch * length * policy.config().vocabSize() * MemoryEstimate.elementBytes(policy.dataType());
     }
@@ -830,8 +830,8 @@ public final class PpoTrainer implements AutoCloseable {
         longest = Math.max(longest, n);
       }
       if (!prompts.isEmpty()) { // before the optimiser's moments are allocated
-        long optimizerBytes = MemoryEstimate.parameterBytes(policy.config(), policy.dataType(), 2)
-            + (critic == null ? 0 : MemoryEstimate.parameterBytes(critic.config(), critic.dataType(), 2));
+        long optimizerBytes = MemoryEstimate.parameterBytes(policy, 2)
+            + (critic == null ? 0 : MemoryEstimate.parameterBytes(critic, 2));
         checkMemory(config, policy, reference, critic, config.rolloutBatchSize(), longest + config.maxNewTokens(), optimizerBytes);
       }
       PpoTrainer t = new PpoTrainer(this);

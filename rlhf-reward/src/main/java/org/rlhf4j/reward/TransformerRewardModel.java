@@ -9,12 +9,12 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.model.ModelOptions;
-import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
  * The InstructGPT reward model: a GPT backbone (typically initialised from the SFT model) whose LM

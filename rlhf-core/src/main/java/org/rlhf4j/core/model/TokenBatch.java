@@ -173,8 +173,12 @@ public final class TokenBatch {
     return -1;
   }
 
-  /** Copies rows {@code [from, to)}: ids, mask and positions (counted over real tokens) into the arrays. */
-  void copyRows(int from, int to, int[] idsOut, int[] maskOut, int[] positionsOut) {
+  /**
+   * Copies rows {@code [from, to)} into the arrays (each at least {@code (to - from) * length()}
+   * long): ids, mask and positions (counted over real tokens, so padding does not shift them), for a
+   * model's forward pass over a shard of the batch.
+   */
+  public void copyRows(int from, int to, int[] idsOut, int[] maskOut, int[] positionsOut) {
     System.arraycopy(ids, from * length, idsOut, 0, (to - from) * length);
     System.arraycopy(mask, from * length, maskOut, 0, (to - from) * length);
     for (int r = 0; r < to - from; r++) {

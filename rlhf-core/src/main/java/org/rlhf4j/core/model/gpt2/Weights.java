@@ -1,6 +1,7 @@
-package org.rlhf4j.core.model;
+package org.rlhf4j.core.model.gpt2;
 
 import com.google.common.collect.ImmutableList;
+import org.rlhf4j.core.model.FlatTensors;
 import org.rlhf4j.core.tensor.Tensor;
 
 /**
