@@ -27,6 +27,8 @@ import org.rlhf4j.core.io.SafetensorsWriter;
 import org.rlhf4j.core.io.TensorInfo;
 import org.rlhf4j.core.model.FlatTensors;
 import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.ParameterSpec;
+import org.rlhf4j.core.model.Trainable;
 import org.rlhf4j.core.tensor.Tensor;
 
 /**
@@ -67,25 +69,19 @@ public final class LoraAdapter implements AutoCloseable {
     this.config = config;
     this.modules = ImmutableList.copyOf(modules);
     ImmutableMap.Builder<String, LinearModule> m = ImmutableMap.builder();
-    Map<String, long[]> shapes = new LinkedHashMap<>();
-    Set<String> decayed = new HashSet<>();
+    List<ParameterSpec> table = new ArrayList<>();
     for (LinearModule lm : modules) {
       m.put(lm.name(), lm);
-      shapes.put(keyA(lm.name()), new long[] {config.r(), lm.inFeatures()});
-      shapes.put(keyB(lm.name()), new long[] {lm.outFeatures(), config.r()});
-      decayed.add(keyA(lm.name()));
-      decayed.add(keyB(lm.name()));
+      // the values are set by create/load; the table's initialisation is not used
+      table.add(ParameterSpec.decayed(keyA(lm.name()), ParameterSpec.Init.zeros(), config.r(), lm.inFeatures()));
+      table.add(ParameterSpec.decayed(keyB(lm.name()), ParameterSpec.Init.zeros(), lm.outFeatures(), config.r()));
     }
     this.byName = m.buildOrThrow();
     for (Map.Entry<String, long[]> e : savedShapes.entrySet()) {
-      String key = savedKey(e.getKey());
-      shapes.put(key, e.getValue());
-      if (decays(e.getKey(), e.getValue())) {
-        decayed.add(key);
-      }
+      table.add(new ParameterSpec(savedKey(e.getKey()), e.getValue(), ParameterSpec.Init.zeros(), decays(e.getKey(), e.getValue())));
     }
     this.savedParameters = ImmutableList.copyOf(savedShapes.keySet());
-    ParameterLayout layout = ParameterLayout.of(shapes, decayed);
+    ParameterLayout layout = ParameterLayout.of(table);
     this.params = FlatTensors.zeros(layout, type);
     this.grads = FlatTensors.zeros(layout, type);
   }
@@ -381,6 +377,15 @@ public final class LoraAdapter implements AutoCloseable {
   public FlatTensors gradients() {
     checkOpen();
     return grads;
+  }
+
+  /**
+   * The adapter's tensors and gradients as one optimiser group ({@code new AdamW(config,
+   * adapter.trainable(threads))}): AdamW then keeps moments for these tensors alone.
+   */
+  public Trainable trainable(int threads) {
+    checkOpen();
+    return new Trainable("lora", params, grads, threads);
   }
 
   /** Sets every gradient to zero. */
