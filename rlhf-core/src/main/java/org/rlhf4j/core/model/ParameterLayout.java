@@ -7,6 +7,7 @@ import com.google.common.collect.ImmutableMap;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Where each named parameter of a model lives in one flat buffer, derived from the model's table of
@@ -82,6 +83,24 @@ public final class ParameterLayout {
       }
     }
     return new ParameterLayout(out, ordered);
+  }
+
+  /**
+   * A layout of other architectures' tensors: {@code decayed} (weight-decayed, laid out first) and
+   * {@code plain}, each mapping names to shapes in iteration order. Names must be distinct.
+   */
+  public static ParameterLayout of(Map<String, long[]> decayed, Map<String, long[]> plain) {
+    List<Entry> out = new ArrayList<>();
+    long offset = 0;
+    for (Map<String, long[]> group : List.of(decayed, plain)) {
+      for (Map.Entry<String, long[]> e : group.entrySet()) {
+        long[] shape = e.getValue().clone();
+        long size = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+        out.add(new Entry(e.getKey(), shape, offset, size, group == decayed));
+        offset += size;
+      }
+    }
+    return new ParameterLayout(out);
   }
 
   /** All entries, in buffer order. */

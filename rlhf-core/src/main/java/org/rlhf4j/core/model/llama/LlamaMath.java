@@ -1,0 +1,212 @@
+package org.rlhf4j.core.model.llama;
+
+import static org.rlhf4j.core.tensor.Blas.batchedMatmul;
+import static org.rlhf4j.core.tensor.Blas.gemm;
+import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.tensor.AttentionKernels;
+import org.rlhf4j.core.tensor.HeadKernels;
+import org.rlhf4j.core.tensor.LlamaKernels;
+import org.rlhf4j.core.tensor.PointwiseKernels;
+import org.rlhf4j.core.tensor.Tensor;
+
+/**
+ * The forward and backward pass of a Llama-family model, written out by hand like GPT-2's: BLAS for
+ * the matrix products, Java kernels for everything else. Reads top to bottom like Hugging Face's
+ * {@code LlamaModel.forward}; the backward mirrors it in reverse. Weights keep {@code nn.Linear}'s
+ * {@code [out, in]} layout, so a projection is {@code y = x W^T}.
+ *
+ * <p>Grouped-query attention needs no copies of the key/value heads: the {@code rep = H/KV} query
+ * heads sharing a key/value head are adjacent in the {@code [b*H, T, dh]} layout, so they form one
+ * {@code [rep*T, dh]} matrix per key/value head and every attention product is one batched product
+ * over {@code b*KV} groups (whose backward sums over the group by itself).
+ */
+final class LlamaMath {
+  private final LlamaConfig c;
+  private final LlamaKernels lk;
+  private final AttentionKernels attn;
+  private final PointwiseKernels pw;
+  private final HeadKernels head;
+  private final double attnScale;
+  final Tensor cos; // [contextLength, dh/2]
+  final Tensor sin;
+
+  LlamaMath(LlamaConfig config, DataType type) {
+    this.c = config;
+    this.lk = LlamaKernels.of(type);
+    this.attn = AttentionKernels.of(type);
+    this.pw = PointwiseKernels.of(type);
+    this.head = HeadKernels.of(type);
+    this.attnScale = 1.0 / Math.sqrt(config.headDim());
+    int half = config.headDim() / 2;
+    double[] inv = config.inverseFrequencies();
+    double[] cs = new double[config.contextLength() * half];
+    double[] sn = new double[cs.length];
+    for (int p = 0; p < config.contextLength(); p++) {
+      for (int i = 0; i < half; i++) {
+        double angle = p * inv[i];
+        cs[p * half + i] = Math.cos(angle);
+        sn[p * half + i] = Math.sin(angle);
+      }
+    }
+    this.cos = Tensor.of(Nd4j.createFromArray(cs).reshape(config.contextLength(), half).castTo(type).dup('c'));
+    this.sin = Tensor.of(Nd4j.createFromArray(sn).reshape(config.contextLength(), half).castTo(type).dup('c'));
+  }
+
+  /** Runs the trunk: {@code ws.ids} (with {@code ws.positions}, {@code ws.keyMask}) to {@code ws.hidden}. */
+  void forward(LlamaWorkspace ws, LlamaWeights w, int ways) {
+    int b = ws.b;
+    int t = ws.t;
+    int n = b * t;
+    int d = c.hiddenSize();
+    int h = c.heads();
+    int kv = c.kvHeads();
+    int dh = c.headDim();
+    int rep = h / kv;
+    int f = c.intermediateSize();
+    double eps = c.rmsNormEps();
+    lk.embed(ws.ids, w.embed, ws.layers[0].in, n, d);
+    for (int l = 0; l < c.layers(); l++) {
+      LlamaWeights.Block p = w.blocks.get(l);
+      LlamaWorkspace.LayerActs a = ws.layers[l];
+      Tensor out = l + 1 < c.layers() ? ws.layers[l + 1].in : ws.last;
+      // --- attention on RMSNorm(in)
+      lk.rmsNorm(a.in, p.inputNorm(), a.xn1, a.rstd1, n, d, eps);
+      gemm(a.xn1, p.wq(), ws.q2, false, true, ways); // [n, qd]
+      gemm(a.xn1, p.wk(), ws.k2, false, true, ways); // [n, kvd]
+      gemm(a.xn1, p.wv(), ws.v2, false, true, ways);
+      if (c.qkvBias()) {
+        lk.addBias(ws.q2, p.bq(), n, h * dh);
+        lk.addBias(ws.k2, p.bk(), n, kv * dh);
+        lk.addBias(ws.v2, p.bv(), n, kv * dh);
+      }
+      attn.splitHeads(ws.q2, a.q, b, t, h, dh); // [b*H, T, dh]
+      attn.splitHeads(ws.k2, a.k, b, t, kv, dh); // [b*KV, T, dh]
+      attn.splitHeads(ws.v2, a.v, b, t, kv, dh);
+      lk.rope(a.q, cos, sin, ws.positions, b, h, t, dh, false);
+      lk.rope(a.k, cos, sin, ws.positions, b, kv, t, dh, false);
+      Tensor qg = a.q.reshape((long) b * kv, (long) rep * t, dh);
+      Tensor attg = a.att.reshape((long) b * kv, (long) rep * t, t);
+      batchedMatmul(qg, a.k, attg, false, true); // scores [b*KV, rep*T, T]
+      attn.causalSoftmax(a.att, ws.keyMask, b, h, t, attnScale);
+      batchedMatmul(attg, a.v, ws.yh.reshape((long) b * kv, (long) rep * t, dh), false, false); // [b*H, T, dh]
+      attn.mergeHeads(ws.yh, a.y, b, t, h, dh); // [n, qd]
+      a.mid.array().assign(a.in.array());
+      gemmAccumulate(a.y, p.wo(), a.mid, false, true, ways); // mid = in + y Wo^T
+      // --- SwiGLU MLP on RMSNorm(mid)
+      lk.rmsNorm(a.mid, p.postNorm(), a.xn2, a.rstd2, n, d, eps);
+      gemm(a.xn2, p.wGate(), a.gate, false, true, ways); // [n, F]
+      gemm(a.xn2, p.wUp(), a.up, false, true, ways);
+      lk.siluGate(a.gate, a.up, a.act, n * f);
+      out.array().assign(a.mid.array());
+      gemmAccumulate(a.act, p.wDown(), out, false, true, ways); // out = mid + act Wdown^T
+    }
+    lk.rmsNorm(ws.last, w.norm, ws.hidden, ws.rstdF, n, d, eps);
+  }
+
+  /** {@code logits [n, V] = hidden W_lm^T}. */
+  void logits(LlamaWorkspace ws, LlamaWeights w, int ways) {
+    gemm(ws.hidden, w.lmHead, ws.logits, false, true, ways);
+  }
+
+  /** Per-token log-probabilities and entropies at a temperature; needs {@link #logits} first. */
+  void tokenLogProbs(LlamaWorkspace ws, double invTemperature, Tensor logp, Tensor entropy) {
+    head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.b, ws.t, c.vocabSize());
+  }
+
+  /** {@code values [n] = hidden . w_head + b_head}. */
+  void values(LlamaWorkspace ws, LlamaWeights w, Tensor values) {
+    pw.scalarHead(ws.hidden, w.headW, w.headB, values, ws.b * ws.t, c.hiddenSize());
+  }
+
+  /**
+   * Converts upstream gradients of the log-probabilities and entropies into {@code ws.dLogits};
+   * {@code extraDLogits} (a gradient of the raw logits, may be {@code null}) is added.
+   */
+  void logitsGradient(LlamaWorkspace ws, double invTemperature, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor extraDLogits) {
+    if (gLogp != null || gEntropy != null) {
+      head.tokenLogProbsBackward(ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, c.vocabSize());
+      if (extraDLogits != null) {
+        ws.dLogits.array().addi(extraDLogits.array());
+      }
+    } else {
+      ws.dLogits.array().assign(extraDLogits.array());
+    }
+  }
+
+  /**
+   * Backpropagates to the parameters, adding to {@code g}; {@code ws.dLogits} is used when {@code
+   * hasDLogits}, {@code dValues [n]} may be {@code null}.
+   */
+  void backward(LlamaWorkspace ws, LlamaWeights w, LlamaWeights g, boolean hasDLogits, Tensor dValues, int ways) {
+    int b = ws.b;
+    int t = ws.t;
+    int n = b * t;
+    int d = c.hiddenSize();
+    int h = c.heads();
+    int kv = c.kvHeads();
+    int dh = c.headDim();
+    int rep = h / kv;
+    int f = c.intermediateSize();
+    long bkv = (long) b * kv;
+    long rt = (long) rep * t;
+    // --- heads -> dHidden [n, d]
+    ws.dHidden.zero();
+    if (hasDLogits) {
+      gemmAccumulate(ws.dLogits, w.lmHead, ws.dHidden, false, false, ways); // [n, V] x [V, d]
+      gemmAccumulate(ws.dLogits, ws.hidden, g.lmHead, true, false, ways); // dW_lm += dLogits^T hidden
+    }
+    if (dValues != null) {
+      pw.scalarHeadBackward(dValues, ws.hidden, w.headW, ws.dHidden, g.headW, g.headB, n, d);
+    }
+    // --- final RMSNorm
+    ws.dResid.zero();
+    lk.rmsNormBackward(ws.dHidden, ws.last, ws.rstdF, w.norm, ws.dResid, g.norm, n, d);
+    for (int l = c.layers() - 1; l >= 0; l--) {
+      LlamaWeights.Block p = w.blocks.get(l);
+      LlamaWeights.Block gp = g.blocks.get(l);
+      LlamaWorkspace.LayerActs a = ws.layers[l];
+      // --- MLP: out = mid + (silu(xn2 Wg^T) * (xn2 Wu^T)) Wd^T ; dResid = dL/dout
+      gemmAccumulate(ws.dResid, a.act, gp.wDown(), true, false, ways); // [d, n] x [n, F]
+      gemm(ws.dResid, p.wDown(), ws.dAct, false, false, ways); // [n, d] x [d, F]
+      lk.siluGateBackward(ws.dAct, a.gate, a.up, ws.dGate, ws.dUp, n * f);
+      gemmAccumulate(ws.dGate, a.xn2, gp.wGate(), true, false, ways); // [F, n] x [n, d]
+      gemmAccumulate(ws.dUp, a.xn2, gp.wUp(), true, false, ways);
+      gemm(ws.dGate, p.wGate(), ws.dXn, false, false, ways); // [n, F] x [F, d]
+      gemmAccumulate(ws.dUp, p.wUp(), ws.dXn, false, false, ways);
+      lk.rmsNormBackward(ws.dXn, a.mid, a.rstd2, p.postNorm(), ws.dResid, gp.postNorm(), n, d); // dResid = dL/dmid
+      // --- attention: mid = in + merge(softmax(rope(q) rope(k)^T / sqrt(dh)) v) Wo^T
+      gemmAccumulate(ws.dResid, a.y, gp.wo(), true, false, ways); // [d, n] x [n, qd]
+      gemm(ws.dResid, p.wo(), ws.dY, false, false, ways); // [n, qd]
+      attn.splitHeads(ws.dY, ws.dyh, b, t, h, dh); // [b*H, T, dh]
+      Tensor dyg = ws.dyh.reshape(bkv, rt, dh);
+      Tensor attg = a.att.reshape(bkv, rt, t);
+      Tensor dAttg = ws.dAtt.reshape(bkv, rt, t);
+      batchedMatmul(dyg, a.v, dAttg, false, true); // dP = dY V^T [b*KV, rep*T, T]
+      batchedMatmul(attg, dyg, ws.dv, true, false); // dV = P^T dY [b*KV, T, dh]
+      attn.causalSoftmaxBackward(a.att, ws.dAtt, b, h, t, attnScale); // dS
+      batchedMatmul(dAttg, a.k, ws.dq.reshape(bkv, rt, dh), false, false); // dQ = dS K
+      batchedMatmul(dAttg, a.q.reshape(bkv, rt, dh), ws.dk, true, false); // dK = dS^T Q
+      lk.rope(ws.dq, cos, sin, ws.positions, b, h, t, dh, true);
+      lk.rope(ws.dk, cos, sin, ws.positions, b, kv, t, dh, true);
+      attn.mergeHeads(ws.dq, ws.dq2, b, t, h, dh); // [n, qd]
+      attn.mergeHeads(ws.dk, ws.dk2, b, t, kv, dh); // [n, kvd]
+      attn.mergeHeads(ws.dv, ws.dv2, b, t, kv, dh);
+      if (c.qkvBias()) {
+        pw.sumRows(ws.dq2, gp.bq(), n, h * dh);
+        pw.sumRows(ws.dk2, gp.bk(), n, kv * dh);
+        pw.sumRows(ws.dv2, gp.bv(), n, kv * dh);
+      }
+      gemmAccumulate(ws.dq2, a.xn1, gp.wq(), true, false, ways); // [qd, n] x [n, d]
+      gemmAccumulate(ws.dk2, a.xn1, gp.wk(), true, false, ways);
+      gemmAccumulate(ws.dv2, a.xn1, gp.wv(), true, false, ways);
+      gemm(ws.dq2, p.wq(), ws.dXn, false, false, ways); // [n, qd] x [qd, d]
+      gemmAccumulate(ws.dk2, p.wk(), ws.dXn, false, false, ways);
+      gemmAccumulate(ws.dv2, p.wv(), ws.dXn, false, false, ways);
+      lk.rmsNormBackward(ws.dXn, a.in, a.rstd1, p.inputNorm(), ws.dResid, gp.inputNorm(), n, d); // dResid = dL/din
+    }
+    lk.embedBackward(ws.ids, ws.dResid, g.embed, n, d);
+  }
+}

@@ -1,0 +1,271 @@
+package org.rlhf4j.core.model.llama;
+
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import java.util.SplittableRandom;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.FlatTensors;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.tensor.CpuBackend;
+
+/**
+ * A Llama-family causal language model (Llama, Qwen2, Mistral; see {@link LlamaConfig}) with
+ * hand-written forward and backward passes over ND4J. Parameters live in one flat buffer with
+ * Hugging Face's tensor names ({@link #parameters()}, laid out by {@link LlamaLayout}), gradients in
+ * another ({@link #gradients()}); {@link LlamaForwardPass#backward} adds to the gradients, so losses
+ * and micro-batches accumulate until {@link #zeroGradients()}.
+ *
+ * <p>Padding may be on either side: positions are counted over real tokens only (a left-padded row
+ * gets the positions of the same row unpadded, as Hugging Face's {@code position_ids} in generation),
+ * and padded keys are masked. The whole batch is one workspace; matrix products use {@code
+ * options.threads()} threads. Not thread-safe: one pass at a time, and a new {@link #forward}
+ * invalidates the previous pass. Close the model to free its native memory.
+ */
+public final class LlamaModel implements AutoCloseable {
+  static {
+    CpuBackend.configure(); // before ND4J loads OpenBLAS, where this is the first use of ND4J
+  }
+
+  private final LlamaConfig config;
+  private final ModelOptions options;
+  private final FlatTensors params;
+  private final FlatTensors grads;
+  private final LlamaWeights weights;
+  private final LlamaWeights gradWeights;
+  private final LlamaMath math;
+  private final LlamaWorkspace ws;
+  private long passId;
+  private boolean closed;
+
+  private LlamaModel(LlamaConfig config, ModelOptions options, FlatTensors params) {
+    this.config = config;
+    this.options = options;
+    this.params = params;
+    this.grads = FlatTensors.zeros(params.layout(), options.dataType());
+    this.weights = new LlamaWeights(params, config);
+    this.gradWeights = new LlamaWeights(grads, config);
+    this.math = new LlamaMath(config, options.dataType());
+    this.ws = new LlamaWorkspace(config, options.dataType());
+  }
+
+  /**
+   * A model with Hugging Face's initialisation from {@code seed}: matrices and embeddings N(0,
+   * {@code std}) (transformers' {@code initializer_range}, 0.02 for Llama), norm gains 1, biases 0, a
+   * scalar head as in {@link #withNewScalarHead(long)}.
+   */
+  public static LlamaModel randomInit(LlamaConfig config, long seed, double std, ModelOptions options) {
+    checkNotNull(config, "config");
+    LlamaModel m = uninitialized(config, options);
+    SplittableRandom rng = new SplittableRandom(seed);
+    for (ParameterLayout.Entry e : m.params.layout().entries()) {
+      INDArray p = m.params.get(e.name()).array();
+      if (e.name().endsWith("norm.weight") || e.name().endsWith("layernorm.weight")) {
+        p.assign(1);
+      } else if (e.decay()) {
+        double s = e.name().equals(LlamaLayout.SCALAR_W) ? 1.0 / Math.sqrt(config.hiddenSize() + 1.0) : std;
+        double[] v = new double[(int) e.size()];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = rng.nextGaussian() * s;
+        }
+        p.assign(org.nd4j.linalg.factory.Nd4j.createFromArray(v).reshape(e.shape()).castTo(options.dataType()));
+      }
+    }
+    return m;
+  }
+
+  /** A model whose parameters are all zero, to be filled by a loader through {@link #parameters()}. */
+  public static LlamaModel uninitialized(LlamaConfig config, ModelOptions options) {
+    checkNotNull(config, "config");
+    checkNotNull(options, "options");
+    return new LlamaModel(config, options, FlatTensors.zeros(LlamaLayout.of(config), options.dataType()));
+  }
+
+  /** A deep copy (parameters only; gradients start at zero) with the given options. */
+  public LlamaModel copy(ModelOptions newOptions) {
+    checkOpen();
+    LlamaModel m = uninitialized(config, newOptions);
+    m.params.flat().array().assign(params.flat().array().castTo(newOptions.dataType()));
+    return m;
+  }
+
+  /**
+   * A copy of this model with a freshly initialised scalar head (weights N(0, 1/sqrt(d+1)), bias 0,
+   * from {@code seed}), e.g. a reward model or critic initialised from a policy.
+   */
+  public LlamaModel withNewScalarHead(long seed) {
+    checkOpen();
+    LlamaModel m = uninitialized(config.toBuilder().scalarHead(true).build(), options);
+    for (ParameterLayout.Entry e : params.layout().entries()) {
+      if (!e.name().startsWith("scalar_head.")) {
+        m.params.get(e.name()).array().assign(params.get(e.name()).array());
+      }
+    }
+    SplittableRandom rng = new SplittableRandom(seed);
+    INDArray w = m.params.get(LlamaLayout.SCALAR_W).array();
+    double std = 1.0 / Math.sqrt(config.hiddenSize() + 1.0);
+    for (long i = 0; i < w.length(); i++) {
+      w.putScalar(i, rng.nextGaussian() * std);
+    }
+    m.params.get(LlamaLayout.SCALAR_B).array().assign(0);
+    return m;
+  }
+
+  /** A copy of this model with a zero scalar head (PPO's value head). */
+  public LlamaModel withNewValueHead() {
+    LlamaModel m = withNewScalarHead(0);
+    m.params.get(LlamaLayout.SCALAR_W).array().assign(0);
+    return m;
+  }
+
+  /** The architecture. */
+  public LlamaConfig config() {
+    return config;
+  }
+
+  /** The element type and thread count. */
+  public ModelOptions options() {
+    return options;
+  }
+
+  /** The element type. */
+  public DataType dataType() {
+    return options.dataType();
+  }
+
+  /** The parameters (named views of one flat buffer); writing them changes the model. */
+  public FlatTensors parameters() {
+    checkOpen();
+    return params;
+  }
+
+  /** The accumulated gradients, laid out like {@link #parameters()}. */
+  public FlatTensors gradients() {
+    checkOpen();
+    return grads;
+  }
+
+  /** Sets all gradients to zero. */
+  public void zeroGradients() {
+    checkOpen();
+    grads.zero();
+  }
+
+  /** Runs the model on {@code [B, T]} token ids with an attention mask. */
+  public LlamaForwardPass forward(INDArray ids, INDArray mask) {
+    return forward(TokenBatch.of(ids, mask));
+  }
+
+  /**
+   * Runs the model on {@code batch}; the returned pass computes the heads on demand and
+   * backpropagates. Invalidates any earlier pass of this model.
+   *
+   * @throws RlhfException if a token id is outside the vocabulary or the batch is longer than the
+   *     context
+   */
+  public LlamaForwardPass forward(TokenBatch batch) {
+    checkOpen();
+    validate(batch);
+    int b = batch.batchSize();
+    int t = batch.length();
+    ws.ensure(b, t);
+    fillRows(batch, ws.ids, ws.keyMask, ws.positions);
+    math.forward(ws, weights, options.threads());
+    return new LlamaForwardPass(this, ++passId, batch);
+  }
+
+  /** Row-major ids, mask and positions counted over real tokens ({@code max(0, real tokens so far - 1)}). */
+  static void fillRows(TokenBatch batch, int[] ids, int[] mask, int[] positions) {
+    int t = batch.length();
+    for (int r = 0; r < batch.batchSize(); r++) {
+      int seen = 0;
+      for (int j = 0; j < t; j++) {
+        int i = r * t + j;
+        ids[i] = batch.id(r, j);
+        mask[i] = batch.mask(r, j);
+        seen += mask[i];
+        positions[i] = Math.max(0, seen - 1);
+      }
+    }
+  }
+
+  /**
+   * A key/value-cached decoder for {@code batch} sequences of at most {@code capacity} positions
+   * (prompt plus new tokens). The session reads this model's current parameters.
+   */
+  public LlamaDecodeSession newDecodeSession(int batch, int capacity) {
+    checkOpen();
+    return new LlamaDecodeSession(this, batch, capacity);
+  }
+
+  private void validate(TokenBatch batch) {
+    int v = config.vocabSize();
+    if (batch.length() > config.contextLength()) {
+      throw new RlhfException("sequence length " + batch.length() + " exceeds the model's context length " + config.contextLength());
+    }
+    for (int b = 0; b < batch.batchSize(); b++) {
+      for (int t = 0; t < batch.length(); t++) {
+        int id = batch.id(b, t);
+        if (id < 0 || id >= v) {
+          throw new RlhfException("token id " + id + " at batch row " + b + ", position " + t + " is outside the vocabulary [0, " + v + ")");
+        }
+      }
+    }
+  }
+
+  // --- package-private access for the pass and the decoder
+
+  void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("the model " + config + " has been closed (its native memory was freed)");
+    }
+  }
+
+  void checkCurrent(long id) {
+    checkOpen();
+    if (id != passId) {
+      throw new IllegalStateException("this forward pass is stale: the model has run another forward pass since");
+    }
+  }
+
+  LlamaWorkspace workspace() {
+    return ws;
+  }
+
+  LlamaMath math() {
+    return math;
+  }
+
+  LlamaWeights weights() {
+    return weights;
+  }
+
+  LlamaWeights gradWeights() {
+    return gradWeights;
+  }
+
+  /** Whether {@link #close()} has been called. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /** Frees the model's native memory; using it afterwards is an {@link IllegalStateException}. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    ws.close();
+    grads.close();
+    params.close();
+  }
+
+  @Override
+  public String toString() {
+    return "LlamaModel" + config + " " + options.dataType();
+  }
+}
