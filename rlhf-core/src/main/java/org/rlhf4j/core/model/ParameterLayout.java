@@ -90,17 +90,10 @@ public final class ParameterLayout {
    * {@code plain}, each mapping names to shapes in iteration order. Names must be distinct.
    */
   public static ParameterLayout of(Map<String, long[]> decayed, Map<String, long[]> plain) {
-    List<Entry> out = new ArrayList<>();
-    long offset = 0;
-    for (Map<String, long[]> group : List.of(decayed, plain)) {
-      for (Map.Entry<String, long[]> e : group.entrySet()) {
-        long[] shape = e.getValue().clone();
-        long size = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
-        out.add(new Entry(e.getKey(), shape, offset, size, group == decayed));
-        offset += size;
-      }
-    }
-    return new ParameterLayout(out);
+    List<ParameterSpec> table = new ArrayList<>();
+    decayed.forEach((name, shape) -> table.add(ParameterSpec.decayed(name, ParameterSpec.Init.zeros(), shape)));
+    plain.forEach((name, shape) -> table.add(ParameterSpec.plain(name, ParameterSpec.Init.zeros(), shape)));
+    return of(table);
   }
 
   /** All entries, in buffer order. */
