@@ -7,6 +7,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.FlatTensors;
+import org.rlhf4j.core.model.LinearAdapters;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.model.TokenBatch;
@@ -229,6 +230,21 @@ public final class LlamaModel implements AutoCloseable {
     if (id != passId) {
       throw new IllegalStateException("this forward pass is stale: the model has run another forward pass since");
     }
+  }
+
+  /**
+   * Attaches adapters to this model's linear layers (e.g. {@code LoraLayers} of a LoRA adapter), or
+   * detaches them with {@code null}. Passes from then on call them; an earlier pass becomes stale.
+   */
+  public void setAdapters(LinearAdapters adapters) {
+    checkOpen();
+    math.adapters = adapters;
+    passId++;
+  }
+
+  /** The attached adapters, or null. */
+  public LinearAdapters adapters() {
+    return math.adapters;
   }
 
   LlamaWorkspace workspace() {
