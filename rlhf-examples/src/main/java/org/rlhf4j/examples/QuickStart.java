@@ -24,6 +24,7 @@ import org.rlhf4j.core.hf.PretrainedModels;
 import org.rlhf4j.core.io.AtomicFiles;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.gpt2.GptConfig;
@@ -288,7 +289,7 @@ public final class QuickStart {
           .tokenizer(tok).prompts(pool.prompts()).listener(stage("ppo", listener)).build();
       List<CurvePoint> curve = new ArrayList<>();
       curve.add(track(0, sft, sft, proxy, gold, tok, data.trackPrompts, sampling, o.seed() + 7, metrics, recorder));
-      GptModel best = null;
+      CausalLm best = null;
       long bestStep = 0;
       List<PpoStats> ppoStats = new ArrayList<>();
       int every = knob("trackEvery", p.trackEvery);
@@ -498,7 +499,7 @@ public final class QuickStart {
   }
 
   /** Samples {@code policy} on the tracking prompts and records proxy, gold and KL as a "track" evaluation. */
-  private static CurvePoint track(long step, GptModel policy, GptModel sft, RewardModel proxy, RewardModel gold, Tokenizer tok, List<String> prompts, SamplingConfig sampling, long seed,
+  private static CurvePoint track(long step, CausalLm policy, CausalLm sft, RewardModel proxy, RewardModel gold, Tokenizer tok, List<String> prompts, SamplingConfig sampling, long seed,
       JsonlMetricsWriter metrics, MetricsRecorder recorder) {
     List<Samples.Sample> s = Samples.sampleAndScore(policy, sft, proxy, gold, tok, prompts, sampling, seed, 32);
     CurvePoint c = new CurvePoint("ppo", step, Math.max(0, Samples.meanKl(s)), Samples.meanScore(s), Samples.meanGold(s));

@@ -7,7 +7,6 @@ import com.google.common.collect.ImmutableMap;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Where each named parameter of a model lives in one flat buffer, derived from the model's table of
@@ -83,17 +82,6 @@ public final class ParameterLayout {
       }
     }
     return new ParameterLayout(out, ordered);
-  }
-
-  /**
-   * A layout of other architectures' tensors: {@code decayed} (weight-decayed, laid out first) and
-   * {@code plain}, each mapping names to shapes in iteration order. Names must be distinct.
-   */
-  public static ParameterLayout of(Map<String, long[]> decayed, Map<String, long[]> plain) {
-    List<ParameterSpec> table = new ArrayList<>();
-    decayed.forEach((name, shape) -> table.add(ParameterSpec.decayed(name, ParameterSpec.Init.zeros(), shape)));
-    plain.forEach((name, shape) -> table.add(ParameterSpec.plain(name, ParameterSpec.Init.zeros(), shape)));
-    return of(table);
   }
 
   /** All entries, in buffer order. */

@@ -3,6 +3,8 @@ package org.rlhf4j.core.model.llama;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -252,6 +254,112 @@ public final class LlamaConfig {
       }
     }
     return inv;
+  }
+
+  /** The parameter count (weights of every tensor of {@link LlamaLayout}). */
+  public long parameterCount() {
+    return LlamaLayout.of(this).totalSize();
+  }
+
+  /** The configuration as a JSON-ready map (what an rlhf4j checkpoint stores; read by {@link #fromMap}). */
+  public Map<String, Object> toMap() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("family", family.modelType());
+    m.put("vocab_size", vocabSize);
+    m.put("hidden_size", hiddenSize);
+    m.put("intermediate_size", intermediateSize);
+    m.put("layers", layers);
+    m.put("heads", heads);
+    m.put("kv_heads", kvHeads);
+    m.put("head_dim", headDim);
+    m.put("context_length", contextLength);
+    m.put("rms_norm_eps", rmsNormEps);
+    m.put("rope_theta", ropeTheta);
+    if (llama3Scaling != null) {
+      Map<String, Object> r = new LinkedHashMap<>();
+      r.put("factor", llama3Scaling.factor());
+      r.put("low_freq_factor", llama3Scaling.lowFreqFactor());
+      r.put("high_freq_factor", llama3Scaling.highFreqFactor());
+      r.put("original_max_position_embeddings", llama3Scaling.originalMaxPositions());
+      m.put("llama3_rope_scaling", r);
+    }
+    m.put("tied_embeddings", tiedEmbeddings);
+    m.put("qkv_bias", qkvBias);
+    m.put("scalar_head", scalarHead);
+    return m;
+  }
+
+  /**
+   * The configuration in {@code m} (as written by {@link #toMap}); {@code source} names the file in
+   * errors.
+   *
+   * @throws IllegalArgumentException naming the field and value if one is missing or invalid
+   */
+  public static LlamaConfig fromMap(Map<String, ?> m, String source) {
+    Builder b = builder();
+    Object fam = m.get("family");
+    Family family = null;
+    for (Family f : Family.values()) {
+      if (f.modelType().equals(fam)) {
+        family = f;
+      }
+    }
+    checkArgument(family != null, "%s: field \"family\": expected llama, qwen2 or mistral, got %s", source, fam);
+    b.family(family)
+        .vocabSize(intField(m, "vocab_size", source))
+        .hiddenSize(intField(m, "hidden_size", source))
+        .intermediateSize(intField(m, "intermediate_size", source))
+        .layers(intField(m, "layers", source))
+        .heads(intField(m, "heads", source))
+        .kvHeads(intField(m, "kv_heads", source))
+        .headDim(intField(m, "head_dim", source))
+        .contextLength(intField(m, "context_length", source))
+        .rmsNormEps(numberField(m, "rms_norm_eps", source))
+        .ropeTheta(numberField(m, "rope_theta", source))
+        .tiedEmbeddings(boolField(m, "tied_embeddings", source))
+        .qkvBias(boolField(m, "qkv_bias", source))
+        .scalarHead(boolField(m, "scalar_head", source));
+    Object r = m.get("llama3_rope_scaling");
+    if (r != null) {
+      checkArgument(r instanceof Map<?, ?>, "%s: field \"llama3_rope_scaling\": expected an object, got %s", source, r);
+      Map<?, ?> rm = (Map<?, ?>) r;
+      @SuppressWarnings("unchecked")
+      Map<String, ?> rs = (Map<String, ?>) rm;
+      b.llama3Scaling(
+          new Llama3Scaling(
+              numberField(rs, "factor", source),
+              numberField(rs, "low_freq_factor", source),
+              numberField(rs, "high_freq_factor", source),
+              intField(rs, "original_max_position_embeddings", source)));
+    }
+    try {
+      return b.build();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static int intField(Map<String, ?> m, String name, String source) {
+    Object v = m.get(name);
+    checkArgument(
+        v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) && Math.abs(n.doubleValue()) <= Integer.MAX_VALUE,
+        "%s: field \"%s\": expected an integer, got %s",
+        source,
+        name,
+        v);
+    return ((Number) v).intValue();
+  }
+
+  private static double numberField(Map<String, ?> m, String name, String source) {
+    Object v = m.get(name);
+    checkArgument(v instanceof Number n && Double.isFinite(n.doubleValue()), "%s: field \"%s\": expected a finite number, got %s", source, name, v);
+    return ((Number) v).doubleValue();
+  }
+
+  private static boolean boolField(Map<String, ?> m, String name, String source) {
+    Object v = m.get(name);
+    checkArgument(v instanceof Boolean, "%s: field \"%s\": expected true or false, got %s", source, name, v);
+    return (Boolean) v;
   }
 
   @Override

@@ -8,6 +8,7 @@ import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.rlhf4j.core.model.DecodeSession;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tensor.Arena;
 import org.rlhf4j.core.tensor.LlamaKernels;
@@ -22,7 +23,7 @@ import org.rlhf4j.core.tensor.Tensor;
  * logits equal those of a full forward pass over the same tokens. Not thread-safe; close it to free
  * the cache.
  */
-public final class LlamaDecodeSession implements AutoCloseable {
+public final class LlamaDecodeSession implements DecodeSession {
   private final LlamaModel model;
   private final LlamaConfig c;
   private final int batch;
@@ -90,11 +91,18 @@ public final class LlamaDecodeSession implements AutoCloseable {
   }
 
   /** The number of positions filled (padded prompt length plus tokens stepped). */
+  @Override
   public int length() {
     return length;
   }
 
+  @Override
+  public int capacity() {
+    return capacity;
+  }
+
   /** The number of sequences. */
+  @Override
   public int batchSize() {
     return batch;
   }
@@ -105,6 +113,7 @@ public final class LlamaDecodeSession implements AutoCloseable {
    * @return the logits of the next token after each prompt, {@code [B, V]} (the session's buffer,
    *     overwritten by the next {@link #step})
    */
+  @Override
   public INDArray prefill(TokenBatch prompts) {
     checkOpen();
     checkState(!prefilled, "prefill may be called once per session");
@@ -142,6 +151,7 @@ public final class LlamaDecodeSession implements AutoCloseable {
    * Feeds one token per sequence (at the next position of each) and returns the logits of the token
    * after it, {@code [B, V]} (the session's buffer, overwritten by the next step).
    */
+  @Override
   public INDArray step(int[] tokens) {
     checkOpen();
     checkState(prefilled, "call prefill first");
@@ -235,6 +245,7 @@ public final class LlamaDecodeSession implements AutoCloseable {
   }
 
   /** Whether {@link #close()} has been called. */
+  @Override
   public boolean isClosed() {
     return closed;
   }

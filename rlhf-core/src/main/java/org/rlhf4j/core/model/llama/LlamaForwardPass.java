@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.TokenLogProbs;
@@ -17,7 +18,7 @@ import org.rlhf4j.core.tensor.Tensor;
  * {@link #backward} takes gradients of a loss with respect to those outputs and adds the parameter
  * gradients to the model's. Valid until the model's next forward pass.
  */
-public final class LlamaForwardPass {
+public final class LlamaForwardPass implements ForwardPass {
   private final LlamaModel model;
   private final long id;
   private final TokenBatch batch;
@@ -31,6 +32,7 @@ public final class LlamaForwardPass {
   }
 
   /** The batch this pass ran on. */
+  @Override
   public TokenBatch batch() {
     return batch;
   }
@@ -44,6 +46,7 @@ public final class LlamaForwardPass {
   }
 
   /** The logits {@code [B, T, V]} (a new array). */
+  @Override
   public INDArray logits() {
     ensureLogits();
     return model.workspace().logits.array().dup('c').reshape(batch.batchSize(), batch.length(), model.config().vocabSize());
@@ -54,6 +57,7 @@ public final class LlamaForwardPass {
    * with logits divided by {@code temperature}. A later {@link #backward} uses the most recent
    * call's temperature.
    */
+  @Override
   public TokenLogProbs tokenLogProbs(double temperature) {
     checkArgument(temperature > 0 && Double.isFinite(temperature), "temperature must be positive, got %s", temperature);
     checkArgument(batch.length() >= 2, "log-probabilities need sequences of length >= 2, got %s", batch.length());
@@ -67,6 +71,7 @@ public final class LlamaForwardPass {
   }
 
   /** The scalar head's output at every position, {@code [B, T]}; needs a model with a scalar head. */
+  @Override
   public INDArray values() {
     model.checkCurrent(id);
     checkState(model.config().scalarHead(), "the model has no scalar head (LlamaConfig.scalarHead)");
@@ -79,6 +84,7 @@ public final class LlamaForwardPass {
    * Adds to the model's gradients the gradient of a loss whose derivatives with respect to this
    * pass's outputs are {@code g}.
    */
+  @Override
   public void backward(OutputGradients g) {
     model.checkCurrent(id);
     int b = batch.batchSize();

@@ -1,8 +1,10 @@
 package org.rlhf4j.core.model.llama;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.ArrayList;
+import java.util.List;
 import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.ParameterSpec;
+import org.rlhf4j.core.model.ParameterSpec.Init;
 
 /**
  * The parameter names and shapes of a {@link LlamaConfig}: exactly Hugging Face's names ({@code
@@ -30,40 +32,48 @@ public final class LlamaLayout {
     return "model.layers." + l + ".";
   }
 
-  /** The layout of {@code c}'s parameters. */
+  /** The layout of {@code c}'s parameters (matrices initialised N(0, 0.02), as transformers' {@code initializer_range}). */
   public static ParameterLayout of(LlamaConfig c) {
+    return ParameterLayout.of(table(c, 0.02));
+  }
+
+  /**
+   * The parameter table of {@code c}: embeddings and matrices N(0, {@code std}), norm gains 1,
+   * biases 0, the scalar head's weight N(0, 1/sqrt(d+1)).
+   */
+  public static List<ParameterSpec> table(LlamaConfig c, double std) {
     long d = c.hiddenSize();
     long f = c.intermediateSize();
     long qd = (long) c.heads() * c.headDim();
     long kvd = (long) c.kvHeads() * c.headDim();
-    Map<String, long[]> decayed = new LinkedHashMap<>();
-    Map<String, long[]> plain = new LinkedHashMap<>();
-    decayed.put(EMBED, new long[] {c.vocabSize(), d});
+    Init w = Init.normal(std);
+    List<ParameterSpec> t = new ArrayList<>();
+    t.add(ParameterSpec.decayed(EMBED, w, c.vocabSize(), d));
     for (int l = 0; l < c.layers(); l++) {
       String p = block(l);
-      plain.put(p + "input_layernorm.weight", new long[] {d});
-      decayed.put(p + "self_attn.q_proj.weight", new long[] {qd, d});
-      decayed.put(p + "self_attn.k_proj.weight", new long[] {kvd, d});
-      decayed.put(p + "self_attn.v_proj.weight", new long[] {kvd, d});
+      t.add(ParameterSpec.plain(p + "input_layernorm.weight", Init.ones(), d));
+      t.add(ParameterSpec.decayed(p + "self_attn.q_proj.weight", w, qd, d));
+      t.add(ParameterSpec.decayed(p + "self_attn.k_proj.weight", w, kvd, d));
+      t.add(ParameterSpec.decayed(p + "self_attn.v_proj.weight", w, kvd, d));
       if (c.qkvBias()) {
-        plain.put(p + "self_attn.q_proj.bias", new long[] {qd});
-        plain.put(p + "self_attn.k_proj.bias", new long[] {kvd});
-        plain.put(p + "self_attn.v_proj.bias", new long[] {kvd});
+        t.add(ParameterSpec.plain(p + "self_attn.q_proj.bias", Init.zeros(), qd));
+        t.add(ParameterSpec.plain(p + "self_attn.k_proj.bias", Init.zeros(), kvd));
+        t.add(ParameterSpec.plain(p + "self_attn.v_proj.bias", Init.zeros(), kvd));
       }
-      decayed.put(p + "self_attn.o_proj.weight", new long[] {d, qd});
-      plain.put(p + "post_attention_layernorm.weight", new long[] {d});
-      decayed.put(p + "mlp.gate_proj.weight", new long[] {f, d});
-      decayed.put(p + "mlp.up_proj.weight", new long[] {f, d});
-      decayed.put(p + "mlp.down_proj.weight", new long[] {d, f});
+      t.add(ParameterSpec.decayed(p + "self_attn.o_proj.weight", w, d, qd));
+      t.add(ParameterSpec.plain(p + "post_attention_layernorm.weight", Init.ones(), d));
+      t.add(ParameterSpec.decayed(p + "mlp.gate_proj.weight", w, f, d));
+      t.add(ParameterSpec.decayed(p + "mlp.up_proj.weight", w, f, d));
+      t.add(ParameterSpec.decayed(p + "mlp.down_proj.weight", w, d, f));
     }
-    plain.put(NORM, new long[] {d});
+    t.add(ParameterSpec.plain(NORM, Init.ones(), d));
     if (!c.tiedEmbeddings()) {
-      decayed.put(LM_HEAD, new long[] {c.vocabSize(), d});
+      t.add(ParameterSpec.decayed(LM_HEAD, w, c.vocabSize(), d));
     }
     if (c.scalarHead()) {
-      decayed.put(SCALAR_W, new long[] {d});
-      plain.put(SCALAR_B, new long[] {1});
+      t.add(ParameterSpec.decayed(SCALAR_W, Init.normal(1.0 / Math.sqrt(d + 1.0)), d));
+      t.add(ParameterSpec.plain(SCALAR_B, Init.zeros(), 1));
     }
-    return ParameterLayout.of(decayed, plain);
+    return t;
   }
 }

@@ -2,11 +2,20 @@ package org.rlhf4j.core.model.llama;
 
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.SplittableRandom;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.io.CheckpointException;
+import org.rlhf4j.core.io.ModelCheckpoint;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.FlatTensors;
+import org.rlhf4j.core.model.Initializer;
 import org.rlhf4j.core.model.LinearAdapters;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
@@ -26,7 +35,10 @@ import org.rlhf4j.core.tensor.CpuBackend;
  * options.threads()} threads. Not thread-safe: one pass at a time, and a new {@link #forward}
  * invalidates the previous pass. Close the model to free its native memory.
  */
-public final class LlamaModel implements AutoCloseable {
+public final class LlamaModel implements CausalLm {
+  /** The {@link #architecture()} of every Llama-family model (the family is in {@link #configMap()}). */
+  public static final String ARCHITECTURE = "llama";
+
   static {
     CpuBackend.configure(); // before ND4J loads OpenBLAS, where this is the first use of ND4J
   }
@@ -54,28 +66,54 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /**
-   * A model with Hugging Face's initialisation from {@code seed}: matrices and embeddings N(0,
-   * {@code std}) (transformers' {@code initializer_range}, 0.02 for Llama), norm gains 1, biases 0, a
-   * scalar head as in {@link #withNewScalarHead(long)}.
+   * A model with transformers' initialisation from {@code seed}: embeddings and matrices N(0, 0.02)
+   * ({@code initializer_range}), norm gains 1, biases 0, a scalar head N(0, 1/sqrt(d+1)).
    */
+  public static LlamaModel randomInit(LlamaConfig config, long seed, ModelOptions options) {
+    return randomInit(config, seed, 0.02, options);
+  }
+
+  /** As {@link #randomInit(LlamaConfig, long, ModelOptions)} with matrices N(0, {@code std}). */
   public static LlamaModel randomInit(LlamaConfig config, long seed, double std, ModelOptions options) {
     checkNotNull(config, "config");
-    LlamaModel m = uninitialized(config, options);
-    SplittableRandom rng = new SplittableRandom(seed);
-    for (ParameterLayout.Entry e : m.params.layout().entries()) {
-      INDArray p = m.params.get(e.name()).array();
-      if (e.name().endsWith("norm.weight") || e.name().endsWith("layernorm.weight")) {
-        p.assign(1);
-      } else if (e.decay()) {
-        double s = e.name().equals(LlamaLayout.SCALAR_W) ? 1.0 / Math.sqrt(config.hiddenSize() + 1.0) : std;
-        double[] v = new double[(int) e.size()];
-        for (int i = 0; i < v.length; i++) {
-          v[i] = rng.nextGaussian() * s;
-        }
-        p.assign(org.nd4j.linalg.factory.Nd4j.createFromArray(v).reshape(e.shape()).castTo(options.dataType()));
-      }
+    checkNotNull(options, "options");
+    FlatTensors p = FlatTensors.zeros(ParameterLayout.of(LlamaLayout.table(config, std)), options.dataType());
+    Initializer.initialize(p, seed);
+    return new LlamaModel(config, options, p);
+  }
+
+  /**
+   * Loads an rlhf4j checkpoint of a Llama-family model (written by {@link
+   * org.rlhf4j.core.io.ModelCheckpoint#save} with {@code architecture: llama}).
+   */
+  public static LlamaModel fromCheckpoint(Path dir, ModelOptions options) {
+    Path meta = dir.resolve("rlhf4j.json");
+    Map<String, Object> m;
+    try {
+      m = new ObjectMapper().readValue(meta.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+    } catch (IOException e) {
+      throw new CheckpointException(meta + ": cannot read: " + e.getMessage(), e);
     }
-    return m;
+    Object model = m.get("model");
+    if (!ARCHITECTURE.equals(m.get("architecture")) || !(model instanceof Map<?, ?>)) {
+      throw new CheckpointException(meta + ": field \"architecture\": " + m.get("architecture") + " is not a Llama-family checkpoint (expected \"llama\" and a \"model\" object)");
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> cm = (Map<String, Object>) model;
+    LlamaConfig config;
+    try {
+      config = LlamaConfig.fromMap(cm, meta.toString());
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(e.getMessage(), e);
+    }
+    LlamaModel out = uninitialized(config, options);
+    try {
+      ModelCheckpoint.loadInto(dir, out);
+    } catch (RuntimeException e) {
+      out.close();
+      throw e;
+    }
+    return out;
   }
 
   /** A model whose parameters are all zero, to be filled by a loader through {@link #parameters()}. */
@@ -86,6 +124,7 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /** A deep copy (parameters only; gradients start at zero) with the given options. */
+  @Override
   public LlamaModel copy(ModelOptions newOptions) {
     checkOpen();
     LlamaModel m = uninitialized(config, newOptions);
@@ -97,6 +136,7 @@ public final class LlamaModel implements AutoCloseable {
    * A copy of this model with a freshly initialised scalar head (weights N(0, 1/sqrt(d+1)), bias 0,
    * from {@code seed}), e.g. a reward model or critic initialised from a policy.
    */
+  @Override
   public LlamaModel withNewScalarHead(long seed) {
     checkOpen();
     LlamaModel m = uninitialized(config.toBuilder().scalarHead(true).build(), options);
@@ -116,6 +156,7 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /** A copy of this model with a zero scalar head (PPO's value head). */
+  @Override
   public LlamaModel withNewValueHead() {
     LlamaModel m = withNewScalarHead(0);
     m.params.get(LlamaLayout.SCALAR_W).array().assign(0);
@@ -127,37 +168,71 @@ public final class LlamaModel implements AutoCloseable {
     return config;
   }
 
-  /** The element type and thread count. */
+  @Override
+  public String architecture() {
+    return ARCHITECTURE;
+  }
+
+  /** {@link LlamaConfig#toMap()}. */
+  @Override
+  public Map<String, Object> configMap() {
+    return config.toMap();
+  }
+
+  @Override
+  public int vocabSize() {
+    return config.vocabSize();
+  }
+
+  @Override
+  public int contextLength() {
+    return config.contextLength();
+  }
+
+  @Override
+  public int width() {
+    return config.hiddenSize();
+  }
+
+  @Override
+  public boolean hasScalarHead() {
+    return config.scalarHead();
+  }
+
+  @Override
   public ModelOptions options() {
     return options;
   }
 
-  /** The element type. */
-  public DataType dataType() {
-    return options.dataType();
+  @Override
+  public long activationBytes(long batch, long length) {
+    return LlamaMemory.activationBytes(config, options.dataType(), batch, length);
+  }
+
+  @Override
+  public long decodeCacheBytes(long batch, long capacity) {
+    return LlamaMemory.decodeCacheBytes(config, options.dataType(), batch, capacity);
   }
 
   /** The parameters (named views of one flat buffer); writing them changes the model. */
+  @Override
   public FlatTensors parameters() {
     checkOpen();
     return params;
   }
 
   /** The accumulated gradients, laid out like {@link #parameters()}. */
+  @Override
   public FlatTensors gradients() {
     checkOpen();
     return grads;
   }
 
   /** Sets all gradients to zero. */
+  @Override
   public void zeroGradients() {
     checkOpen();
     grads.zero();
-  }
-
-  /** Runs the model on {@code [B, T]} token ids with an attention mask. */
-  public LlamaForwardPass forward(INDArray ids, INDArray mask) {
-    return forward(TokenBatch.of(ids, mask));
   }
 
   /**
@@ -167,6 +242,7 @@ public final class LlamaModel implements AutoCloseable {
    * @throws RlhfException if a token id is outside the vocabulary or the batch is longer than the
    *     context
    */
+  @Override
   public LlamaForwardPass forward(TokenBatch batch) {
     checkOpen();
     validate(batch);
@@ -197,6 +273,7 @@ public final class LlamaModel implements AutoCloseable {
    * A key/value-cached decoder for {@code batch} sequences of at most {@code capacity} positions
    * (prompt plus new tokens). The session reads this model's current parameters.
    */
+  @Override
   public LlamaDecodeSession newDecodeSession(int batch, int capacity) {
     checkOpen();
     return new LlamaDecodeSession(this, batch, capacity);
@@ -264,6 +341,7 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /** Whether {@link #close()} has been called. */
+  @Override
   public boolean isClosed() {
     return closed;
   }
