@@ -142,6 +142,16 @@ public final class LoraLayers implements LinearAdapters, AutoCloseable {
   }
 
   @Override
+  public org.rlhf4j.core.model.Trainable trainable(int threads) {
+    return adapter.trainable(threads);
+  }
+
+  @Override
+  public void zeroGradients() {
+    adapter.zeroGradients();
+  }
+
+  @Override
   public Tensor parameter(String name, Tensor base) {
     return saved.containsKey(name) ? adapter.saved(name) : base;
   }

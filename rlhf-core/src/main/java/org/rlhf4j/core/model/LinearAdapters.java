@@ -36,8 +36,18 @@ public interface LinearAdapters {
   /** Adds the adapter's output of {@code x} to {@code y} for a cached decoding step (keeps nothing). */
   void decodeForward(String module, Tensor x, Tensor y, int ways);
 
-  /** Whether the model's own weights are frozen (no gradients computed for them). */
+  /**
+   * Whether the model's own weights are frozen (no gradients computed for them); the model's {@link
+   * CausalLm#trainable()} is then {@link #trainable(int)}, so every trainer optimises the adapters
+   * alone.
+   */
   boolean freezesBase();
+
+  /** The adapters' tensors and gradients as one optimiser group. */
+  Trainable trainable(int threads);
+
+  /** Sets the adapters' gradients to zero (the model's {@code zeroGradients()} calls it). */
+  void zeroGradients();
 
   /**
    * The tensor the model uses for its parameter {@code name} during an adapted pass: a trained copy

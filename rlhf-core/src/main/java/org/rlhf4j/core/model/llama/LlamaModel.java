@@ -233,6 +233,22 @@ public final class LlamaModel implements CausalLm {
   public void zeroGradients() {
     checkOpen();
     grads.zero();
+    if (math.adapters != null) {
+      math.adapters.zeroGradients();
+    }
+  }
+
+  /**
+   * All parameters as one optimiser group; with adapters attached on a frozen base (LoRA), the
+   * adapters' tensors alone, so that every trainer (SFT, reward model, PPO, DPO) trains just them.
+   */
+  @Override
+  public org.rlhf4j.core.model.Trainable trainable() {
+    checkOpen();
+    if (math.adapters != null && math.adapters.freezesBase()) {
+      return math.adapters.trainable(options.threads());
+    }
+    return new org.rlhf4j.core.model.Trainable(toString(), params, grads, options.threads());
   }
 
   /**
