@@ -250,4 +250,25 @@ class LlamaLoraTest {
       }
     }
   }
+
+  @Test
+  void resumableTrainerCheckpointsOfLoraTrainingAreRefusedClearly(@TempDir Path tmp) {
+    try (LlamaModel model = LlamaModel.randomInit(tiny(), 7, 0.3, new ModelOptions(DataType.FLOAT, 1));
+        LoraLayers lora = LlamaLora.create(model, LoraConfig.builder().r(2).targetModules("q_proj").build(), 1)) {
+      int[] ids = new int[40];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = i % 16;
+      }
+      org.rlhf4j.core.sft.SftData data = org.rlhf4j.core.sft.SftData.fromCorpus(ids, 8);
+      org.rlhf4j.core.io.CheckpointException e =
+          assertThrows(
+              org.rlhf4j.core.io.CheckpointException.class,
+              () -> new org.rlhf4j.core.sft.SftTrainer(
+                      org.rlhf4j.core.sft.SftConfig.builder().learningRate(1e-3).maxSteps(4).batchSize(2).seed(1).build())
+                  .withCheckpoints(tmp.resolve("ckpt"), 2)
+                  .train(model, data));
+      assertTrue(e.getMessage().contains("LoRA") && e.getMessage().contains("LoraAdapter.save"), e.getMessage());
+      model.setAdapters(null);
+    }
+  }
 }
