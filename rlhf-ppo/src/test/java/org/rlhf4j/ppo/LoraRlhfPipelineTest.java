@@ -95,6 +95,7 @@ class LoraRlhfPipelineTest {
       double lossAfter = SftTrainer.evaluate(sft, corpus, 8).loss();
       assertTrue(lossAfter < lossBefore - 1.0, "SFT with LoRA should fit the corpus: " + lossBefore + " -> " + lossAfter);
       assertEquals(pretrained, sft.parameters().flat().array(), "SFT changed only the adapter");
+      assertTrue(!sft.gradientsAllocated(), "and the frozen base never had a gradient buffer");
       sftLora.adapter().save(tmp.resolve("sft-adapter"));
       // the SFT model for what follows: the adapter merged for good (PEFT's merge_and_unload)
       LlamaLora.mergeAndUnload(sft, sftLora);
@@ -140,6 +141,7 @@ class LoraRlhfPipelineTest {
       }
       assertEquals(0.0, policy.parameters().get("scalar_head.weight").array().amaxNumber().doubleValue(), "base value head untouched");
       assertNotEquals(adapterBefore, ppoAdapter.parameters().flat().array(), "PPO trained the adapter");
+      assertTrue(!policy.gradientsAllocated(), "the policy's frozen base never had a gradient buffer");
       assertEquals(sftLogits, reference.forward(probe).logits(), "after PPO the reference is still exactly the SFT model");
       assertNotEquals(sftLogits, policy.forward(probe).logits(), "while the policy moved");
       assertEquals(sftWeights, weights(sft), "the SFT model itself never changed");

@@ -45,6 +45,10 @@ final class LlamaMath {
   static final int UP = 5;
   static final int DOWN = 6;
   static final String LM_HEAD = "lm_head";
+  /** Where the frozen base's norm-gain and head gradients go when they are not kept ([d], [d], [1]). */
+  private Tensor gainScratch;
+  private Tensor headWScratch;
+  private Tensor headBScratch;
 
   LlamaMath(LlamaConfig config, DataType type) {
     this.c = config;
@@ -181,7 +185,8 @@ final class LlamaMath {
   }
 
   /**
-   * Backpropagates to the parameters, adding to {@code g}; {@code ws.dLogits} is used when {@code
+   * Backpropagates to the parameters, adding to {@code g} ({@code null} when adapters on a frozen base
+   * are the only trained tensors); {@code ws.dLogits} is used when {@code
    * hasDLogits}, {@code dValues [n]} may be {@code null}.
    */
   void backward(LlamaWorkspace ws, LlamaWeights w, LlamaWeights g, boolean hasDLogits, Tensor dValues, int ways) {
@@ -199,6 +204,12 @@ final class LlamaMath {
     LinearAdapters ad = ws.adapted ? adapters : null;
     // with adapters on a frozen base, the base weights get no gradients
     boolean base = ad == null || !ad.freezesBase();
+    if (!base && gainScratch == null) {
+      DataType type = ws.dResid.dataType();
+      gainScratch = Tensor.of(Nd4j.create(type, d));
+      headWScratch = Tensor.of(Nd4j.create(type, d));
+      headBScratch = Tensor.of(Nd4j.create(type, 1));
+    }
     // --- heads -> dHidden [n, d]
     ws.dHidden.zero();
     if (hasDLogits) {
@@ -214,17 +225,18 @@ final class LlamaMath {
       if (ad != null) {
         pw.scalarHeadBackward(
             dValues, ws.hidden, ad.parameter(LlamaLayout.SCALAR_W, w.headW), ws.dHidden,
-            ad.parameterGradient(LlamaLayout.SCALAR_W, g.headW), ad.parameterGradient(LlamaLayout.SCALAR_B, g.headB), n, d);
+            ad.parameterGradient(LlamaLayout.SCALAR_W, base ? g.headW : headWScratch),
+            ad.parameterGradient(LlamaLayout.SCALAR_B, base ? g.headB : headBScratch), n, d);
       } else {
         pw.scalarHeadBackward(dValues, ws.hidden, w.headW, ws.dHidden, g.headW, g.headB, n, d);
       }
     }
     // --- final RMSNorm
     ws.dResid.zero();
-    lk.rmsNormBackward(ws.dHidden, ws.last, ws.rstdF, w.norm, ws.dResid, g.norm, n, d);
+    lk.rmsNormBackward(ws.dHidden, ws.last, ws.rstdF, w.norm, ws.dResid, base ? g.norm : gainScratch, n, d);
     for (int l = c.layers() - 1; l >= 0; l--) {
       LlamaWeights.Block p = w.blocks.get(l);
-      LlamaWeights.Block gp = g.blocks.get(l);
+      LlamaWeights.Block gp = base ? g.blocks.get(l) : null;
       LlamaWorkspace.LayerActs a = ws.layers[l];
       // --- MLP: out = mid + (silu(xn2 Wg^T) * (xn2 Wu^T)) Wd^T ; dResid = dL/dout
       if (base) {
@@ -245,7 +257,7 @@ final class LlamaMath {
         ad.backward(modules[l][GATE], a.xn2, ws.dGate, ws.dXn, ways);
         ad.backward(modules[l][UP], a.xn2, ws.dUp, ws.dXn, ways);
       }
-      lk.rmsNormBackward(ws.dXn, a.mid, a.rstd2, p.postNorm(), ws.dResid, gp.postNorm(), n, d); // dResid = dL/dmid
+      lk.rmsNormBackward(ws.dXn, a.mid, a.rstd2, p.postNorm(), ws.dResid, base ? gp.postNorm() : gainScratch, n, d); // dResid = dL/dmid
       // --- attention: mid = in + merge(softmax(rope(q) rope(k)^T / sqrt(dh)) v) Wo^T
       if (base) {
         gemmAccumulate(ws.dResid, a.y, gp.wo(), true, false, ways); // [d, n] x [n, qd]
@@ -286,7 +298,7 @@ final class LlamaMath {
         ad.backward(modules[l][K], a.xn1, ws.dk2, ws.dXn, ways);
         ad.backward(modules[l][V], a.xn1, ws.dv2, ws.dXn, ways);
       }
-      lk.rmsNormBackward(ws.dXn, a.in, a.rstd1, p.inputNorm(), ws.dResid, gp.inputNorm(), n, d); // dResid = dL/din
+      lk.rmsNormBackward(ws.dXn, a.in, a.rstd1, p.inputNorm(), ws.dResid, base ? gp.inputNorm() : gainScratch, n, d); // dResid = dL/din
     }
     if (base) {
       lk.embedBackward(ws.ids, ws.dResid, g.embed, n, d);
