@@ -57,4 +57,19 @@ public interface LinearAdapters {
 
   /** The gradient buffer of {@link #parameter}: the copy's, or {@code baseGradient}. */
   Tensor parameterGradient(String name, Tensor baseGradient);
+
+  /**
+   * The adapters as seen by shard {@code shard} of a model that splits a batch into shards computed
+   * in parallel: shard 0 is this object; every other shard has its own activations and its own
+   * gradient buffers, added to the adapters' gradients by {@link #sumShardGradients}.
+   */
+  default LinearAdapters forShard(int shard) {
+    if (shard == 0) {
+      return this;
+    }
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " has no per-shard state");
+  }
+
+  /** Adds shards 1..{@code shards}-1's gradients to the adapters' (in shard order) and zeroes them. */
+  default void sumShardGradients(int shards) {}
 }
