@@ -22,6 +22,18 @@ import org.rlhf4j.core.model.ParameterSpec;
  * <p>Immutable; build with {@link #builder()}, whose {@code build()} names the offending field.
  */
 public final class GptConfig {
+  /** The token embedding, {@code [V, d]} (also the tied LM head). */
+  public static final String WTE = "wte";
+
+  /** The learned position embedding, {@code [contextLength, d]}. */
+  public static final String WPE = "wpe";
+
+  /** The final LayerNorm's gain, {@code [d]}. */
+  public static final String LN_F_WEIGHT = "ln_f.weight";
+
+  /** The final LayerNorm's bias, {@code [d]}. */
+  public static final String LN_F_BIAS = "ln_f.bias";
+
   /** The scalar head's weight, {@code [d]}. */
   public static final String SCALAR_HEAD_WEIGHT = "scalar_head.weight";
 
@@ -125,34 +137,45 @@ public final class GptConfig {
    */
   public List<ParameterSpec> parameterTable() {
     long d = dModel;
-    long f = mlpDim();
     Init normal = Init.normal(0.02);
-    Init proj = Init.normal(0.02 / Math.sqrt(2.0 * layers));
     List<ParameterSpec> t = new ArrayList<>();
-    t.add(ParameterSpec.decayed("wte", normal, vocabSize, d));
-    t.add(ParameterSpec.decayed("wpe", normal, contextLength, d));
+    t.add(ParameterSpec.decayed(WTE, normal, vocabSize, d));
+    t.add(ParameterSpec.decayed(WPE, normal, contextLength, d));
     for (int l = 0; l < layers; l++) {
-      String p = "h." + l + ".";
-      t.add(ParameterSpec.plain(p + "ln_1.weight", Init.ones(), d));
-      t.add(ParameterSpec.plain(p + "ln_1.bias", Init.zeros(), d));
-      t.add(ParameterSpec.decayed(p + "attn.c_attn.weight", normal, d, 3 * d));
-      t.add(ParameterSpec.plain(p + "attn.c_attn.bias", Init.zeros(), 3 * d));
-      t.add(ParameterSpec.decayed(p + "attn.c_proj.weight", proj, d, d));
-      t.add(ParameterSpec.plain(p + "attn.c_proj.bias", Init.zeros(), d));
-      t.add(ParameterSpec.plain(p + "ln_2.weight", Init.ones(), d));
-      t.add(ParameterSpec.plain(p + "ln_2.bias", Init.zeros(), d));
-      t.add(ParameterSpec.decayed(p + "mlp.c_fc.weight", normal, d, f));
-      t.add(ParameterSpec.plain(p + "mlp.c_fc.bias", Init.zeros(), f));
-      t.add(ParameterSpec.decayed(p + "mlp.c_proj.weight", proj, f, d));
-      t.add(ParameterSpec.plain(p + "mlp.c_proj.bias", Init.zeros(), d));
+      t.addAll(blockTable(l));
     }
-    t.add(ParameterSpec.plain("ln_f.weight", Init.ones(), d));
-    t.add(ParameterSpec.plain("ln_f.bias", Init.zeros(), d));
+    t.add(ParameterSpec.plain(LN_F_WEIGHT, Init.ones(), d));
+    t.add(ParameterSpec.plain(LN_F_BIAS, Init.zeros(), d));
     if (scalarHead) {
       t.add(ParameterSpec.decayed(SCALAR_HEAD_WEIGHT, Init.normal(1.0 / Math.sqrt(d + 1.0)), d));
       t.add(ParameterSpec.plain(SCALAR_HEAD_BIAS, Init.zeros(), 1));
     }
     return t;
+  }
+
+  /**
+   * Block {@code l}'s rows of the table, in the order of {@code Weights.Block}'s components (which
+   * reads them from here).
+   */
+  List<ParameterSpec> blockTable(int l) {
+    long d = dModel;
+    long f = mlpDim();
+    Init normal = Init.normal(0.02);
+    Init proj = Init.normal(0.02 / Math.sqrt(2.0 * layers));
+    String p = "h." + l + ".";
+    return List.of(
+        ParameterSpec.plain(p + "ln_1.weight", Init.ones(), d),
+        ParameterSpec.plain(p + "ln_1.bias", Init.zeros(), d),
+        ParameterSpec.decayed(p + "attn.c_attn.weight", normal, d, 3 * d),
+        ParameterSpec.plain(p + "attn.c_attn.bias", Init.zeros(), 3 * d),
+        ParameterSpec.decayed(p + "attn.c_proj.weight", proj, d, d),
+        ParameterSpec.plain(p + "attn.c_proj.bias", Init.zeros(), d),
+        ParameterSpec.plain(p + "ln_2.weight", Init.ones(), d),
+        ParameterSpec.plain(p + "ln_2.bias", Init.zeros(), d),
+        ParameterSpec.decayed(p + "mlp.c_fc.weight", normal, d, f),
+        ParameterSpec.plain(p + "mlp.c_fc.bias", Init.zeros(), f),
+        ParameterSpec.decayed(p + "mlp.c_proj.weight", proj, f, d),
+        ParameterSpec.plain(p + "mlp.c_proj.bias", Init.zeros(), d));
   }
 
   /** The flat-buffer layout of {@link #parameterTable()} (decayed tensors first). */

@@ -1,12 +1,14 @@
 package org.rlhf4j.core.model.gpt2;
 
 import com.google.common.collect.ImmutableList;
+import java.util.List;
 import org.rlhf4j.core.model.FlatTensors;
 import org.rlhf4j.core.tensor.Tensor;
 
 /**
  * Typed access to the tensors of one {@link FlatTensors} (parameter values, or their gradients):
- * the embeddings, each block's tensors, the final LayerNorm and the optional scalar head.
+ * the embeddings, each block's tensors, the final LayerNorm and the optional scalar head, by the
+ * names of {@link GptConfig#parameterTable()}.
  */
 final class Weights {
   /** The tensors of one transformer block. */
@@ -33,30 +35,17 @@ final class Weights {
   final Tensor headB;
 
   Weights(FlatTensors t, GptConfig c) {
-    wte = t.get("wte");
-    wpe = t.get("wpe");
+    wte = t.get(GptConfig.WTE);
+    wpe = t.get(GptConfig.WPE);
     ImmutableList.Builder<Block> b = ImmutableList.builder();
     for (int l = 0; l < c.layers(); l++) {
-      String p = "h." + l + ".";
-      b.add(
-          new Block(
-              t.get(p + "ln_1.weight"),
-              t.get(p + "ln_1.bias"),
-              t.get(p + "attn.c_attn.weight"),
-              t.get(p + "attn.c_attn.bias"),
-              t.get(p + "attn.c_proj.weight"),
-              t.get(p + "attn.c_proj.bias"),
-              t.get(p + "ln_2.weight"),
-              t.get(p + "ln_2.bias"),
-              t.get(p + "mlp.c_fc.weight"),
-              t.get(p + "mlp.c_fc.bias"),
-              t.get(p + "mlp.c_proj.weight"),
-              t.get(p + "mlp.c_proj.bias")));
+      List<Tensor> x = c.blockTable(l).stream().map(s -> t.get(s.name())).toList();
+      b.add(new Block(x.get(0), x.get(1), x.get(2), x.get(3), x.get(4), x.get(5), x.get(6), x.get(7), x.get(8), x.get(9), x.get(10), x.get(11)));
     }
     blocks = b.build();
-    lnfW = t.get("ln_f.weight");
-    lnfB = t.get("ln_f.bias");
-    headW = c.scalarHead() ? t.get("scalar_head.weight") : null;
-    headB = c.scalarHead() ? t.get("scalar_head.bias") : null;
+    lnfW = t.get(GptConfig.LN_F_WEIGHT);
+    lnfB = t.get(GptConfig.LN_F_BIAS);
+    headW = c.scalarHead() ? t.get(GptConfig.SCALAR_HEAD_WEIGHT) : null;
+    headB = c.scalarHead() ? t.get(GptConfig.SCALAR_HEAD_BIAS) : null;
   }
 }
