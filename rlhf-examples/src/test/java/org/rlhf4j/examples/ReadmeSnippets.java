@@ -3,14 +3,18 @@ package org.rlhf4j.examples;
 import java.nio.file.Path;
 import java.util.List;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.data.ChatMessage;
 import org.rlhf4j.core.data.ChatTemplate;
 import org.rlhf4j.core.data.SftDatasets;
 import org.rlhf4j.core.data.SftExample;
+import org.rlhf4j.core.hf.HfLlama;
 import org.rlhf4j.core.hf.PretrainedModels;
+import org.rlhf4j.core.io.SafetensorsDtype;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.model.llama.LlamaModel;
 import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftTrainer;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
@@ -75,6 +79,13 @@ final class ReadmeSnippets {
     for (int i = 0; i < 100; i++) {
       PpoStats s = ppo.step();                  // s.completions(): prompt, response text, score, KL
     }
+  }
+
+  static void llama() {
+    // README: Llama, Qwen2 and Mistral
+    LlamaModel model = HfLlama.load(Path.of("smollm2-135m"), new ModelOptions(DataType.FLOAT, 8)).model();
+    // ... SFT, reward model, PPO or DPO with it, as with a GptModel ...
+    HfLlama.export(model, Path.of("smollm2-135m-ppo"), new HfLlama.ExportOptions(SafetensorsDtype.BF16, 2L << 30), 1, 2);
   }
 
   static void labellingPage(List<LabelRequest> requests) throws Exception {

@@ -97,6 +97,22 @@ class HfLlamaParityTest {
     }
   }
 
+  /**
+   * A bfloat16 model that transformers' {@code save_pretrained} split into three shards with an
+   * index (kept in the test resources; {@code tools/llama_bf16_sharded_fixture.py} wrote it), against
+   * transformers' float32 logits of the same bf16 weights. Needs no shared folder.
+   */
+  @org.junit.jupiter.api.Test
+  void bf16ShardsWrittenByTransformers() throws Exception {
+    Path dir = Path.of(HfLlamaParityTest.class.getResource("/hf/llama-bf16-sharded/config.json").toURI()).getParent();
+    Ref ref = ref(dir);
+    try (LlamaModel m = HfLlama.load(dir, new ModelOptions(DataType.FLOAT, 1)).model()) {
+      assertEquals(org.rlhf4j.core.model.llama.LlamaConfig.Family.LLAMA, m.config().family());
+      double diff = maxDiff(m.forward(ref.batch()).logits(), ref);
+      assertTrue(diff < TOLERANCE, "bf16 shards: max |logit - transformers| = " + diff);
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"llama-gqa", "llama3-rope-scaling-tied", "qwen2", "mistral"})
   void cachedDecodingMatchesTransformers(String name) {
