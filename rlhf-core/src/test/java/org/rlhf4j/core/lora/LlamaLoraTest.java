@@ -131,6 +131,7 @@ class LlamaLoraTest {
         double dMerged = maxDiff(merged, mergedRef);
         assertTrue(dMerged < TOLERANCE, "merged vs PEFT's merge_and_unload: " + dMerged);
         a.unmerge();
+        System.out.printf("LoRA fixture parity (max |logit difference| vs PEFT): base + adapter %.2e, merged %.2e%n", dAdapted, dMerged);
         assertEquals(baseWeights, model.parameters().flat().array(), "unmerge restores the base weights bit for bit");
         assertEquals(adapted, model.forward(adaptedRef.batch()).logits(), "and the adapted model computes what it did");
         model.setAdapters(null);

@@ -92,6 +92,7 @@ class LoraAdapterTest {
         }
       }
       assertTrue(worst < 1e-6, "max |ours - PEFT's merged| = " + worst);
+      System.out.printf("LoRA merged weights vs PEFT's merge_and_unload: max |difference| %.2e%n", worst);
       assertEquals(14, changed, "exactly the adapted weights change");
 
       // merge into live weights, then unmerge: bit-exact restore
