@@ -3,16 +3,21 @@ package org.rlhf4j.ppo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.llama.LlamaConfig;
 import org.rlhf4j.core.model.llama.LlamaModel;
 import org.rlhf4j.core.sft.SftConfig;
@@ -119,5 +124,46 @@ class LlamaRlhfPipelineTest {
             lossBefore, lossAfter, rr.finalEval().orElseThrow().accuracy(), before, after, dr.finalEval().orElseThrow().accuracy());
       }
     }
+  }
+
+  /**
+   * Saved Llama models load back through the family-neutral checkpoint loader: a reward model
+   * ({@code TransformerRewardModel.load}) scores as before, and a PPO run resumed from its checkpoint
+   * (the Llama policy loaded by the trainer) repeats the uninterrupted run exactly.
+   */
+  @Test
+  void rewardModelAndPpoResumeWorkWithALlama(@TempDir Path tmp) {
+    try (LlamaModel sft = tinyLlama()) {
+      TransformerRewardModel rm = TransformerRewardModel.fromPolicy(sft, 3);
+      rm.save(tmp.resolve("rm"), Provenance.of("reward", 3, Map.of(), null), null);
+      TokenBatch probe = TokenBatch.rightPadded(List.of(TOK.encode("7777"), TOK.encode("12")), TOK.padId());
+      TransformerRewardModel back = TransformerRewardModel.load(tmp.resolve("rm"), sft.options());
+      assertTrue(back.model() instanceof LlamaModel, "a Llama comes back: " + back.model());
+      assertEquals(rm.score(probe), back.score(probe));
+
+      PpoConfig cfg = PpoTrainerTest.config().build();
+      List<PpoStats> straight;
+      try (PpoTrainer t = builder(cfg, sft).policy(sft.withNewValueHead()).build()) {
+        straight = t.train(4);
+      }
+      try (PpoTrainer first = builder(cfg, sft).policy(sft.withNewValueHead()).checkpoints(tmp.resolve("run"), 2).build()) {
+        first.train(2);
+      }
+      try (PpoTrainer resumed = builder(cfg, sft).resumeFrom(tmp.resolve("run")).build()) {
+        assertTrue(resumed.policy() instanceof LlamaModel);
+        List<PpoStats> rest = resumed.train(2);
+        for (int i = 0; i < 2; i++) {
+          for (Map.Entry<String, Double> e : straight.get(2 + i).values().entrySet()) {
+            if (!e.getKey().startsWith("time/")) {
+              assertEquals(e.getValue(), rest.get(i).get(e.getKey()), 0.0, "step " + (3 + i) + " " + e.getKey());
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private static PpoTrainer.Builder builder(PpoConfig cfg, LlamaModel sft) {
+    return PpoTrainer.builder(cfg).reference(sft).rewardModel(new PpoTrainerTest.CountTarget()).tokenizer(TOK).prompts(PpoTrainerTest.prompts());
   }
 }

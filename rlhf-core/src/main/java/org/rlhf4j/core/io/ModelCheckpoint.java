@@ -118,6 +118,39 @@ public final class ModelCheckpoint {
     return ImmutableMap.copyOf(meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of());
   }
 
+  /** A loaded checkpoint of any architecture (see {@link #loadModel}). */
+  public record LoadedModel(CausalLm model, Provenance provenance, ImmutableMap<String, Object> extra, Optional<Tokenizer> tokenizer, String libraryVersion) {}
+
+  /**
+   * Reads the checkpoint in {@code dir}, of any architecture this library builds ({@code gpt2}:
+   * {@link #load}; {@code llama}: {@link org.rlhf4j.core.model.llama.LlamaModel#fromCheckpoint}),
+   * into a new model with {@code options}.
+   */
+  public static LoadedModel loadModel(Path dir, ModelOptions options) {
+    AtomicFiles.recoverInterruptedSave(dir);
+    Path metaFile = dir.resolve(META);
+    if (!Files.isRegularFile(metaFile)) {
+      throw new CheckpointException(dir + ": not an rlhf4j checkpoint (no " + META + ")");
+    }
+    Map<String, Object> meta = readJson(metaFile);
+    String architecture = architecture(meta, metaFile);
+    if (architecture.equals(GptModel.ARCHITECTURE)) {
+      Loaded l = load(dir, options);
+      return new LoadedModel(l.model(), l.provenance(), l.extra(), l.tokenizer(), l.libraryVersion());
+    }
+    if (!architecture.equals(org.rlhf4j.core.model.llama.LlamaModel.ARCHITECTURE)) {
+      throw new CheckpointException(metaFile + ": field \"architecture\": " + architecture + " is not built by this library (gpt2, llama)");
+    }
+    Provenance provenance = Provenance.fromMap(mapField(meta, "provenance", metaFile), metaFile.toString());
+    Map<String, Object> extra = meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of();
+    Optional<Tokenizer> tok = Optional.empty();
+    if (Files.exists(dir.resolve(Tokenizers.METADATA_FILE)) || Files.exists(dir.resolve(Tokenizers.HF_CONFIG_FILE))) {
+      tok = Optional.of(Tokenizers.load(dir));
+    }
+    CausalLm model = org.rlhf4j.core.model.llama.LlamaModel.fromCheckpoint(dir, options);
+    return new LoadedModel(model, provenance, ImmutableMap.copyOf(extra), tok, String.valueOf(meta.get("library_version")));
+  }
+
   /** Reads the checkpoint in {@code dir} into a new model with {@code options}. */
   public static Loaded load(Path dir, ModelOptions options) {
     AtomicFiles.recoverInterruptedSave(dir);

@@ -55,7 +55,8 @@ final class FloatLlamaKernels implements LlamaKernels {
       xb.get(r * d, row, 0, d);
       double ss = 0;
       for (int j = 0; j < d; j++) {
-        ss += (double) row[j] * row[j];
+        double v = row[j];
+        ss += v * v;
       }
       float inv = (float) (1.0 / Math.sqrt(ss / d + eps));
       rs.put(r, inv);
@@ -89,7 +90,8 @@ final class FloatLlamaKernels implements LlamaKernels {
       for (int j = 0; j < d; j++) {
         dg[j] += up[j] * row[j] * inv; // dGamma += dy * xhat
         up[j] *= g[j]; // u = gamma * dy
-        dot += (double) up[j] * row[j];
+        double u = up[j];
+        dot += u * row[j];
       }
       // dx = rstd * u - x * rstd^3 * mean(u * x)
       float c = (float) (dot / d * inv * inv * inv);
