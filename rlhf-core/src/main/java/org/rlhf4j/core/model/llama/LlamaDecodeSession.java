@@ -12,6 +12,7 @@ import org.rlhf4j.core.model.DecodeSession;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tensor.Arena;
 import org.rlhf4j.core.tensor.LlamaKernels;
+import org.rlhf4j.core.model.LinearAdapters;
 import org.rlhf4j.core.tensor.Tensor;
 
 /**
@@ -136,6 +137,10 @@ public final class LlamaDecodeSession implements DecodeSession {
       x.array().getRow(r).assign(ws.hidden.array().getRow((long) r * t + t - 1));
     }
     gemm(x, model.weights().lmHead, lg, false, true, model.options().threads());
+    LinearAdapters ad = model.adapters();
+    if (ad != null && ad.activeForDecode()) {
+      ad.decodeForward(LlamaMath.LM_HEAD, x, lg, model.options().threads());
+    }
     logits.assign(lg.array());
     length = t;
     prefilled = true;
@@ -171,6 +176,8 @@ public final class LlamaDecodeSession implements DecodeSession {
     for (int r = 0; r < m; r++) {
       keyMask[r * capacity + pos] = 1;
     }
+    LinearAdapters ad = model.adapters() != null && model.adapters().activeForDecode() ? model.adapters() : null;
+    String[][] names = math.modules;
     lk.embed(tokens, w.embed, x, m, d);
     Tensor in = x;
     Tensor o = out;
@@ -180,6 +187,11 @@ public final class LlamaDecodeSession implements DecodeSession {
       gemm(xn, p.wq(), q, false, true, ways);
       gemm(xn, p.wk(), k, false, true, ways);
       gemm(xn, p.wv(), v, false, true, ways);
+      if (ad != null) {
+        ad.decodeForward(names[l][LlamaMath.Q], xn, q, ways);
+        ad.decodeForward(names[l][LlamaMath.K], xn, k, ways);
+        ad.decodeForward(names[l][LlamaMath.V], xn, v, ways);
+      }
       if (c.qkvBias()) {
         lk.addBias(q, p.bq(), m, h * dh);
         lk.addBias(k, p.bk(), m, kv * dh);
@@ -192,18 +204,31 @@ public final class LlamaDecodeSession implements DecodeSession {
       lk.attendCachedGrouped(q, kCache[l], vCache[l], keyMask, att, m, h, kv, capacity, pos + 1, dh, 1.0 / Math.sqrt(dh));
       mid.array().assign(in.array());
       gemmAccumulate(att.reshape(m, (long) h * dh), p.wo(), mid, false, true, ways);
+      if (ad != null) {
+        ad.decodeForward(names[l][LlamaMath.O], att.reshape(m, (long) h * dh), mid, ways);
+      }
       lk.rmsNorm(mid, p.postNorm(), xn, rstd, m, d, eps);
       gemm(xn, p.wGate(), gate, false, true, ways);
       gemm(xn, p.wUp(), up, false, true, ways);
+      if (ad != null) {
+        ad.decodeForward(names[l][LlamaMath.GATE], xn, gate, ways);
+        ad.decodeForward(names[l][LlamaMath.UP], xn, up, ways);
+      }
       lk.siluGate(gate, up, act, m * f);
       o.array().assign(mid.array());
       gemmAccumulate(act, p.wDown(), o, false, true, ways);
+      if (ad != null) {
+        ad.decodeForward(names[l][LlamaMath.DOWN], act, o, ways);
+      }
       Tensor tmp = in;
       in = o;
       o = tmp;
     }
     lk.rmsNorm(in, w.norm, xn, rstd, m, d, eps);
     gemm(xn, w.lmHead, lg, false, true, ways);
+    if (ad != null) {
+      ad.decodeForward(LlamaMath.LM_HEAD, xn, lg, ways);
+    }
     logits.assign(lg.array());
     for (int r = 0; r < m; r++) {
       positions[r]++;

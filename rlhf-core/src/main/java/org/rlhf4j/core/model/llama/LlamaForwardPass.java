@@ -116,7 +116,9 @@ public final class LlamaForwardPass implements ForwardPass {
               g.logits() == null ? null : Tensor.of(g.logits().castTo(model.dataType()).dup('c').reshape((long) b * t, v)));
     }
     Tensor gv = g.values() == null ? null : tensorOrNull(g.values()).reshape((long) b * t);
-    model.math().backward(ws, model.weights(), model.gradWeights(), hasDLogits, gv, model.options().threads());
+    // adapters on a frozen base: the model's own gradient buffer is neither needed nor allocated
+    boolean frozen = ws.adapted && model.adapters() != null && model.adapters().freezesBase();
+    model.math().backward(ws, model.weights(), frozen ? null : model.gradWeights(), hasDLogits, gv, model.options().threads());
   }
 
   private Tensor tensorOrNull(INDArray a) {

@@ -16,6 +16,7 @@ import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.FlatTensors;
 import org.rlhf4j.core.model.Initializer;
+import org.rlhf4j.core.model.LinearAdapters;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.model.TokenBatch;
@@ -45,9 +46,9 @@ public final class LlamaModel implements CausalLm {
   private final LlamaConfig config;
   private final ModelOptions options;
   private final FlatTensors params;
-  private final FlatTensors grads;
+  private FlatTensors grads; // allocated on first use: a model trained through LoRA adapters never needs it
   private final LlamaWeights weights;
-  private final LlamaWeights gradWeights;
+  private LlamaWeights gradWeights;
   private final LlamaMath math;
   private final LlamaWorkspace ws;
   private long passId;
@@ -57,9 +58,7 @@ public final class LlamaModel implements CausalLm {
     this.config = config;
     this.options = options;
     this.params = params;
-    this.grads = FlatTensors.zeros(params.layout(), options.dataType());
     this.weights = new LlamaWeights(params, config);
-    this.gradWeights = new LlamaWeights(grads, config);
     this.math = new LlamaMath(config, options.dataType());
     this.ws = new LlamaWorkspace(config, options.dataType());
   }
@@ -224,14 +223,48 @@ public final class LlamaModel implements CausalLm {
   @Override
   public FlatTensors gradients() {
     checkOpen();
+    return grads();
+  }
+
+  private FlatTensors grads() {
+    if (grads == null) {
+      grads = FlatTensors.zeros(params.layout(), options.dataType());
+      gradWeights = new LlamaWeights(grads, config);
+    }
     return grads;
+  }
+
+  /**
+   * Whether the gradient buffer of the model's own weights exists: it is allocated on first use, so
+   * a model trained only through LoRA adapters on a frozen base never holds it.
+   */
+  public boolean gradientsAllocated() {
+    return grads != null;
   }
 
   /** Sets all gradients to zero. */
   @Override
   public void zeroGradients() {
     checkOpen();
-    grads.zero();
+    if (grads != null) {
+      grads.zero();
+    }
+    if (math.adapters != null) {
+      math.adapters.zeroGradients();
+    }
+  }
+
+  /**
+   * All parameters as one optimiser group; with adapters attached on a frozen base (LoRA), the
+   * adapters' tensors alone, so that every trainer (SFT, reward model, PPO, DPO) trains just them.
+   */
+  @Override
+  public org.rlhf4j.core.model.Trainable trainable() {
+    checkOpen();
+    if (math.adapters != null && math.adapters.freezesBase()) {
+      return math.adapters.trainable(options.threads());
+    }
+    return new org.rlhf4j.core.model.Trainable(toString(), params, grads(), options.threads());
   }
 
   /**
@@ -308,6 +341,21 @@ public final class LlamaModel implements CausalLm {
     }
   }
 
+  /**
+   * Attaches adapters to this model's linear layers (e.g. {@code LoraLayers} of a LoRA adapter), or
+   * detaches them with {@code null}. Passes from then on call them; an earlier pass becomes stale.
+   */
+  public void setAdapters(LinearAdapters adapters) {
+    checkOpen();
+    math.adapters = adapters;
+    passId++;
+  }
+
+  /** The attached adapters, or null. */
+  public LinearAdapters adapters() {
+    return math.adapters;
+  }
+
   LlamaWorkspace workspace() {
     return ws;
   }
@@ -321,6 +369,7 @@ public final class LlamaModel implements CausalLm {
   }
 
   LlamaWeights gradWeights() {
+    grads();
     return gradWeights;
   }
 
@@ -338,7 +387,9 @@ public final class LlamaModel implements CausalLm {
     }
     closed = true;
     ws.close();
-    grads.close();
+    if (grads != null) {
+      grads.close();
+    }
     params.close();
   }
 

@@ -33,6 +33,8 @@ final class LlamaWorkspace implements AutoCloseable {
   private final Arena arena;
   int b;
   int t;
+  /** Whether the current pass ran with adapters (see {@code LinearAdapters#beginPass}). */
+  boolean adapted;
   int[] ids = new int[0];
   int[] positions = new int[0];
   int[] keyMask = new int[0];

@@ -47,12 +47,12 @@ class LlamaCheckpointTest {
     CheckpointException e = assertThrows(CheckpointException.class, () -> LlamaModel.fromCheckpoint(gpt, ModelOptions.defaults()));
     assertTrue(e.getMessage().contains("\"architecture\""), e.getMessage());
     // the family-neutral loader builds either
-    try (CausalLm a = ModelCheckpoint.loadModel(tmp.resolve("ckpt"), ModelOptions.defaults()).model();
-        CausalLm b = ModelCheckpoint.loadModel(gpt, ModelOptions.defaults()).model()) {
+    try (CausalLm a = ModelCheckpoint.loadAny(tmp.resolve("ckpt"), ModelOptions.defaults()).model();
+        CausalLm b = ModelCheckpoint.loadAny(gpt, ModelOptions.defaults()).model()) {
       assertTrue(a instanceof LlamaModel, a.toString());
       assertTrue(b instanceof GptModel, b.toString());
     }
-    ModelCheckpoint.LoadedModel l = ModelCheckpoint.loadModel(tmp.resolve("ckpt"), ModelOptions.defaults());
+    ModelCheckpoint.LoadedLm l = ModelCheckpoint.loadAny(tmp.resolve("ckpt"), ModelOptions.defaults());
     assertEquals("test", l.provenance().trainer());
     l.model().close();
   }
