@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicReference;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.ForwardPass;
@@ -23,10 +22,10 @@ import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.RewardModel;
-import org.rlhf4j.reward.TextRewardModel;
 
 /**
  * Critic-free RL from a reward model: GRPO (Shao et al. 2024, DeepSeekMath) or RLOO (Ahmadian et al.
@@ -45,12 +44,12 @@ public final class GrpoTrainer implements AutoCloseable {
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
   private final TrainingListener listener;
+  private final PromptEncoder encoder;
   private final RolloutCollector collector;
   private final AdamW optimizer;
   private long stepCount;
   private long episodes;
-  private final AtomicReference<Thread> user = new AtomicReference<>();
-  private volatile boolean closed;
+  private final TrainerGuard guard = new TrainerGuard("GrpoTrainer");
 
   private GrpoTrainer(Builder b) {
     this.config = b.config;
@@ -59,11 +58,16 @@ public final class GrpoTrainer implements AutoCloseable {
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
     this.listener = Listeners.of(b.listeners);
-    RewardModel rm = b.rewardModel instanceof TextRewardModel t && t.tokenizer().isEmpty()
-        ? t.withTokenizer(b.tokenizer)
-        : b.rewardModel;
-    this.collector = new RolloutCollector(policy, reference, rm, config.sampling(tokenizer.eosId()), config.temperature(),
-        config.rewardKlEstimator(), tokenizer.padId(), tokenizer.eosId());
+    this.encoder = new PromptEncoder(tokenizer, config.addBos(), policy.config().contextLength(), config.maxNewTokens());
+    this.collector = RolloutCollector.builder()
+        .policy(policy)
+        .reference(reference)
+        .rewardModel(b.rewardModel)
+        .tokenizer(tokenizer)
+        .sampling(config.sampling(tokenizer.eosId()))
+        .temperature(config.temperature())
+        .klEstimator(config.rewardKlEstimator())
+        .build();
     this.optimizer = new AdamW(config.optimizer(), List.of(policy));
   }
 
@@ -80,7 +84,7 @@ public final class GrpoTrainer implements AutoCloseable {
   /** Runs {@code steps} steps and returns their statistics. */
   public List<GrpoStats> train(int steps) {
     checkArgument(steps >= 0, "steps must be >= 0, got %s", steps);
-    enter("train");
+    guard.enter("train");
     try {
       listener.onStart(phase(), steps);
       List<GrpoStats> out = new ArrayList<>(steps);
@@ -90,69 +94,46 @@ public final class GrpoTrainer implements AutoCloseable {
           break;
         }
       }
-      listener.onEnd(out.isEmpty() ? org.rlhf4j.core.train.Metrics.of(phase(), stepCount, Map.of())
+      listener.onEnd(out.isEmpty() ? Metrics.of(phase(), stepCount, Map.of())
           : out.get(out.size() - 1).toMetrics(phase()));
       return out;
     } finally {
-      exit();
+      guard.exit();
     }
   }
 
   /** One step on the next {@code promptsPerStep} prompts of the pool. */
   public GrpoStats step() {
-    enter("step");
+    guard.enter("step");
     try {
       return run();
     } finally {
-      exit();
+      guard.exit();
     }
-  }
-
-  private void enter(String what) {
-    if (closed) {
-      throw new IllegalStateException("GrpoTrainer." + what + "() after close()");
-    }
-    Thread me = Thread.currentThread();
-    if (!user.compareAndSet(null, me)) {
-      Thread other = user.get();
-      throw new IllegalStateException("GrpoTrainer." + what + "() called from " + me.getName() + " while "
-          + (other == me ? "this thread" : other == null ? "another thread" : other.getName())
-          + " is using the trainer: it is not thread-safe (nor re-entrant)");
-    }
-  }
-
-  private void exit() {
-    user.set(null);
-  }
-
-  private SplittableRandom stepRandom() {
-    long k = stepCount + 1;
-    return new SplittableRandom(config.seed() * 0x9E3779B97F4A7C15L ^ (k * 0xBF58476D1CE4E5B9L + 0x94D049BB133111EBL));
   }
 
   private GrpoStats run() {
     long t0 = System.nanoTime();
-    SplittableRandom rng = stepRandom();
+    SplittableRandom rng = TrainerGuard.stepRandom(config.seed(), stepCount + 1);
     int g = config.numGenerations();
     int np = config.promptsPerStep();
-    int ctx = policy.config().contextLength();
     List<int[]> encoded = new ArrayList<>(np * g);
     for (int i = 0; i < np; i++) {
       int poolIndex = (int) ((stepCount * np + i) % prompts.size());
-      String text = prompts.get(poolIndex);
-      int[] ids = tokenizer.encodePrompt(text, config.addBos());
-      if (ids.length == 0 || ids.length + config.maxNewTokens() > ctx) {
-        throw new RlhfException("prompt " + poolIndex + " of the pool (\"" + text + "\") has " + ids.length
-            + " tokens; with maxNewTokens " + config.maxNewTokens() + " it needs 1 to " + (ctx - config.maxNewTokens())
-            + " to fit the context length " + ctx);
-      }
+      int[] ids = encoder.encode("prompt " + poolIndex + " of the pool", prompts.get(poolIndex));
       for (int j = 0; j < g; j++) {
         encoded.add(ids); // [np * G]: the G samples of a prompt are contiguous
       }
     }
-    GroupRollout r = collector.collect(encoded, rng);
+    Rollout r = collector.collect(encoded, rng);
     long t1 = System.nanoTime();
     double[] scores = r.scores(); // [B]
+    for (int i = 0; i < scores.length; i++) {
+      if (!Double.isFinite(scores[i])) {
+        throw new RlhfException("the reward model " + RolloutCollector.describe(collector.rewardModel()) + " scored sequence " + i
+            + " of the rollout " + scores[i] + "; NaN and infinite scores would poison the advantages and the update");
+      }
+    }
     double[] seqKl = r.sequenceKl(); // [B]
     double[] rewards = scores.clone();
     if (config.klInReward()) {
@@ -178,7 +159,7 @@ public final class GrpoTrainer implements AutoCloseable {
     return s;
   }
 
-  private void rolloutStats(GroupRollout r, double[] scores, double[] seqKl, double[] rewards, int g, Map<String, Double> m) {
+  private void rolloutStats(Rollout r, double[] scores, double[] seqKl, double[] rewards, int g, Map<String, Double> m) {
     int b = r.batchSize();
     double score = 0;
     double kl = 0;
@@ -213,7 +194,7 @@ public final class GrpoTrainer implements AutoCloseable {
     m.put("val/num_eos_tokens", (double) eos);
   }
 
-  private Map<String, Double> optimize(GroupRollout r, double[] adv, SplittableRandom rng) {
+  private Map<String, Double> optimize(Rollout r, double[] adv, SplittableRandom rng) {
     int b = r.batchSize();
     int p = r.promptLength();
     int n = r.steps();
@@ -294,18 +275,22 @@ public final class GrpoTrainer implements AutoCloseable {
 
   /** Whether {@link #close()} was called. */
   public boolean isClosed() {
-    return closed;
+    return guard.isClosed();
   }
 
   /** Releases the optimiser's state; the models stay the caller's. Later calls throw. Idempotent. */
   @Override
   public void close() {
-    if (closed) {
+    if (guard.isClosed()) {
       return;
     }
-    checkState(user.get() == null || user.get() == Thread.currentThread(), "close() while another thread trains");
-    closed = true;
-    optimizer.close();
+    guard.enter("close");
+    try {
+      guard.markClosed();
+      optimizer.close();
+    } finally {
+      guard.exit();
+    }
   }
 
   /** A builder of a {@link GrpoTrainer}; {@link #build()} names a missing or bad part. */
