@@ -2,6 +2,7 @@ package org.rlhf4j.reward;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -178,17 +179,20 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
     ModelCheckpoint.save(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", KIND), tokenizer);
   }
 
-  /** {@link #save} into the existing directory {@code dir}, without atomicity (for composite checkpoints). */
-  void writeFiles(Path dir, Provenance provenance, Tokenizer tokenizer) throws java.io.IOException {
+  /**
+   * {@link #save} (without a tokenizer) into the existing directory {@code dir}, without atomicity:
+   * for a composite checkpoint that its writer publishes as a whole.
+   */
+  public void writeFiles(Path dir, Provenance provenance) throws IOException {
     checkOpen();
-    ModelCheckpoint.writeFiles(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", KIND), tokenizer);
+    ModelCheckpoint.writeFiles(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", KIND), null);
   }
 
   /**
    * Overwrites this model's weights and normalisation with those of the reward-model checkpoint in
    * {@code dir} (same architecture).
    */
-  void loadFrom(Path dir) {
+  public void loadFrom(Path dir) {
     checkOpen();
     Map<String, Object> extra = ModelCheckpoint.readExtra(dir);
     Object kind = extra.get("kind");
