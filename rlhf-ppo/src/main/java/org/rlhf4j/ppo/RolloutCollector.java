@@ -48,6 +48,66 @@ public final class RolloutCollector {
     this.stopToken = stopToken;
   }
 
+  /**
+   * Rolls out {@code encodedPrompts.size() / groupSize} units of {@code groupSize} consecutive
+   * prompts, each unit on its own as a batch sampled with {@code new SplittableRandom(seeds[u])}, and
+   * concatenates them ({@link GroupRollout#concat}). A unit's rows depend only on its prompts, its
+   * seed, the models and their thread count, not on the other units: the same units can be rolled
+   * out anywhere (another thread, process or machine) with the same result.
+   */
+  public GroupRollout collectSeeded(List<int[]> encodedPrompts, int groupSize, long[] seeds) {
+    checkArgument(groupSize >= 1, "groupSize must be >= 1, got %s", groupSize);
+    checkArgument(!encodedPrompts.isEmpty() && encodedPrompts.size() % groupSize == 0,
+        "%s prompts are not a positive multiple of the group size %s", encodedPrompts.size(), groupSize);
+    int units = encodedPrompts.size() / groupSize;
+    checkArgument(seeds.length == units, "%s seeds for %s units", seeds.length, units);
+    List<GroupRollout> parts = new java.util.ArrayList<>(units);
+    for (int u = 0; u < units; u++) {
+      parts.add(collect(encodedPrompts.subList(u * groupSize, (u + 1) * groupSize), new SplittableRandom(seeds[u])));
+    }
+    return GroupRollout.concat(parts, padId);
+  }
+
+  /** The model sampled from. */
+  public GptModel policy() {
+    return policy;
+  }
+
+  /** The frozen reference. */
+  public GptModel reference() {
+    return reference;
+  }
+
+  /** The reward model scoring each sequence. */
+  public RewardModel rewardModel() {
+    return rewardModel;
+  }
+
+  /** The sampling configuration. */
+  public SamplingConfig sampling() {
+    return sampling;
+  }
+
+  /** The temperature of the log-probabilities. */
+  public double temperature() {
+    return temperature;
+  }
+
+  /** The per-token KL estimator. */
+  public KlEstimator klEstimator() {
+    return klEstimator;
+  }
+
+  /** The padding token id. */
+  public int padId() {
+    return padId;
+  }
+
+  /** The token that ends a response. */
+  public int stopToken() {
+    return stopToken;
+  }
+
   /** Samples, scores and measures the KL of one response per encoded prompt. */
   public GroupRollout collect(List<int[]> encodedPrompts, SplittableRandom rng) {
     checkArgument(!encodedPrompts.isEmpty(), "no prompts to roll out");
