@@ -46,6 +46,7 @@ public final class GrpoTrainer implements AutoCloseable {
   private final TrainingListener listener;
   private final PromptEncoder encoder;
   private final RolloutCollector collector;
+  private final RolloutSource rolloutSource; // null: the whole step as one batch from the step's random stream
   private final AdamW optimizer;
   private long stepCount;
   private long episodes;
@@ -69,6 +70,7 @@ public final class GrpoTrainer implements AutoCloseable {
         .klEstimator(config.rewardKlEstimator())
         .build();
     this.optimizer = new AdamW(config.optimizer(), List.of(policy));
+    this.rolloutSource = b.rolloutSource;
   }
 
   /** A builder for a trainer with {@code config}. */
@@ -125,7 +127,18 @@ public final class GrpoTrainer implements AutoCloseable {
         encoded.add(ids); // [np * G]: the G samples of a prompt are contiguous
       }
     }
-    Rollout r = collector.collect(encoded, rng);
+    Rollout r;
+    if (rolloutSource == null) {
+      r = collector.collect(encoded, rng);
+    } else {
+      long[] seeds = new long[np]; // one per prompt (its group of G samples), drawn before the update's permutations
+      for (int i = 0; i < np; i++) {
+        seeds[i] = rng.nextLong();
+      }
+      r = rolloutSource.collect(collector, encoded, g, seeds);
+      checkState(r.batchSize() == encoded.size(), "the rollout source returned %s rollouts for %s prompts",
+          r.batchSize(), encoded.size());
+    }
     long t1 = System.nanoTime();
     double[] scores = r.scores(); // [B]
     for (int i = 0; i < scores.length; i++) {
@@ -302,6 +315,7 @@ public final class GrpoTrainer implements AutoCloseable {
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
     private final List<TrainingListener> listeners = new ArrayList<>();
+    private RolloutSource rolloutSource;
 
     private Builder(GrpoConfig config) {
       this.config = config;
@@ -338,6 +352,17 @@ public final class GrpoTrainer implements AutoCloseable {
         checkArgument(v.get(i) != null, "prompt %s is null", i);
       }
       this.prompts = List.copyOf(v);
+      return this;
+    }
+
+    /**
+     * Seeds each prompt's group on its own (from the step's random stream) and rolls the groups out
+     * with {@code v}, e.g. {@link RolloutSource#PER_PROMPT} in this process or a distributed source;
+     * every source gives the same statistics for the same seed and thread count. Without this the
+     * step is sampled as one batch from one stream (faster in one process; other numbers).
+     */
+    public Builder rolloutSource(RolloutSource v) {
+      this.rolloutSource = checkNotNull(v, "rolloutSource");
       return this;
     }
 

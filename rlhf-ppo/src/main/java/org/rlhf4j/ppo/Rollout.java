@@ -1,8 +1,11 @@
 package org.rlhf4j.ppo;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
 
+import java.util.Arrays;
+import java.util.List;
 import org.rlhf4j.core.model.TokenBatch;
 
 /**
@@ -10,8 +13,9 @@ import org.rlhf4j.core.model.TokenBatch;
  * trainer (PPO, GRPO, RLOO) consumes it: the sequences {@code [B, P+N]}, per-response-token arrays
  * {@code [B][N]} (real for {@code t < length[b]}, 0 later) and one reward-model score per sequence.
  * The score is the reward model's raw output and may be NaN or infinite: what to do with such an
- * episode is the trainer's choice ({@link #finiteRows()}, {@link #select}). Public accessors return
- * copies; the package's trainers read the arrays directly.
+ * episode is the trainer's choice ({@link #finiteRows()}, {@link #select}). A rollout computed
+ * elsewhere comes back with {@link #of} and {@link #concat}. Public accessors return copies; the
+ * package's trainers read the arrays directly.
  */
 public final class Rollout {
   final TokenBatch sequences; // [B, P+N]
@@ -22,7 +26,7 @@ public final class Rollout {
   final int[] promptIndex; // [B] each row's prompt: its index in the collected prompt list
   final double[][] logProbs; // [B][N] policy log p at the sampling temperature
   final double[][] refLogProbs; // [B][N] reference log q
-  final double[][] entropy; // [B][N] policy next-token entropy
+  final double[][] entropy; // [B][N] policy next-token entropy; null if not known (a rollout from parts)
   final double[][] values; // [B][N] value head or critic at each response position; null if not collected
   final double[][] kl; // [B][N] clamped per-token KL estimate
   final double[] scores; // [B] reward model's raw scores
@@ -56,8 +60,119 @@ public final class Rollout {
     }
     return new Rollout(sequences.select(idx), promptLength, steps, ResponseTokens.rows(length, idx), rows(hasEos, idx),
         ResponseTokens.rows(promptIndex, idx), ResponseTokens.rows(logProbs, idx), ResponseTokens.rows(refLogProbs, idx),
-        ResponseTokens.rows(entropy, idx), values == null ? null : ResponseTokens.rows(values, idx), ResponseTokens.rows(kl, idx),
+        entropy == null ? null : ResponseTokens.rows(entropy, idx), values == null ? null : ResponseTokens.rows(values, idx), ResponseTokens.rows(kl, idx),
         rows(scores, idx), klClamped);
+  }
+
+  /**
+   * A rollout from its parts (copied), e.g. one computed elsewhere (on a Spark executor) and sent
+   * back as arrays; the arrays must have the shapes of the accessors' documentation and the values
+   * must be finite. It has no entropies and no values; row {@code i}'s prompt index is {@code i}.
+   *
+   * @param sequences {@code [B, P+N]}
+   * @param length {@code [B]} response tokens of each row, at most {@code steps}
+   * @param logProbs {@code [B][N]}, likewise {@code refLogProbs} and {@code kl}
+   * @param scores {@code [B]}
+   */
+  public static Rollout of(TokenBatch sequences, int promptLength, int steps, int[] length, boolean[] hasEos,
+      double[][] logProbs, double[][] refLogProbs, double[][] kl, double[] scores) {
+    checkNotNull(sequences, "sequences");
+    int b = sequences.batchSize();
+    checkArgument(promptLength >= 1 && steps >= 0 && sequences.length() == promptLength + steps,
+        "sequences have length %s, expected promptLength %s + steps %s", sequences.length(), promptLength, steps);
+    checkArgument(length.length == b && hasEos.length == b && scores.length == b,
+        "length (%s), hasEos (%s) and scores (%s) must have one entry per sequence (%s)", length.length, hasEos.length,
+        scores.length, b);
+    for (int i = 0; i < b; i++) {
+      checkArgument(length[i] >= 0 && length[i] <= steps, "length[%s] = %s is outside [0, %s]", i, length[i], steps);
+      checkArgument(Double.isFinite(scores[i]), "scores[%s] = %s is not finite", i, (Object) scores[i]);
+    }
+    return new Rollout(sequences, promptLength, steps, length.clone(), hasEos.clone(), identity(b),
+        checkRows("logProbs", logProbs, b, steps), checkRows("refLogProbs", refLogProbs, b, steps), null, null,
+        checkRows("kl", kl, b, steps), scores.clone(), 0);
+  }
+
+  private static double[][] checkRows(String name, double[][] a, int b, int n) {
+    checkArgument(a.length == b, "%s has %s rows, expected %s", name, a.length, b);
+    double[][] out = new double[b][];
+    for (int i = 0; i < b; i++) {
+      checkArgument(a[i].length == n, "%s[%s] has %s entries, expected %s", name, i, a[i].length, n);
+      for (int t = 0; t < n; t++) {
+        checkArgument(Double.isFinite(a[i][t]), "%s[%s][%s] = %s is not finite", name, i, t, a[i][t]);
+      }
+      out[i] = a[i].clone();
+    }
+    return out;
+  }
+
+  /**
+   * The rows of {@code parts} in order, as one rollout: prompts left-padded to the longest padded
+   * prompt, responses right-padded (with {@code padId}, mask 0, and 0 in the per-token arrays) to
+   * the widest response. Entropies and values are kept when every part has them; row {@code i}'s
+   * prompt index is {@code i}; the clamped-token counts add up.
+   */
+  public static Rollout concat(List<Rollout> parts, int padId) {
+    checkArgument(!parts.isEmpty(), "no rollouts to concatenate");
+    if (parts.size() == 1) {
+      return parts.get(0);
+    }
+    int p = 0;
+    int n = 0;
+    int b = 0;
+    int clamped = 0;
+    boolean withEntropy = true;
+    boolean withValues = true;
+    for (Rollout r : parts) {
+      p = Math.max(p, r.promptLength);
+      n = Math.max(n, r.steps);
+      b += r.batchSize();
+      clamped += r.klClamped;
+      withEntropy &= r.entropy != null;
+      withValues &= r.values != null;
+    }
+    int w = p + n;
+    int[] ids = new int[b * w];
+    int[] mask = new int[b * w];
+    Arrays.fill(ids, padId);
+    int[] length = new int[b];
+    boolean[] hasEos = new boolean[b];
+    double[][] logp = new double[b][n];
+    double[][] logq = new double[b][n];
+    double[][] ent = withEntropy ? new double[b][n] : null;
+    double[][] val = withValues ? new double[b][n] : null;
+    double[][] kl = new double[b][n];
+    double[] scores = new double[b];
+    int row = 0;
+    for (Rollout r : parts) {
+      int shift = p - r.promptLength; // extra left padding
+      for (int i = 0; i < r.batchSize(); i++, row++) {
+        for (int t = 0; t < r.promptLength + r.steps; t++) {
+          ids[row * w + shift + t] = r.sequences.id(i, t);
+          mask[row * w + shift + t] = r.sequences.mask(i, t);
+        }
+        length[row] = r.length[i];
+        hasEos[row] = r.hasEos[i];
+        System.arraycopy(r.logProbs[i], 0, logp[row], 0, r.steps);
+        System.arraycopy(r.refLogProbs[i], 0, logq[row], 0, r.steps);
+        System.arraycopy(r.kl[i], 0, kl[row], 0, r.steps);
+        if (withEntropy) {
+          System.arraycopy(r.entropy[i], 0, ent[row], 0, r.steps);
+        }
+        if (withValues) {
+          System.arraycopy(r.values[i], 0, val[row], 0, r.steps);
+        }
+        scores[row] = r.scores[i];
+      }
+    }
+    return new Rollout(TokenBatch.of(b, w, ids, mask), p, n, length, hasEos, identity(b), logp, logq, ent, val, kl, scores, clamped);
+  }
+
+  static int[] identity(int b) {
+    int[] out = new int[b];
+    for (int i = 0; i < b; i++) {
+      out[i] = i;
+    }
+    return out;
   }
 
   /** The rows whose score is finite, in order. */
@@ -69,7 +184,7 @@ public final class Rollout {
         out[n++] = i;
       }
     }
-    return java.util.Arrays.copyOf(out, n);
+    return Arrays.copyOf(out, n);
   }
 
   /** The prompt and response tokens, {@code [B, P+N]}, prompts left-padded. */
@@ -127,8 +242,18 @@ public final class Rollout {
     return deep(refLogProbs);
   }
 
-  /** The policy's next-token entropy at each response position. */
+  /** Whether the rollout has the policy's entropies (a collected one has; one {@link #of parts} has not). */
+  public boolean hasEntropy() {
+    return entropy != null;
+  }
+
+  /**
+   * The policy's next-token entropy at each response position.
+   *
+   * @throws IllegalStateException if the rollout was built from parts without entropies
+   */
   public double[][] entropy() {
+    checkState(entropy != null, "this rollout was built from parts without the policy's entropies");
     return deep(entropy);
   }
 

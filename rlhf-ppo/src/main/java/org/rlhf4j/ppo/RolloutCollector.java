@@ -30,7 +30,7 @@ import org.rlhf4j.reward.TextRewardModel;
  *     .policy(policy).reference(sft).rewardModel(rm).tokenizer(tok)
  *     .sampling(SamplingConfig.builder().maxNewTokens(32).stopTokens(Set.of(tok.eosId())).build())
  *     .build();
- * Rollout r = c.collect(List.of(tok.encodePrompt("Hello", true)), new long[] {7});
+ * Rollout r = c.collectSeeded(List.of(tok.encodePrompt("Hello", true)), 1, new long[] {7});
  * }</pre>
  *
  * Not thread-safe (it runs forward passes of the models); one collector per thread and model copy.
@@ -87,20 +87,56 @@ public final class RolloutCollector {
   }
 
   /**
-   * Samples, measures and scores one response per encoded prompt, prompt {@code i} sampling with a
-   * generator seeded with {@code seeds[i]}: a prompt's sample does not depend on the sampling of the
-   * other prompts of the batch, so a batch can be split across workers (the forward passes are
-   * batched, so its numbers may still differ in the last bits with the batch's padding).
+   * Rolls out {@code encodedPrompts.size() / groupSize} units of {@code groupSize} consecutive
+   * prompts, each unit on its own as a batch sampled with {@code new SplittableRandom(seeds[u])}, and
+   * concatenates them ({@link Rollout#concat}). A unit's rows depend only on its prompts, its seed,
+   * the models and their thread count, not on the other units: the same units can be rolled out
+   * anywhere (another thread, process or machine) with the same result. With {@code groupSize} 1
+   * every prompt has its own seed.
    */
-  public Rollout collect(List<int[]> encodedPrompts, long[] seeds) {
+  public Rollout collectSeeded(List<int[]> encodedPrompts, int groupSize, long[] seeds) {
+    checkNotNull(encodedPrompts, "encodedPrompts");
     checkNotNull(seeds, "seeds");
-    TokenBatch prompts = leftPadded(encodedPrompts);
-    checkArgument(seeds.length == encodedPrompts.size(), "%s seeds for %s prompts", seeds.length, encodedPrompts.size());
-    List<SplittableRandom> rngs = new ArrayList<>(seeds.length);
-    for (long s : seeds) {
-      rngs.add(new SplittableRandom(s));
+    checkArgument(groupSize >= 1, "groupSize must be >= 1, got %s", groupSize);
+    checkArgument(!encodedPrompts.isEmpty() && encodedPrompts.size() % groupSize == 0,
+        "%s prompts are not a positive multiple of the group size %s", encodedPrompts.size(), groupSize);
+    int units = encodedPrompts.size() / groupSize;
+    checkArgument(seeds.length == units, "%s seeds for %s units", seeds.length, units);
+    List<Rollout> parts = new ArrayList<>(units);
+    for (int u = 0; u < units; u++) {
+      parts.add(collect(encodedPrompts.subList(u * groupSize, (u + 1) * groupSize), new SplittableRandom(seeds[u])));
     }
-    return measure(Generator.generate(policy, prompts, sampling, rngs, padId));
+    return Rollout.concat(parts, padId);
+  }
+
+  /** The model sampled from. */
+  public GptModel policy() {
+    return policy;
+  }
+
+  /** The frozen reference. */
+  public GptModel reference() {
+    return reference;
+  }
+
+  /** The temperature of the log-probabilities. */
+  public double temperature() {
+    return temperature;
+  }
+
+  /** The per-token KL estimator. */
+  public KlEstimator klEstimator() {
+    return klEstimator;
+  }
+
+  /** The padding token id. */
+  public int padId() {
+    return padId;
+  }
+
+  /** The token that ends a response. */
+  public int stopToken() {
+    return stopToken;
   }
 
   private TokenBatch leftPadded(List<int[]> encodedPrompts) {
@@ -120,12 +156,10 @@ public final class RolloutCollector {
     int b = gen.batchSize();
     int[] length = new int[b];
     boolean[] hasEos = new boolean[b];
-    int[] promptIndex = new int[b];
     for (int i = 0; i < b; i++) {
       int[] r = gen.response(i);
       length[i] = r.length;
       hasEos[i] = r.length > 0 && r[r.length - 1] == stopToken;
-      promptIndex[i] = i;
     }
     ForwardPass pp = policy.forward(seq);
     TokenLogProbs lp = pp.tokenLogProbs(temperature);
@@ -163,7 +197,7 @@ public final class RolloutCollector {
       throw new RlhfException("the reward model " + describe(rewardModel) + " returned "
           + (scored == null ? "null" : scored.length() + " scores") + " for " + b + " sequences");
     }
-    return new Rollout(seq, p, n, length, hasEos, promptIndex, logp, logq, entropy, values, kl, scored.toDoubleVector(), clamped);
+    return new Rollout(seq, p, n, length, hasEos, Rollout.identity(b), logp, logq, entropy, values, kl, scored.toDoubleVector(), clamped);
   }
 
   /** The reward model's class and description, for error messages. */

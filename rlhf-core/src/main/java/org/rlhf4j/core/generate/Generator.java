@@ -1,7 +1,6 @@
 package org.rlhf4j.core.generate;
 
 import static com.google.common.base.Preconditions.checkArgument;
-import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.Arrays;
 import java.util.List;
@@ -34,27 +33,6 @@ public final class Generator {
    * @throws RlhfException if prompt length plus {@code maxNewTokens} exceeds the context length
    */
   public static Generation generate(GptModel model, TokenBatch prompts, SamplingConfig cfg, RandomGenerator rng, int padId) {
-    RandomGenerator[] rows = new RandomGenerator[prompts.batchSize()];
-    Arrays.fill(rows, checkNotNull(rng, "rng")); // one generator, drawn from row by row
-    return sample(model, prompts, cfg, rows, padId);
-  }
-
-  /**
-   * Samples continuations of left-padded {@code prompts}, row {@code i} drawing its tokens from
-   * {@code rowRngs.get(i)} alone: a row's response does not depend on how many random numbers the
-   * other rows of the batch drew (only, through the batched forward pass, on their padding).
-   */
-  public static Generation generate(GptModel model, TokenBatch prompts, SamplingConfig cfg, List<? extends RandomGenerator> rowRngs,
-      int padId) {
-    checkArgument(rowRngs.size() == prompts.batchSize(), "%s generators for %s prompts", rowRngs.size(), prompts.batchSize());
-    RandomGenerator[] rows = new RandomGenerator[rowRngs.size()];
-    for (int i = 0; i < rows.length; i++) {
-      rows[i] = checkNotNull(rowRngs.get(i), "generator %s is null", i);
-    }
-    return sample(model, prompts, cfg, rows, padId);
-  }
-
-  private static Generation sample(GptModel model, TokenBatch prompts, SamplingConfig cfg, RandomGenerator[] rng, int padId) {
     int b = prompts.batchSize();
     int p = prompts.length();
     int n = cfg.maxNewTokens();
@@ -91,7 +69,7 @@ public final class Generator {
               }
             }
           }
-          TokenSampler.Choice c = sampler.choose(rng[i]);
+          TokenSampler.Choice c = sampler.choose(rng);
           out[i][lengths[i]] = c.token();
           lps[i][lengths[i]] = c.logProb();
           lengths[i]++;
