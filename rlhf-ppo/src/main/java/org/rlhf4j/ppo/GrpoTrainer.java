@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -14,6 +15,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.OutputGradients;
@@ -21,6 +23,7 @@ import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizers;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
@@ -51,6 +54,9 @@ public final class GrpoTrainer implements AutoCloseable {
   private long stepCount;
   private long episodes;
   private final TrainerGuard guard = new TrainerGuard("GrpoTrainer");
+  private final RlState state;
+  private final Path checkpointDir; // null: no periodic checkpoints
+  private final int checkpointEvery;
 
   private GrpoTrainer(Builder b) {
     this.config = b.config;
@@ -71,6 +77,9 @@ public final class GrpoTrainer implements AutoCloseable {
         .build();
     this.optimizer = new AdamW(config.optimizer(), List.of(policy));
     this.rolloutSource = b.rolloutSource;
+    this.state = new RlState("GRPO", phase(), 1, config.seed(), config::toMap, List.of("policy"), List.of(policy), optimizer);
+    this.checkpointDir = b.checkpointDir;
+    this.checkpointEvery = b.checkpointEvery;
   }
 
   /** A builder for a trainer with {@code config}. */
@@ -169,6 +178,9 @@ public final class GrpoTrainer implements AutoCloseable {
     stats.put("time/training", (t2 - t1) / 1e9);
     GrpoStats s = new GrpoStats(stepCount, ImmutableMap.copyOf(stats));
     listener.onStep(s.toMetrics(phase()));
+    if (checkpointDir != null && stepCount % checkpointEvery == 0) {
+      writeState(checkpointDir);
+    }
     return s;
   }
 
@@ -261,6 +273,37 @@ public final class GrpoTrainer implements AutoCloseable {
     return m;
   }
 
+  /**
+   * Writes the trainer's complete state to {@code dir}, atomically: the policy (with the tokenizer
+   * when it can be saved), AdamW's moments and counters, the step and episode counters and the
+   * configuration. {@link Builder#resumeFrom} continues from it exactly.
+   *
+   * @throws CheckpointException if a parameter or moment is NaN or infinite (nothing is written)
+   */
+  public void saveCheckpoint(Path dir) {
+    checkNotNull(dir, "dir");
+    guard.enter("saveCheckpoint");
+    try {
+      writeState(dir);
+    } finally {
+      guard.exit();
+    }
+  }
+
+  private void writeState(Path dir) {
+    Map<String, Object> fields = new LinkedHashMap<>();
+    fields.put("step", stepCount);
+    fields.put("episode", episodes);
+    state.write(dir, fields, Tokenizers.canSave(tokenizer) ? tokenizer : null);
+  }
+
+  private void restore(Path dir) {
+    Map<String, Object> fields = state.read(dir, RlState::savedConfig);
+    Path file = dir.resolve(RlState.STATE);
+    stepCount = RlState.number(fields, "step", file).longValue();
+    episodes = RlState.number(fields, "episode", file).longValue();
+  }
+
   /** The configuration. */
   public GrpoConfig config() {
     return config;
@@ -316,6 +359,9 @@ public final class GrpoTrainer implements AutoCloseable {
     private List<String> prompts = List.of();
     private final List<TrainingListener> listeners = new ArrayList<>();
     private RolloutSource rolloutSource;
+    private Path checkpointDir;
+    private int checkpointEvery;
+    private Path resumeDir;
 
     private Builder(GrpoConfig config) {
       this.config = config;
@@ -372,6 +418,28 @@ public final class GrpoTrainer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Every {@code every} steps, the trainer's complete state is written to {@code dir} (replacing
+     * the previous one atomically), as {@link GrpoTrainer#saveCheckpoint} does.
+     */
+    public Builder checkpoints(Path dir, int every) {
+      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+      this.checkpointDir = checkNotNull(dir, "dir");
+      this.checkpointEvery = every;
+      return this;
+    }
+
+    /**
+     * Continues the run checkpointed in {@code dir}: {@link #build()} loads the checkpoint's policy
+     * weights into the given policy and restores the optimiser and the counters, so the run goes on
+     * exactly as if uninterrupted. A configuration that differs from the checkpoint's is an error
+     * naming the differing keys.
+     */
+    public Builder resumeFrom(Path dir) {
+      this.resumeDir = checkNotNull(dir, "dir");
+      return this;
+    }
+
     /** The trainer. */
     public GrpoTrainer build() {
       checkState(policy != null, "policy is not set");
@@ -382,7 +450,16 @@ public final class GrpoTrainer implements AutoCloseable {
       checkArgument(policy != reference, "policy and reference are the same model: the reference must stay frozen"
           + " (pass policy.copy(options) as the policy)");
       checkArgument(!policy.isClosed() && !reference.isClosed(), "policy or reference is closed");
-      return new GrpoTrainer(this);
+      GrpoTrainer t = new GrpoTrainer(this);
+      if (resumeDir != null) {
+        try {
+          t.restore(resumeDir);
+        } catch (RuntimeException e) {
+          t.close();
+          throw e;
+        }
+      }
+      return t;
     }
   }
 }

@@ -1,53 +1,28 @@
 package org.rlhf4j.ppo;
 
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.rlhf4j.core.Rlhf4j;
-import org.rlhf4j.core.io.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
-import org.rlhf4j.core.io.ConfigDrift;
-import org.rlhf4j.core.io.ModelCheckpoint;
-import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.io.SafetensorsReader;
-import org.rlhf4j.core.io.SafetensorsWriter;
-import org.rlhf4j.core.model.FlatTensors;
 import org.rlhf4j.core.model.GptModel;
-import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
- * The complete state of a PPO trainer and its file format, for exact resume: the policy (with its value head),
- * the critic if separate, AdamW's moments and counters, the KL coefficient, the running score
- * moments and the step and episode counters. Random choices are derived from (seed, step), so no
- * generator state is needed. Layout: {@code policy/} and {@code critic/} model checkpoints, {@code
- * optimizer.safetensors}, {@code trainer_state.json}; the directory is published atomically.
- *
- * <p>A checkpoint is always restorable: {@link #write} refuses (with {@link CheckpointException},
- * leaving the previous checkpoint in place) a state holding a NaN or infinite number — a parameter,
- * an optimiser moment, beta or a running score moment — so a diverged run cannot replace the last
+ * The complete state of a PPO trainer, for exact resume, in the RL trainers' checkpoint format
+ * ({@link RlState}): the policy (with its value head), the critic if separate, AdamW's moments and
+ * counters, and in {@code trainer_state.json} the step and episode counters, the KL coefficient and
+ * the running score moments. A state holding a NaN or infinite number — a parameter, an optimiser
+ * moment, beta or a running score moment — is refused, so a diverged run cannot replace the last
  * good checkpoint. Checkpoints of format 1 (before TRL's {@code early_stopping}/{@code target_kl}
  * semantics and the new safeguards) restore into a trainer whose new settings have their defaults.
  */
 final class PpoState {
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-  private static final String STATE = "trainer_state.json";
-  private static final String OPTIMIZER = "optimizer.safetensors";
   private static final int FORMAT_VERSION = 2;
 
-  /** The trained models (policy first, then the critic if separate). */
-  private final List<GptModel> models;
-  private final PpoConfig config;
-  private final AdamW optimizer;
+  private final RlState files;
   private final KlController kl;
   private final RunningMoments scoreMoments;
 
@@ -55,9 +30,9 @@ final class PpoState {
   record Counters(long step, long episodes) {}
 
   PpoState(PpoConfig config, GptModel policy, GptModel critic, AdamW optimizer, KlController kl, RunningMoments scoreMoments) {
-    this.config = config;
-    this.models = critic == null ? List.of(policy) : List.of(policy, critic);
-    this.optimizer = optimizer;
+    this.files = new RlState("PPO", PpoTrainer.PHASE, FORMAT_VERSION, config.seed(), config::toMap,
+        critic == null ? List.of("policy") : List.of("policy", "critic"), critic == null ? List.of(policy) : List.of(policy, critic),
+        optimizer);
     this.kl = kl;
     this.scoreMoments = scoreMoments;
   }
@@ -68,40 +43,22 @@ final class PpoState {
    * @throws CheckpointException if the state holds a NaN or infinite number (nothing is written)
    */
   void write(Path dir, Counters counters, Tokenizer tokenizer) {
-    checkFinite(dir);
-    Provenance prov = Provenance.of("ppo", config.seed(), config.toMap(), null);
-    try {
-      AtomicFiles.publishDirectory(
-          dir,
-          tmp -> {
-            ModelCheckpoint.writeFiles(tmp.resolve("policy"), models.get(0), prov, Map.of("kind", "policy"), tokenizer);
-            if (models.size() > 1) {
-              ModelCheckpoint.writeFiles(tmp.resolve("critic"), models.get(1), prov, Map.of("kind", "critic"), null);
-            }
-            AdamW opt = optimizer;
-            Map<String, INDArray> moments = new LinkedHashMap<>();
-            for (int i = 0; i < models.size(); i++) {
-              for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
-                moments.put("exp_avg." + i + "." + e.name(), opt.firstMoments(i).get(e.name()).array());
-                moments.put("exp_avg_sq." + i + "." + e.name(), opt.secondMoments(i).get(e.name()).array());
-              }
-            }
-            SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, Map.of("format", "rlhf4j-adamw"));
-            Map<String, Object> state = new LinkedHashMap<>();
-            state.put("format_version", FORMAT_VERSION);
-            state.put("library_version", Rlhf4j.VERSION);
-            state.put("step", counters.step());
-            state.put("episode", counters.episodes());
-            state.put("kl_coef", kl.beta());
-            state.put("score_moments", scoreMoments.state());
-            state.put("optimizer_step", opt.stepCount());
-            state.put("optimizer_skipped", opt.skippedCount());
-            state.put("config", config.toMap());
-            Files.writeString(tmp.resolve(STATE), JSON.writeValueAsString(state));
-          });
-    } catch (IOException e) {
-      throw new CheckpointException("cannot write PPO checkpoint " + dir + ": " + e.getMessage(), e);
+    double beta = kl.beta();
+    if (!Double.isFinite(beta)) {
+      throw new CheckpointException(files.refusal(dir) + "the KL coefficient is " + beta);
     }
+    double[] m = scoreMoments.state();
+    for (double x : m) {
+      if (!Double.isFinite(x)) {
+        throw new CheckpointException(files.refusal(dir) + "the running score moments are " + Arrays.toString(m));
+      }
+    }
+    Map<String, Object> fields = new LinkedHashMap<>();
+    fields.put("step", counters.step());
+    fields.put("episode", counters.episodes());
+    fields.put("kl_coef", beta);
+    fields.put("score_moments", m);
+    files.write(dir, fields, tokenizer);
   }
 
   /**
@@ -109,40 +66,9 @@ final class PpoState {
    * and model architectures); returns the checkpoint's counters.
    */
   Counters read(Path dir) {
-    AtomicFiles.recoverInterruptedSave(dir);
-    Path stateFile = dir.resolve(STATE);
-    Map<String, Object> state;
-    try {
-      state = JSON.readValue(stateFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
-    } catch (IOException e) {
-      throw new CheckpointException(stateFile + ": cannot read PPO state: " + e.getMessage(), e);
-    }
-    Object savedConfig = state.get("config");
-    Map<String, Object> current = config.toMap();
-    if (savedConfig instanceof Map<?, ?> saved && !(state.get("format_version") instanceof Number v && v.intValue() >= 2)) {
-      savedConfig = upgradeFormat1(saved, stateFile);
-    }
-    if (!sameJson(current, savedConfig)) {
-      String drift = savedConfig instanceof Map<?, ?> m ? ConfigDrift.describe(stringKeys(m), current) : "not a JSON object: " + savedConfig;
-      throw new CheckpointException(stateFile + ": field \"config\": the trainer's configuration differs from the checkpoint's: " + drift);
-    }
-    ModelCheckpoint.loadInto(dir.resolve("policy"), models.get(0));
-    if (models.size() > 1) {
-      ModelCheckpoint.loadInto(dir.resolve("critic"), models.get(1));
-    }
-    AdamW opt = optimizer;
-    try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(OPTIMIZER))) {
-      for (int i = 0; i < models.size(); i++) {
-        FlatTensors m = opt.firstMoments(i);
-        FlatTensors v = opt.secondMoments(i);
-        for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
-          r.readInto("exp_avg." + i + "." + e.name(), m.get(e.name()).array());
-          r.readInto("exp_avg_sq." + i + "." + e.name(), v.get(e.name()).array());
-        }
-      }
-    }
-    opt.restoreCounters(number(state, "optimizer_step", stateFile).longValue(), number(state, "optimizer_skipped", stateFile).longValue());
-    double beta = number(state, "kl_coef", stateFile).doubleValue();
+    Map<String, Object> state = files.read(dir, PpoState::savedConfig);
+    Path stateFile = dir.resolve(RlState.STATE);
+    double beta = RlState.number(state, "kl_coef", stateFile).doubleValue();
     if (!(beta >= 0 && Double.isFinite(beta))) {
       throw new CheckpointException(stateFile + ": field \"kl_coef\": expected a finite number >= 0, got " + beta);
     }
@@ -157,7 +83,16 @@ final class PpoState {
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(stateFile + ": field \"score_moments\": " + e.getMessage(), e);
     }
-    return new Counters(number(state, "step", stateFile).longValue(), number(state, "episode", stateFile).longValue());
+    return new Counters(RlState.number(state, "step", stateFile).longValue(), RlState.number(state, "episode", stateFile).longValue());
+  }
+
+  /** The saved configuration in today's terms (a format-1 one upgraded). */
+  private static Object savedConfig(Map<String, Object> state, Path stateFile) {
+    Object saved = state.get("config");
+    if (saved instanceof Map<?, ?> m && !(state.get("format_version") instanceof Number v && v.intValue() >= 2)) {
+      return upgradeFormat1(m, stateFile);
+    }
+    return saved;
   }
 
   /**
@@ -186,69 +121,6 @@ final class PpoState {
       upgraded.putIfAbsent(e.getKey(), e.getValue()); // optional keys (missing_eos_penalty, non_eos_score)
     }
     return upgraded;
-  }
-
-  /** Refuses a state holding a NaN or infinite number, naming it. */
-  private void checkFinite(Path dir) {
-    String where = "cannot write PPO checkpoint " + dir + " (the previous one is kept): ";
-    double beta = kl.beta();
-    if (!Double.isFinite(beta)) {
-      throw new CheckpointException(where + "the KL coefficient is " + beta);
-    }
-    double[] m = scoreMoments.state();
-    for (double x : m) {
-      if (!Double.isFinite(x)) {
-        throw new CheckpointException(where + "the running score moments are " + Arrays.toString(m));
-      }
-    }
-    AdamW opt = optimizer;
-    for (int i = 0; i < models.size(); i++) {
-      String name = i == 0 ? "policy" : "critic";
-      checkFinite(where, name + " parameter", models.get(i).parameters());
-      checkFinite(where, name + " optimiser first moment", opt.firstMoments(i));
-      checkFinite(where, name + " optimiser second moment", opt.secondMoments(i));
-    }
-  }
-
-  private static void checkFinite(String where, String what, FlatTensors t) {
-    INDArray flat = t.flat().array();
-    // sum of |x| is finite iff every element is (no overflow for sane weights); find the culprit only if not
-    double s = flat.norm1Number().doubleValue();
-    if (Double.isFinite(s)) {
-      return;
-    }
-    for (ParameterLayout.Entry e : t.layout().entries()) {
-      INDArray a = t.get(e.name()).array();
-      for (long k = 0; k < a.length(); k++) {
-        double v = a.getDouble(k);
-        if (!Double.isFinite(v)) {
-          throw new CheckpointException(where + what + " " + e.name() + "[" + k + "] is " + v);
-        }
-      }
-    }
-    // every element is finite; only their sum overflowed
-  }
-
-  /** Equal as JSON documents (key order and Java number types do not matter). */
-  private static boolean sameJson(Object a, Object b) {
-    try {
-      return JSON.readTree(JSON.writeValueAsString(a)).equals(JSON.readTree(JSON.writeValueAsString(b)));
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Map<String, ?> stringKeys(Map<?, ?> m) {
-    return (Map<String, ?>) m;
-  }
-
-  private static Number number(Map<String, Object> m, String field, Path file) {
-    Object v = m.get(field);
-    if (!(v instanceof Number)) {
-      throw new CheckpointException(file + ": field \"" + field + "\": expected a number, got " + v);
-    }
-    return (Number) v;
   }
 
   private static double num(Object o) {

@@ -8,7 +8,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import org.rlhf4j.core.io.AtomicFiles;
+import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;

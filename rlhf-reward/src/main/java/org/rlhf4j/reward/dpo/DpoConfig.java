@@ -6,9 +6,9 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.train.SequenceLogProbs;
 import org.rlhf4j.core.train.TrainingArguments;
+import org.rlhf4j.core.train.TrainingConfig;
 
 /**
  * The configuration of {@link DpoTrainer}, after TRL's {@code DPOConfig}: the DPO settings and the
@@ -16,24 +16,23 @@ import org.rlhf4j.core.train.TrainingArguments;
  * seed, rankings per batch, evaluation interval), as in the SFT and reward-model configurations.
  * Immutable; {@link Builder#build()} names an invalid field and its value.
  */
-public final class DpoConfig {
+public final class DpoConfig extends TrainingConfig {
   private final double beta;
   private final DpoLoss.Type lossType;
   private final double labelSmoothing;
   private final SequenceLogProbs.Reduction reduction;
-  private final TrainingArguments training;
   private final int epochs;
   private final int maxSteps;
   private final int maxLength;
   private final boolean addBos;
   private final boolean appendEos;
 
-  private DpoConfig(Builder b, SequenceLogProbs.Reduction reduction) {
+  private DpoConfig(Builder b, TrainingArguments training, SequenceLogProbs.Reduction reduction) {
+    super(training);
     beta = b.beta;
     lossType = b.lossType;
     labelSmoothing = b.labelSmoothing;
     this.reduction = reduction;
-    training = b.training.build();
     epochs = b.epochs;
     maxSteps = b.maxSteps;
     maxLength = b.maxLength;
@@ -72,24 +71,6 @@ public final class DpoConfig {
     return reduction;
   }
 
-  /**
-   * The shared training arguments: learning rate and schedule (default linear decay to 0), warm-up,
-   * weight decay, clipping, seed, batch size (rankings per batch) and evaluation interval.
-   */
-  public TrainingArguments training() {
-    return training;
-  }
-
-  /** Peak learning rate ({@link TrainingArguments#learningRate()}). */
-  public double learningRate() {
-    return training.learningRate();
-  }
-
-  /** Linear warm-up steps ({@link TrainingArguments#warmupSteps()}). */
-  public int warmupSteps() {
-    return training.warmupSteps();
-  }
-
   /** Passes over the training rankings (ignored when {@link #maxSteps()} is set). */
   public int epochs() {
     return epochs;
@@ -102,27 +83,12 @@ public final class DpoConfig {
 
   /** Rankings per batch; all C(K,2) pairs of a ranking share its batch. */
   public int promptsPerBatch() {
-    return training.batchSize();
+    return batchSize();
   }
 
   /** Longest (prompt + response) in tokens; longer records are an error naming them. */
   public int maxLength() {
     return maxLength;
-  }
-
-  /** Seed of the data order. */
-  public long seed() {
-    return training.seed();
-  }
-
-  /** AdamW's decoupled weight decay. */
-  public double weightDecay() {
-    return training.weightDecay();
-  }
-
-  /** Global gradient-norm clipping (0 = off). */
-  public double maxGradNorm() {
-    return training.maxGradNorm();
   }
 
   /** Start every sequence with BOS. */
@@ -135,18 +101,9 @@ public final class DpoConfig {
     return appendEos;
   }
 
-  /** Evaluate every this many steps (0 = before and after training only). */
-  public int evalEvery() {
-    return training.evalEvery();
-  }
-
-  /** The optimiser for {@code totalSteps} steps. */
-  public AdamWConfig optimizer(long totalSteps) {
-    return training.optimizer(totalSteps);
-  }
-
   /** A JSON-friendly description with TRL's field names, for provenance. */
   public Map<String, Object> toMap() {
+    TrainingArguments training = training();
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("beta", beta);
     m.put("loss_type", lossType.name().toLowerCase(Locale.ROOT));
@@ -176,20 +133,26 @@ public final class DpoConfig {
   }
 
   /** Builds a validated {@link DpoConfig}. */
-  public static final class Builder {
+  public static final class Builder extends TrainingConfig.Builder<Builder> {
     private double beta = 0.1;
     private DpoLoss.Type lossType = DpoLoss.Type.SIGMOID;
     private double labelSmoothing;
     private SequenceLogProbs.Reduction reduction;
-    private TrainingArguments.Builder training =
-        TrainingArguments.builder().learningRate(1e-6).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42).maxGradNorm(1.0);
     private int epochs = 1;
     private int maxSteps;
     private int maxLength = 1024;
     private boolean addBos = true;
     private boolean appendEos = true;
 
-    private Builder() {}
+    private Builder() {
+      super(TrainingArguments.builder().learningRate(1e-6).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42).maxGradNorm(1.0),
+          "promptsPerBatch");
+    }
+
+    @Override
+    protected Builder self() {
+      return this;
+    }
 
     /** Sets {@link DpoConfig#beta()}. */
     public Builder beta(double v) {
@@ -215,31 +178,6 @@ public final class DpoConfig {
       return this;
     }
 
-    /** Sets {@link DpoConfig#learningRate()}. */
-    public Builder learningRate(double v) {
-      training.learningRate(v);
-      return this;
-    }
-
-    /** Sets the learning-rate schedule ({@link TrainingArguments#schedule()}; default linear decay). */
-    public Builder schedule(TrainingArguments.Schedule v) {
-      checkNotNull(v, "schedule");
-      training.schedule(v);
-      return this;
-    }
-
-    /** Replaces all the shared training arguments ({@code batchSize} is the rankings per batch). */
-    public Builder training(TrainingArguments v) {
-      training = checkNotNull(v, "training").toBuilder();
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#warmupSteps()}. */
-    public Builder warmupSteps(int v) {
-      training.warmupSteps(v);
-      return this;
-    }
-
     /** Sets {@link DpoConfig#epochs()}. */
     public Builder epochs(int v) {
       epochs = v;
@@ -254,31 +192,12 @@ public final class DpoConfig {
 
     /** Sets {@link DpoConfig#promptsPerBatch()}. */
     public Builder promptsPerBatch(int v) {
-      training.batchSize(v);
-      return this;
+      return batchSize(v);
     }
 
     /** Sets {@link DpoConfig#maxLength()}. */
     public Builder maxLength(int v) {
       maxLength = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#seed()}. */
-    public Builder seed(long v) {
-      training.seed(v);
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#weightDecay()}. */
-    public Builder weightDecay(double v) {
-      training.weightDecay(v);
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#maxGradNorm()}. */
-    public Builder maxGradNorm(double v) {
-      training.maxGradNorm(v);
       return this;
     }
 
@@ -294,12 +213,6 @@ public final class DpoConfig {
       return this;
     }
 
-    /** Sets {@link DpoConfig#evalEvery()}. */
-    public Builder evalEvery(int v) {
-      training.evalEvery(v);
-      return this;
-    }
-
     /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
     public DpoConfig build() {
       checkArgument(beta > 0 && Double.isFinite(beta), "beta must be positive and finite, got %s", beta);
@@ -310,17 +223,13 @@ public final class DpoConfig {
           "labelSmoothing applies to the SIGMOID loss only, got %s with lossType %s",
           labelSmoothing,
           lossType);
-      try {
-        training.build(); // validates the shared arguments
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(e.getMessage().replace("batchSize", "promptsPerBatch"), e);
-      }
+      TrainingArguments training = buildTraining();
       checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
       checkArgument(maxSteps >= 0, "maxSteps must be >= 0, got %s", maxSteps);
       checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
       SequenceLogProbs.Reduction r =
           reduction != null ? reduction : lossType == DpoLoss.Type.IPO ? SequenceLogProbs.Reduction.MEAN : SequenceLogProbs.Reduction.SUM;
-      return new DpoConfig(this, r);
+      return new DpoConfig(this, training, r);
     }
   }
 }

@@ -85,9 +85,12 @@ public final class DpoTrainer {
   }
 
   /**
-   * Trains {@code policy} in place on {@code rankings} against the frozen {@code reference} — the
-   * entry point for a loop that collects rankings and replaces reward modelling + PPO by DPO.
+   * Trains {@code policy} in place on {@code rankings} against the frozen {@code reference}.
+   *
+   * @deprecated positional arguments: use {@link #builder} (and, in a feedback loop, {@code
+   *     DpoPolicyOptimizer} of rlhf-ppo's {@code RlhfLoop})
    */
+  @Deprecated
   public static DpoResult trainOn(DpoConfig config, GptModel policy, GptModel reference, Tokenizer tokenizer, List<Ranking> rankings) {
     return builder(config).policy(policy).reference(reference).tokenizer(tokenizer).build().train(rankings, List.of());
   }
