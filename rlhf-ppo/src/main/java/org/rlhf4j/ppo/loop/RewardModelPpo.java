@@ -76,8 +76,8 @@ public final class RewardModelPpo implements PolicyOptimizer {
   @Override
   public PolicyUpdate improve(List<Ranking> rankings, List<Ranking> heldOut, TrainingListener roundListener) {
     checkArgument(!rankings.isEmpty(), "no rankings to learn from");
-    RewardTrainer rt = new RewardTrainer(rewardConfig);
-    RewardResult reward = rt.train(rewardModel, tokenizer, rankings, List.of(), roundListener);
+    RewardTrainer rt = new RewardTrainer(rewardConfig).withListener(roundListener);
+    RewardResult reward = rt.train(rewardModel, tokenizer, rankings, List.of());
     Optional<RewardEvaluation> held = Optional.empty();
     if (!heldOut.isEmpty()) {
       held = Optional.of(RewardEvaluator.evaluate(
