@@ -17,7 +17,7 @@ import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ConfigDrift;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.OptimizerMoments;
@@ -42,11 +42,11 @@ final class RlState {
   private final long seed;
   private final Supplier<Map<String, Object>> config;
   private final List<String> names; // the models' directories, e.g. policy, critic
-  private final List<GptModel> models;
+  private final List<CausalLm> models;
   private final AdamW optimizer;
 
   RlState(String label, String phase, int formatVersion, long seed, Supplier<Map<String, Object>> config, List<String> names,
-      List<GptModel> models, AdamW optimizer) {
+      List<CausalLm> models, AdamW optimizer) {
     this.label = label;
     this.phase = phase;
     this.formatVersion = formatVersion;

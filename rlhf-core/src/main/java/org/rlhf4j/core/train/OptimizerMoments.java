@@ -9,8 +9,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.SafetensorsReader;
 import org.rlhf4j.core.io.SafetensorsWriter;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.FlatTensors;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.optim.AdamW;
 
@@ -26,7 +26,7 @@ public final class OptimizerMoments {
   private OptimizerMoments() {}
 
   /** Writes the moments of {@code optimizer}, which updates {@code models} in this order, to {@code file}. */
-  public static void write(Path file, List<GptModel> models, AdamW optimizer) throws IOException {
+  public static void write(Path file, List<CausalLm> models, AdamW optimizer) throws IOException {
     Map<String, INDArray> moments = new LinkedHashMap<>();
     for (int i = 0; i < models.size(); i++) {
       for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
@@ -38,7 +38,7 @@ public final class OptimizerMoments {
   }
 
   /** Overwrites the moments of {@code optimizer} with those in {@code file} (written by {@link #write}). */
-  public static void read(Path file, List<GptModel> models, AdamW optimizer) {
+  public static void read(Path file, List<CausalLm> models, AdamW optimizer) {
     try (SafetensorsReader r = SafetensorsReader.open(file)) {
       for (int i = 0; i < models.size(); i++) {
         FlatTensors m = optimizer.firstMoments(i);
@@ -55,7 +55,7 @@ public final class OptimizerMoments {
    * Refuses, with a {@link CheckpointException} starting with {@code where}, models or moments
    * holding a NaN or infinite number; {@code names.get(i)} names model {@code i} in the message.
    */
-  public static void checkFinite(String where, List<String> names, List<GptModel> models, AdamW optimizer) {
+  public static void checkFinite(String where, List<String> names, List<CausalLm> models, AdamW optimizer) {
     for (int i = 0; i < models.size(); i++) {
       checkFinite(where, names.get(i) + " parameter", models.get(i).parameters());
       checkFinite(where, names.get(i) + " optimiser first moment", optimizer.firstMoments(i));

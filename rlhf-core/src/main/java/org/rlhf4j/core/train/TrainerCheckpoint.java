@@ -14,7 +14,7 @@ import org.rlhf4j.core.Rlhf4j;
 import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ConfigDrift;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 
 /**
@@ -65,7 +65,7 @@ public final class TrainerCheckpoint {
 
   static void write(Path dir, SupervisedLoop.Plan plan, AdamW opt, SupervisedLoop.Task task, Position p) {
     String where = "cannot write " + plan.kind() + " checkpoint " + dir + " (the previous one is kept): ";
-    List<GptModel> models = plan.models();
+    List<CausalLm> models = plan.models();
     List<String> names = new ArrayList<>();
     for (int i = 0; i < models.size(); i++) {
       names.add("model " + i);
