@@ -111,7 +111,7 @@ final class ReadmeSnippets {
   static void dpoInTheLoop(GptModel sft, Tokenizer tok, DpoConfig cfg, RlhfLoopConfig loopConfig, List<String> prompts,
       Labeller labeller, ComparisonStore store) {
     // README: DPO in the feedback loop
-    DpoPolicyOptimizer dpoRounds = DpoPolicyOptimizer.builder(cfg).policy(sft.copy(sft.options())).reference(sft).tokenizer(tok).build();
+    DpoPolicyOptimizer dpoRounds = DpoPolicyOptimizer.of(DpoTrainer.builder(cfg).policy(sft.copy(sft.options())).reference(sft).tokenizer(tok).build());
     try (RlhfLoop loop = RlhfLoop.builder(loopConfig).optimizer(dpoRounds).tokenizer(tok).prompts(prompts)
         .labeller(labeller).store(store).checkpointDir(Path.of("loop")).build()) {
       List<RoundReport> rounds = loop.run();    // rounds.get(i).dpo(): the round's DpoResult

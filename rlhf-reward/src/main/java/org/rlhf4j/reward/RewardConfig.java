@@ -7,31 +7,25 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.data.TruncationPolicy;
+import org.rlhf4j.core.train.SupervisedConfig;
 import org.rlhf4j.core.train.TrainingArguments;
-import org.rlhf4j.core.train.TrainingConfig;
 
 /**
  * The configuration of {@link RewardTrainer}, after TRL's {@code RewardConfig}. Immutable; {@link
  * Builder#build()} names an invalid field.
  */
-public final class RewardConfig extends TrainingConfig {
-  private final int epochs;
+public final class RewardConfig extends SupervisedConfig {
   private final double margin;
   private final double centerRewardsCoefficient;
-  private final int maxLength;
   private final double evalFraction;
-  private final boolean addBos;
   private final boolean appendEos;
   private final TruncationPolicy truncation;
 
   private RewardConfig(Builder b, TrainingArguments training) {
-    super(training);
-    epochs = b.epochs;
+    super(training, b);
     margin = b.margin;
     centerRewardsCoefficient = b.centerRewardsCoefficient;
-    maxLength = b.maxLength;
     evalFraction = b.evalFraction;
-    addBos = b.addBos;
     appendEos = b.appendEos;
     truncation = b.truncation;
   }
@@ -39,11 +33,6 @@ public final class RewardConfig extends TrainingConfig {
   /** Defaults: lr 1e-5 with linear decay, 1 epoch, 8 prompts per batch, seed 42, no margin or centring. */
   public static Builder builder() {
     return new Builder();
-  }
-
-  /** Passes over the training rankings. */
-  public int epochs() {
-    return epochs;
   }
 
   /** Rankings per batch; all C(K,2) pairs of a ranking share its batch. */
@@ -61,19 +50,9 @@ public final class RewardConfig extends TrainingConfig {
     return centerRewardsCoefficient;
   }
 
-  /** Longest (prompt + response) in tokens; longer records are an error naming them. */
-  public int maxLength() {
-    return maxLength;
-  }
-
   /** Fraction of the rankings held out for evaluation when no eval set is given (0 = none). */
   public double evalFraction() {
     return evalFraction;
-  }
-
-  /** Start every sequence with BOS. */
-  public boolean addBos() {
-    return addBos;
   }
 
   /** End every response with EOS. */
@@ -95,16 +74,16 @@ public final class RewardConfig extends TrainingConfig {
       m.put("lr_scheduler_type", training.scheduleName()); // absent for the default, as before it was settable
     }
     m.put("warmup_steps", training.warmupSteps());
-    m.put("num_train_epochs", epochs);
+    m.put("num_train_epochs", epochs());
     m.put("prompts_per_batch", training.batchSize());
     m.put("seed", training.seed());
     m.put("margin", margin);
     m.put("center_rewards_coefficient", centerRewardsCoefficient);
-    m.put("max_length", maxLength);
+    m.put("max_length", maxLength());
     m.put("eval_fraction", evalFraction);
     m.put("weight_decay", training.weightDecay());
     m.put("max_grad_norm", training.maxGradNorm());
-    m.put("add_bos", addBos);
+    m.put("add_bos", addBos());
     m.put("append_eos", appendEos);
     m.put("truncation", truncation.name().toLowerCase(Locale.ROOT));
     m.put("eval_steps", training.evalEvery());
@@ -117,29 +96,20 @@ public final class RewardConfig extends TrainingConfig {
   }
 
   /** Builds a validated {@link RewardConfig}. */
-  public static final class Builder extends TrainingConfig.Builder<Builder> {
-    private int epochs = 1;
+  public static final class Builder extends SupervisedConfig.Builder<Builder> {
     private double margin;
     private double centerRewardsCoefficient;
-    private int maxLength = 1024;
     private double evalFraction;
-    private boolean addBos = true;
     private boolean appendEos = true;
     private TruncationPolicy truncation = TruncationPolicy.FAIL;
 
     private Builder() {
       super(TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42),
-          "promptsPerBatch");
+          "promptsPerBatch", 1);
     }
 
     @Override
     protected Builder self() {
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#epochs()}. */
-    public Builder epochs(int v) {
-      epochs = v;
       return this;
     }
 
@@ -160,21 +130,9 @@ public final class RewardConfig extends TrainingConfig {
       return this;
     }
 
-    /** Sets {@link RewardConfig#maxLength()}. */
-    public Builder maxLength(int v) {
-      maxLength = v;
-      return this;
-    }
-
     /** Sets {@link RewardConfig#evalFraction()}. */
     public Builder evalFraction(double v) {
       evalFraction = v;
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#addBos()}. */
-    public Builder addBos(boolean v) {
-      addBos = v;
       return this;
     }
 
@@ -192,11 +150,9 @@ public final class RewardConfig extends TrainingConfig {
 
     /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
     public RewardConfig build() {
-      TrainingArguments training = buildTraining();
-      checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
+      TrainingArguments training = buildSupervised();
       checkArgument(Double.isFinite(margin), "margin must be finite, got %s", margin);
       checkArgument(centerRewardsCoefficient >= 0, "centerRewardsCoefficient must be >= 0, got %s", centerRewardsCoefficient);
-      checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
       checkArgument(evalFraction >= 0 && evalFraction < 1, "evalFraction must be in [0, 1), got %s", evalFraction);
 
       return new RewardConfig(this, training);

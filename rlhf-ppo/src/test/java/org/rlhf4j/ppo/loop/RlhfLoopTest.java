@@ -23,6 +23,7 @@ import org.rlhf4j.reward.RewardConfig;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.rlhf4j.reward.data.Ranking;
 import org.rlhf4j.reward.dpo.DpoConfig;
+import org.rlhf4j.reward.dpo.DpoTrainer;
 import org.rlhf4j.reward.feedback.ComparisonStore;
 import org.rlhf4j.reward.feedback.LabelRequest;
 import org.rlhf4j.reward.feedback.LabelResult;
@@ -221,7 +222,7 @@ class RlhfLoopTest {
   }
 
   private static RlhfLoop dpoLoop(RlhfLoopConfig cfg, DpoConfig dpo, GptModel sft, ComparisonStore store, Path ckpt, List<Ranking> heldOut) {
-    DpoPolicyOptimizer optimizer = DpoPolicyOptimizer.builder(dpo).policy(sft.copy(sft.options())).reference(sft).tokenizer(TOK).build();
+    DpoPolicyOptimizer optimizer = DpoPolicyOptimizer.of(DpoTrainer.builder(dpo).policy(sft.copy(sft.options())).reference(sft).tokenizer(TOK).build());
     return RlhfLoop.builder(cfg)
         .optimizer(optimizer)
         .tokenizer(TOK)

@@ -7,8 +7,8 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.train.SequenceLogProbs;
+import org.rlhf4j.core.train.SupervisedConfig;
 import org.rlhf4j.core.train.TrainingArguments;
-import org.rlhf4j.core.train.TrainingConfig;
 
 /**
  * The configuration of {@link DpoTrainer}, after TRL's {@code DPOConfig}: the DPO settings and the
@@ -16,27 +16,21 @@ import org.rlhf4j.core.train.TrainingConfig;
  * seed, rankings per batch, evaluation interval), as in the SFT and reward-model configurations.
  * Immutable; {@link Builder#build()} names an invalid field and its value.
  */
-public final class DpoConfig extends TrainingConfig {
+public final class DpoConfig extends SupervisedConfig {
   private final double beta;
   private final DpoLoss.Type lossType;
   private final double labelSmoothing;
   private final SequenceLogProbs.Reduction reduction;
-  private final int epochs;
   private final int maxSteps;
-  private final int maxLength;
-  private final boolean addBos;
   private final boolean appendEos;
 
   private DpoConfig(Builder b, TrainingArguments training, SequenceLogProbs.Reduction reduction) {
-    super(training);
+    super(training, b);
     beta = b.beta;
     lossType = b.lossType;
     labelSmoothing = b.labelSmoothing;
     this.reduction = reduction;
-    epochs = b.epochs;
     maxSteps = b.maxSteps;
-    maxLength = b.maxLength;
-    addBos = b.addBos;
     appendEos = b.appendEos;
   }
 
@@ -71,11 +65,6 @@ public final class DpoConfig extends TrainingConfig {
     return reduction;
   }
 
-  /** Passes over the training rankings (ignored when {@link #maxSteps()} is set). */
-  public int epochs() {
-    return epochs;
-  }
-
   /** Optimiser steps to take; 0 = {@link #epochs()} passes. */
   public int maxSteps() {
     return maxSteps;
@@ -84,16 +73,6 @@ public final class DpoConfig extends TrainingConfig {
   /** Rankings per batch; all C(K,2) pairs of a ranking share its batch. */
   public int promptsPerBatch() {
     return batchSize();
-  }
-
-  /** Longest (prompt + response) in tokens; longer records are an error naming them. */
-  public int maxLength() {
-    return maxLength;
-  }
-
-  /** Start every sequence with BOS. */
-  public boolean addBos() {
-    return addBos;
   }
 
   /** End every response with EOS (a target token). */
@@ -114,14 +93,14 @@ public final class DpoConfig extends TrainingConfig {
       m.put("lr_scheduler_type", training.scheduleName()); // absent for the default, as before it was settable
     }
     m.put("warmup_steps", training.warmupSteps());
-    m.put("num_train_epochs", epochs);
+    m.put("num_train_epochs", epochs());
     m.put("max_steps", maxSteps);
     m.put("prompts_per_batch", training.batchSize());
-    m.put("max_length", maxLength);
+    m.put("max_length", maxLength());
     m.put("seed", training.seed());
     m.put("weight_decay", training.weightDecay());
     m.put("max_grad_norm", training.maxGradNorm());
-    m.put("add_bos", addBos);
+    m.put("add_bos", addBos());
     m.put("append_eos", appendEos);
     m.put("eval_steps", training.evalEvery());
     return m;
@@ -133,20 +112,17 @@ public final class DpoConfig extends TrainingConfig {
   }
 
   /** Builds a validated {@link DpoConfig}. */
-  public static final class Builder extends TrainingConfig.Builder<Builder> {
+  public static final class Builder extends SupervisedConfig.Builder<Builder> {
     private double beta = 0.1;
     private DpoLoss.Type lossType = DpoLoss.Type.SIGMOID;
     private double labelSmoothing;
     private SequenceLogProbs.Reduction reduction;
-    private int epochs = 1;
     private int maxSteps;
-    private int maxLength = 1024;
-    private boolean addBos = true;
     private boolean appendEos = true;
 
     private Builder() {
       super(TrainingArguments.builder().learningRate(1e-6).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42).maxGradNorm(1.0),
-          "promptsPerBatch");
+          "promptsPerBatch", 1);
     }
 
     @Override
@@ -178,12 +154,6 @@ public final class DpoConfig extends TrainingConfig {
       return this;
     }
 
-    /** Sets {@link DpoConfig#epochs()}. */
-    public Builder epochs(int v) {
-      epochs = v;
-      return this;
-    }
-
     /** Sets {@link DpoConfig#maxSteps()}. */
     public Builder maxSteps(int v) {
       maxSteps = v;
@@ -193,18 +163,6 @@ public final class DpoConfig extends TrainingConfig {
     /** Sets {@link DpoConfig#promptsPerBatch()}. */
     public Builder promptsPerBatch(int v) {
       return batchSize(v);
-    }
-
-    /** Sets {@link DpoConfig#maxLength()}. */
-    public Builder maxLength(int v) {
-      maxLength = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#addBos()}. */
-    public Builder addBos(boolean v) {
-      addBos = v;
-      return this;
     }
 
     /** Sets {@link DpoConfig#appendEos()}. */
@@ -223,10 +181,8 @@ public final class DpoConfig extends TrainingConfig {
           "labelSmoothing applies to the SIGMOID loss only, got %s with lossType %s",
           labelSmoothing,
           lossType);
-      TrainingArguments training = buildTraining();
-      checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
+      TrainingArguments training = buildSupervised();
       checkArgument(maxSteps >= 0, "maxSteps must be >= 0, got %s", maxSteps);
-      checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
       SequenceLogProbs.Reduction r =
           reduction != null ? reduction : lossType == DpoLoss.Type.IPO ? SequenceLogProbs.Reduction.MEAN : SequenceLogProbs.Reduction.SUM;
       return new DpoConfig(this, training, r);

@@ -79,6 +79,24 @@ public final class DpoTrainer {
     maxLength = Math.min(config.maxLength(), Math.min(policy.contextLength(), reference.contextLength()));
   }
 
+  private DpoTrainer(DpoTrainer t, TrainingListener listener) {
+    config = t.config;
+    policy = t.policy;
+    reference = t.reference;
+    tokenizer = t.tokenizer;
+    this.listener = listener;
+    checkpointDir = t.checkpointDir;
+    checkpointEvery = t.checkpointEvery;
+    resumeFrom = t.resumeFrom;
+    maxLength = t.maxLength;
+  }
+
+  /** This trainer, also reporting to {@code extra} (after its own listener). */
+  public DpoTrainer withListener(TrainingListener extra) {
+    checkNotNull(extra, "extra");
+    return new DpoTrainer(this, Listeners.of(listener, extra));
+  }
+
   /** A builder for a trainer with {@code config}. */
   public static Builder builder(DpoConfig config) {
     return new Builder(config);
@@ -98,6 +116,21 @@ public final class DpoTrainer {
   /** The configuration. */
   public DpoConfig config() {
     return config;
+  }
+
+  /** The frozen reference. */
+  public CausalLm reference() {
+    return reference;
+  }
+
+  /** The tokenizer of both models. */
+  public Tokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /** The longest sequence trained on: {@link DpoConfig#maxLength()} capped by both models' context. */
+  public int maxSequenceLength() {
+    return maxLength;
   }
 
   /** The policy being trained. */
@@ -169,14 +202,6 @@ public final class DpoTrainer {
           initial.add(e);
         }
       }
-
-      @Override
-      public Map<String, Object> state() {
-        return Map.of();
-      }
-
-      @Override
-      public void restoreState(Map<String, Object> state, String source) {}
 
       @Override
       public void writeModels(Path dir, long step) throws IOException {
