@@ -337,16 +337,7 @@ public final class GrpoTrainer implements AutoCloseable {
   /** Releases the optimiser's state; the models stay the caller's. Later calls throw. Idempotent. */
   @Override
   public void close() {
-    if (guard.isClosed()) {
-      return;
-    }
-    guard.enter("close");
-    try {
-      guard.markClosed();
-      optimizer.close();
-    } finally {
-      guard.exit();
-    }
+    guard.close(optimizer::close);
   }
 
   /** A builder of a {@link GrpoTrainer}; {@link #build()} names a missing or bad part. */

@@ -358,17 +358,10 @@ public final class PpoTrainer implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (guard.isClosed()) {
-      return;
-    }
-    guard.enter("close");
-    try {
-      guard.markClosed();
+    guard.close(() -> {
       optimizer.close();
       owned.forEach(CausalLm::close);
-    } finally {
-      guard.exit();
-    }
+    });
   }
 
   /** Builds a {@link PpoTrainer}. */

@@ -41,9 +41,21 @@ final class TrainerGuard {
     user.set(null);
   }
 
-  /** Marks the trainer closed; the caller holds it ({@link #enter}). */
-  void markClosed() {
-    closed = true;
+  /**
+   * Closes the trainer once: marks it closed and runs {@code release} (freeing its state); a second
+   * call does nothing. Fails like {@link #enter} if another thread is inside the trainer.
+   */
+  void close(Runnable release) {
+    if (closed) {
+      return;
+    }
+    enter("close");
+    try {
+      closed = true;
+      release.run();
+    } finally {
+      exit();
+    }
   }
 
   boolean isClosed() {
