@@ -486,11 +486,11 @@ public final class PpoTrainer implements AutoCloseable {
       owned.clear();
       try {
         if (policy == null) {
-          policy = ModelCheckpoint.load(resumeDir.resolve("policy"), reference.options()).model();
+          policy = ModelCheckpoint.loadAny(resumeDir.resolve("policy"), reference.options()).model();
           owned.add(policy);
         }
         if (critic == null && Files.isDirectory(resumeDir.resolve("critic"))) {
-          critic = ModelCheckpoint.load(resumeDir.resolve("critic"), reference.options()).model();
+          critic = ModelCheckpoint.loadAny(resumeDir.resolve("critic"), reference.options()).model();
           owned.add(critic);
         }
         PpoTrainer t = buildNew();

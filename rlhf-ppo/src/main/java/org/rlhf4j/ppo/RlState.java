@@ -28,7 +28,8 @@ import org.rlhf4j.core.train.TrainerCheckpoint;
  * ({@code policy/}, {@code critic/}), AdamW's moments ({@code optimizer.safetensors}, keys {@code
  * exp_avg.<model>.<parameter>} and {@code exp_avg_sq.<model>.<parameter>}) and {@code
  * trainer_state.json} (format and library version, the trainer's own fields, AdamW's counters, the
- * configuration); the directory is published atomically. A state holding a NaN or infinite
+ * configuration); the directory is published atomically. A model trained through a LoRA adapter
+ * on a frozen base is refused ({@link TrainerCheckpoint#checkResumable}). A state holding a NaN or infinite
  * parameter or moment is refused, naming it, so that a diverged run cannot replace the last good
  * checkpoint. Random choices are derived from (seed, step), so no generator state is saved.
  */
@@ -70,6 +71,9 @@ final class RlState {
    * @throws CheckpointException if a parameter or moment is NaN or infinite (nothing is written)
    */
   void write(Path dir, Map<String, Object> fields, Tokenizer tokenizer) {
+    for (CausalLm m : models) {
+      TrainerCheckpoint.checkResumable("cannot write " + label + " checkpoint " + dir, m);
+    }
     OptimizerMoments.checkFinite(refusal(dir), names, models, optimizer);
     Map<String, Object> cfg = config.get();
     Provenance prov = Provenance.of(phase, seed, cfg, null);
@@ -103,6 +107,9 @@ final class RlState {
    * the file) to today's terms.
    */
   Map<String, Object> read(Path dir, BiFunction<Map<String, Object>, Path, Object> upgrade) {
+    for (CausalLm m : models) {
+      TrainerCheckpoint.checkResumable("cannot resume " + label + " from " + dir, m);
+    }
     AtomicFiles.recoverInterruptedSave(dir);
     Path stateFile = dir.resolve(STATE);
     Map<String, Object> state;
