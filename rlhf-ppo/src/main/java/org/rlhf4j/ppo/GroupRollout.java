@@ -8,8 +8,9 @@ import org.rlhf4j.core.model.TokenBatch;
 
 /**
  * An immutable sampled and scored batch, as {@link RolloutCollector} produces it: the sequences
- * {@code [B, P+N]}, per-response-token arrays {@code [B][N]} (real for {@code t < length[b]}, 0
- * later) and one score per sequence. Accessors return copies.
+ * {@code [B, P+N]}, per-response-token arrays {@code [B][N]} (real for {@code t < length[b]}; the
+ * KL is 0 later, the log-probabilities are those of the padding) and one score per sequence.
+ * Accessors return copies.
  */
 public final class GroupRollout {
   private final TokenBatch sequences; // [B, P+N]
@@ -37,8 +38,8 @@ public final class GroupRollout {
 
   /**
    * A rollout from its parts (copied), e.g. one computed elsewhere (on a Spark executor) and sent
-   * back as arrays; the arrays must have the shapes of the accessors' documentation and the values
-   * must be finite.
+   * back as arrays; the arrays must have the shapes of the accessors' documentation, the scores and
+   * the per-token values of real response tokens ({@code t < length[b]}) must be finite.
    *
    * @param sequences {@code [B, P+N]}
    * @param length {@code [B]} response tokens of each row, at most {@code steps}
@@ -59,16 +60,18 @@ public final class GroupRollout {
       checkArgument(Double.isFinite(scores[i]), "scores[%s] = %s is not finite", i, (Object) scores[i]);
     }
     return new GroupRollout(sequences, promptLength, steps, length.clone(), hasEos.clone(),
-        checkRows("logProbs", logProbs, b, steps), checkRows("refLogProbs", refLogProbs, b, steps),
-        checkRows("kl", kl, b, steps), scores.clone());
+        checkRows("logProbs", logProbs, length, steps), checkRows("refLogProbs", refLogProbs, length, steps),
+        checkRows("kl", kl, length, steps), scores.clone());
   }
 
-  private static double[][] checkRows(String name, double[][] a, int b, int n) {
+  /** A copy of {@code a} after checking its shape {@code [B][N]} and that its real entries are finite. */
+  private static double[][] checkRows(String name, double[][] a, int[] length, int n) {
+    int b = length.length;
     checkArgument(a.length == b, "%s has %s rows, expected %s", name, a.length, b);
     double[][] out = new double[b][];
     for (int i = 0; i < b; i++) {
       checkArgument(a[i].length == n, "%s[%s] has %s entries, expected %s", name, i, a[i].length, n);
-      for (int t = 0; t < n; t++) {
+      for (int t = 0; t < length[i]; t++) {
         checkArgument(Double.isFinite(a[i][t]), "%s[%s][%s] = %s is not finite", name, i, t, a[i][t]);
       }
       out[i] = a[i].clone();
