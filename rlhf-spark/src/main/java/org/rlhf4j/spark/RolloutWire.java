@@ -16,21 +16,33 @@ import org.rlhf4j.ppo.RolloutCollector;
 final class RolloutWire {
   private RolloutWire() {}
 
+  /** A {@link SamplingConfig}'s fields. */
+  record Sampling(double temperature, int topK, double topP, boolean greedy, int maxNewTokens, int minNewTokens,
+      int[] stopTokens) implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    static Sampling of(SamplingConfig s) {
+      return new Sampling(s.temperature(), s.topK(), s.topP(), s.greedy(), s.maxNewTokens(), s.minNewTokens(),
+          s.stopTokens().stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    SamplingConfig config() {
+      return SamplingConfig.builder().temperature(temperature).topK(topK).topP(topP).greedy(greedy)
+          .maxNewTokens(maxNewTokens).minNewTokens(minNewTokens).stopTokens(stopTokens).build();
+    }
+  }
+
   /** The sampling and KL settings of a {@link RolloutCollector}. */
-  record Spec(double temperature, int topK, double topP, boolean greedy, int maxNewTokens, int minNewTokens,
-      int[] stopTokens, double logProbTemperature, String klEstimator, int padId, int stopToken) implements Serializable {
+  record Spec(Sampling samplingFields, double logProbTemperature, String klEstimator, int padId, int stopToken)
+      implements Serializable {
     private static final long serialVersionUID = 1L;
 
     static Spec of(RolloutCollector c) {
-      SamplingConfig s = c.sampling();
-      return new Spec(s.temperature(), s.topK(), s.topP(), s.greedy(), s.maxNewTokens(), s.minNewTokens(),
-          s.stopTokens().stream().mapToInt(Integer::intValue).toArray(), c.temperature(), c.klEstimator().name(),
-          c.padId(), c.stopToken());
+      return new Spec(Sampling.of(c.sampling()), c.temperature(), c.klEstimator().name(), c.padId(), c.stopToken());
     }
 
     SamplingConfig sampling() {
-      return SamplingConfig.builder().temperature(temperature).topK(topK).topP(topP).greedy(greedy)
-          .maxNewTokens(maxNewTokens).minNewTokens(minNewTokens).stopTokens(stopTokens).build();
+      return samplingFields.config();
     }
 
     KlEstimator estimator() {
