@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.optim.AdamWConfig;
@@ -25,6 +26,7 @@ public final class GrpoConfig {
   }
 
   private final TrainingArguments training;
+  private final long scheduleSteps;
   private final int numGenerations;
   private final int miniBatchSize;
   private final int numIterations;
@@ -40,6 +42,7 @@ public final class GrpoConfig {
 
   private GrpoConfig(Builder b) {
     this.training = b.training;
+    this.scheduleSteps = b.scheduleSteps;
     this.numGenerations = b.numGenerations;
     this.miniBatchSize = b.miniBatchSize == 0 ? b.training.batchSize() : b.miniBatchSize;
     this.numIterations = b.numIterations;
@@ -145,9 +148,18 @@ public final class GrpoConfig {
     return training.seed();
   }
 
-  /** The optimiser's settings. */
+  /**
+   * The optimiser steps over which a linear or cosine schedule decays (0 for the default constant
+   * rate). A step takes {@code numIterations * batchSize / miniBatchSize} optimiser steps (rounded
+   * up per iteration), so {@code n} steps decay over {@code n} times that.
+   */
+  public long scheduleSteps() {
+    return scheduleSteps;
+  }
+
+  /** The optimiser: AdamW with {@link #training()}'s schedule over {@link #scheduleSteps()} optimiser steps. */
   public AdamWConfig optimizer() {
-    return training.optimizer(0);
+    return training.optimizer(scheduleSteps);
   }
 
   /** Sampling settings for the rollouts ({@code stopToken} ends a response). */
@@ -159,6 +171,9 @@ public final class GrpoConfig {
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
     training.putInto(m, "per_device_train_batch_size");
+    if (scheduleSteps > 0) {
+      m.put("lr_schedule_steps", scheduleSteps); // absent for the constant default, as before schedules existed
+    }
     m.put("num_generations", numGenerations);
     m.put("mini_batch_size", miniBatchSize);
     m.put("num_iterations", numIterations);
@@ -167,8 +182,8 @@ public final class GrpoConfig {
     m.put("epsilon", clipRange);
     m.put("beta", beta);
     m.put("kl_in_reward", klInReward);
-    m.put("kl_estimator", rewardKlEstimator.name().toLowerCase(java.util.Locale.ROOT));
-    m.put("advantage", advantage.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("kl_estimator", rewardKlEstimator.name().toLowerCase(Locale.ROOT));
+    m.put("advantage", advantage.name().toLowerCase(Locale.ROOT));
     return m;
   }
 
@@ -181,6 +196,7 @@ public final class GrpoConfig {
   public static final class Builder {
     private TrainingArguments training =
         TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.CONSTANT).batchSize(16).build();
+    private long scheduleSteps;
     private int numGenerations = 8;
     private int miniBatchSize;
     private int numIterations = 1;
@@ -206,6 +222,29 @@ public final class GrpoConfig {
     public Builder learningRate(double v) {
       checkArgument(v > 0 && Double.isFinite(v), "learningRate must be positive, got %s", v);
       this.training = training.toBuilder().learningRate(v).build();
+      return this;
+    }
+
+    /**
+     * The learning-rate schedule (default {@code CONSTANT}); {@code LINEAR} and {@code COSINE} decay
+     * over {@link #scheduleSteps(long)} optimiser steps.
+     */
+    public Builder schedule(TrainingArguments.Schedule v) {
+      checkArgument(v != null, "schedule must be set");
+      this.training = training.toBuilder().schedule(v).build();
+      return this;
+    }
+
+    /** Linear warm-up (optimiser steps) before the schedule. */
+    public Builder warmupSteps(int v) {
+      checkArgument(v >= 0, "warmupSteps must be >= 0, got %s", v);
+      this.training = training.toBuilder().warmupSteps(v).build();
+      return this;
+    }
+
+    /** The optimiser steps over which a linear or cosine schedule decays (required for them; default 0). */
+    public Builder scheduleSteps(long v) {
+      this.scheduleSteps = v;
       return this;
     }
 
@@ -308,8 +347,10 @@ public final class GrpoConfig {
       checkArgument(beta >= 0 && Double.isFinite(beta), "beta must be >= 0, got %s", beta);
       checkArgument(rewardKlEstimator != KlEstimator.FULL, "rewardKlEstimator must be a per-token estimator, not FULL");
       checkArgument(advantageEps >= 0 && Double.isFinite(advantageEps), "advantageEps must be >= 0, got %s", advantageEps);
-      checkArgument(training.schedule() == TrainingArguments.Schedule.CONSTANT,
-          "GRPO/RLOO support only a constant learning rate (with optional warm-up), got schedule %s", training.scheduleName());
+      checkArgument(
+          training.schedule() == TrainingArguments.Schedule.CONSTANT ? scheduleSteps >= 0 : scheduleSteps >= 1,
+          "scheduleSteps (the optimiser steps a %s schedule decays over) must be >= 1, got %s", training.scheduleName(),
+          scheduleSteps);
       return new GrpoConfig(this);
     }
   }

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.optim.AdamWConfig;
@@ -335,13 +336,13 @@ public final class PpoConfig {
     m.put("adap_kl_ctrl", adaptiveKl);
     m.put("target", targetKl);
     m.put("horizon", klHorizon);
-    m.put("kl_estimator", klEstimator.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("kl_estimator", klEstimator.name().toLowerCase(Locale.ROOT));
     m.put("early_stopping", earlyStopTargetKl > 0);
     m.put("target_kl", earlyStopTargetKl);
     m.put("ratio_threshold", ratioThreshold);
     m.put("max_approx_kl", maxApproxKl);
     m.put("max_value_loss", maxValueLoss);
-    m.put("non_finite_scores", nonFiniteScores.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("non_finite_scores", nonFiniteScores.name().toLowerCase(Locale.ROOT));
     m.put("whiten_rewards", whitenRewards);
     m.put("score_clip", scoreClip);
     m.put("use_score_scaling", scoreScaling);
@@ -719,7 +720,7 @@ public final class PpoConfig {
       checkArgument(
           schedule == TrainingArguments.Schedule.CONSTANT ? scheduleSteps >= 0 : scheduleSteps >= 1,
           "scheduleSteps (the optimiser steps a %s schedule decays over) must be >= 1, got %s",
-          schedule.name().toLowerCase(java.util.Locale.ROOT),
+          schedule.name().toLowerCase(Locale.ROOT),
           scheduleSteps);
       return new PpoConfig(this);
     }

@@ -18,5 +18,5 @@ public interface RolloutSource {
    * Rolls out {@code prompts} ({@code seeds.length} units of {@code groupSize} consecutive prompts,
    * unit {@code u} seeded with {@code seeds[u]}) with the models and settings of {@code collector}.
    */
-  GroupRollout collect(RolloutCollector collector, List<int[]> prompts, int groupSize, long[] seeds);
+  Rollout collect(RolloutCollector collector, List<int[]> prompts, int groupSize, long[] seeds);
 }

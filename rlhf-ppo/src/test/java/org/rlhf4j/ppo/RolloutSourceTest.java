@@ -25,12 +25,12 @@ class RolloutSourceTest {
   private static final DigitTokenizer TOK = new DigitTokenizer();
 
   private static RolloutCollector collector(GptModel policy, GptModel ref) {
-    return new RolloutCollector(policy, ref, new PpoTrainerTest.CountTarget(),
-        GrpoConfig.builder().maxNewTokens(6).build().sampling(DigitTokenizer.EOS), 1.0, KlEstimator.K1,
-        DigitTokenizer.PAD, DigitTokenizer.EOS);
+    return RolloutCollector.builder().policy(policy).reference(ref).rewardModel(new PpoTrainerTest.CountTarget()).tokenizer(TOK)
+        .sampling(GrpoConfig.builder().maxNewTokens(6).build().sampling(DigitTokenizer.EOS)).temperature(1.0)
+        .klEstimator(KlEstimator.K1).build();
   }
 
-  private static int[] tokens(GroupRollout r, int row) {
+  private static int[] tokens(Rollout r, int row) {
     int[] out = new int[r.length()[row]];
     for (int t = 0; t < out.length; t++) {
       out[t] = r.sequences().id(row, r.promptLength() + t);
@@ -46,14 +46,14 @@ class RolloutSourceTest {
       // units of 2: a 1-token prompt and a 5-token prompt, so the concatenation re-pads the first
       List<int[]> prompts = List.of(new int[] {10, 3}, new int[] {10, 3}, new int[] {10, 1, 2, 3, 4, 5},
           new int[] {10, 1, 2, 3, 4, 5});
-      GroupRollout all = c.collectSeeded(prompts, 2, new long[] {7, 8});
-      GroupRollout first = c.collectSeeded(prompts.subList(0, 2), 2, new long[] {7});
-      GroupRollout second = c.collectSeeded(prompts.subList(2, 4), 2, new long[] {8});
+      Rollout all = c.collectSeeded(prompts, 2, new long[] {7, 8});
+      Rollout first = c.collectSeeded(prompts.subList(0, 2), 2, new long[] {7});
+      Rollout second = c.collectSeeded(prompts.subList(2, 4), 2, new long[] {8});
       assertEquals(4, all.batchSize());
       assertEquals(6, all.promptLength());
       assertEquals(2, first.promptLength());
       for (int i = 0; i < 4; i++) {
-        GroupRollout alone = i < 2 ? first : second;
+        Rollout alone = i < 2 ? first : second;
         int j = i % 2;
         assertArrayEquals(tokens(alone, j), tokens(all, i), "row " + i);
         int len = all.length()[i];
@@ -72,7 +72,7 @@ class RolloutSourceTest {
       }
       assertEquals(10, all.sequences().id(0, 4));
       // another seed gives another sample (the seeds are used)
-      GroupRollout other = c.collectSeeded(prompts.subList(0, 2), 2, new long[] {9});
+      Rollout other = c.collectSeeded(prompts.subList(0, 2), 2, new long[] {9});
       assertNotEquals(Arrays.toString(first.logProbs()[0]) + Arrays.toString(first.logProbs()[1]),
           Arrays.toString(other.logProbs()[0]) + Arrays.toString(other.logProbs()[1]));
     }
@@ -95,26 +95,26 @@ class RolloutSourceTest {
   void groupRolloutOfChecksShapesAndValues() {
     TokenBatch seq = TokenBatch.unpadded(new int[][] {{10, 1, 2}});
     double[][] ok = {{-1, -2}};
-    GroupRollout r = GroupRollout.of(seq, 1, 2, new int[] {2}, new boolean[] {false}, ok, ok, new double[][] {{0, 0}},
+    Rollout r = Rollout.of(seq, 1, 2, new int[] {2}, new boolean[] {false}, ok, ok, new double[][] {{0, 0}},
         new double[] {1.5});
     assertEquals(1.5, r.scores()[0]);
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> GroupRollout.of(seq, 1, 2, new int[] {2},
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Rollout.of(seq, 1, 2, new int[] {2},
         new boolean[] {false}, ok, ok, ok, new double[] {Double.NaN})).getMessage().contains("scores[0] = NaN"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> GroupRollout.of(seq, 1, 2, new int[] {3},
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Rollout.of(seq, 1, 2, new int[] {3},
         new boolean[] {false}, ok, ok, ok, new double[] {0})).getMessage().contains("length[0] = 3"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> GroupRollout.of(seq, 1, 2, new int[] {2},
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Rollout.of(seq, 1, 2, new int[] {2},
         new boolean[] {false}, new double[][] {{-1}}, ok, ok, new double[] {0})).getMessage().contains("logProbs[0] has 1"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> GroupRollout.of(seq, 2, 2, new int[] {2},
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Rollout.of(seq, 2, 2, new int[] {2},
         new boolean[] {false}, ok, ok, ok, new double[] {0})).getMessage().contains("sequences have length 3"));
   }
 
   /** A source that rolls the units out one by one in reverse order, as a distributed one might. */
   private static final RolloutSource REVERSED = (c, prompts, g, seeds) -> {
-    List<GroupRollout> parts = new ArrayList<>();
+    List<Rollout> parts = new ArrayList<>();
     for (int u = seeds.length - 1; u >= 0; u--) {
       parts.add(0, c.collectSeeded(prompts.subList(u * g, (u + 1) * g), g, new long[] {seeds[u]}));
     }
-    return GroupRollout.concat(parts, c.padId());
+    return Rollout.concat(parts, c.padId());
   };
 
   @Test

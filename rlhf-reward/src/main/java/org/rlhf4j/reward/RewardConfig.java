@@ -4,17 +4,17 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.data.TruncationPolicy;
-import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.train.TrainingArguments;
+import org.rlhf4j.core.train.TrainingConfig;
 
 /**
  * The configuration of {@link RewardTrainer}, after TRL's {@code RewardConfig}. Immutable; {@link
  * Builder#build()} names an invalid field.
  */
-public final class RewardConfig {
-  private final TrainingArguments training;
+public final class RewardConfig extends TrainingConfig {
   private final int epochs;
   private final double margin;
   private final double centerRewardsCoefficient;
@@ -24,8 +24,8 @@ public final class RewardConfig {
   private final boolean appendEos;
   private final TruncationPolicy truncation;
 
-  private RewardConfig(Builder b) {
-    training = b.training.build();
+  private RewardConfig(Builder b, TrainingArguments training) {
+    super(training);
     epochs = b.epochs;
     margin = b.margin;
     centerRewardsCoefficient = b.centerRewardsCoefficient;
@@ -41,24 +41,6 @@ public final class RewardConfig {
     return new Builder();
   }
 
-  /**
-   * The shared training arguments: learning rate and schedule (default linear decay to 0), warm-up,
-   * weight decay, clipping, seed, batch size (rankings per batch) and evaluation interval.
-   */
-  public TrainingArguments training() {
-    return training;
-  }
-
-  /** Peak learning rate ({@link TrainingArguments#learningRate()}). */
-  public double learningRate() {
-    return training.learningRate();
-  }
-
-  /** Linear warm-up steps ({@link TrainingArguments#warmupSteps()}). */
-  public int warmupSteps() {
-    return training.warmupSteps();
-  }
-
   /** Passes over the training rankings. */
   public int epochs() {
     return epochs;
@@ -66,12 +48,7 @@ public final class RewardConfig {
 
   /** Rankings per batch; all C(K,2) pairs of a ranking share its batch. */
   public int promptsPerBatch() {
-    return training.batchSize();
-  }
-
-  /** Seed of the data order and of the train/eval split. */
-  public long seed() {
-    return training.seed();
+    return batchSize();
   }
 
   /** Subtracted from every reward difference in the loss. */
@@ -94,16 +71,6 @@ public final class RewardConfig {
     return evalFraction;
   }
 
-  /** AdamW's decoupled weight decay. */
-  public double weightDecay() {
-    return training.weightDecay();
-  }
-
-  /** Global gradient-norm clipping (0 = off). */
-  public double maxGradNorm() {
-    return training.maxGradNorm();
-  }
-
   /** Start every sequence with BOS. */
   public boolean addBos() {
     return addBos;
@@ -114,16 +81,6 @@ public final class RewardConfig {
     return appendEos;
   }
 
-  /** Evaluate every this many steps (0 = before and after training only). */
-  public int evalEvery() {
-    return training.evalEvery();
-  }
-
-  /** The optimiser for {@code totalSteps} steps. */
-  public AdamWConfig optimizer(long totalSteps) {
-    return training.optimizer(totalSteps);
-  }
-
   /** What happens to a ranking with a (prompt + response) longer than the maximum length (default {@link TruncationPolicy#FAIL}: an error naming the record). */
   public TruncationPolicy truncation() {
     return truncation;
@@ -131,6 +88,7 @@ public final class RewardConfig {
 
   /** A JSON-friendly description, for provenance. */
   public Map<String, Object> toMap() {
+    TrainingArguments training = training();
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("learning_rate", training.learningRate());
     if (training.schedule() != TrainingArguments.Schedule.LINEAR) {
@@ -148,7 +106,7 @@ public final class RewardConfig {
     m.put("max_grad_norm", training.maxGradNorm());
     m.put("add_bos", addBos);
     m.put("append_eos", appendEos);
-    m.put("truncation", truncation.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("truncation", truncation.name().toLowerCase(Locale.ROOT));
     m.put("eval_steps", training.evalEvery());
     return m;
   }
@@ -159,9 +117,7 @@ public final class RewardConfig {
   }
 
   /** Builds a validated {@link RewardConfig}. */
-  public static final class Builder {
-    private TrainingArguments.Builder training =
-        TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42);
+  public static final class Builder extends TrainingConfig.Builder<Builder> {
     private int epochs = 1;
     private double margin;
     private double centerRewardsCoefficient;
@@ -171,30 +127,13 @@ public final class RewardConfig {
     private boolean appendEos = true;
     private TruncationPolicy truncation = TruncationPolicy.FAIL;
 
-    private Builder() {}
-
-    /** Sets {@link RewardConfig#learningRate()}. */
-    public Builder learningRate(double v) {
-      training.learningRate(v);
-      return this;
+    private Builder() {
+      super(TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42),
+          "promptsPerBatch");
     }
 
-    /** Sets {@link RewardConfig#warmupSteps()}. */
-    public Builder warmupSteps(int v) {
-      training.warmupSteps(v);
-      return this;
-    }
-
-    /** Sets {@link TrainingArguments#schedule()} (default linear decay). */
-    public Builder schedule(TrainingArguments.Schedule v) {
-      checkArgument(v != null, "schedule must be set");
-      training.schedule(v);
-      return this;
-    }
-
-    /** Replaces all the shared training arguments ({@code batchSize} is the rankings per batch). */
-    public Builder training(TrainingArguments v) {
-      training = checkNotNull(v, "training").toBuilder();
+    @Override
+    protected Builder self() {
       return this;
     }
 
@@ -206,14 +145,7 @@ public final class RewardConfig {
 
     /** Sets {@link RewardConfig#promptsPerBatch()}. */
     public Builder promptsPerBatch(int v) {
-      training.batchSize(v);
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#seed()}. */
-    public Builder seed(long v) {
-      training.seed(v);
-      return this;
+      return batchSize(v);
     }
 
     /** Sets {@link RewardConfig#margin()}. */
@@ -240,18 +172,6 @@ public final class RewardConfig {
       return this;
     }
 
-    /** Sets {@link RewardConfig#weightDecay()}. */
-    public Builder weightDecay(double v) {
-      training.weightDecay(v);
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#maxGradNorm()}. */
-    public Builder maxGradNorm(double v) {
-      training.maxGradNorm(v);
-      return this;
-    }
-
     /** Sets {@link RewardConfig#addBos()}. */
     public Builder addBos(boolean v) {
       addBos = v;
@@ -264,12 +184,6 @@ public final class RewardConfig {
       return this;
     }
 
-    /** Sets {@link RewardConfig#evalEvery()}. */
-    public Builder evalEvery(int v) {
-      training.evalEvery(v);
-      return this;
-    }
-
     /** Sets {@link RewardConfig#truncation()}. */
     public Builder truncation(TruncationPolicy v) {
       truncation = checkNotNull(v, "truncation");
@@ -278,18 +192,14 @@ public final class RewardConfig {
 
     /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
     public RewardConfig build() {
-      try {
-        training.build(); // validates the shared arguments
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(e.getMessage().replace("batchSize", "promptsPerBatch"), e);
-      }
+      TrainingArguments training = buildTraining();
       checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
       checkArgument(Double.isFinite(margin), "margin must be finite, got %s", margin);
       checkArgument(centerRewardsCoefficient >= 0, "centerRewardsCoefficient must be >= 0, got %s", centerRewardsCoefficient);
       checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
       checkArgument(evalFraction >= 0 && evalFraction < 1, "evalFraction must be in [0, 1), got %s", evalFraction);
 
-      return new RewardConfig(this);
+      return new RewardConfig(this, training);
     }
   }
 }

@@ -214,7 +214,7 @@ public final class RewardTrainer {
 
           @Override
           public void writeModels(Path dir, long step) throws IOException {
-            rm.writeFiles(dir, Provenance.of(PHASE, config.seed(), config.toMap(), null), null);
+            rm.writeFiles(dir, Provenance.of(PHASE, config.seed(), config.toMap(), null));
           }
 
           @Override

@@ -4,16 +4,18 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.data.TruncationPolicy;
 import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.train.TrainingArguments;
+import org.rlhf4j.core.train.TrainingConfig;
 
 /**
  * The configuration of {@link SftTrainer} (supervised fine-tuning and pre-training), after TRL's
  * {@code SFTConfig}. Immutable; {@link Builder#build()} names an invalid field.
  */
-public final class SftConfig {
+public final class SftConfig extends TrainingConfig {
   /**
    * The shape of the learning-rate decay.
    *
@@ -26,7 +28,6 @@ public final class SftConfig {
     COSINE
   }
 
-  private final TrainingArguments training;
   private final int epochs;
   private final int maxSteps;
   private final int maxLength;
@@ -34,8 +35,8 @@ public final class SftConfig {
   private final boolean addBos;
   private final TruncationPolicy truncation;
 
-  private SftConfig(Builder b) {
-    training = b.training.build();
+  private SftConfig(Builder b, TrainingArguments training) {
+    super(training);
     epochs = b.epochs;
     maxSteps = b.maxSteps;
     maxLength = b.maxLength;
@@ -50,31 +51,13 @@ public final class SftConfig {
   }
 
   /**
-   * The shared training arguments: learning rate and schedule, warm-up, weight decay, clipping,
-   * seed, batch size (sequences per step) and evaluation interval.
-   */
-  public TrainingArguments training() {
-    return training;
-  }
-
-  /** Peak learning rate ({@link TrainingArguments#learningRate()}). */
-  public double learningRate() {
-    return training.learningRate();
-  }
-
-  /**
    * Learning-rate decay after warm-up.
    *
    * @deprecated use {@code training().schedule()}
    */
   @Deprecated
   public Schedule schedule() {
-    return Schedule.valueOf(training.schedule().name());
-  }
-
-  /** Linear warm-up steps ({@link TrainingArguments#warmupSteps()}). */
-  public int warmupSteps() {
-    return training.warmupSteps();
+    return Schedule.valueOf(training().schedule().name());
   }
 
   /** Passes over the data (ignored when {@link #maxSteps()} is set). */
@@ -87,34 +70,9 @@ public final class SftConfig {
     return maxSteps;
   }
 
-  /** Sequences per step ({@link TrainingArguments#batchSize()}). */
-  public int batchSize() {
-    return training.batchSize();
-  }
-
   /** Longest sequence in tokens (also capped by the model's context). */
   public int maxLength() {
     return maxLength;
-  }
-
-  /** AdamW's decoupled weight decay ({@link TrainingArguments#weightDecay()}). */
-  public double weightDecay() {
-    return training.weightDecay();
-  }
-
-  /** Global gradient-norm clipping, 0 = off ({@link TrainingArguments#maxGradNorm()}). */
-  public double maxGradNorm() {
-    return training.maxGradNorm();
-  }
-
-  /** Seed of the data order ({@link TrainingArguments#seed()}). */
-  public long seed() {
-    return training.seed();
-  }
-
-  /** Evaluate every this many steps, 0 = only before and after training ({@link TrainingArguments#evalEvery()}). */
-  public int evalEvery() {
-    return training.evalEvery();
   }
 
   /** Train on completion tokens only (prompt tokens get no loss). */
@@ -127,11 +85,6 @@ public final class SftConfig {
     return addBos;
   }
 
-  /** The optimiser configuration for {@code totalSteps} steps. */
-  public AdamWConfig optimizer(long totalSteps) {
-    return training.optimizer(totalSteps);
-  }
-
   /** What happens to an example longer than {@link #maxLength()} (default {@link TruncationPolicy#BALANCED}). */
   public TruncationPolicy truncation() {
     return truncation;
@@ -139,6 +92,7 @@ public final class SftConfig {
 
   /** A JSON-friendly description, for checkpoint provenance. */
   public Map<String, Object> toMap() {
+    TrainingArguments training = training();
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("learning_rate", training.learningRate());
     m.put("lr_scheduler_type", training.scheduleName());
@@ -153,7 +107,7 @@ public final class SftConfig {
     m.put("eval_steps", training.evalEvery());
     m.put("completion_only_loss", completionOnlyLoss);
     m.put("add_bos", addBos);
-    m.put("truncation", truncation.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("truncation", truncation.name().toLowerCase(Locale.ROOT));
     return m;
   }
 
@@ -163,9 +117,7 @@ public final class SftConfig {
   }
 
   /** Builds a validated {@link SftConfig}. */
-  public static final class Builder {
-    private TrainingArguments.Builder training =
-        TrainingArguments.builder().learningRate(2e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42);
+  public static final class Builder extends TrainingConfig.Builder<Builder> {
     private int epochs = 3;
     private int maxSteps;
     private int maxLength = 1024;
@@ -173,11 +125,12 @@ public final class SftConfig {
     private boolean addBos = true;
     private TruncationPolicy truncation = TruncationPolicy.BALANCED;
 
-    private Builder() {}
+    private Builder() {
+      super(TrainingArguments.builder().learningRate(2e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42), "batchSize");
+    }
 
-    /** Sets {@link SftConfig#learningRate()}. */
-    public Builder learningRate(double v) {
-      training.learningRate(v);
+    @Override
+    protected Builder self() {
       return this;
     }
 
@@ -189,27 +142,7 @@ public final class SftConfig {
     @Deprecated
     public Builder schedule(Schedule v) {
       checkArgument(v != null, "schedule must be set");
-      training.schedule(TrainingArguments.Schedule.valueOf(v.name()));
-      return this;
-    }
-
-    /** Sets {@link TrainingArguments#schedule()}. */
-    public Builder schedule(TrainingArguments.Schedule v) {
-      checkArgument(v != null, "schedule must be set");
-      training.schedule(v);
-      return this;
-    }
-
-    /** Replaces all the shared training arguments (the setters above change single ones). */
-    public Builder training(TrainingArguments v) {
-      training = checkNotNull(v, "training").toBuilder();
-      return this;
-    }
-
-    /** Sets {@link SftConfig#warmupSteps()}. */
-    public Builder warmupSteps(int v) {
-      training.warmupSteps(v);
-      return this;
+      return schedule(TrainingArguments.Schedule.valueOf(v.name()));
     }
 
     /** Sets {@link SftConfig#epochs()}. */
@@ -224,39 +157,9 @@ public final class SftConfig {
       return this;
     }
 
-    /** Sets {@link SftConfig#batchSize()}. */
-    public Builder batchSize(int v) {
-      training.batchSize(v);
-      return this;
-    }
-
     /** Sets {@link SftConfig#maxLength()}. */
     public Builder maxLength(int v) {
       maxLength = v;
-      return this;
-    }
-
-    /** Sets {@link SftConfig#weightDecay()}. */
-    public Builder weightDecay(double v) {
-      training.weightDecay(v);
-      return this;
-    }
-
-    /** Sets {@link SftConfig#maxGradNorm()}. */
-    public Builder maxGradNorm(double v) {
-      training.maxGradNorm(v);
-      return this;
-    }
-
-    /** Sets {@link SftConfig#seed()}. */
-    public Builder seed(long v) {
-      training.seed(v);
-      return this;
-    }
-
-    /** Sets {@link SftConfig#evalEvery()}. */
-    public Builder evalEvery(int v) {
-      training.evalEvery(v);
       return this;
     }
 
@@ -280,11 +183,11 @@ public final class SftConfig {
 
     /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
     public SftConfig build() {
-      training.build(); // validates the shared arguments
+      TrainingArguments training = buildTraining();
       checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
       checkArgument(maxSteps >= 0, "maxSteps must be >= 0, got %s", maxSteps);
       checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
-      return new SftConfig(this);
+      return new SftConfig(this, training);
     }
   }
 }

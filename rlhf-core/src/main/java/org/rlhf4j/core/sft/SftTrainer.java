@@ -24,12 +24,14 @@ import org.rlhf4j.core.model.MemoryEstimate;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.SupervisedLoop;
 import org.rlhf4j.core.train.TrainerCheckpoint;
 import org.rlhf4j.core.train.TrainingListener;
-import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Supervised fine-tuning (and pre-training) of a causal LM: minimises the mean negative
@@ -42,7 +44,7 @@ public final class SftTrainer {
   /** The phase name reported to listeners. */
   public static final String PHASE = "sft";
 
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SftTrainer.class);
+  private static final Logger LOG = LoggerFactory.getLogger(SftTrainer.class);
 
   /** The phase name for pre-training on plain text ({@link #withPhase}). */
   public static final String PRETRAIN_PHASE = "pretrain";

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.Rlhf4j;
-import org.rlhf4j.core.io.AtomicFiles;
+import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ConfigDrift;
 import org.rlhf4j.core.io.SafetensorsReader;

@@ -1,0 +1,204 @@
+package org.rlhf4j.ppo;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.function.Supplier;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.Rlhf4j;
+import org.rlhf4j.core.fs.AtomicFiles;
+import org.rlhf4j.core.io.CheckpointException;
+import org.rlhf4j.core.io.ConfigDrift;
+import org.rlhf4j.core.io.ModelCheckpoint;
+import org.rlhf4j.core.io.Provenance;
+import org.rlhf4j.core.io.SafetensorsReader;
+import org.rlhf4j.core.io.SafetensorsWriter;
+import org.rlhf4j.core.model.FlatTensors;
+import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.optim.AdamW;
+import org.rlhf4j.core.tokenizer.Tokenizer;
+
+/**
+ * The checkpoint format shared by the RL trainers: the trained models as model checkpoints
+ * ({@code policy/}, {@code critic/}), AdamW's moments ({@code optimizer.safetensors}, keys {@code
+ * exp_avg.<model>.<parameter>} and {@code exp_avg_sq.<model>.<parameter>}) and {@code
+ * trainer_state.json} (format and library version, the trainer's own fields, AdamW's counters, the
+ * configuration); the directory is published atomically. A state holding a NaN or infinite
+ * parameter or moment is refused, naming it, so that a diverged run cannot replace the last good
+ * checkpoint. Random choices are derived from (seed, step), so no generator state is saved.
+ */
+final class RlState {
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  static final String STATE = "trainer_state.json";
+  private static final String OPTIMIZER = "optimizer.safetensors";
+
+  private final String label; // "PPO", "GRPO": in messages
+  private final String phase; // the provenance's trainer
+  private final int formatVersion;
+  private final long seed;
+  private final Supplier<Map<String, Object>> config;
+  private final List<String> names; // the models' directories, e.g. policy, critic
+  private final List<GptModel> models;
+  private final AdamW optimizer;
+
+  RlState(String label, String phase, int formatVersion, long seed, Supplier<Map<String, Object>> config, List<String> names,
+      List<GptModel> models, AdamW optimizer) {
+    this.label = label;
+    this.phase = phase;
+    this.formatVersion = formatVersion;
+    this.seed = seed;
+    this.config = config;
+    this.names = List.copyOf(names);
+    this.models = List.copyOf(models);
+    this.optimizer = optimizer;
+  }
+
+  /** The start of a refusal to write to {@code dir}. */
+  String refusal(Path dir) {
+    return "cannot write " + label + " checkpoint " + dir + " (the previous one is kept): ";
+  }
+
+  /**
+   * Writes the state to {@code dir} (replacing it atomically): {@code fields} (the trainer's
+   * counters and state, in order) go after the versions; the tokenizer, if not null, is saved with
+   * the first model.
+   *
+   * @throws CheckpointException if a parameter or moment is NaN or infinite (nothing is written)
+   */
+  void write(Path dir, Map<String, Object> fields, Tokenizer tokenizer) {
+    checkFinite(refusal(dir));
+    Map<String, Object> cfg = config.get();
+    Provenance prov = Provenance.of(phase, seed, cfg, null);
+    try {
+      AtomicFiles.publishDirectory(
+          dir,
+          tmp -> {
+            for (int i = 0; i < models.size(); i++) {
+              ModelCheckpoint.writeFiles(tmp.resolve(names.get(i)), models.get(i), prov, Map.of("kind", names.get(i)),
+                  i == 0 ? tokenizer : null);
+            }
+            Map<String, INDArray> moments = new LinkedHashMap<>();
+            for (int i = 0; i < models.size(); i++) {
+              for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
+                moments.put("exp_avg." + i + "." + e.name(), optimizer.firstMoments(i).get(e.name()).array());
+                moments.put("exp_avg_sq." + i + "." + e.name(), optimizer.secondMoments(i).get(e.name()).array());
+              }
+            }
+            SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, Map.of("format", "rlhf4j-adamw"));
+            Map<String, Object> state = new LinkedHashMap<>();
+            state.put("format_version", formatVersion);
+            state.put("library_version", Rlhf4j.VERSION);
+            state.putAll(fields);
+            state.put("optimizer_step", optimizer.stepCount());
+            state.put("optimizer_skipped", optimizer.skippedCount());
+            state.put("config", cfg);
+            Files.writeString(tmp.resolve(STATE), JSON.writeValueAsString(state));
+          });
+    } catch (IOException e) {
+      throw new CheckpointException("cannot write " + label + " checkpoint " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Overwrites the models and the optimiser with the state written to {@code dir} by {@link #write}
+   * (same configuration and model architectures) and returns the state file's fields for the
+   * trainer's own. {@code upgrade} maps an older format's saved configuration (given the state and
+   * the file) to today's terms.
+   */
+  Map<String, Object> read(Path dir, BiFunction<Map<String, Object>, Path, Object> upgrade) {
+    AtomicFiles.recoverInterruptedSave(dir);
+    Path stateFile = dir.resolve(STATE);
+    Map<String, Object> state;
+    try {
+      state = JSON.readValue(stateFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+    } catch (IOException e) {
+      throw new CheckpointException(stateFile + ": cannot read " + label + " state: " + e.getMessage(), e);
+    }
+    Object savedConfig = upgrade.apply(state, stateFile);
+    Map<String, Object> current = config.get();
+    if (!sameJson(current, savedConfig)) {
+      String drift = savedConfig instanceof Map<?, ?> m ? ConfigDrift.describe(stringKeys(m), current) : "not a JSON object: " + savedConfig;
+      throw new CheckpointException(stateFile + ": field \"config\": the trainer's configuration differs from the checkpoint's: " + drift);
+    }
+    for (int i = 0; i < models.size(); i++) {
+      ModelCheckpoint.loadInto(dir.resolve(names.get(i)), models.get(i));
+    }
+    try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(OPTIMIZER))) {
+      for (int i = 0; i < models.size(); i++) {
+        FlatTensors m = optimizer.firstMoments(i);
+        FlatTensors v = optimizer.secondMoments(i);
+        for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
+          r.readInto("exp_avg." + i + "." + e.name(), m.get(e.name()).array());
+          r.readInto("exp_avg_sq." + i + "." + e.name(), v.get(e.name()).array());
+        }
+      }
+    }
+    optimizer.restoreCounters(number(state, "optimizer_step", stateFile).longValue(), number(state, "optimizer_skipped", stateFile).longValue());
+    return state;
+  }
+
+  /** The saved configuration as it is (no older format to upgrade). */
+  static Object savedConfig(Map<String, Object> state, Path stateFile) {
+    return state.get("config");
+  }
+
+  /** Refuses models or moments holding a NaN or infinite number, naming it after {@code where}. */
+  private void checkFinite(String where) {
+    for (int i = 0; i < models.size(); i++) {
+      String name = names.get(i);
+      checkFinite(where, name + " parameter", models.get(i).parameters());
+      checkFinite(where, name + " optimiser first moment", optimizer.firstMoments(i));
+      checkFinite(where, name + " optimiser second moment", optimizer.secondMoments(i));
+    }
+  }
+
+  private static void checkFinite(String where, String what, FlatTensors t) {
+    INDArray flat = t.flat().array();
+    // sum of |x| is finite iff every element is (no overflow for sane weights); find the culprit only if not
+    double s = flat.norm1Number().doubleValue();
+    if (Double.isFinite(s)) {
+      return;
+    }
+    for (ParameterLayout.Entry e : t.layout().entries()) {
+      INDArray a = t.get(e.name()).array();
+      for (long k = 0; k < a.length(); k++) {
+        double v = a.getDouble(k);
+        if (!Double.isFinite(v)) {
+          throw new CheckpointException(where + what + " " + e.name() + "[" + k + "] is " + v);
+        }
+      }
+    }
+    // every element is finite; only their sum overflowed
+  }
+
+  /** Equal as JSON documents (key order and Java number types do not matter). */
+  private static boolean sameJson(Object a, Object b) {
+    try {
+      return JSON.readTree(JSON.writeValueAsString(a)).equals(JSON.readTree(JSON.writeValueAsString(b)));
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, ?> stringKeys(Map<?, ?> m) {
+    return (Map<String, ?>) m;
+  }
+
+  /** The number in {@code field} of the state file, or an error naming the file and field. */
+  static Number number(Map<String, Object> m, String field, Path file) {
+    Object v = m.get(field);
+    if (!(v instanceof Number)) {
+      throw new CheckpointException(file + ": field \"" + field + "\": expected a number, got " + v);
+    }
+    return (Number) v;
+  }
+}
