@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.model.TokenBatch;
-import org.rlhf4j.ppo.GroupRollout;
+import org.rlhf4j.ppo.Rollout;
 import org.rlhf4j.ppo.KlEstimator;
 import org.rlhf4j.ppo.RolloutCollector;
 
@@ -69,7 +69,7 @@ final class RolloutWire {
       double rolloutSeconds, int attempt) implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    static Result of(int index, GroupRollout r, int modelsBuilt, double buildSeconds, double rolloutSeconds,
+    static Result of(int index, Rollout r, int modelsBuilt, double buildSeconds, double rolloutSeconds,
         int attempt) {
       TokenBatch s = r.sequences();
       return new Result(index, r.promptLength(), r.steps(), s.ids(), s.mask(), r.length(), r.hasEos(),
@@ -77,10 +77,10 @@ final class RolloutWire {
           rolloutSeconds, attempt);
     }
 
-    GroupRollout toRollout() {
+    Rollout toRollout() {
       int b = length.length;
       int w = promptLength + steps;
-      return GroupRollout.of(TokenBatch.of(b, w, ids, mask), promptLength, steps, length, hasEos,
+      return Rollout.of(TokenBatch.of(b, w, ids, mask), promptLength, steps, length, hasEos,
           rows(logProbs, b, steps), rows(refLogProbs, b, steps), rows(kl, b, steps), scores);
     }
 

@@ -15,7 +15,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.GptModel;
-import org.rlhf4j.ppo.GroupRollout;
+import org.rlhf4j.ppo.Rollout;
 import org.rlhf4j.ppo.RolloutCollector;
 import org.rlhf4j.ppo.RolloutSource;
 import org.rlhf4j.reward.TransformerRewardModel;
@@ -89,7 +89,7 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
   }
 
   @Override
-  public GroupRollout collect(RolloutCollector collector, List<int[]> prompts, int groupSize, long[] seeds) {
+  public Rollout collect(RolloutCollector collector, List<int[]> prompts, int groupSize, long[] seeds) {
     checkState(!closed, "SparkRolloutSource.collect() after close()");
     checkNotNull(collector, "collector");
     checkArgument(groupSize >= 1, "groupSize must be >= 1, got %s", groupSize);
@@ -158,7 +158,7 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
       buildSeconds += r.buildSeconds();
       rolloutSeconds += r.rolloutSeconds();
     }
-    List<GroupRollout> parts = new ArrayList<>(byIndex.length);
+    List<Rollout> parts = new ArrayList<>(byIndex.length);
     for (int u = 0; u < byIndex.length; u++) {
       if (byIndex[u] == null) {
         throw new RlhfException("group " + u + " of the step did not come back from the executors");
@@ -167,7 +167,7 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
     }
     last = new Timings((t1 - t0) / 1e9, (t2 - t1) / 1e9, buildSeconds, rolloutSeconds, bytes, built, retried);
     log.debug("rollout v{} of run {}: {}", policyVersion, runId, last);
-    return GroupRollout.concat(parts, collector.padId());
+    return Rollout.concat(parts, collector.padId());
   }
 
   private static void destroy(Broadcast<byte[]> b) {
@@ -233,19 +233,56 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
               new ExecutorModels.Key(runId, "reward", frozenVersion), () -> ModelBytes.toRewardModel(reward.value(), "reward model"))) {
         int built = (pol.built() ? 1 : 0) + (ref.built() ? 1 : 0) + (rew.built() ? 1 : 0);
         double buildSeconds = (System.nanoTime() - t0) / 1e9;
-        RolloutCollector c = new RolloutCollector(pol.get(), ref.get(), rew.get(), spec.sampling(),
-            spec.logProbTemperature(), spec.estimator(), spec.padId(), spec.stopToken());
+        RolloutCollector c = RolloutCollector.builder().policy(pol.get()).reference(ref.get()).rewardModel(rew.get())
+            .tokenizer(new SpecialIds(spec.padId(), spec.stopToken())).sampling(spec.sampling())
+            .temperature(spec.logProbTemperature()).klEstimator(spec.estimator()).build();
         boolean first = true;
         while (units.hasNext()) {
           RolloutWire.Unit u = units.next();
           long s = System.nanoTime();
-          GroupRollout r = c.collectSeeded(u.prompts(), u.groupSize(), new long[] {u.seed()});
+          Rollout r = c.collectSeeded(u.prompts(), u.groupSize(), new long[] {u.seed()});
           out.add(RolloutWire.Result.of(u.index(), r, first ? built : 0, first ? buildSeconds : 0,
               (System.nanoTime() - s) / 1e9, attempt));
           first = false;
         }
       }
       return out.iterator();
+    }
+  }
+
+  /**
+   * The padding and stop ids a collector takes from its tokenizer; the executors only see token ids
+   * (prompts are encoded on the driver, a {@link TransformerRewardModel} scores ids).
+   */
+  private record SpecialIds(int padId, int eosId) implements org.rlhf4j.core.tokenizer.Tokenizer {
+    @Override
+    public int[] encode(String text) {
+      throw new UnsupportedOperationException("executors roll out encoded prompts");
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecialTokens) {
+      throw new UnsupportedOperationException("executors roll out encoded prompts");
+    }
+
+    @Override
+    public int vocabSize() {
+      return Math.max(padId, eosId) + 1;
+    }
+
+    @Override
+    public int bosId() {
+      return eosId;
+    }
+
+    @Override
+    public boolean isSpecial(int id) {
+      return id == padId || id == eosId;
+    }
+
+    @Override
+    public String describe() {
+      return "token ids only (pad " + padId + ", eos " + eosId + ")";
     }
   }
 
