@@ -9,7 +9,7 @@ import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 
 /** The tests' shared local Spark session and tiny models. */
-final class TestSpark {
+public final class TestSpark {
   private TestSpark() {}
 
   /**
@@ -17,7 +17,7 @@ final class TestSpark {
    * {@code local[2]} never retries a task), no UI, bound to the loopback interface. One per JVM:
    * Spark allows one context per JVM; it stops at the JVM's exit.
    */
-  static synchronized SparkSession session() {
+  public static synchronized SparkSession session() {
     return SparkSession.builder()
         .master("local[2,3]")
         .appName("rlhf4j-test")
