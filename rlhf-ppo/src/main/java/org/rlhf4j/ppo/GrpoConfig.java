@@ -9,6 +9,7 @@ import java.util.Map;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.train.TrainingArguments;
+import org.rlhf4j.core.train.TrainingConfig;
 
 /**
  * The configuration of {@link GrpoTrainer}: GRPO (Shao et al. 2024) by default, RLOO (Ahmadian et
@@ -16,7 +17,7 @@ import org.rlhf4j.core.train.TrainingArguments;
  * {@code training().batchSize()} is the number of completions per step ({@code numGenerations}
  * per prompt, so a multiple of it).
  */
-public final class GrpoConfig {
+public final class GrpoConfig extends TrainingConfig {
   /** How a completion's advantage is computed from the scores of its group. */
   public enum Advantage {
     /** GRPO: {@code (r - mean_group) / (std_group + eps)}. */
@@ -25,7 +26,6 @@ public final class GrpoConfig {
     LEAVE_ONE_OUT
   }
 
-  private final TrainingArguments training;
   private final long scheduleSteps;
   private final int numGenerations;
   private final int miniBatchSize;
@@ -40,11 +40,11 @@ public final class GrpoConfig {
   private final double advantageEps;
   private final boolean addBos;
 
-  private GrpoConfig(Builder b) {
-    this.training = b.training;
+  private GrpoConfig(Builder b, TrainingArguments training) {
+    super(training);
     this.scheduleSteps = b.scheduleSteps;
     this.numGenerations = b.numGenerations;
-    this.miniBatchSize = b.miniBatchSize == 0 ? b.training.batchSize() : b.miniBatchSize;
+    this.miniBatchSize = b.miniBatchSize == 0 ? training.batchSize() : b.miniBatchSize;
     this.numIterations = b.numIterations;
     this.maxNewTokens = b.maxNewTokens;
     this.temperature = b.temperature;
@@ -68,24 +68,14 @@ public final class GrpoConfig {
         .batchSize(16);
   }
 
-  /** Learning rate, schedule, decay, clipping, seed, completions per step. */
-  public TrainingArguments training() {
-    return training;
-  }
-
   /** G, completions sampled per prompt. */
   public int numGenerations() {
     return numGenerations;
   }
 
-  /** Completions per step ({@code training().batchSize()}). */
-  public int batchSize() {
-    return training.batchSize();
-  }
-
   /** Prompts per step, {@code batchSize / numGenerations}. */
   public int promptsPerStep() {
-    return training.batchSize() / numGenerations;
+    return batchSize() / numGenerations;
   }
 
   /** Completions per optimiser step. */
@@ -143,11 +133,6 @@ public final class GrpoConfig {
     return addBos;
   }
 
-  /** The seed of every random choice. */
-  public long seed() {
-    return training.seed();
-  }
-
   /**
    * The optimiser steps over which a linear or cosine schedule decays (0 for the default constant
    * rate). A step takes {@code numIterations * batchSize / miniBatchSize} optimiser steps (rounded
@@ -159,7 +144,7 @@ public final class GrpoConfig {
 
   /** The optimiser: AdamW with {@link #training()}'s schedule over {@link #scheduleSteps()} optimiser steps. */
   public AdamWConfig optimizer() {
-    return training.optimizer(scheduleSteps);
+    return optimizer(scheduleSteps);
   }
 
   /** Sampling settings for the rollouts ({@code stopToken} ends a response). */
@@ -170,7 +155,7 @@ public final class GrpoConfig {
   /** A JSON-friendly description with TRL's names. */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
-    training.putInto(m, "per_device_train_batch_size");
+    training().putInto(m, "per_device_train_batch_size");
     if (scheduleSteps > 0) {
       m.put("lr_schedule_steps", scheduleSteps); // absent for the constant default, as before schedules existed
     }
@@ -193,9 +178,7 @@ public final class GrpoConfig {
   }
 
   /** A builder; {@link #build()} checks every field. */
-  public static final class Builder {
-    private TrainingArguments training =
-        TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.CONSTANT).batchSize(16).build();
+  public static final class Builder extends TrainingConfig.Builder<Builder> {
     private long scheduleSteps;
     private int numGenerations = 8;
     private int miniBatchSize;
@@ -210,54 +193,18 @@ public final class GrpoConfig {
     private double advantageEps = 1e-4;
     private boolean addBos;
 
-    private Builder() {}
-
-    /** All shared training arguments at once. */
-    public Builder training(TrainingArguments v) {
-      this.training = checkNotNull(v, "training");
-      return this;
+    private Builder() {
+      super(TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.CONSTANT).batchSize(16), "batchSize");
     }
 
-    /** The learning rate. */
-    public Builder learningRate(double v) {
-      checkArgument(v > 0 && Double.isFinite(v), "learningRate must be positive, got %s", v);
-      this.training = training.toBuilder().learningRate(v).build();
-      return this;
-    }
-
-    /**
-     * The learning-rate schedule (default {@code CONSTANT}); {@code LINEAR} and {@code COSINE} decay
-     * over {@link #scheduleSteps(long)} optimiser steps.
-     */
-    public Builder schedule(TrainingArguments.Schedule v) {
-      checkArgument(v != null, "schedule must be set");
-      this.training = training.toBuilder().schedule(v).build();
-      return this;
-    }
-
-    /** Linear warm-up (optimiser steps) before the schedule. */
-    public Builder warmupSteps(int v) {
-      checkArgument(v >= 0, "warmupSteps must be >= 0, got %s", v);
-      this.training = training.toBuilder().warmupSteps(v).build();
+    @Override
+    protected Builder self() {
       return this;
     }
 
     /** The optimiser steps over which a linear or cosine schedule decays (required for them; default 0). */
     public Builder scheduleSteps(long v) {
       this.scheduleSteps = v;
-      return this;
-    }
-
-    /** The seed. */
-    public Builder seed(long v) {
-      this.training = training.toBuilder().seed(v).build();
-      return this;
-    }
-
-    /** Completions per step (a multiple of numGenerations). */
-    public Builder batchSize(int v) {
-      checkArgument(v >= 1, "batchSize must be >= 1, got %s", v);
-      this.training = training.toBuilder().batchSize(v).build();
       return this;
     }
 
@@ -335,6 +282,7 @@ public final class GrpoConfig {
 
     /** The config; an invalid field is an error naming it and its value. */
     public GrpoConfig build() {
+      TrainingArguments training = buildTraining();
       checkArgument(numGenerations >= 2, "numGenerations must be >= 2 (a group needs a baseline), got %s", numGenerations);
       checkArgument(training.batchSize() % numGenerations == 0,
           "batchSize %s must be a multiple of numGenerations %s", training.batchSize(), numGenerations);
@@ -351,7 +299,7 @@ public final class GrpoConfig {
           training.schedule() == TrainingArguments.Schedule.CONSTANT ? scheduleSteps >= 0 : scheduleSteps >= 1,
           "scheduleSteps (the optimiser steps a %s schedule decays over) must be >= 1, got %s", training.scheduleName(),
           scheduleSteps);
-      return new GrpoConfig(this);
+      return new GrpoConfig(this, training);
     }
   }
 }

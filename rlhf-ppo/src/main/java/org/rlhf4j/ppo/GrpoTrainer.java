@@ -16,8 +16,8 @@ import java.util.SplittableRandom;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.CheckpointException;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.optim.AdamW;
@@ -42,8 +42,8 @@ import org.rlhf4j.reward.RewardModel;
  */
 public final class GrpoTrainer implements AutoCloseable {
   private final GrpoConfig config;
-  private final GptModel policy;
-  private final GptModel reference;
+  private final CausalLm policy;
+  private final CausalLm reference;
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
   private final TrainingListener listener;
@@ -65,7 +65,7 @@ public final class GrpoTrainer implements AutoCloseable {
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
     this.listener = Listeners.of(b.listeners);
-    this.encoder = new PromptEncoder(tokenizer, config.addBos(), policy.config().contextLength(), config.maxNewTokens());
+    this.encoder = new PromptEncoder(tokenizer, config.addBos(), policy.contextLength(), config.maxNewTokens());
     this.collector = RolloutCollector.builder()
         .policy(policy)
         .reference(reference)
@@ -75,7 +75,7 @@ public final class GrpoTrainer implements AutoCloseable {
         .temperature(config.temperature())
         .klEstimator(config.rewardKlEstimator())
         .build();
-    this.optimizer = new AdamW(config.optimizer(), List.of(policy));
+    this.optimizer = new AdamW(config.optimizer(), policy);
     this.rolloutSource = b.rolloutSource;
     this.state = new RlState("GRPO", phase(), 1, config.seed(), config::toMap, List.of("policy"), List.of(policy), optimizer);
     this.checkpointDir = b.checkpointDir;
@@ -310,12 +310,12 @@ public final class GrpoTrainer implements AutoCloseable {
   }
 
   /** The policy being trained. */
-  public GptModel policy() {
+  public CausalLm policy() {
     return policy;
   }
 
   /** The frozen reference. */
-  public GptModel reference() {
+  public CausalLm reference() {
     return reference;
   }
 
@@ -352,8 +352,8 @@ public final class GrpoTrainer implements AutoCloseable {
   /** A builder of a {@link GrpoTrainer}; {@link #build()} names a missing or bad part. */
   public static final class Builder {
     private final GrpoConfig config;
-    private GptModel policy;
-    private GptModel reference;
+    private CausalLm policy;
+    private CausalLm reference;
     private RewardModel rewardModel;
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
@@ -368,13 +368,13 @@ public final class GrpoTrainer implements AutoCloseable {
     }
 
     /** The model to train (no value head needed). */
-    public Builder policy(GptModel v) {
+    public Builder policy(CausalLm v) {
       this.policy = checkNotNull(v, "policy");
       return this;
     }
 
     /** The frozen reference (a different object from the policy). */
-    public Builder reference(GptModel v) {
+    public Builder reference(CausalLm v) {
       this.reference = checkNotNull(v, "reference");
       return this;
     }

@@ -6,7 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.core.io.CheckpointException;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 
@@ -29,7 +29,7 @@ final class PpoState {
   /** The step and episode counters a checkpoint holds. */
   record Counters(long step, long episodes) {}
 
-  PpoState(PpoConfig config, GptModel policy, GptModel critic, AdamW optimizer, KlController kl, RunningMoments scoreMoments) {
+  PpoState(PpoConfig config, CausalLm policy, CausalLm critic, AdamW optimizer, KlController kl, RunningMoments scoreMoments) {
     this.files = new RlState("PPO", PpoTrainer.PHASE, FORMAT_VERSION, config.seed(), config::toMap,
         critic == null ? List.of("policy") : List.of("policy", "critic"), critic == null ? List.of(policy) : List.of(policy, critic),
         optimizer);

@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.ModelCheckpoint;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.sft.SftData;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -70,9 +70,9 @@ public final class PpoTrainer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PpoTrainer.class);
 
   private final PpoConfig config;
-  private final GptModel policy;
-  private final GptModel reference;
-  private final GptModel critic; // null: the policy's value head
+  private final CausalLm policy;
+  private final CausalLm reference;
+  private final CausalLm critic; // null: the policy's value head
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
   private final PromptEncoder encoder;
@@ -84,7 +84,7 @@ public final class PpoTrainer implements AutoCloseable {
   private final PpoState state;
   private final TrainingListener listener;
   private final ImmutableList<PpoStepListener> stepListeners;
-  private final ImmutableList<GptModel> owned; // loaded by the builder from a checkpoint; closed with the trainer
+  private final ImmutableList<CausalLm> owned; // loaded by the builder from a checkpoint; closed with the trainer
   private final Path checkpointDir;
   private final int checkpointEvery;
   private final TrainerGuard guard = new TrainerGuard("PpoTrainer");
@@ -98,7 +98,7 @@ public final class PpoTrainer implements AutoCloseable {
     this.critic = b.critic;
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
-    this.encoder = new PromptEncoder(tokenizer, config.addBos(), policy.config().contextLength(), config.maxNewTokens());
+    this.encoder = new PromptEncoder(tokenizer, config.addBos(), policy.contextLength(), config.maxNewTokens());
     this.collector = RolloutCollector.builder()
         .policy(policy)
         .reference(reference)
@@ -113,7 +113,7 @@ public final class PpoTrainer implements AutoCloseable {
     this.kl = config.adaptiveKl()
         ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon())
         : KlController.fixed(config.klCoef());
-    this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
+    this.optimizer = AdamW.over(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
     this.update = new PpoUpdate(config, policy, critic, optimizer, b.ptxData, tokenizer.padId());
     this.state = new PpoState(config, policy, critic, optimizer, kl, shaping.moments());
     List<TrainingListener> all = new ArrayList<>(b.listeners);
@@ -304,17 +304,17 @@ public final class PpoTrainer implements AutoCloseable {
   }
 
   /** The policy being trained. */
-  public GptModel policy() {
+  public CausalLm policy() {
     return policy;
   }
 
   /** The separate critic, or null when the policy's scalar head is the value function. */
-  public GptModel critic() {
+  public CausalLm critic() {
     return critic;
   }
 
   /** The frozen reference model. */
-  public GptModel reference() {
+  public CausalLm reference() {
     return reference;
   }
 
@@ -365,7 +365,7 @@ public final class PpoTrainer implements AutoCloseable {
     try {
       guard.markClosed();
       optimizer.close();
-      owned.forEach(GptModel::close);
+      owned.forEach(CausalLm::close);
     } finally {
       guard.exit();
     }
@@ -374,9 +374,9 @@ public final class PpoTrainer implements AutoCloseable {
   /** Builds a {@link PpoTrainer}. */
   public static final class Builder {
     private final PpoConfig config;
-    private GptModel policy;
-    private GptModel reference;
-    private GptModel critic;
+    private CausalLm policy;
+    private CausalLm reference;
+    private CausalLm critic;
     private RewardModel rewardModel;
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
@@ -385,7 +385,7 @@ public final class PpoTrainer implements AutoCloseable {
     private int checkpointEvery;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private final List<PpoStepListener> stepListeners = new ArrayList<>();
-    private final List<GptModel> owned = new ArrayList<>();
+    private final List<CausalLm> owned = new ArrayList<>();
     private Path resumeDir;
     private PpoWarnings warnings = PpoWarnings.defaults();
 
@@ -394,19 +394,19 @@ public final class PpoTrainer implements AutoCloseable {
     }
 
     /** The policy to train; it needs a scalar head unless a critic is given. */
-    public Builder policy(GptModel m) {
+    public Builder policy(CausalLm m) {
       policy = m;
       return this;
     }
 
     /** The frozen reference (SFT) model; never updated. */
-    public Builder reference(GptModel m) {
+    public Builder reference(CausalLm m) {
       reference = m;
       return this;
     }
 
     /** A separate value model with a scalar head (e.g. initialised from the reward model). */
-    public Builder critic(GptModel m) {
+    public Builder critic(CausalLm m) {
       critic = m;
       return this;
     }
@@ -488,8 +488,8 @@ public final class PpoTrainer implements AutoCloseable {
       checkArgument(Files.isRegularFile(resumeDir.resolve("trainer_state.json")),
           "%s holds no PPO checkpoint (no trainer_state.json)", resumeDir);
       checkArgument(reference != null, "reference must be set");
-      GptModel givenPolicy = policy;
-      GptModel givenCritic = critic;
+      CausalLm givenPolicy = policy;
+      CausalLm givenCritic = critic;
       owned.clear();
       try {
         if (policy == null) {
@@ -510,7 +510,7 @@ public final class PpoTrainer implements AutoCloseable {
         }
         return t;
       } catch (RuntimeException e) {
-        owned.forEach(GptModel::close);
+        owned.forEach(CausalLm::close);
         throw e;
       } finally {
         policy = givenPolicy;
@@ -526,24 +526,24 @@ public final class PpoTrainer implements AutoCloseable {
       checkArgument(rewardModel != null, "rewardModel must be set");
       checkArgument(tokenizer != null, "tokenizer must be set");
       checkArgument(
-          critic != null || policy.config().scalarHead(),
-          "the policy has no value head: build it with GptModel.withNewValueHead() or give a critic");
-      checkArgument(critic == null || critic.config().scalarHead(), "the critic needs a scalar head");
+          critic != null || policy.hasScalarHead(),
+          "the policy has no value head: build it with withNewValueHead() or give a critic");
+      checkArgument(critic == null || critic.hasScalarHead(), "the critic needs a scalar head");
       checkArgument(!policy.isClosed(), "the policy has been closed");
       checkArgument(!reference.isClosed(), "the reference has been closed");
       checkArgument(critic == null || !critic.isClosed(), "the critic has been closed");
-      int vocab = policy.config().vocabSize();
+      int vocab = policy.vocabSize();
       checkArgument(
-          reference.config().vocabSize() == vocab && tokenizer.vocabSize() <= vocab,
+          reference.vocabSize() == vocab && tokenizer.vocabSize() <= vocab,
           "policy, reference and tokenizer vocabularies disagree: the policy has %s tokens, the reference %s, the tokenizer %s"
               + " (policy and reference must be equal, the tokenizer at most the policy's)",
           vocab,
-          reference.config().vocabSize(),
+          reference.vocabSize(),
           tokenizer.vocabSize());
       checkArgument(
-          critic == null || critic.config().vocabSize() == vocab,
+          critic == null || critic.vocabSize() == vocab,
           "the critic's vocabulary (%s tokens) differs from the policy's (%s)",
-          critic == null ? 0 : critic.config().vocabSize(),
+          critic == null ? 0 : critic.vocabSize(),
           vocab);
       if (rewardModel instanceof TransformerRewardModel trm) {
         int rmVocab = trm.vocabSize();
@@ -551,11 +551,11 @@ public final class PpoTrainer implements AutoCloseable {
             rmVocab == vocab,
             "the reward model (TransformerRewardModel %s) has a vocabulary of %s tokens, the policy %s: they must share the"
                 + " tokenizer (a smaller reward model cannot read the policy's tokens, a larger one was trained on another tokenizer)",
-            trm.model().config(),
+            trm.model(),
             rmVocab,
             vocab);
       }
-      int ctx = policy.config().contextLength();
+      int ctx = policy.contextLength();
       checkArgument(
           config.maxNewTokens() < ctx,
           "maxNewTokens %s leaves no room for a prompt in the policy's context length %s (it must be at most %s)",

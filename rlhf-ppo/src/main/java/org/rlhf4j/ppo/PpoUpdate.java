@@ -7,8 +7,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.TokenLogProbs;
@@ -35,13 +35,13 @@ final class PpoUpdate {
   static final double WARN_VALUE_LOSS = 1e4;
 
   private final PpoConfig config;
-  private final GptModel policy;
-  private final GptModel critic; // null: the policy's value head
+  private final CausalLm policy;
+  private final CausalLm critic; // null: the policy's value head
   private final AdamW optimizer;
   private final SftData ptxData; // null: no PPO-ptx
   private final int padId;
 
-  PpoUpdate(PpoConfig config, GptModel policy, GptModel critic, AdamW optimizer, SftData ptxData, int padId) {
+  PpoUpdate(PpoConfig config, CausalLm policy, CausalLm critic, AdamW optimizer, SftData ptxData, int padId) {
     this.config = config;
     this.policy = policy;
     this.critic = critic;

@@ -11,20 +11,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Supplier;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.Rlhf4j;
 import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ConfigDrift;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.io.SafetensorsReader;
-import org.rlhf4j.core.io.SafetensorsWriter;
-import org.rlhf4j.core.model.FlatTensors;
-import org.rlhf4j.core.model.GptModel;
-import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.train.OptimizerMoments;
+import org.rlhf4j.core.train.TrainerCheckpoint;
 
 /**
  * The checkpoint format shared by the RL trainers: the trained models as model checkpoints
@@ -38,7 +35,6 @@ import org.rlhf4j.core.tokenizer.Tokenizer;
 final class RlState {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   static final String STATE = "trainer_state.json";
-  private static final String OPTIMIZER = "optimizer.safetensors";
 
   private final String label; // "PPO", "GRPO": in messages
   private final String phase; // the provenance's trainer
@@ -46,11 +42,11 @@ final class RlState {
   private final long seed;
   private final Supplier<Map<String, Object>> config;
   private final List<String> names; // the models' directories, e.g. policy, critic
-  private final List<GptModel> models;
+  private final List<CausalLm> models;
   private final AdamW optimizer;
 
   RlState(String label, String phase, int formatVersion, long seed, Supplier<Map<String, Object>> config, List<String> names,
-      List<GptModel> models, AdamW optimizer) {
+      List<CausalLm> models, AdamW optimizer) {
     this.label = label;
     this.phase = phase;
     this.formatVersion = formatVersion;
@@ -74,7 +70,7 @@ final class RlState {
    * @throws CheckpointException if a parameter or moment is NaN or infinite (nothing is written)
    */
   void write(Path dir, Map<String, Object> fields, Tokenizer tokenizer) {
-    checkFinite(refusal(dir));
+    OptimizerMoments.checkFinite(refusal(dir), names, models, optimizer);
     Map<String, Object> cfg = config.get();
     Provenance prov = Provenance.of(phase, seed, cfg, null);
     try {
@@ -85,14 +81,7 @@ final class RlState {
               ModelCheckpoint.writeFiles(tmp.resolve(names.get(i)), models.get(i), prov, Map.of("kind", names.get(i)),
                   i == 0 ? tokenizer : null);
             }
-            Map<String, INDArray> moments = new LinkedHashMap<>();
-            for (int i = 0; i < models.size(); i++) {
-              for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
-                moments.put("exp_avg." + i + "." + e.name(), optimizer.firstMoments(i).get(e.name()).array());
-                moments.put("exp_avg_sq." + i + "." + e.name(), optimizer.secondMoments(i).get(e.name()).array());
-              }
-            }
-            SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, Map.of("format", "rlhf4j-adamw"));
+            OptimizerMoments.write(tmp.resolve(OptimizerMoments.FILE), models, optimizer);
             Map<String, Object> state = new LinkedHashMap<>();
             state.put("format_version", formatVersion);
             state.put("library_version", Rlhf4j.VERSION);
@@ -131,16 +120,7 @@ final class RlState {
     for (int i = 0; i < models.size(); i++) {
       ModelCheckpoint.loadInto(dir.resolve(names.get(i)), models.get(i));
     }
-    try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(OPTIMIZER))) {
-      for (int i = 0; i < models.size(); i++) {
-        FlatTensors m = optimizer.firstMoments(i);
-        FlatTensors v = optimizer.secondMoments(i);
-        for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
-          r.readInto("exp_avg." + i + "." + e.name(), m.get(e.name()).array());
-          r.readInto("exp_avg_sq." + i + "." + e.name(), v.get(e.name()).array());
-        }
-      }
-    }
+    OptimizerMoments.read(dir.resolve(OptimizerMoments.FILE), models, optimizer);
     optimizer.restoreCounters(number(state, "optimizer_step", stateFile).longValue(), number(state, "optimizer_skipped", stateFile).longValue());
     return state;
   }
@@ -148,35 +128,6 @@ final class RlState {
   /** The saved configuration as it is (no older format to upgrade). */
   static Object savedConfig(Map<String, Object> state, Path stateFile) {
     return state.get("config");
-  }
-
-  /** Refuses models or moments holding a NaN or infinite number, naming it after {@code where}. */
-  private void checkFinite(String where) {
-    for (int i = 0; i < models.size(); i++) {
-      String name = names.get(i);
-      checkFinite(where, name + " parameter", models.get(i).parameters());
-      checkFinite(where, name + " optimiser first moment", optimizer.firstMoments(i));
-      checkFinite(where, name + " optimiser second moment", optimizer.secondMoments(i));
-    }
-  }
-
-  private static void checkFinite(String where, String what, FlatTensors t) {
-    INDArray flat = t.flat().array();
-    // sum of |x| is finite iff every element is (no overflow for sane weights); find the culprit only if not
-    double s = flat.norm1Number().doubleValue();
-    if (Double.isFinite(s)) {
-      return;
-    }
-    for (ParameterLayout.Entry e : t.layout().entries()) {
-      INDArray a = t.get(e.name()).array();
-      for (long k = 0; k < a.length(); k++) {
-        double v = a.getDouble(k);
-        if (!Double.isFinite(v)) {
-          throw new CheckpointException(where + what + " " + e.name() + "[" + k + "] is " + v);
-        }
-      }
-    }
-    // every element is finite; only their sum overflowed
   }
 
   /** Equal as JSON documents (key order and Java number types do not matter). */
@@ -195,10 +146,6 @@ final class RlState {
 
   /** The number in {@code field} of the state file, or an error naming the file and field. */
   static Number number(Map<String, Object> m, String field, Path file) {
-    Object v = m.get(field);
-    if (!(v instanceof Number)) {
-      throw new CheckpointException(file + ": field \"" + field + "\": expected a number, got " + v);
-    }
-    return (Number) v;
+    return TrainerCheckpoint.number(m, field, file);
   }
 }

@@ -11,8 +11,8 @@ import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.TokenLogProbs;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -36,9 +36,9 @@ import org.rlhf4j.reward.TextRewardModel;
  * Not thread-safe (it runs forward passes of the models); one collector per thread and model copy.
  */
 public final class RolloutCollector {
-  private final GptModel policy;
-  private final GptModel reference;
-  private final GptModel valueModel; // null: no values
+  private final CausalLm policy;
+  private final CausalLm reference;
+  private final CausalLm valueModel; // null: no values
   private final RewardModel rewardModel;
   private final SamplingConfig sampling;
   private final double temperature;
@@ -110,12 +110,12 @@ public final class RolloutCollector {
   }
 
   /** The model sampled from. */
-  public GptModel policy() {
+  public CausalLm policy() {
     return policy;
   }
 
   /** The frozen reference. */
-  public GptModel reference() {
+  public CausalLm reference() {
     return reference;
   }
 
@@ -208,9 +208,9 @@ public final class RolloutCollector {
 
   /** Builds a {@link RolloutCollector}; {@link #build()} names a missing or bad part. */
   public static final class Builder {
-    private GptModel policy;
-    private GptModel reference;
-    private GptModel valueModel;
+    private CausalLm policy;
+    private CausalLm reference;
+    private CausalLm valueModel;
     private RewardModel rewardModel;
     private Tokenizer tokenizer;
     private SamplingConfig sampling;
@@ -220,13 +220,13 @@ public final class RolloutCollector {
     private Builder() {}
 
     /** The model that samples (not changed by the collector). */
-    public Builder policy(GptModel v) {
+    public Builder policy(CausalLm v) {
       policy = checkNotNull(v, "policy");
       return this;
     }
 
     /** The frozen reference of the KL (a different object from the policy). */
-    public Builder reference(GptModel v) {
+    public Builder reference(CausalLm v) {
       reference = checkNotNull(v, "reference");
       return this;
     }
@@ -266,7 +266,7 @@ public final class RolloutCollector {
      * Also records values from {@code model}'s scalar head: the policy itself (its value head, read
      * from the same forward pass) or a separate critic. Without this call the rollout has none.
      */
-    public Builder values(GptModel model) {
+    public Builder values(CausalLm model) {
       valueModel = checkNotNull(model, "model");
       return this;
     }
@@ -279,7 +279,7 @@ public final class RolloutCollector {
       checkArgument(tokenizer != null, "tokenizer must be set");
       checkArgument(sampling != null, "sampling must be set");
       checkArgument(policy != reference, "policy and reference are the same model: the reference must stay frozen");
-      checkArgument(valueModel == null || valueModel.config().scalarHead(), "the value model has no scalar head");
+      checkArgument(valueModel == null || valueModel.hasScalarHead(), "the value model has no scalar head");
       if (Double.isNaN(temperature)) {
         temperature = sampling.temperature();
       }

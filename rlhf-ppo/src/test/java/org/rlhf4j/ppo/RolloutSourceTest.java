@@ -12,9 +12,9 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptModel;
 
 /**
  * Per-prompt seeded rollouts ({@link RolloutCollector#collectSeeded}, {@link RolloutSource}): a

@@ -11,8 +11,8 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.reward.RewardModel;
 
 /** The immutable rollout the RL trainers share, as {@link RolloutCollector} produces it. */

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.data.Ranking;
@@ -24,8 +24,8 @@ import org.rlhf4j.reward.dpo.DpoTrainer;
  */
 public final class DpoPolicyOptimizer implements PolicyOptimizer {
   private final DpoConfig config;
-  private final GptModel policy;
-  private final GptModel reference;
+  private final CausalLm policy;
+  private final CausalLm reference;
   private final Tokenizer tokenizer;
 
   private DpoPolicyOptimizer(Builder b) {
@@ -41,13 +41,13 @@ public final class DpoPolicyOptimizer implements PolicyOptimizer {
   }
 
   @Override
-  public GptModel policy() {
+  public CausalLm policy() {
     return policy;
   }
 
   @Override
   public SequenceLimits limits() {
-    int max = Math.min(config.maxLength(), Math.min(policy.config().contextLength(), reference.config().contextLength()));
+    int max = Math.min(config.maxLength(), Math.min(policy.contextLength(), reference.contextLength()));
     return new SequenceLimits(max, config.addBos(), config.appendEos());
   }
 
@@ -78,8 +78,8 @@ public final class DpoPolicyOptimizer implements PolicyOptimizer {
   /** Builds a {@link DpoPolicyOptimizer}. */
   public static final class Builder {
     private final DpoConfig config;
-    private GptModel policy;
-    private GptModel reference;
+    private CausalLm policy;
+    private CausalLm reference;
     private Tokenizer tokenizer;
 
     private Builder(DpoConfig config) {
@@ -87,13 +87,13 @@ public final class DpoPolicyOptimizer implements PolicyOptimizer {
     }
 
     /** The policy to improve, in place (no value head needed). */
-    public Builder policy(GptModel v) {
+    public Builder policy(CausalLm v) {
       policy = checkNotNull(v, "policy");
       return this;
     }
 
     /** The frozen reference of the DPO loss (usually the SFT model; a different object from the policy). */
-    public Builder reference(GptModel v) {
+    public Builder reference(CausalLm v) {
       reference = checkNotNull(v, "reference");
       return this;
     }

@@ -3,7 +3,7 @@ package org.rlhf4j.ppo.loop;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.data.Ranking;
 
@@ -15,7 +15,7 @@ import org.rlhf4j.reward.data.Ranking;
  */
 public interface PolicyOptimizer extends AutoCloseable {
   /** The policy being improved; the loop samples the responses to be ranked from it. */
-  GptModel policy();
+  CausalLm policy();
 
   /**
    * The longest sequence (prompt and response tokens, BOS and EOS included) the optimiser trains on,

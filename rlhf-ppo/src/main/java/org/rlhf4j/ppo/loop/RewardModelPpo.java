@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Optional;
 import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
@@ -63,21 +63,21 @@ public final class RewardModelPpo implements PolicyOptimizer {
   }
 
   @Override
-  public GptModel policy() {
+  public CausalLm policy() {
     return ppo.policy();
   }
 
   @Override
   public SequenceLimits limits() {
-    int max = Math.min(rewardConfig.maxLength(), rewardModel.model().config().contextLength());
+    int max = Math.min(rewardConfig.maxLength(), rewardModel.model().contextLength());
     return new SequenceLimits(max, rewardConfig.addBos(), rewardConfig.appendEos());
   }
 
   @Override
   public PolicyUpdate improve(List<Ranking> rankings, List<Ranking> heldOut, TrainingListener roundListener) {
     checkArgument(!rankings.isEmpty(), "no rankings to learn from");
-    RewardTrainer rt = new RewardTrainer(rewardConfig);
-    RewardResult reward = rt.train(rewardModel, tokenizer, rankings, List.of(), roundListener);
+    RewardTrainer rt = new RewardTrainer(rewardConfig).withListener(roundListener);
+    RewardResult reward = rt.train(rewardModel, tokenizer, rankings, List.of());
     Optional<RewardEvaluation> held = Optional.empty();
     if (!heldOut.isEmpty()) {
       held = Optional.of(RewardEvaluator.evaluate(
@@ -158,8 +158,8 @@ public final class RewardModelPpo implements PolicyOptimizer {
     private RewardConfig rewardConfig = RewardConfig.builder().build();
     private PpoConfig ppoConfig = PpoConfig.builder().build();
     private int ppoStepsPerRound = 10;
-    private GptModel policy;
-    private GptModel reference;
+    private CausalLm policy;
+    private CausalLm reference;
     private TransformerRewardModel rewardModel;
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
@@ -186,13 +186,13 @@ public final class RewardModelPpo implements PolicyOptimizer {
     }
 
     /** The policy to improve (with a value head). */
-    public Builder policy(GptModel v) {
+    public Builder policy(CausalLm v) {
       policy = checkNotNull(v, "policy");
       return this;
     }
 
     /** The frozen SFT model (KL reference). */
-    public Builder reference(GptModel v) {
+    public Builder reference(CausalLm v) {
       reference = checkNotNull(v, "reference");
       return this;
     }

@@ -15,12 +15,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
-import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
@@ -237,7 +237,7 @@ public final class RlhfLoop implements AutoCloseable {
   }
 
   /** The policy being trained. */
-  public GptModel policy() {
+  public CausalLm policy() {
     return optimizer.policy();
   }
 
@@ -255,8 +255,8 @@ public final class RlhfLoop implements AutoCloseable {
   /** Builds an {@link RlhfLoop}. */
   public static final class Builder {
     private final RlhfLoopConfig config;
-    private GptModel reference;
-    private GptModel policy;
+    private CausalLm reference;
+    private CausalLm policy;
     private TransformerRewardModel rewardModel;
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
@@ -282,13 +282,13 @@ public final class RlhfLoop implements AutoCloseable {
     }
 
     /** The frozen SFT model (KL reference). */
-    public Builder reference(GptModel m) {
+    public Builder reference(CausalLm m) {
       reference = m;
       return this;
     }
 
     /** The policy to improve (with a value head). */
-    public Builder policy(GptModel m) {
+    public Builder policy(CausalLm m) {
       policy = m;
       return this;
     }
