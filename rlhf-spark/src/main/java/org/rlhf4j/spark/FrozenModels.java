@@ -2,7 +2,8 @@ package org.rlhf4j.spark;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.reward.TransformerRewardModel;
 
@@ -29,7 +30,7 @@ final class FrozenModels implements java.io.Serializable {
   }
 
   /** Checks the sizes, serialises and broadcasts; {@code policy} may be null. */
-  static FrozenModels broadcast(JavaSparkContext sc, String runId, TransformerRewardModel rm, GptModel policy,
+  static FrozenModels broadcast(JavaSparkContext sc, String runId, TransformerRewardModel rm, CausalLm policy,
       Tokenizer tok, long maxBytes) {
     ModelBytes.checkSize("reward model", rm.model(), maxBytes);
     if (policy != null) {

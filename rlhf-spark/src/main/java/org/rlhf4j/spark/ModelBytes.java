@@ -17,16 +17,18 @@ import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.SafetensorsReader;
 import org.rlhf4j.core.io.SafetensorsWriter;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.reward.TransformerRewardModel;
 
 /**
  * A model as the bytes of one safetensors file, for a Spark broadcast: its parameters (in their own
- * type, so the copy is exact) and, in {@code __metadata__}, the model configuration, the options an
- * executor builds it with (element type, threads) and a reward model's normalisation. Written with
+ * type, so the copy is exact) and, in {@code __metadata__}, its architecture and configuration, the
+ * options an executor builds it with (element type, threads) and a reward model's normalisation.
+ * Executors rebuild GPT-2 models ({@link GptModel}); another architecture is refused by name. Written with
  * the library's {@link SafetensorsWriter} and read back with its {@link SafetensorsReader}; the
  * weights are checked to be finite on both sides.
  */
@@ -40,7 +42,7 @@ public final class ModelBytes {
   private ModelBytes() {}
 
   /** The bytes {@link #of} would produce for {@code model}'s parameters, without the header. */
-  public static long parameterBytes(GptModel model) {
+  public static long parameterBytes(CausalLm model) {
     long elements = 0;
     for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
       elements += e.size();
@@ -61,20 +63,25 @@ public final class ModelBytes {
    * Refuses a model of more than {@code maxBytes}, naming its size: a broadcast is held whole in
    * the driver's and each executor's memory.
    */
-  static void checkSize(String what, GptModel model, long maxBytes) {
+  static void checkSize(String what, CausalLm model, long maxBytes) {
+    checkNotNull(model, what);
+    if (!GptModel.ARCHITECTURE.equals(model.architecture())) {
+      throw new RlhfException("the " + what + " is a " + model.architecture() + " model; Spark executors rebuild "
+          + GptModel.ARCHITECTURE + " models only");
+    }
     long bytes = parameterBytes(model);
     if (bytes > maxBytes) {
       throw new RlhfException(String.format(Locale.ROOT,
           "the %s is too large to broadcast: %,d parameters of %s are %,d bytes (%.1f MiB), more than the limit of %,d"
               + " bytes (%.1f MiB); raise it with maxBroadcastBytes(..) (at most %,d) if the driver and every executor"
               + " have the memory, or use a smaller model",
-          what, model.config().parameterCount(), model.dataType(), bytes, bytes / 1048576.0, maxBytes,
+          what, model.parameters().layout().totalSize(), model.dataType(), bytes, bytes / 1048576.0, maxBytes,
           maxBytes / 1048576.0, DEFAULT_MAX_BYTES));
     }
   }
 
   /** {@code model} (a policy or reference) as safetensors bytes. */
-  public static byte[] of(GptModel model) {
+  public static byte[] of(CausalLm model) {
     return write(model, Map.of());
   }
 
@@ -85,9 +92,11 @@ public final class ModelBytes {
         Map.of("reward_gain", Double.toString(rewardModel.gain()), "reward_bias", Double.toString(rewardModel.bias())));
   }
 
-  private static byte[] write(GptModel model, Map<String, String> extra) {
+  private static byte[] write(CausalLm model, Map<String, String> extra) {
     checkNotNull(model, "model");
     checkArgument(!model.isClosed(), "the model is closed");
+    checkArgument(GptModel.ARCHITECTURE.equals(model.architecture()), "cannot broadcast a %s model (%s only)",
+        model.architecture(), GptModel.ARCHITECTURE);
     Path tmp = null;
     try {
       tmp = Files.createTempFile("rlhf4j-broadcast", ".safetensors");
@@ -97,7 +106,8 @@ public final class ModelBytes {
       }
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put("format", FORMAT);
-      meta.put("model", JSON.writeValueAsString(model.config().toMap()));
+      meta.put("architecture", model.architecture());
+      meta.put("model", JSON.writeValueAsString(model.configMap()));
       meta.put("dtype", model.dataType().name());
       meta.put("threads", Integer.toString(model.options().threads()));
       meta.putAll(extra);
@@ -120,7 +130,7 @@ public final class ModelBytes {
     Read r = read(bytes, source);
     String gain = r.meta.get("reward_gain");
     String bias = r.meta.get("reward_bias");
-    if (gain == null || bias == null || !r.model.config().scalarHead()) {
+    if (gain == null || bias == null || !r.model.hasScalarHead()) {
       r.model.close();
       throw new RlhfException(source + ": not a reward model (no scalar head or no reward_gain/reward_bias metadata)");
     }
@@ -142,6 +152,10 @@ public final class ModelBytes {
         if (!FORMAT.equals(meta.get("format")) || meta.get("model") == null || meta.get("dtype") == null
             || meta.get("threads") == null) {
           throw new RlhfException(source + ": not a broadcast model (metadata " + meta.keySet() + ")");
+        }
+        if (!GptModel.ARCHITECTURE.equals(meta.get("architecture"))) {
+          throw new RlhfException(source + ": a " + meta.get("architecture") + " model; executors rebuild "
+              + GptModel.ARCHITECTURE + " models only");
         }
         Map<String, Object> cfg = JSON.readValue(meta.get("model"), new TypeReference<Map<String, Object>>() {});
         GptConfig config = GptConfig.fromMap(cfg, source);

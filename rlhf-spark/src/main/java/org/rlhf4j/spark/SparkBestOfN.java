@@ -20,7 +20,8 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.SamplingConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.rlhf4j.reward.sampling.BestOfNSampler;
@@ -65,7 +66,7 @@ public final class SparkBestOfN implements AutoCloseable {
   }
 
   /** A builder sampling from {@code policy}, scoring with {@code rewardModel}. */
-  public static Builder builder(SparkSession spark, GptModel policy, TransformerRewardModel rewardModel,
+  public static Builder builder(SparkSession spark, CausalLm policy, TransformerRewardModel rewardModel,
       Tokenizer tokenizer) {
     return new Builder(spark, policy, rewardModel, tokenizer);
   }
@@ -172,7 +173,7 @@ public final class SparkBestOfN implements AutoCloseable {
   /** Builds a {@link SparkBestOfN}. */
   public static final class Builder {
     private final SparkSession spark;
-    private final GptModel policy;
+    private final CausalLm policy;
     private final TransformerRewardModel rewardModel;
     private final Tokenizer tokenizer;
     private int n = 4;
@@ -183,7 +184,7 @@ public final class SparkBestOfN implements AutoCloseable {
     private long maxBroadcastBytes = ModelBytes.DEFAULT_MAX_BYTES;
     private final String runId = UUID.randomUUID().toString();
 
-    private Builder(SparkSession spark, GptModel policy, TransformerRewardModel rewardModel, Tokenizer tokenizer) {
+    private Builder(SparkSession spark, CausalLm policy, TransformerRewardModel rewardModel, Tokenizer tokenizer) {
       this.spark = checkNotNull(spark, "spark");
       this.policy = checkNotNull(policy, "policy");
       this.rewardModel = checkNotNull(rewardModel, "rewardModel");

@@ -66,7 +66,7 @@ public final class SparkRewardScorer implements AutoCloseable {
     this.spark = b.spark;
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     this.models = FrozenModels.broadcast(sc, b.runId, b.rewardModel, null, b.tokenizer, b.maxBroadcastBytes);
-    this.options = new Options(b.addBos, b.appendEos, b.batchSize, b.rewardModel.model().config().contextLength());
+    this.options = new Options(b.addBos, b.appendEos, b.batchSize, b.rewardModel.model().contextLength());
   }
 
   /** A builder scoring with {@code rewardModel} on {@code spark}'s executors, texts tokenized by {@code tokenizer}. */

@@ -14,7 +14,8 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.rlhf4j.core.RlhfException;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.ppo.Rollout;
 import org.rlhf4j.ppo.RolloutCollector;
 import org.rlhf4j.ppo.RolloutSource;
@@ -46,7 +47,7 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
   private final long maxBroadcastBytes;
   private final TaskHook hook;
 
-  private GptModel broadcastReference;
+  private CausalLm broadcastReference;
   private TransformerRewardModel broadcastReward;
   private Broadcast<byte[]> reference;
   private Broadcast<byte[]> reward;

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.RlhfException;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.ppo.GrpoConfig;
 import org.rlhf4j.ppo.GrpoStats;

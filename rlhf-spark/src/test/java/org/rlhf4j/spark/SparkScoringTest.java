@@ -22,7 +22,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.SamplingConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.reward.TransformerRewardModel;
