@@ -97,9 +97,7 @@ public final class ModelBytes {
     checkArgument(!model.isClosed(), "the model is closed");
     checkArgument(GptModel.ARCHITECTURE.equals(model.architecture()), "cannot broadcast a %s model (%s only)",
         model.architecture(), GptModel.ARCHITECTURE);
-    Path tmp = null;
     try {
-      tmp = Files.createTempFile("rlhf4j-broadcast", ".safetensors");
       SafetensorsWriter.Builder w = SafetensorsWriter.builder();
       for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
         w.add(e.name(), model.parameters().get(e.name()).array());
@@ -111,12 +109,9 @@ public final class ModelBytes {
       meta.put("dtype", model.dataType().name());
       meta.put("threads", Integer.toString(model.options().threads()));
       meta.putAll(extra);
-      w.metadata(meta).write(tmp);
-      return Files.readAllBytes(tmp);
+      return w.metadata(meta).toBytes(); // in memory: no file, no fsync
     } catch (IOException e) {
       throw new UncheckedIOException("cannot serialise the model for a broadcast: " + e.getMessage(), e);
-    } finally {
-      deleteQuietly(tmp);
     }
   }
 
