@@ -31,6 +31,7 @@ public final class ExecutorModels {
   private static final Logger log = LoggerFactory.getLogger(ExecutorModels.class);
   private static final Map<Key, Entry> ENTRIES = new LinkedHashMap<>(16, 0.75f, true); // access order
   private static long built;
+  private static final Map<String, Long> BUILT_BY_ROLE = new java.util.HashMap<>(); // runId + "/" + role
 
   private ExecutorModels() {}
 
@@ -152,6 +153,7 @@ public final class ExecutorModels {
       }
       synchronized (ENTRIES) {
         built++;
+        BUILT_BY_ROLE.merge(key.runId() + "/" + key.role(), 1L, Long::sum);
       }
       log.debug("built {} ({} models built in this JVM)", key, built);
     }
@@ -168,6 +170,16 @@ public final class ExecutorModels {
   public static long built() {
     synchronized (ENTRIES) {
       return built;
+    }
+  }
+
+  /**
+   * Copies of {@code role}'s models built in this JVM for {@code runId}, all versions (until the
+   * run is {@link #release}d).
+   */
+  public static long built(String runId, String role) {
+    synchronized (ENTRIES) {
+      return BUILT_BY_ROLE.getOrDefault(runId + "/" + role, 0L);
     }
   }
 
@@ -189,6 +201,7 @@ public final class ExecutorModels {
           it.remove();
         }
       }
+      BUILT_BY_ROLE.keySet().removeIf(k -> k.startsWith(runId + "/"));
     }
     toClose.forEach(ExecutorModels::closeQuietly);
   }

@@ -27,8 +27,8 @@ import org.slf4j.LoggerFactory;
  * A {@link RolloutSource} that rolls a step's prompt groups out on Spark executors. Each call
  * broadcasts the policy's current weights as safetensors bytes ({@link ModelBytes}); the reference
  * and the reward model are broadcast once per run (again only if the collector's objects change).
- * Executors rebuild each broadcast model once per version and keep it in their JVM-wide cache
- * ({@link ExecutorModels}), sample and score their partition's groups with
+ * Executors rebuild each broadcast model once per version (a copy per concurrently running task)
+ * and keep it in their JVM-wide cache ({@link ExecutorModels}), sample and score their partition's groups with
  * {@link RolloutCollector#collectSeeded} and the driver's seeds, and send back tokens, log-probs,
  * reference log-probs, KL and scores. The driver puts the groups back in order, so a trainer's step
  * equals the in-process {@link RolloutSource#PER_PROMPT} one for the same seed and model threads.

@@ -116,7 +116,9 @@ class ModelBytesTest {
       l.close();
       l.get();
     });
+    assertEquals(3, ExecutorModels.built(run, "policy")); // two copies of v0, one of v1
     ExecutorModels.release(run);
+    assertEquals(0, ExecutorModels.built(run, "policy"));
     assertEquals(1, made.get(2).closes.get());
     assertTrue(ExecutorModels.keys().stream().noneMatch(k -> k.runId().equals(run)));
   }
