@@ -92,7 +92,7 @@ public final class DpoExample {
       SftConfig sftCfg = SftConfig.builder().learningRate(2e-3).schedule(SftConfig.Schedule.COSINE).warmupSteps(p.sftSteps / 20)
           .maxSteps(p.sftSteps).batchSize(16).maxLength(p.context).seed(o.seed()).build();
       SftData texts = SftData.fromExamples(data.demonstrations, tok, p.context, true, false);
-      SftResult sftResult = new SftTrainer(sftCfg).train(sft, texts, null, listener);
+      SftResult sftResult = SftTrainer.builder(sftCfg).listener(listener).build().train(sft, texts);
       ModelCheckpoint.save(o.out().resolve("checkpoints/sft"), sft, Provenance.of("sft", o.seed(), sftCfg.toMap(), null), Map.of(), tok);
 
       // 2. DPO on the human comparisons, against the frozen SFT model.

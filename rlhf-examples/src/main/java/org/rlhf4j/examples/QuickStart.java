@@ -236,7 +236,7 @@ public final class QuickStart {
         base = GptModel.randomInit(cfg, o.seed(), mo);
         int steps = knob("pretrainSteps", p.pretrainSteps);
         SftConfig pre = SftConfig.builder().learningRate(knobD("pretrainLr", 2e-3)).schedule(SftConfig.Schedule.COSINE).warmupSteps(steps / 20).maxSteps(steps).batchSize(16).seed(o.seed()).build();
-        SftResult r = new SftTrainer(pre).train(base, train, heldOut, stage("pretrain", listener));
+        SftResult r = SftTrainer.builder(pre).listener(stage("pretrain", listener)).build().train(base, train, heldOut);
         pretrainPpl = r.finalEval().get().perplexity();
         ModelCheckpoint.save(ckpt.resolve("pretrain"), base, Provenance.of("pretrain", o.seed(), pre.toMap(), null), Map.of(), tok);
       }
@@ -249,7 +249,7 @@ public final class QuickStart {
       SftConfig sftCfg = SftConfig.builder().learningRate(knobD("sftLr", 1e-3)).schedule(SftConfig.Schedule.COSINE).warmupSteps(sftSteps / 20).maxSteps(sftSteps).batchSize(16).maxLength(context).seed(o.seed()).build();
       SftData demos = SftData.fromExamples(data.demonstrations, tok, context, true, true);
       SftData heldOutDemos = SftData.fromExamples(data.heldOutDemonstrations, tok, context, true, true).head(128);
-      SftResult sftResult = new SftTrainer(sftCfg).train(sft, demos, heldOutDemos, stage("sft", listener));
+      SftResult sftResult = SftTrainer.builder(sftCfg).listener(stage("sft", listener)).build().train(sft, demos, heldOutDemos);
       ModelCheckpoint.save(ckpt.resolve("sft"), sft, Provenance.of("sft", o.seed(), sftCfg.toMap(), "pretrain"), Map.of(), tok);
       mark = lap(stageSeconds, "sft", mark);
 
@@ -506,7 +506,7 @@ public final class QuickStart {
     RewardConfig cfg = RewardConfig.builder().learningRate(lr).warmupSteps(Math.max(1, steps / 20)).epochs(1).promptsPerBatch(16).maxLength(context)
         .evalEvery(Math.max(1, steps / 5)).seed(seed).build();
     String phase = name.equals("proxy") ? "reward" : "gold-reward";
-    RewardResult r = new RewardTrainer(cfg).train(rm, tok, comparisons, heldOut, stage(phase, listener));
+    RewardResult r = RewardTrainer.builder(cfg).listener(stage(phase, listener)).build().train(rm, tok, comparisons, heldOut);
     return new TrainedReward(rm, r);
   }
 

@@ -78,12 +78,12 @@ final class ReadmeSnippets {
     // 1. SFT on prompt/completion pairs (maxLength, BOS and completion-only loss come from the config)
     GptModel sft = base.copy(base.options());
     List<SftExample> demos = SftDatasets.read(Path.of("sft.jsonl"));   // the self-instruct file: SelfInstruct.read
-    new SftTrainer(SftConfig.builder().learningRate(2e-5).epochs(3).maxLength(512).build()).train(sft, demos, tok);
+    SftTrainer.builder(SftConfig.builder().learningRate(2e-5).epochs(3).maxLength(512).build()).build().train(sft, demos, tok);
 
     // 2. Reward model from K-way rankings (all C(K,2) pairs of a prompt in one batch)
     TransformerRewardModel rm = TransformerRewardModel.fromPolicy(sft, 42);      // a copy of sft with a new head
     List<Ranking> prefs = PreferenceDatasets.read(Path.of("prefs.jsonl"));
-    new RewardTrainer(RewardConfig.builder().learningRate(1e-5).evalFraction(0.1).build()).train(rm, tok, prefs);
+    RewardTrainer.builder(RewardConfig.builder().learningRate(1e-5).evalFraction(0.1).build()).build().train(rm, tok, prefs);
 
     // 3. PPO against the reward model plus a rule on the texts, KL penalty to the frozen SFT model
     RewardModel reward = rm.plus(RewardModel.ofText(tok, (prompt, response) -> response.isBlank() ? -1 : 0));
@@ -108,7 +108,7 @@ final class ReadmeSnippets {
     LlamaModel model = HfLlama.load(Path.of("models/SmolLM2-135M"), ModelOptions.defaults()).model();
     LoraLayers lora = LlamaLora.create(model, LoraConfig.builder().r(8).alpha(16)
         .targetModules(TargetModules.allLinear()).build(), 42);     // or LlamaLora.load(model, adapterDir)
-    new SftTrainer(sftConfig).train(model, data);                     // updates the adapter only
+    SftTrainer.builder(sftConfig).build().train(model, data);         // updates the adapter only
     lora.adapter().save(Path.of("sft-adapter"));                      // adapter_config.json + adapter_model.safetensors
     LlamaLora.mergeAndUnload(model, lora);                            // the SFT model, for the next stage
 

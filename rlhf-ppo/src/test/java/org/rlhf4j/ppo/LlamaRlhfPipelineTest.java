@@ -80,7 +80,7 @@ class LlamaRlhfPipelineTest {
       // --- SFT (pre-training on a repeating digit corpus)
       SftData corpus = SftData.fromCorpus(TOK.encode("0123456789".repeat(20)), 12);
       double lossBefore = SftTrainer.evaluate(sft, corpus, 8).loss();
-      new SftTrainer(SftConfig.builder().learningRate(3e-3).maxSteps(40).batchSize(8).seed(1).build()).train(sft, corpus);
+      SftTrainer.builder(SftConfig.builder().learningRate(3e-3).maxSteps(40).batchSize(8).seed(1).build()).build().train(sft, corpus);
       double lossAfter = SftTrainer.evaluate(sft, corpus, 8).loss();
       assertTrue(lossAfter < lossBefore - 1.0, "SFT should fit the corpus: " + lossBefore + " -> " + lossAfter);
 
@@ -91,7 +91,7 @@ class LlamaRlhfPipelineTest {
 
       // --- reward model from the SFT model
       TransformerRewardModel rm = TransformerRewardModel.fromPolicy(sft, 3);
-      RewardResult rr = new RewardTrainer(RewardConfig.builder().learningRate(3e-3).epochs(3).promptsPerBatch(16).seed(2).build())
+      RewardResult rr = RewardTrainer.builder(RewardConfig.builder().learningRate(3e-3).epochs(3).promptsPerBatch(16).seed(2).build()).build()
           .train(rm, TOK, rankings(160, 1), rankings(64, 2));
       assertTrue(rr.finalEval().orElseThrow().accuracy() > 0.8, "held-out reward accuracy: " + rr.finalEval());
 

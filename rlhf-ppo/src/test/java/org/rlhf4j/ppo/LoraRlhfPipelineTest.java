@@ -91,7 +91,7 @@ class LoraRlhfPipelineTest {
       assertEquals(sftLora.adapter().trainableParameterCount(), sft.trainable().parameters().layout().totalSize());
       SftData corpus = SftData.fromCorpus(TOK.encode("0123456789".repeat(20)), 12);
       double lossBefore = SftTrainer.evaluate(sft, corpus, 8).loss();
-      new SftTrainer(SftConfig.builder().learningRate(1e-2).maxSteps(40).batchSize(8).seed(1).build()).train(sft, corpus);
+      SftTrainer.builder(SftConfig.builder().learningRate(1e-2).maxSteps(40).batchSize(8).seed(1).build()).build().train(sft, corpus);
       double lossAfter = SftTrainer.evaluate(sft, corpus, 8).loss();
       assertTrue(lossAfter < lossBefore - 1.0, "SFT with LoRA should fit the corpus: " + lossBefore + " -> " + lossAfter);
       assertEquals(pretrained, sft.parameters().flat().array(), "SFT changed only the adapter");
@@ -108,7 +108,7 @@ class LoraRlhfPipelineTest {
       INDArray rmBase = weights(rmModel);
       LoraLayers rmLora = LlamaLora.create(rmModel, lora(8, List.of("scalar_head")), 22);
       TransformerRewardModel rm = TransformerRewardModel.wrap(rmModel);
-      RewardResult rr = new RewardTrainer(RewardConfig.builder().learningRate(1e-2).epochs(3).promptsPerBatch(16).seed(2).build())
+      RewardResult rr = RewardTrainer.builder(RewardConfig.builder().learningRate(1e-2).epochs(3).promptsPerBatch(16).seed(2).build()).build()
           .train(rm, TOK, rankings(160, 1), rankings(64, 2));
       double rmAccuracy = rr.finalEval().orElseThrow().accuracy();
       assertTrue(rmAccuracy > 0.75, "held-out reward accuracy with LoRA: " + rmAccuracy);

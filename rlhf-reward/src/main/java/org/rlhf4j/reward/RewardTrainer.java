@@ -48,7 +48,17 @@ public final class RewardTrainer {
   private final int checkpointEvery;
   private final Path resumeFrom; // null: a fresh run
 
-  /** A trainer with {@code config}. */
+  /** A builder for a trainer with {@code config}. */
+  public static Builder builder(RewardConfig config) {
+    return new Builder(config);
+  }
+
+  /**
+   * A trainer with {@code config}.
+   *
+   * @deprecated use {@link #builder}{@code (config).build()}
+   */
+  @Deprecated
   public RewardTrainer(RewardConfig config) {
     this(config, ImmutableList.of(), null, 0, null);
   }
@@ -61,37 +71,39 @@ public final class RewardTrainer {
     this.resumeFrom = resumeFrom;
   }
 
+  /** A builder holding this trainer's settings, to change some of them. */
+  public Builder toBuilder() {
+    Builder b = new Builder(config);
+    b.listeners.addAll(listeners);
+    b.checkpointDir = checkpointDir;
+    b.checkpointEvery = checkpointEvery;
+    b.resumeFrom = resumeFrom;
+    return b;
+  }
+
   /**
-   * This trainer continuing, exactly, the run whose periodic checkpoint ({@link #withCheckpoints})
-   * is {@code dir}: {@code train} loads the checkpoint's weights (and normalisation) into the reward
-   * model it is given (same architecture), restores AdamW's moments and counters, the step and the
-   * position in the data order, and runs the remaining steps; metrics and weights are bit-identical
-   * to the uninterrupted run's. The configuration and rankings must be the same; a different
-   * configuration is a {@link org.rlhf4j.core.io.CheckpointException} naming only the differing
-   * keys, a checkpoint of another trainer (e.g. SFT) is refused. The evaluation before training is
-   * not repeated.
+   * This trainer continuing the run checkpointed in {@code dir}.
+   *
+   * @deprecated use {@link Builder#resumeFrom}
    */
+  @Deprecated
   public RewardTrainer resumeFrom(Path dir) {
-    checkNotNull(dir, "dir");
-    return new RewardTrainer(config, listeners, checkpointDir, checkpointEvery, dir);
+    return toBuilder().resumeFrom(dir).build();
   }
 
   /**
-   * This trainer writing its state to {@code dir} every {@code every} steps, replacing the previous
-   * one atomically: the reward model as {@link TransformerRewardModel#save} writes it (so {@link
-   * TransformerRewardModel#load} reads it) plus the optimiser state and position for {@link
-   * #resumeFrom} (see {@link TrainerCheckpoint}).
+   * This trainer writing periodic checkpoints.
+   *
+   * @deprecated use {@link Builder#checkpoints}
    */
+  @Deprecated
   public RewardTrainer withCheckpoints(Path dir, int every) {
-    checkNotNull(dir, "dir");
-    checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
-    return new RewardTrainer(config, listeners, dir, every, resumeFrom);
+    return toBuilder().checkpoints(dir, every).build();
   }
 
-  /** This trainer with {@code listener} added (called after the ones already added). */
+  /** This trainer, also reporting to {@code listener} (after the listeners it already has). */
   public RewardTrainer withListener(TrainingListener listener) {
-    checkNotNull(listener, "listener");
-    return new RewardTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), checkpointDir, checkpointEvery, resumeFrom);
+    return toBuilder().listener(listener).build();
   }
 
   /**
@@ -253,4 +265,56 @@ public final class RewardTrainer {
     return TokenizedRankings.of(rankings, tok, maxLength, config.addBos(), config.appendEos(), config.truncation()).rankings();
   }
 
+  /** Builds a {@link RewardTrainer}: the configuration, then optional listeners and checkpoints. */
+  public static final class Builder {
+    private final RewardConfig config;
+    private final List<TrainingListener> listeners = new ArrayList<>();
+    private Path checkpointDir;
+    private int checkpointEvery;
+    private Path resumeFrom;
+
+    private Builder(RewardConfig config) {
+      this.config = checkNotNull(config, "config");
+    }
+
+    /** Adds a listener of the metrics (called in the order added). */
+    public Builder listener(TrainingListener v) {
+      listeners.add(checkNotNull(v, "listener"));
+      return this;
+    }
+
+    /**
+     * Every {@code every} steps, the run's state is written to {@code dir}, replacing the previous one
+     * atomically: the reward model as {@link TransformerRewardModel#save} writes it (so {@link
+     * TransformerRewardModel#load} reads it) plus the optimiser state and position for {@link
+     * #resumeFrom} (see {@link TrainerCheckpoint}).
+     */
+    public Builder checkpoints(Path dir, int every) {
+      checkNotNull(dir, "dir");
+      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+      checkpointDir = dir;
+      checkpointEvery = every;
+      return this;
+    }
+
+    /**
+     * Continues, exactly, the run whose periodic checkpoint ({@link #checkpoints}) is {@code dir}:
+     * {@code train} loads the checkpoint's weights (and normalisation) into the reward model it is
+     * given (same architecture), restores AdamW's moments and counters, the step and the position in
+     * the data order, and runs the remaining steps; metrics and weights are bit-identical to the
+     * uninterrupted run's. The configuration and rankings must be the same; a different
+     * configuration is a {@link org.rlhf4j.core.io.CheckpointException} naming only the differing
+     * keys, a checkpoint of another trainer (e.g. SFT) is refused. The evaluation before training is
+     * not repeated.
+     */
+    public Builder resumeFrom(Path dir) {
+      resumeFrom = checkNotNull(dir, "dir");
+      return this;
+    }
+
+    /** The trainer. */
+    public RewardTrainer build() {
+      return new RewardTrainer(config, ImmutableList.copyOf(listeners), checkpointDir, checkpointEvery, resumeFrom);
+    }
+  }
 }

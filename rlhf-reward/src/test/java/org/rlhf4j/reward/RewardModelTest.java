@@ -120,13 +120,13 @@ class RewardModelTest {
   @Test
   void trainerRefusesAnEmptyTrainingSetWithTheNumbers() {
     TransformerRewardModel rm = TransformerRewardModel.fromPolicy(policy(DataType.FLOAT, 1), 2);
-    RewardTrainer trainer = new RewardTrainer(RewardConfig.builder().evalFraction(0.5).build());
+    RewardTrainer trainer = RewardTrainer.builder(RewardConfig.builder().evalFraction(0.5).build()).build();
     IllegalArgumentException empty =
-        assertThrows(IllegalArgumentException.class, () -> trainer.train(rm, TOK, List.of(), null, null));
+        assertThrows(IllegalArgumentException.class, () -> trainer.train(rm, TOK, List.of()));
     assertTrue(empty.getMessage().contains("train list is empty"), empty.getMessage());
     List<Ranking> one = List.of(Ranking.of("f", 1, "p", List.of("good", "bad"), List.of(0, 1)));
     IllegalArgumentException allHeldOut =
-        assertThrows(IllegalArgumentException.class, () -> trainer.train(rm, TOK, one, null, null));
+        assertThrows(IllegalArgumentException.class, () -> trainer.train(rm, TOK, one));
     assertTrue(
         allHeldOut.getMessage().contains("1 given, 1 held out") && allHeldOut.getMessage().contains("evalFraction 0.5"),
         allHeldOut.getMessage());

@@ -83,21 +83,21 @@ class RewardResumeTest {
     double[] expected;
     RewardResult full;
     try (TransformerRewardModel rm = fresh(1)) {
-      full = new RewardTrainer(config(3)).withListener(straight).train(rm, TOK, PREFS);
+      full = RewardTrainer.builder(config(3)).listener(straight).build().train(rm, TOK, PREFS);
       expected = weights(rm);
     }
     assertEquals(12, full.steps());
     Path dir = tmp.resolve("rm");
     Recorder first = new Recorder(6);
     try (TransformerRewardModel rm = fresh(1)) {
-      assertEquals(6, new RewardTrainer(config(3)).withListener(first).withCheckpoints(dir, 3).train(rm, TOK, PREFS).steps());
+      assertEquals(6, RewardTrainer.builder(config(3)).listener(first).checkpoints(dir, 3).build().train(rm, TOK, PREFS).steps());
     }
     assertEquals(TransformerRewardModel.KIND, TrainerCheckpoint.kind(dir));
     Recorder second = new Recorder(0);
     RewardResult resumed;
     double[] got;
     try (TransformerRewardModel rm = fresh(42)) {
-      resumed = new RewardTrainer(config(3)).withListener(second).resumeFrom(dir).train(rm, TOK, PREFS);
+      resumed = RewardTrainer.builder(config(3)).listener(second).resumeFrom(dir).build().train(rm, TOK, PREFS);
       got = weights(rm);
     }
     // the stopped run: steps 1..6 with the evaluations of the straight run (eval 6 included), then its final evaluation
@@ -119,19 +119,19 @@ class RewardResumeTest {
   void driftAndAnotherTrainersCheckpointAreRefused(@TempDir Path tmp) {
     Path dir = tmp.resolve("rm");
     try (TransformerRewardModel rm = fresh(1)) {
-      new RewardTrainer(config(3)).withListener(new Recorder(3)).withCheckpoints(dir, 3).train(rm, TOK, PREFS);
+      RewardTrainer.builder(config(3)).listener(new Recorder(3)).checkpoints(dir, 3).build().train(rm, TOK, PREFS);
       CheckpointException drift =
-          assertThrows(CheckpointException.class, () -> new RewardTrainer(config(4)).resumeFrom(dir).train(rm, TOK, PREFS));
+          assertThrows(CheckpointException.class, () -> RewardTrainer.builder(config(4)).resumeFrom(dir).build().train(rm, TOK, PREFS));
       assertTrue(drift.getMessage().endsWith("differs from the checkpoint's: num_train_epochs: checkpoint 3, now 4"), drift.getMessage());
     }
     Path sft = tmp.resolve("sft");
     SftData corpus = SftData.fromCorpus(TOK.encode("yes yes yes no no no ".repeat(4)), 24);
     try (GptModel policy = GptModel.randomInit(CFG, 3, ModelOptions.defaults())) {
-      new SftTrainer(SftConfig.builder().maxSteps(2).batchSize(2).build()).withCheckpoints(sft, 2).train(policy, corpus);
+      SftTrainer.builder(SftConfig.builder().maxSteps(2).batchSize(2).build()).checkpoints(sft, 2).build().train(policy, corpus);
     }
     try (TransformerRewardModel rm = fresh(1)) {
       CheckpointException kind =
-          assertThrows(CheckpointException.class, () -> new RewardTrainer(config(3)).resumeFrom(sft).train(rm, TOK, PREFS));
+          assertThrows(CheckpointException.class, () -> RewardTrainer.builder(config(3)).resumeFrom(sft).build().train(rm, TOK, PREFS));
       assertTrue(kind.getMessage().contains("the checkpoint is of a sft trainer, not reward_model"), kind.getMessage());
     }
   }

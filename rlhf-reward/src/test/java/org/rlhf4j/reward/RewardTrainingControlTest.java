@@ -38,8 +38,8 @@ class RewardTrainingControlTest {
     };
     try (GptModel base = GptModel.randomInit(cfg, 1, ModelOptions.defaults());
         TransformerRewardModel rm = TransformerRewardModel.fromPolicy(base, 2)) {
-      RewardResult r = new RewardTrainer(RewardConfig.builder().learningRate(1e-3).promptsPerBatch(2).build())
-          .withListener(stopAt5).withCheckpoints(tmp.resolve("rm"), 4).train(rm, tok, prefs);
+      RewardResult r = RewardTrainer.builder(RewardConfig.builder().learningRate(1e-3).promptsPerBatch(2).build())
+          .listener(stopAt5).checkpoints(tmp.resolve("rm"), 4).build().train(rm, tok, prefs);
       assertEquals(5, r.steps(), "16 planned steps, stopped at 5");
       ModelCheckpoint.Loaded saved = ModelCheckpoint.load(tmp.resolve("rm"), ModelOptions.defaults());
       try (GptModel m = saved.model()) {

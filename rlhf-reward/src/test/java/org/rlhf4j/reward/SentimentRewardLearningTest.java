@@ -51,7 +51,7 @@ class SentimentRewardLearningTest {
     GptConfig c = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(64).heads(4).layers(2).contextLength(48).build();
     TransformerRewardModel rm = TransformerRewardModel.fromPolicy(GptModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, 2)), 2);
     RewardConfig cfg = RewardConfig.builder().learningRate(1e-3).warmupSteps(20).epochs(1).promptsPerBatch(16).seed(3).maxLength(48).build();
-    RewardResult r = new RewardTrainer(cfg).train(rm, tok, train, heldOut, new LoggingListener(50));
+    RewardResult r = RewardTrainer.builder(cfg).listener(new LoggingListener(50)).build().train(rm, tok, train, heldOut);
     double acc = r.finalEval().get().accuracy();
     System.out.printf("reward model: held-out pairwise accuracy %.3f (before %.3f) on %d pairs, %d steps in %.1f s%n",
         acc, r.initialEval().get().accuracy(), r.finalEval().get().pairs(), r.steps(), r.seconds());

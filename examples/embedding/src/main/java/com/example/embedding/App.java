@@ -32,13 +32,13 @@ public final class App {
     GptConfig cfg = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(32).heads(2).layers(2).contextLength(40).build();
     try (GptModel sft = GptModel.randomInit(cfg, seed)) {
       // 1. SFT on demonstrations (loss on the completions; lengths and BOS from the config)
-      new SftTrainer(SftConfig.builder().learningRate(3e-3).maxSteps(60).seed(seed).build())
-          .withListener(new LoggingListener(20)).train(sft, demos, tok);
+      SftTrainer.builder(SftConfig.builder().learningRate(3e-3).maxSteps(60).seed(seed).build())
+          .listener(new LoggingListener(20)).build().train(sft, demos, tok);
       // 2. a reward model from the application's comparisons, initialised from the SFT model
       try (TransformerRewardModel rm = TransformerRewardModel.fromPolicy(sft, seed);
           GptModel policy = sft.withNewValueHead()) {
-        new RewardTrainer(RewardConfig.builder().learningRate(3e-3).epochs(8).seed(seed).build())
-            .withListener(new LoggingListener(4)).train(rm, tok, prefs);
+        RewardTrainer.builder(RewardConfig.builder().learningRate(3e-3).epochs(8).seed(seed).build())
+            .listener(new LoggingListener(4)).build().train(rm, tok, prefs);
         // 3. PPO: the reward model's score plus a rule on the texts (lowercase letters count)
         RewardModel reward = rm.plus(RewardModel.ofText(tok, (prompt, response) -> response.chars().filter(Character::isLowerCase).count() / 4.0));
         PpoConfig ppo = PpoConfig.builder().learningRate(1e-3).rolloutBatchSize(16).miniBatchSize(8).maxNewTokens(12).klCoef(0.1).seed(seed).build();

@@ -46,7 +46,7 @@ public final class SftTrainer {
 
   private static final Logger LOG = LoggerFactory.getLogger(SftTrainer.class);
 
-  /** The phase name for pre-training on plain text ({@link #withPhase}). */
+  /** The phase name for pre-training on plain text ({@link Builder#phase}). */
   public static final String PRETRAIN_PHASE = "pretrain";
 
   private final SftConfig config;
@@ -56,7 +56,17 @@ public final class SftTrainer {
   private final int checkpointEvery;
   private final Path resumeFrom; // null: a fresh run
 
-  /** A trainer with {@code config}. */
+  /** A builder for a trainer with {@code config}. */
+  public static Builder builder(SftConfig config) {
+    return new Builder(config);
+  }
+
+  /**
+   * A trainer with {@code config}.
+   *
+   * @deprecated use {@link #builder}{@code (config).build()}
+   */
+  @Deprecated
   public SftTrainer(SftConfig config) {
     this(config, ImmutableList.of(), PHASE, null, 0, null);
   }
@@ -70,48 +80,53 @@ public final class SftTrainer {
     this.resumeFrom = resumeFrom;
   }
 
+  /** A builder holding this trainer's settings, to change some of them. */
+  public Builder toBuilder() {
+    Builder b = new Builder(config);
+    b.listeners.addAll(listeners);
+    b.phase = phase;
+    b.checkpointDir = checkpointDir;
+    b.checkpointEvery = checkpointEvery;
+    b.resumeFrom = resumeFrom;
+    return b;
+  }
+
   /**
-   * This trainer continuing, exactly, the run whose periodic checkpoint ({@link #withCheckpoints})
-   * is {@code dir}: {@code train} loads the checkpoint's weights into the model it is given (which
-   * must have the same architecture), restores AdamW's moments and counters, the step and the
-   * position in the data order, and runs the remaining steps; metrics and weights are bit-identical
-   * to the uninterrupted run's. The configuration, phase and training data must be the same; a
-   * different configuration is a {@link org.rlhf4j.core.io.CheckpointException} naming only the
-   * differing keys. The evaluation before training is not repeated.
+   * This trainer continuing the run checkpointed in {@code dir}.
+   *
+   * @deprecated use {@link Builder#resumeFrom}
    */
+  @Deprecated
   public SftTrainer resumeFrom(Path dir) {
-    checkNotNull(dir, "dir");
-    return new SftTrainer(config, listeners, phase, checkpointDir, checkpointEvery, dir);
+    return toBuilder().resumeFrom(dir).build();
   }
 
   /**
-   * This trainer writing its state to {@code dir} every {@code every} steps, replacing the previous
-   * one atomically: the model as a {@link ModelCheckpoint} (its extra fields hold {@code kind}, the
-   * phase, and {@code step}) plus the optimiser state and position for {@link #resumeFrom} (see
-   * {@link TrainerCheckpoint}).
+   * This trainer writing periodic checkpoints.
+   *
+   * @deprecated use {@link Builder#checkpoints}
    */
+  @Deprecated
   public SftTrainer withCheckpoints(Path dir, int every) {
-    checkNotNull(dir, "dir");
-    checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
-    return new SftTrainer(config, listeners, phase, dir, every, resumeFrom);
+    return toBuilder().checkpoints(dir, every).build();
   }
 
-  /** This trainer with {@code listener} added (called after the ones already added). */
+  /** This trainer, also reporting to {@code listener} (after the listeners it already has). */
   public SftTrainer withListener(TrainingListener listener) {
-    checkNotNull(listener, "listener");
-    return new SftTrainer(config, ImmutableList.<TrainingListener>builder().addAll(listeners).add(listener).build(), phase, checkpointDir, checkpointEvery, resumeFrom);
+    return toBuilder().listener(listener).build();
   }
 
   /**
-   * This trainer reporting its metrics under {@code phase} instead of {@value #PHASE}, e.g. {@link
-   * #PRETRAIN_PHASE} when it pre-trains on a corpus.
+   * This trainer reporting its metrics under {@code phase}.
+   *
+   * @deprecated use {@link Builder#phase}
    */
+  @Deprecated
   public SftTrainer withPhase(String phase) {
-    checkArgument(phase != null && !phase.isBlank(), "phase must not be blank, got %s", phase);
-    return new SftTrainer(config, listeners, phase, checkpointDir, checkpointEvery, resumeFrom);
+    return toBuilder().phase(phase).build();
   }
 
-  /** The phase name reported to listeners ({@value #PHASE} unless set by {@link #withPhase}). */
+  /** The phase name reported to listeners ({@value #PHASE} unless set by {@link Builder#phase}). */
   public String phase() {
     return phase;
   }
@@ -331,4 +346,66 @@ public final class SftTrainer {
     }
   }
 
+  /** Builds an {@link SftTrainer}: the configuration, then optional listeners, phase and checkpoints. */
+  public static final class Builder {
+    private final SftConfig config;
+    private final List<TrainingListener> listeners = new ArrayList<>();
+    private String phase = PHASE;
+    private Path checkpointDir;
+    private int checkpointEvery;
+    private Path resumeFrom;
+
+    private Builder(SftConfig config) {
+      this.config = checkNotNull(config, "config");
+    }
+
+    /** Adds a listener of the metrics (called in the order added). */
+    public Builder listener(TrainingListener v) {
+      listeners.add(checkNotNull(v, "listener"));
+      return this;
+    }
+
+    /**
+     * Reports the metrics (and writes checkpoints) under {@code v} instead of {@value #PHASE}, e.g.
+     * {@link #PRETRAIN_PHASE} when pre-training on a corpus.
+     */
+    public Builder phase(String v) {
+      checkArgument(v != null && !v.isBlank(), "phase must not be blank, got %s", v);
+      phase = v;
+      return this;
+    }
+
+    /**
+     * Every {@code every} steps, the run's state is written to {@code dir}, replacing the previous one
+     * atomically: the model as a {@link ModelCheckpoint} (its extra fields hold {@code kind}, the
+     * phase, and {@code step}) plus the optimiser state and position for {@link #resumeFrom} (see
+     * {@link TrainerCheckpoint}).
+     */
+    public Builder checkpoints(Path dir, int every) {
+      checkNotNull(dir, "dir");
+      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+      checkpointDir = dir;
+      checkpointEvery = every;
+      return this;
+    }
+
+    /**
+     * Continues, exactly, the run whose periodic checkpoint ({@link #checkpoints}) is {@code dir}:
+     * {@code train} loads the checkpoint's weights into the model it is given (which must have the
+     * same architecture), restores AdamW's moments and counters, the step and the position in the
+     * data order, and runs the remaining steps; metrics and weights are bit-identical to the
+     * uninterrupted run's. The configuration, phase and training data must be the same; a different
+     * configuration is a {@link org.rlhf4j.core.io.CheckpointException} naming only the differing
+     * keys. The evaluation before training is not repeated.
+     */
+    public Builder resumeFrom(Path dir) {
+      resumeFrom = checkNotNull(dir, "dir");
+      return this;
+    }
+
+    /** The trainer. */
+    public SftTrainer build() {
+      return new SftTrainer(config, ImmutableList.copyOf(listeners), phase, checkpointDir, checkpointEvery, resumeFrom);
+    }
+  }
 }

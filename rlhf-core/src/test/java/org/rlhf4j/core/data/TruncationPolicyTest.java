@@ -56,7 +56,7 @@ class TruncationPolicyTest {
 
   @Test
   void sftTrainerTokenizesWithItsConfig() {
-    SftTrainer t = new SftTrainer(SftConfig.builder().maxLength(8).addBos(false).completionOnlyLoss(false).truncation(TruncationPolicy.SKIP).build());
+    SftTrainer t = SftTrainer.builder(SftConfig.builder().maxLength(8).addBos(false).completionOnlyLoss(false).truncation(TruncationPolicy.SKIP).build()).build();
     SftData d = t.tokenize(EXAMPLES, TOK);
     assertEquals(1, d.size(), "only ab+x fits in 8 under SKIP");
     assertEquals("abx", TOK.decode(d.get(0).ids(), true));

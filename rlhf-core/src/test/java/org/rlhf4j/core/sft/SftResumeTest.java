@@ -81,13 +81,13 @@ class SftResumeTest {
     double[] expected;
     SftResult full;
     try (GptModel model = GptModel.randomInit(CFG, 1, ModelOptions.defaults())) {
-      full = new SftTrainer(config(3e-3)).withListener(straight).train(model, TRAIN, EVAL);
+      full = SftTrainer.builder(config(3e-3)).listener(straight).build().train(model, TRAIN, EVAL);
       expected = weights(model);
     }
     Path dir = tmp.resolve("ckpt");
     Recorder first = new Recorder(8);
     try (GptModel model = GptModel.randomInit(CFG, 1, ModelOptions.defaults())) {
-      assertEquals(8, new SftTrainer(config(3e-3)).withListener(first).withCheckpoints(dir, 4).train(model, TRAIN, EVAL).steps());
+      assertEquals(8, SftTrainer.builder(config(3e-3)).listener(first).checkpoints(dir, 4).build().train(model, TRAIN, EVAL).steps());
     }
     assertTrue(TrainerCheckpoint.isTrainerCheckpoint(dir));
     assertEquals("sft", TrainerCheckpoint.kind(dir));
@@ -95,7 +95,7 @@ class SftResumeTest {
     SftResult resumed;
     double[] got;
     try (GptModel other = GptModel.randomInit(CFG, 99, ModelOptions.defaults())) { // weights come from the checkpoint
-      resumed = new SftTrainer(config(3e-3)).withListener(second).resumeFrom(dir).train(other, TRAIN, EVAL);
+      resumed = SftTrainer.builder(config(3e-3)).listener(second).resumeFrom(dir).build().train(other, TRAIN, EVAL);
       got = weights(other);
     }
     assertEquals(12, resumed.steps());
@@ -121,23 +121,23 @@ class SftResumeTest {
   void aChangedConfigurationNamesOnlyTheDifferingKeysAndAnotherKindIsRefused(@TempDir Path tmp) {
     Path dir = tmp.resolve("ckpt");
     try (GptModel model = GptModel.randomInit(CFG, 1, ModelOptions.defaults())) {
-      new SftTrainer(config(3e-3)).withListener(new Recorder(4)).withCheckpoints(dir, 4).train(model, TRAIN);
+      SftTrainer.builder(config(3e-3)).listener(new Recorder(4)).checkpoints(dir, 4).build().train(model, TRAIN);
       CheckpointException drift =
-          assertThrows(CheckpointException.class, () -> new SftTrainer(config(1e-3)).resumeFrom(dir).train(model, TRAIN));
+          assertThrows(CheckpointException.class, () -> SftTrainer.builder(config(1e-3)).resumeFrom(dir).build().train(model, TRAIN));
       assertTrue(drift.getMessage().endsWith("differs from the checkpoint's: learning_rate: checkpoint 0.003, now 0.001"), drift.getMessage());
       CheckpointException kind =
           assertThrows(
               CheckpointException.class,
-              () -> new SftTrainer(config(3e-3)).withPhase(SftTrainer.PRETRAIN_PHASE).resumeFrom(dir).train(model, TRAIN));
+              () -> SftTrainer.builder(config(3e-3)).phase(SftTrainer.PRETRAIN_PHASE).resumeFrom(dir).build().train(model, TRAIN));
       assertTrue(kind.getMessage().contains("the checkpoint is of a sft trainer, not pretrain"), kind.getMessage());
       SftData fewer = SftData.fromCorpus(TOK.encode("to be or not to be, that is the question. ".repeat(3)), 16);
       CheckpointException data =
-          assertThrows(CheckpointException.class, () -> new SftTrainer(config(3e-3)).resumeFrom(dir).train(model, fewer));
+          assertThrows(CheckpointException.class, () -> SftTrainer.builder(config(3e-3)).resumeFrom(dir).build().train(model, fewer));
       assertTrue(data.getMessage().contains("trained on 10 items, the data given now has 7"), data.getMessage());
       Path modelOnly = tmp.resolve("model");
       ModelCheckpoint.save(modelOnly, model, org.rlhf4j.core.io.Provenance.of("sft", 7, Map.of(), null), Map.of(), null);
       CheckpointException notResumable =
-          assertThrows(CheckpointException.class, () -> new SftTrainer(config(3e-3)).resumeFrom(modelOnly).train(model, TRAIN));
+          assertThrows(CheckpointException.class, () -> SftTrainer.builder(config(3e-3)).resumeFrom(modelOnly).build().train(model, TRAIN));
       assertTrue(notResumable.getMessage().contains("not a resumable sft checkpoint"), notResumable.getMessage());
     }
   }
@@ -158,7 +158,7 @@ class SftResumeTest {
       CheckpointException e =
           assertThrows(
               CheckpointException.class,
-              () -> new SftTrainer(config(3e-3)).withListener(poison).withCheckpoints(dir, 2).train(model, TRAIN));
+              () -> SftTrainer.builder(config(3e-3)).listener(poison).checkpoints(dir, 2).build().train(model, TRAIN));
       assertTrue(e.getMessage().contains("(the previous one is kept): model 0 parameter "), e.getMessage());
       assertTrue(e.getMessage().endsWith("[3] is NaN"), e.getMessage());
     }

@@ -22,7 +22,6 @@ import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.testing.TestData;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
-import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.TrainingArguments;
 
 class SftTrainerTest {
@@ -45,7 +44,7 @@ class SftTrainerTest {
     GptModel model = tinyModel(1, 48);
     SftData data = SftData.fromExamples(PAIRS, TOK, 48, true, true);
     SftConfig cfg = SftConfig.builder().learningRate(3e-3).schedule(TrainingArguments.Schedule.CONSTANT).maxSteps(200).batchSize(4).seed(3).build();
-    SftResult r = new SftTrainer(cfg).train(model, data, data, Listeners.none());
+    SftResult r = SftTrainer.builder(cfg).build().train(model, data, data);
     assertTrue(r.finalLoss() < 0.05, "final training loss " + r.finalLoss());
     assertTrue(r.finalEval().get().loss() < 0.05, "final eval loss " + r.finalEval().get().loss());
     assertTrue(r.initialEval().get().loss() > 3, "initial loss " + r.initialEval().get().loss());
@@ -97,11 +96,45 @@ class SftTrainerTest {
     GptModel a = tinyModel(2, 48);
     GptModel b = tinyModel(2, 48);
     GptModel c = tinyModel(2, 48);
-    new SftTrainer(cfg).train(a, data, null, null);
-    new SftTrainer(cfg).train(b, data, null, null);
-    new SftTrainer(SftConfig.builder().learningRate(1e-3).maxSteps(6).batchSize(2).seed(6).build()).train(c, data, null, null);
+    SftTrainer.builder(cfg).build().train(a, data);
+    SftTrainer.builder(cfg).build().train(b, data);
+    SftTrainer.builder(SftConfig.builder().learningRate(1e-3).maxSteps(6).batchSize(2).seed(6).build()).build().train(c, data);
     assertEquals(a.parameters().flat().array(), b.parameters().flat().array());
     assertNotEquals(a.parameters().flat().array(), c.parameters().flat().array());
+  }
+
+  /** The deprecated constructor and withX copies still work and train exactly like the builder. */
+  @Test
+  @SuppressWarnings("deprecation")
+  void builderAndDeprecatedCopiesTrainTheSameAndReportTheirPhase() {
+    SftData data = SftData.fromExamples(PAIRS, TOK, 48, true, true);
+    SftConfig cfg = SftConfig.builder().learningRate(1e-3).maxSteps(3).batchSize(2).seed(5).build();
+    List<String> viaBuilder = new java.util.ArrayList<>();
+    List<String> viaCopies = new java.util.ArrayList<>();
+    GptModel a = tinyModel(2, 48);
+    GptModel b = tinyModel(2, 48);
+    SftTrainer built = SftTrainer.builder(cfg).phase(SftTrainer.PRETRAIN_PHASE).listener(recorder(viaBuilder, "1")).listener(recorder(viaBuilder, "2")).build();
+    SftTrainer copied = new SftTrainer(cfg).withPhase(SftTrainer.PRETRAIN_PHASE).withListener(recorder(viaCopies, "1")).withListener(recorder(viaCopies, "2"));
+    assertEquals(SftTrainer.PRETRAIN_PHASE, built.phase());
+    assertEquals(SftTrainer.PRETRAIN_PHASE, copied.phase());
+    assertEquals(SftTrainer.PHASE, SftTrainer.builder(cfg).build().phase());
+    built.train(a, data);
+    copied.train(b, data);
+    assertEquals(List.of("1 pretrain 1", "2 pretrain 1", "1 pretrain 2", "2 pretrain 2", "1 pretrain 3", "2 pretrain 3"), viaBuilder);
+    assertEquals(viaBuilder, viaCopies);
+    assertEquals(a.parameters().flat().array(), b.parameters().flat().array());
+    assertThrows(IllegalArgumentException.class, () -> SftTrainer.builder(cfg).phase(" "));
+    assertThrows(IllegalArgumentException.class, () -> SftTrainer.builder(cfg).checkpoints(Path.of("x"), 0));
+    assertThrows(NullPointerException.class, () -> SftTrainer.builder(cfg).listener(null));
+  }
+
+  private static org.rlhf4j.core.train.TrainingListener recorder(List<String> sink, String name) {
+    return new org.rlhf4j.core.train.TrainingListener() {
+      @Override
+      public void onStep(org.rlhf4j.core.train.Metrics m) {
+        sink.add(name + " " + m.phase() + " " + m.step());
+      }
+    };
   }
 
   @Test
@@ -112,7 +145,7 @@ class SftTrainerTest {
     int[] heldOut = TOK.encode(text.substring(text.length() - 20_000));
     GptModel model = tinyModel(4, 64);
     SftConfig cfg = SftConfig.builder().learningRate(3e-3).schedule(TrainingArguments.Schedule.COSINE).warmupSteps(10).maxSteps(150).batchSize(16).seed(1).build();
-    SftResult r = new SftTrainer(cfg).train(model, SftData.fromCorpus(train, 64), SftData.fromCorpus(heldOut, 64).head(64), null);
+    SftResult r = SftTrainer.builder(cfg).build().train(model, SftData.fromCorpus(train, 64), SftData.fromCorpus(heldOut, 64).head(64));
     double before = r.initialEval().get().perplexity();
     double after = r.finalEval().get().perplexity();
     assertTrue(before > 100, "a random byte-level model starts near uniform (259): " + before);
@@ -125,7 +158,7 @@ class SftTrainerTest {
     assertTrue(e.getMessage().contains("batchSize"), e.getMessage());
     GptModel small = tinyModel(1, 8);
     SftData data = SftData.fromExamples(PAIRS, TOK, 40, true, true);
-    Exception tooLong = assertThrows(RuntimeException.class, () -> new SftTrainer(SftConfig.builder().build()).train(small, data, null, null));
+    Exception tooLong = assertThrows(RuntimeException.class, () -> SftTrainer.builder(SftConfig.builder().build()).build().train(small, data));
     assertTrue(tooLong.getMessage().contains("context length"), tooLong.getMessage());
     assertTrue(Arrays.stream(data.get(0).targetMask()).sum() > 0);
   }
@@ -143,11 +176,11 @@ class SftTrainerTest {
     System.setProperty("rlhf4j.memory.limit", "1000000000"); // 1 GB, for a machine-independent test
     try {
       org.rlhf4j.core.RlhfException e = assertThrows(org.rlhf4j.core.RlhfException.class,
-          () -> new SftTrainer(SftConfig.builder().batchSize(100000).maxSteps(1).build()).train(m, data, null, null));
+          () -> SftTrainer.builder(SftConfig.builder().batchSize(100000).maxSteps(1).build()).build().train(m, data));
       assertTrue(e.getMessage().matches("SFT with batchSize 100000 \\(4000 sequences of up to 64 tokens per batch, model .*\\) needs about"
           + " [0-9.]+ GB .* more than the limit set by -Drlhf4j.memory.limit \\(1.00 GB\\); lower batchSize"), e.getMessage());
       // a batch that fits trains as before
-      new SftTrainer(SftConfig.builder().batchSize(4).maxSteps(1).build()).train(m, data, null, null);
+      SftTrainer.builder(SftConfig.builder().batchSize(4).maxSteps(1).build()).build().train(m, data);
     } finally {
       if (old == null) {
         System.clearProperty("rlhf4j.memory.limit");

@@ -82,8 +82,8 @@ class TrainingControlTest {
       }
     };
     try (GptModel model = GptModel.randomInit(cfg, 1, ModelOptions.defaults())) {
-      SftResult r = new SftTrainer(SftConfig.builder().learningRate(1e-3).maxSteps(10).batchSize(4).build())
-          .withPhase(SftTrainer.PRETRAIN_PHASE).withListener(stopAt3).withCheckpoints(tmp.resolve("ckpt"), 2).train(model, corpus);
+      SftResult r = SftTrainer.builder(SftConfig.builder().learningRate(1e-3).maxSteps(10).batchSize(4).build())
+          .phase(SftTrainer.PRETRAIN_PHASE).listener(stopAt3).checkpoints(tmp.resolve("ckpt"), 2).build().train(model, corpus);
       assertEquals(3, r.steps());
       assertEquals(List.of("start pretrain 10", "pretrain 1", "pretrain 2", "pretrain 3", "end pretrain 3"), seen);
       ModelCheckpoint.Loaded saved = ModelCheckpoint.load(tmp.resolve("ckpt"), ModelOptions.defaults());

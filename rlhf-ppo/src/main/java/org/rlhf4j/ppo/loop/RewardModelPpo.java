@@ -76,7 +76,7 @@ public final class RewardModelPpo implements PolicyOptimizer {
   @Override
   public PolicyUpdate improve(List<Ranking> rankings, List<Ranking> heldOut, TrainingListener roundListener) {
     checkArgument(!rankings.isEmpty(), "no rankings to learn from");
-    RewardTrainer rt = new RewardTrainer(rewardConfig).withListener(roundListener);
+    RewardTrainer rt = RewardTrainer.builder(rewardConfig).listener(roundListener).build();
     RewardResult reward = rt.train(rewardModel, tokenizer, rankings, List.of());
     Optional<RewardEvaluation> held = Optional.empty();
     if (!heldOut.isEmpty()) {

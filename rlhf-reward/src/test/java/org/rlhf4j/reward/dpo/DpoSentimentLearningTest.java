@@ -62,7 +62,7 @@ class DpoSentimentLearningTest {
     GptModel sft = GptModel.randomInit(c, 1, opts);
     List<SftExample> texts = train.stream().map(t -> SftExample.ofText(t.text())).toList();
     SftConfig lm = SftConfig.builder().learningRate(3e-3).warmupSteps(10).maxSteps(100).batchSize(16).seed(2).build();
-    SftResult lmResult = new SftTrainer(lm).train(sft, SftData.fromExamples(texts, tok, c.contextLength(), true, false), null, null);
+    SftResult lmResult = SftTrainer.builder(lm).build().train(sft, SftData.fromExamples(texts, tok, c.contextLength(), true, false));
 
     GptModel policy = sft.copy(opts);
     DpoConfig cfg = DpoConfig.builder()
