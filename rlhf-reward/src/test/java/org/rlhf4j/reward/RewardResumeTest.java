@@ -135,4 +135,41 @@ class RewardResumeTest {
       assertTrue(kind.getMessage().contains("the checkpoint is of a sft trainer, not reward_model"), kind.getMessage());
     }
   }
+
+  /** The deprecated constructor and withX copies still work and resume exactly like the builder. */
+  @Test
+  @SuppressWarnings("deprecation")
+  void deprecatedCopiesDelegateToTheBuilder(@TempDir Path tmp) {
+    Path viaBuilder = tmp.resolve("builder");
+    Path viaCopies = tmp.resolve("copies");
+    Recorder a = new Recorder(3);
+    Recorder b = new Recorder(3);
+    double[] wa;
+    double[] wb;
+    try (TransformerRewardModel rm = fresh(1)) {
+      RewardTrainer.builder(config(1)).listener(a).checkpoints(viaBuilder, 3).build().train(rm, TOK, PREFS);
+      wa = weights(rm);
+    }
+    try (TransformerRewardModel rm = fresh(1)) {
+      new RewardTrainer(config(1)).withListener(b).withCheckpoints(viaCopies, 3).train(rm, TOK, PREFS);
+      wb = weights(rm);
+    }
+    assertEquals(a.seen, b.seen);
+    assertArrayEquals(wa, wb);
+    Recorder ra = new Recorder(0);
+    Recorder rb = new Recorder(0);
+    try (TransformerRewardModel rm = fresh(7)) {
+      RewardTrainer.builder(config(1)).listener(ra).resumeFrom(viaBuilder).build().train(rm, TOK, PREFS);
+      wa = weights(rm);
+    }
+    try (TransformerRewardModel rm = fresh(7)) {
+      new RewardTrainer(config(1)).resumeFrom(viaCopies).withListener(rb).train(rm, TOK, PREFS);
+      wb = weights(rm);
+    }
+    assertEquals(List.of(4L), ra.seen.stream().filter(x -> x.startsWith("step")).map(x -> Long.parseLong(x.split(" ")[1])).toList());
+    assertEquals(ra.seen, rb.seen);
+    assertArrayEquals(wa, wb);
+    assertThrows(IllegalArgumentException.class, () -> RewardTrainer.builder(config(1)).checkpoints(tmp, 0));
+    assertThrows(NullPointerException.class, () -> RewardTrainer.builder(config(1)).resumeFrom(null));
+  }
 }
