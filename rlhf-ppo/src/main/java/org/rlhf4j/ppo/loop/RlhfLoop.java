@@ -1,6 +1,7 @@
 package org.rlhf4j.ppo.loop;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -255,9 +256,9 @@ public final class RlhfLoop implements AutoCloseable {
   /** Builds an {@link RlhfLoop}. */
   public static final class Builder {
     private final RlhfLoopConfig config;
-    private CausalLm reference;
-    private CausalLm policy;
-    private TransformerRewardModel rewardModel;
+    // the default optimiser's parts (reference, policy, reward model) go straight to its builder
+    private final RewardModelPpo.Builder rmPpo;
+    private boolean rmPpoPartsGiven;
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
     private Labeller labeller;
@@ -268,7 +269,8 @@ public final class RlhfLoop implements AutoCloseable {
     private PolicyOptimizer optimizer;
 
     private Builder(RlhfLoopConfig config) {
-      this.config = config;
+      this.config = checkNotNull(config, "config");
+      this.rmPpo = RewardModelPpo.builder().rewardConfig(config.reward()).ppoConfig(config.ppo()).ppoStepsPerRound(config.ppoStepsPerRound());
     }
 
     /**
@@ -283,31 +285,36 @@ public final class RlhfLoop implements AutoCloseable {
 
     /** The frozen SFT model (KL reference). */
     public Builder reference(CausalLm m) {
-      reference = m;
+      rmPpo.reference(m);
+      rmPpoPartsGiven = true;
       return this;
     }
 
     /** The policy to improve (with a value head). */
     public Builder policy(CausalLm m) {
-      policy = m;
+      rmPpo.policy(m);
+      rmPpoPartsGiven = true;
       return this;
     }
 
     /** The reward model, updated in place each round. */
     public Builder rewardModel(TransformerRewardModel rm) {
-      rewardModel = rm;
+      rmPpo.rewardModel(rm);
+      rmPpoPartsGiven = true;
       return this;
     }
 
     /** The tokenizer of the policy, the reward model and the prompts. */
     public Builder tokenizer(Tokenizer t) {
       tokenizer = t;
+      rmPpo.tokenizer(t);
       return this;
     }
 
     /** The prompt pool. */
     public Builder prompts(List<String> p) {
       prompts = List.copyOf(p);
+      rmPpo.prompts(prompts);
       return this;
     }
 
@@ -348,24 +355,10 @@ public final class RlhfLoop implements AutoCloseable {
       checkArgument(labeller != null, "labeller must be set");
       checkArgument(store != null, "store must be set");
       if (optimizer != null) {
-        checkArgument(reference == null && policy == null && rewardModel == null,
-            "give either an optimizer or reference, policy and reward model (they are the optimizer's)");
+        checkArgument(!rmPpoPartsGiven, "give either an optimizer or reference, policy and reward model (they are the optimizer's)");
         return new RlhfLoop(this, optimizer);
       }
-      checkArgument(reference != null, "reference must be set");
-      checkArgument(policy != null, "policy must be set");
-      checkArgument(rewardModel != null, "rewardModel must be set");
-      RewardModelPpo rmPpo = RewardModelPpo.builder()
-          .rewardConfig(config.reward())
-          .ppoConfig(config.ppo())
-          .ppoStepsPerRound(config.ppoStepsPerRound())
-          .policy(policy)
-          .reference(reference)
-          .rewardModel(rewardModel)
-          .tokenizer(tokenizer)
-          .prompts(prompts)
-          .build();
-      return new RlhfLoop(this, rmPpo);
+      return new RlhfLoop(this, rmPpo.build()); // names a missing reference, policy or reward model
     }
   }
 }

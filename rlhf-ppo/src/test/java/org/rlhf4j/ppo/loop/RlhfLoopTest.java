@@ -1,6 +1,7 @@
 package org.rlhf4j.ppo.loop;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -125,6 +126,22 @@ class RlhfLoopTest {
     }
     Generation g = Generator.generate(policy, enc, SamplingConfig.builder().maxNewTokens(8).stopTokens(DigitTokenizer.EOS).build(), 8, DigitTokenizer.PAD);
     return g.responses().stream().mapToDouble(r -> sevens(TOK.decode(r))).average().orElseThrow();
+  }
+
+  /** The builder hands reference, policy and reward model to RewardModelPpo's, which names a missing one. */
+  @Test
+  void builderNamesMissingOrConflictingParts(@TempDir Path tmp) throws Exception {
+    try (GptModel sft = sft(); ComparisonStore store = ComparisonStore.open(tmp.resolve("c.jsonl"))) {
+      RlhfLoop.Builder noPolicy = RlhfLoop.builder(config()).reference(sft).rewardModel(TransformerRewardModel.fromPolicy(sft, 2))
+          .tokenizer(TOK).prompts(prompts(4, 1)).labeller(PREFERS_SEVENS).store(store);
+      assertEquals("policy must be set", assertThrows(IllegalArgumentException.class, noPolicy::build).getMessage());
+      DpoTrainer dpo = DpoTrainer.builder(DpoConfig.builder().build()).policy(sft.copy(sft.options())).reference(sft).tokenizer(TOK).build();
+      RlhfLoop.Builder both = RlhfLoop.builder(config()).optimizer(DpoPolicyOptimizer.of(dpo)).policy(sft)
+          .tokenizer(TOK).prompts(prompts(4, 1)).labeller(PREFERS_SEVENS).store(store);
+      assertTrue(assertThrows(IllegalArgumentException.class, both::build).getMessage().startsWith("give either an optimizer or reference"));
+      assertThrows(NullPointerException.class, () -> RlhfLoop.builder(config()).reference(null));
+      assertThrows(NullPointerException.class, () -> RlhfLoop.builder(null));
+    }
   }
 
   @Test
