@@ -18,6 +18,7 @@ import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.train.Checkpointing;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
@@ -44,9 +45,7 @@ public final class RewardTrainer {
 
   private final RewardConfig config;
   private final ImmutableList<TrainingListener> listeners;
-  private final Path checkpointDir; // null: no periodic checkpoints
-  private final int checkpointEvery;
-  private final Path resumeFrom; // null: a fresh run
+  private final Checkpointing checkpointing;
 
   /** A builder for a trainer with {@code config}. */
   public static Builder builder(RewardConfig config) {
@@ -60,24 +59,20 @@ public final class RewardTrainer {
    */
   @Deprecated
   public RewardTrainer(RewardConfig config) {
-    this(config, ImmutableList.of(), null, 0, null);
+    this(config, ImmutableList.of(), Checkpointing.none());
   }
 
-  private RewardTrainer(RewardConfig config, ImmutableList<TrainingListener> listeners, Path checkpointDir, int checkpointEvery, Path resumeFrom) {
+  private RewardTrainer(RewardConfig config, ImmutableList<TrainingListener> listeners, Checkpointing checkpointing) {
     this.config = checkNotNull(config, "config");
     this.listeners = listeners;
-    this.checkpointDir = checkpointDir;
-    this.checkpointEvery = checkpointEvery;
-    this.resumeFrom = resumeFrom;
+    this.checkpointing = checkpointing;
   }
 
   /** A builder holding this trainer's settings, to change some of them. */
   public Builder toBuilder() {
     Builder b = new Builder(config);
     b.listeners.addAll(listeners);
-    b.checkpointDir = checkpointDir;
-    b.checkpointEvery = checkpointEvery;
-    b.resumeFrom = resumeFrom;
+    b.checkpointing = checkpointing;
     return b;
   }
 
@@ -229,7 +224,7 @@ public final class RewardTrainer {
     SupervisedLoop.Plan plan =
         new SupervisedLoop.Plan(
             PHASE, TransformerRewardModel.KIND, config.toMap(), List.of(rm.model()), config.optimizer(total), n, per, total, config.evalEvery(), !tEval.isEmpty(), config.seed());
-    SupervisedLoop.Outcome out = SupervisedLoop.run(plan, task, l, rng, checkpointDir, checkpointEvery, resumeFrom);
+    SupervisedLoop.Outcome out = SupervisedLoop.run(plan, task, l, rng, checkpointing);
     long done = out.steps();
     Optional<RewardEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(rm, tEval, tok, done, l, evals));
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -269,9 +264,7 @@ public final class RewardTrainer {
   public static final class Builder {
     private final RewardConfig config;
     private final List<TrainingListener> listeners = new ArrayList<>();
-    private Path checkpointDir;
-    private int checkpointEvery;
-    private Path resumeFrom;
+    private Checkpointing checkpointing = Checkpointing.none();
 
     private Builder(RewardConfig config) {
       this.config = checkNotNull(config, "config");
@@ -290,10 +283,7 @@ public final class RewardTrainer {
      * #resumeFrom} (see {@link TrainerCheckpoint}).
      */
     public Builder checkpoints(Path dir, int every) {
-      checkNotNull(dir, "dir");
-      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
-      checkpointDir = dir;
-      checkpointEvery = every;
+      checkpointing = checkpointing.every(dir, every);
       return this;
     }
 
@@ -308,13 +298,13 @@ public final class RewardTrainer {
      * not repeated.
      */
     public Builder resumeFrom(Path dir) {
-      resumeFrom = checkNotNull(dir, "dir");
+      checkpointing = checkpointing.resumeFrom(dir);
       return this;
     }
 
     /** The trainer. */
     public RewardTrainer build() {
-      return new RewardTrainer(config, ImmutableList.copyOf(listeners), checkpointDir, checkpointEvery, resumeFrom);
+      return new RewardTrainer(config, ImmutableList.copyOf(listeners), checkpointing);
     }
   }
 }

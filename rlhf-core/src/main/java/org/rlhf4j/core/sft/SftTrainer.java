@@ -25,6 +25,7 @@ import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.train.Checkpointing;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.SupervisedLoop;
@@ -52,9 +53,7 @@ public final class SftTrainer {
   private final SftConfig config;
   private final ImmutableList<TrainingListener> listeners;
   private final String phase;
-  private final Path checkpointDir; // null: no periodic checkpoints
-  private final int checkpointEvery;
-  private final Path resumeFrom; // null: a fresh run
+  private final Checkpointing checkpointing;
 
   /** A builder for a trainer with {@code config}. */
   public static Builder builder(SftConfig config) {
@@ -68,16 +67,14 @@ public final class SftTrainer {
    */
   @Deprecated
   public SftTrainer(SftConfig config) {
-    this(config, ImmutableList.of(), PHASE, null, 0, null);
+    this(config, ImmutableList.of(), PHASE, Checkpointing.none());
   }
 
-  private SftTrainer(SftConfig config, ImmutableList<TrainingListener> listeners, String phase, Path checkpointDir, int checkpointEvery, Path resumeFrom) {
+  private SftTrainer(SftConfig config, ImmutableList<TrainingListener> listeners, String phase, Checkpointing checkpointing) {
     this.config = checkNotNull(config, "config");
     this.listeners = listeners;
     this.phase = phase;
-    this.checkpointDir = checkpointDir;
-    this.checkpointEvery = checkpointEvery;
-    this.resumeFrom = resumeFrom;
+    this.checkpointing = checkpointing;
   }
 
   /** A builder holding this trainer's settings, to change some of them. */
@@ -85,9 +82,7 @@ public final class SftTrainer {
     Builder b = new Builder(config);
     b.listeners.addAll(listeners);
     b.phase = phase;
-    b.checkpointDir = checkpointDir;
-    b.checkpointEvery = checkpointEvery;
-    b.resumeFrom = resumeFrom;
+    b.checkpointing = checkpointing;
     return b;
   }
 
@@ -258,7 +253,7 @@ public final class SftTrainer {
     SupervisedLoop.Plan plan =
         new SupervisedLoop.Plan(phase, phase, config.toMap(), List.of(model), config.optimizer(total), n, b, total, config.evalEvery(), eval != null, config.seed());
     SupervisedLoop.Outcome out =
-        SupervisedLoop.run(plan, task, l, new SplittableRandom(config.seed()), checkpointDir, checkpointEvery, resumeFrom);
+        SupervisedLoop.run(plan, task, l, new SplittableRandom(config.seed()), checkpointing);
     long done = out.steps();
     Optional<SftEvaluation> fin = Optional.empty();
     if (eval != null) {
@@ -351,9 +346,7 @@ public final class SftTrainer {
     private final SftConfig config;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private String phase = PHASE;
-    private Path checkpointDir;
-    private int checkpointEvery;
-    private Path resumeFrom;
+    private Checkpointing checkpointing = Checkpointing.none();
 
     private Builder(SftConfig config) {
       this.config = checkNotNull(config, "config");
@@ -382,10 +375,7 @@ public final class SftTrainer {
      * {@link TrainerCheckpoint}).
      */
     public Builder checkpoints(Path dir, int every) {
-      checkNotNull(dir, "dir");
-      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
-      checkpointDir = dir;
-      checkpointEvery = every;
+      checkpointing = checkpointing.every(dir, every);
       return this;
     }
 
@@ -399,13 +389,13 @@ public final class SftTrainer {
      * keys. The evaluation before training is not repeated.
      */
     public Builder resumeFrom(Path dir) {
-      resumeFrom = checkNotNull(dir, "dir");
+      checkpointing = checkpointing.resumeFrom(dir);
       return this;
     }
 
     /** The trainer. */
     public SftTrainer build() {
-      return new SftTrainer(config, ImmutableList.copyOf(listeners), phase, checkpointDir, checkpointEvery, resumeFrom);
+      return new SftTrainer(config, ImmutableList.copyOf(listeners), phase, checkpointing);
     }
   }
 }

@@ -119,7 +119,10 @@ public final class SupervisedLoop {
    *     way on every run, e.g. by an evaluation split)
    * @param checkpointDir where to write a checkpoint every {@code checkpointEvery} steps, or null
    * @param resumeFrom a checkpoint written by this loop to continue from, or null
+   * @deprecated nullable positional arguments: use {@link #run(Plan, Task, TrainingListener,
+   *     SplittableRandom, Checkpointing)}
    */
+  @Deprecated
   public static Outcome run(
       Plan plan,
       Task task,
@@ -128,11 +131,31 @@ public final class SupervisedLoop {
       Path checkpointDir,
       int checkpointEvery,
       Path resumeFrom) {
+    Checkpointing c = Checkpointing.none();
+    if (checkpointDir != null) {
+      c = c.every(checkpointDir, checkpointEvery);
+    }
+    return run(plan, task, listener, rng, resumeFrom == null ? c : c.resumeFrom(resumeFrom));
+  }
+
+  /**
+   * Runs {@code plan} from step 1, or, with {@link Checkpointing#resumeDir()} set, from the step
+   * after that checkpoint's, writing {@link Checkpointing#dir()} every {@link
+   * Checkpointing#interval()} steps. Evaluates at step 0 only for a fresh run; the final evaluation,
+   * {@code onStart} and {@code onEnd} are the caller's.
+   *
+   * @param rng the generator of the data order, seeded with the run's seed (and advanced the same
+   *     way on every run, e.g. by an evaluation split)
+   */
+  public static Outcome run(Plan plan, Task task, TrainingListener listener, SplittableRandom rng, Checkpointing checkpointing) {
+    checkNotNull(checkpointing, "checkpointing");
+    Path checkpointDir = checkpointing.dir().orElse(null);
+    int checkpointEvery = checkpointing.interval();
+    Path resumeFrom = checkpointing.resumeDir().orElse(null);
     checkNotNull(plan, "plan");
     checkNotNull(task, "task");
     checkNotNull(listener, "listener");
     checkNotNull(rng, "rng");
-    checkArgument(checkpointDir == null || checkpointEvery >= 1, "checkpoint interval must be >= 1, got %s", checkpointEvery);
     int n = plan.examples();
     int b = Math.min(plan.batchSize(), n);
     long total = plan.totalSteps();

@@ -24,6 +24,7 @@ import org.rlhf4j.core.sft.SequenceBatch;
 import org.rlhf4j.core.sft.TokenizedSequence;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizers;
+import org.rlhf4j.core.train.Checkpointing;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
@@ -63,9 +64,7 @@ public final class DpoTrainer {
   private final Tokenizer tokenizer;
   private final TrainingListener listener;
   private final int maxLength;
-  private final Path checkpointDir; // null: no periodic checkpoints
-  private final int checkpointEvery;
-  private final Path resumeFrom; // null: a fresh run
+  private final Checkpointing checkpointing;
 
   private DpoTrainer(Builder b) {
     config = b.config;
@@ -73,9 +72,7 @@ public final class DpoTrainer {
     reference = b.reference;
     tokenizer = b.tokenizer;
     listener = b.listener;
-    checkpointDir = b.checkpointDir;
-    checkpointEvery = b.checkpointEvery;
-    resumeFrom = b.resumeFrom;
+    checkpointing = b.checkpointing;
     maxLength = Math.min(config.maxLength(), Math.min(policy.contextLength(), reference.contextLength()));
   }
 
@@ -85,9 +82,7 @@ public final class DpoTrainer {
     reference = t.reference;
     tokenizer = t.tokenizer;
     this.listener = listener;
-    checkpointDir = t.checkpointDir;
-    checkpointEvery = t.checkpointEvery;
-    resumeFrom = t.resumeFrom;
+    checkpointing = t.checkpointing;
     maxLength = t.maxLength;
   }
 
@@ -216,7 +211,7 @@ public final class DpoTrainer {
     SupervisedLoop.Plan plan = new SupervisedLoop.Plan(PHASE, PHASE, config.toMap(), List.of(policy), config.optimizer(total), n, per,
         total, config.evalEvery(), !tEval.isEmpty(), config.seed());
     SupervisedLoop.Outcome out =
-        SupervisedLoop.run(plan, task, l, new SplittableRandom(config.seed()), checkpointDir, checkpointEvery, resumeFrom);
+        SupervisedLoop.run(plan, task, l, new SplittableRandom(config.seed()), checkpointing);
     long done = out.steps();
     Optional<DpoEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(tEval, done, l, evals));
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -454,9 +449,7 @@ public final class DpoTrainer {
     private CausalLm reference;
     private Tokenizer tokenizer;
     private TrainingListener listener = Listeners.none();
-    private Path checkpointDir;
-    private int checkpointEvery;
-    private Path resumeFrom;
+    private Checkpointing checkpointing = Checkpointing.none();
 
     private Builder(DpoConfig config) {
       this.config = checkNotNull(config, "config");
@@ -492,9 +485,7 @@ public final class DpoTrainer {
      * the previous one atomically.
      */
     public Builder checkpoints(Path dir, int every) {
-      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
-      checkpointDir = checkNotNull(dir, "dir");
-      checkpointEvery = every;
+      checkpointing = checkpointing.every(dir, every);
       return this;
     }
 
@@ -504,7 +495,7 @@ public final class DpoTrainer {
      * the uninterrupted run would have.
      */
     public Builder resumeFrom(Path dir) {
-      resumeFrom = checkNotNull(dir, "dir");
+      checkpointing = checkpointing.resumeFrom(dir);
       return this;
     }
 
