@@ -23,6 +23,7 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.SupervisedLoop;
+import org.rlhf4j.core.train.SupervisedTrainerBuilder;
 import org.rlhf4j.core.train.TrainerCheckpoint;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.data.Ranking;
@@ -70,10 +71,7 @@ public final class RewardTrainer {
 
   /** A builder holding this trainer's settings, to change some of them. */
   public Builder toBuilder() {
-    Builder b = new Builder(config);
-    b.listeners.addAll(listeners);
-    b.checkpointing = checkpointing;
-    return b;
+    return new Builder(config, listeners, checkpointing);
   }
 
   /**
@@ -260,51 +258,33 @@ public final class RewardTrainer {
     return TokenizedRankings.of(rankings, tok, maxLength, config.addBos(), config.appendEos(), config.truncation()).rankings();
   }
 
-  /** Builds a {@link RewardTrainer}: the configuration, then optional listeners and checkpoints. */
-  public static final class Builder {
+  /**
+   * Builds a {@link RewardTrainer}: the configuration, then optional listeners, periodic checkpoints
+   * (the reward model as {@link TransformerRewardModel#save} writes it, so {@link
+   * TransformerRewardModel#load} reads it, plus the optimiser state and position; see {@link
+   * TrainerCheckpoint}) and the checkpoint to resume from (its weights and normalisation are loaded
+   * into the reward model given; same configuration and rankings).
+   */
+  public static final class Builder extends SupervisedTrainerBuilder<Builder> {
     private final RewardConfig config;
-    private final List<TrainingListener> listeners = new ArrayList<>();
-    private Checkpointing checkpointing = Checkpointing.none();
 
     private Builder(RewardConfig config) {
       this.config = checkNotNull(config, "config");
     }
 
-    /** Adds a listener of the metrics (called in the order added). */
-    public Builder listener(TrainingListener v) {
-      listeners.add(checkNotNull(v, "listener"));
-      return this;
+    private Builder(RewardConfig config, List<TrainingListener> listeners, Checkpointing checkpointing) {
+      this(config);
+      from(listeners, checkpointing);
     }
 
-    /**
-     * Every {@code every} steps, the run's state is written to {@code dir}, replacing the previous one
-     * atomically: the reward model as {@link TransformerRewardModel#save} writes it (so {@link
-     * TransformerRewardModel#load} reads it) plus the optimiser state and position for {@link
-     * #resumeFrom} (see {@link TrainerCheckpoint}).
-     */
-    public Builder checkpoints(Path dir, int every) {
-      checkpointing = checkpointing.every(dir, every);
-      return this;
-    }
-
-    /**
-     * Continues, exactly, the run whose periodic checkpoint ({@link #checkpoints}) is {@code dir}:
-     * {@code train} loads the checkpoint's weights (and normalisation) into the reward model it is
-     * given (same architecture), restores AdamW's moments and counters, the step and the position in
-     * the data order, and runs the remaining steps; metrics and weights are bit-identical to the
-     * uninterrupted run's. The configuration and rankings must be the same; a different
-     * configuration is a {@link org.rlhf4j.core.io.CheckpointException} naming only the differing
-     * keys, a checkpoint of another trainer (e.g. SFT) is refused. The evaluation before training is
-     * not repeated.
-     */
-    public Builder resumeFrom(Path dir) {
-      checkpointing = checkpointing.resumeFrom(dir);
+    @Override
+    protected Builder self() {
       return this;
     }
 
     /** The trainer. */
     public RewardTrainer build() {
-      return new RewardTrainer(config, ImmutableList.copyOf(listeners), checkpointing);
+      return new RewardTrainer(config, listeners(), checkpointing());
     }
   }
 }

@@ -29,6 +29,7 @@ import org.rlhf4j.core.train.Checkpointing;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.SupervisedLoop;
+import org.rlhf4j.core.train.SupervisedTrainerBuilder;
 import org.rlhf4j.core.train.TrainerCheckpoint;
 import org.rlhf4j.core.train.TrainingListener;
 import org.slf4j.Logger;
@@ -79,10 +80,8 @@ public final class SftTrainer {
 
   /** A builder holding this trainer's settings, to change some of them. */
   public Builder toBuilder() {
-    Builder b = new Builder(config);
-    b.listeners.addAll(listeners);
+    Builder b = new Builder(config, listeners, checkpointing);
     b.phase = phase;
-    b.checkpointing = checkpointing;
     return b;
   }
 
@@ -341,20 +340,27 @@ public final class SftTrainer {
     }
   }
 
-  /** Builds an {@link SftTrainer}: the configuration, then optional listeners, phase and checkpoints. */
-  public static final class Builder {
+  /**
+   * Builds an {@link SftTrainer}: the configuration, then optional listeners, phase, periodic
+   * checkpoints (the model as a {@link ModelCheckpoint} whose extra fields hold {@code kind}, the
+   * phase, and {@code step}, plus the optimiser state and position; see {@link TrainerCheckpoint})
+   * and the checkpoint to resume from (same configuration, phase and data).
+   */
+  public static final class Builder extends SupervisedTrainerBuilder<Builder> {
     private final SftConfig config;
-    private final List<TrainingListener> listeners = new ArrayList<>();
     private String phase = PHASE;
-    private Checkpointing checkpointing = Checkpointing.none();
 
     private Builder(SftConfig config) {
       this.config = checkNotNull(config, "config");
     }
 
-    /** Adds a listener of the metrics (called in the order added). */
-    public Builder listener(TrainingListener v) {
-      listeners.add(checkNotNull(v, "listener"));
+    private Builder(SftConfig config, List<TrainingListener> listeners, Checkpointing checkpointing) {
+      this(config);
+      from(listeners, checkpointing);
+    }
+
+    @Override
+    protected Builder self() {
       return this;
     }
 
@@ -368,34 +374,9 @@ public final class SftTrainer {
       return this;
     }
 
-    /**
-     * Every {@code every} steps, the run's state is written to {@code dir}, replacing the previous one
-     * atomically: the model as a {@link ModelCheckpoint} (its extra fields hold {@code kind}, the
-     * phase, and {@code step}) plus the optimiser state and position for {@link #resumeFrom} (see
-     * {@link TrainerCheckpoint}).
-     */
-    public Builder checkpoints(Path dir, int every) {
-      checkpointing = checkpointing.every(dir, every);
-      return this;
-    }
-
-    /**
-     * Continues, exactly, the run whose periodic checkpoint ({@link #checkpoints}) is {@code dir}:
-     * {@code train} loads the checkpoint's weights into the model it is given (which must have the
-     * same architecture), restores AdamW's moments and counters, the step and the position in the
-     * data order, and runs the remaining steps; metrics and weights are bit-identical to the
-     * uninterrupted run's. The configuration, phase and training data must be the same; a different
-     * configuration is a {@link org.rlhf4j.core.io.CheckpointException} naming only the differing
-     * keys. The evaluation before training is not repeated.
-     */
-    public Builder resumeFrom(Path dir) {
-      checkpointing = checkpointing.resumeFrom(dir);
-      return this;
-    }
-
     /** The trainer. */
     public SftTrainer build() {
-      return new SftTrainer(config, ImmutableList.copyOf(listeners), phase, checkpointing);
+      return new SftTrainer(config, listeners(), phase, checkpointing());
     }
   }
 }

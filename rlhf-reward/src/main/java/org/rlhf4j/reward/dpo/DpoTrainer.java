@@ -30,6 +30,7 @@ import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.SequenceLogProbs;
 import org.rlhf4j.core.train.SupervisedLoop;
+import org.rlhf4j.core.train.SupervisedTrainerBuilder;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.TokenizedRanking;
 import org.rlhf4j.reward.data.Ranking;
@@ -66,13 +67,13 @@ public final class DpoTrainer {
   private final int maxLength;
   private final Checkpointing checkpointing;
 
-  private DpoTrainer(Builder b) {
+  private DpoTrainer(Builder b, TrainingListener listener, Checkpointing checkpointing) {
     config = b.config;
     policy = b.policy;
     reference = b.reference;
     tokenizer = b.tokenizer;
-    listener = b.listener;
-    checkpointing = b.checkpointing;
+    this.listener = listener;
+    this.checkpointing = checkpointing;
     maxLength = Math.min(config.maxLength(), Math.min(policy.contextLength(), reference.contextLength()));
   }
 
@@ -442,17 +443,26 @@ public final class DpoTrainer {
     }
   }
 
-  /** Builds a {@link DpoTrainer}; policy, reference and tokenizer are required. */
-  public static final class Builder {
+  /**
+   * Builds a {@link DpoTrainer}: the configuration, the policy, the frozen reference and the
+   * tokenizer, then optional listeners, periodic checkpoints (the run's complete state — policy,
+   * AdamW's moments, position in the data — in the supervised trainers' checkpoint format) and the
+   * checkpoint to resume from ({@link #train} with the same rankings and configuration then goes on
+   * from the step after the checkpoint's, exactly as the uninterrupted run would have).
+   */
+  public static final class Builder extends SupervisedTrainerBuilder<Builder> {
     private final DpoConfig config;
     private CausalLm policy;
     private CausalLm reference;
     private Tokenizer tokenizer;
-    private TrainingListener listener = Listeners.none();
-    private Checkpointing checkpointing = Checkpointing.none();
 
     private Builder(DpoConfig config) {
       this.config = checkNotNull(config, "config");
+    }
+
+    @Override
+    protected Builder self() {
+      return this;
     }
 
     /** The model to train (in place). */
@@ -473,32 +483,6 @@ public final class DpoTrainer {
       return this;
     }
 
-    /** Receives the metrics (default: none). */
-    public Builder listener(TrainingListener v) {
-      listener = checkNotNull(v, "listener");
-      return this;
-    }
-
-    /**
-     * Every {@code every} steps, the run's complete state (policy, AdamW's moments, position in the
-     * data) is written to {@code dir} (the supervised trainers' checkpoint format), replacing
-     * the previous one atomically.
-     */
-    public Builder checkpoints(Path dir, int every) {
-      checkpointing = checkpointing.every(dir, every);
-      return this;
-    }
-
-    /**
-     * Continues the run checkpointed in {@code dir} by {@link #checkpoints}: {@link #train} with the
-     * same rankings and configuration then goes on from the step after the checkpoint's, exactly as
-     * the uninterrupted run would have.
-     */
-    public Builder resumeFrom(Path dir) {
-      checkpointing = checkpointing.resumeFrom(dir);
-      return this;
-    }
-
     /** The trainer; {@link IllegalStateException} names a missing part, {@link IllegalArgumentException} a mismatch. */
     public DpoTrainer build() {
       checkState(policy != null, "policy is not set");
@@ -515,7 +499,7 @@ public final class DpoTrainer {
           "the tokenizer's vocabulary (%s) is larger than the models' (%s)",
           tokenizer.vocabSize(),
           policy.vocabSize());
-      return new DpoTrainer(this);
+      return new DpoTrainer(this, Listeners.of(listeners()), checkpointing());
     }
   }
 }
