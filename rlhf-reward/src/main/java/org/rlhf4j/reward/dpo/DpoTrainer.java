@@ -447,8 +447,8 @@ public final class DpoTrainer {
    * Builds a {@link DpoTrainer}: the configuration, the policy, the frozen reference and the
    * tokenizer, then optional listeners, periodic checkpoints (the run's complete state — policy,
    * AdamW's moments, position in the data — in the supervised trainers' checkpoint format) and the
-   * checkpoint to resume from ({@link #train} with the same rankings and configuration then goes on
-   * from the step after the checkpoint's, exactly as the uninterrupted run would have).
+   * checkpoint to resume from ({@link DpoTrainer#train} with the same rankings and configuration
+   * then goes on from the step after the checkpoint's, exactly as the uninterrupted run would have).
    */
   public static final class Builder extends SupervisedTrainerBuilder<Builder> {
     private final DpoConfig config;
