@@ -46,7 +46,11 @@ import org.slf4j.LoggerFactory;
  *   <li>report — statistics with TRL's names, the KL controller's update, periodic checkpoints.
  * </ol>
  *
- * The value function is the policy's scalar head, or a separate critic. The reference model is never
+ * Rollouts are sampled in this process as one batch; with {@link Builder#rolloutSource} each prompt is
+ * seeded on its own and rolled out by a {@link RolloutSource} ({@link RolloutSource#PER_PROMPT} here, or
+ * a distributed one such as rlhf-spark's), with the same statistics wherever it runs.
+ *
+ * <p>The value function is the policy's scalar head, or a separate critic. The reference model is never
  * updated. Every random choice of step {@code k} comes from a generator seeded by {@code (seed, k)},
  * so a run resumed from a checkpoint repeats an uninterrupted one exactly.
  *
