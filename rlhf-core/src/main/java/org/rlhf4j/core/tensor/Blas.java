@@ -34,14 +34,20 @@ public final class Blas {
   private static final Logger LOG = LoggerFactory.getLogger(Blas.class);
   /**
    * A product is split across threads into parts of at least this many multiply-adds (one-row
-   * products, which are bound by reading the matrix rather than by arithmetic: an eighth of it). With
-   * {@link Parallel}'s spinning hand-off a split costs well under a microsecond when the other
+   * products, which are bound by reading the matrix rather than by arithmetic: a sixteenth of it).
+   * With {@link Parallel}'s spinning hand-off a split costs well under a microsecond when the other
    * threads are idle, so parts of a few microseconds are worth it.
    */
   static volatile long minSplitWork = 1L << 17; // tests lower it
 
-  /** Vector products (one row) take ~8x longer per multiply-add than matrix products of this size. */
-  private static final int VECTOR_SPLIT_SHIFT = 3;
+  /**
+   * Work at matrix-vector speed (one-row products, attention) does far fewer multiply-adds per
+   * microsecond than a matrix product: its parts may be this power of two smaller. Splitting every
+   * product of a decode step also gives each thread the same block of every weight matrix, which then
+   * stays in that core's cache (the {@code small} preset's 3.3 MB do not fit one core's L2, half of
+   * them do).
+   */
+  private static final int VECTOR_SPLIT_SHIFT = 4;
 
   /** How products are computed. */
   enum Route {
@@ -56,11 +62,12 @@ public final class Blas {
   private Blas() {}
 
   /**
-   * The fewest multiply-adds worth a thread of their own (a split costs a thread hand-off); callers
-   * splitting other work (attention heads) use the same threshold.
+   * The fewest multiply-adds of work at matrix-vector speed (attention heads, one-row products)
+   * worth a thread of their own (a split costs a thread hand-off): callers splitting attention by
+   * heads use it.
    */
   public static long minSplitWork() {
-    return minSplitWork;
+    return Math.max(1, minSplitWork >> VECTOR_SPLIT_SHIFT);
   }
 
   /** {@code c = alpha * op(a) op(b) + beta * c} for 2-D tensors. */

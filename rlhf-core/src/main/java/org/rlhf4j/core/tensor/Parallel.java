@@ -12,8 +12,8 @@ import java.util.function.IntConsumer;
  * results do not depend on thread timing or on which thread ran which shard.
  *
  * <p>The hand-off is built for splits of a few microseconds (a matrix product of a decode step): an
- * idle worker spins for {@link #SPIN_NANOS} before it parks (workers beyond the number of processors
- * park at once), so the next split of the same step
+ * idle worker waits for {@link #SPIN_NANOS} before it parks (spinning at first, then yielding its
+ * core to other runnable threads; workers beyond the number of processors park at once), so the next split of the same step
  * reaches it in well under a microsecond instead of the tens of microseconds a thread wake-up
  * costs; the caller never waits for a worker that has not started (it claims the remaining shards
  * itself), so a busy machine costs at most the time of the unsplit work. Calls may nest (a shard
@@ -21,10 +21,15 @@ import java.util.function.IntConsumer;
  * thread.
  */
 public final class Parallel {
-  /** How long an idle worker spins, waiting for the next split, before it parks. */
+  /** How long an idle worker waits for the next split (busy, then yielding its core), before it parks. */
   static final long SPIN_NANOS = 200_000;
-  /** How long a caller spins, waiting for shards running on workers, before it yields. */
-  private static final long WAIT_SPIN_NANOS = 50_000;
+  /**
+   * How long a waiting thread spins without yielding its core: on a busy machine (more runnable
+   * threads than cores) spinning would keep the thread it waits for off the core.
+   */
+  private static final long BUSY_SPIN_NANOS = 10_000;
+  /** How long a caller waits for shards running on workers (busy, then yielding), before it parks. */
+  private static final long WAIT_SPIN_NANOS = 100_000;
   private static final Object GROW_LOCK = new Object();
   private static volatile Worker[] workers = new Worker[0];
 
@@ -114,8 +119,15 @@ public final class Parallel {
         if (j != null) {
           return j;
         }
-        if ((++spins & 63) != 0 || System.nanoTime() - start < spinNanos) {
+        if ((++spins & 63) != 0) {
           Thread.onSpinWait();
+          continue;
+        }
+        long waited = System.nanoTime() - start;
+        if (waited < spinNanos) {
+          if (waited >= BUSY_SPIN_NANOS) {
+            Thread.yield();
+          }
           continue;
         }
         parked = true;
@@ -165,8 +177,15 @@ public final class Parallel {
     long start = System.nanoTime();
     int spins = 0;
     while (job.done.get() != job.count) {
-      if ((++spins & 63) != 0 || System.nanoTime() - start < WAIT_SPIN_NANOS) {
+      if ((++spins & 63) != 0) {
         Thread.onSpinWait();
+        continue;
+      }
+      long waited = System.nanoTime() - start;
+      if (waited < WAIT_SPIN_NANOS) {
+        if (waited >= BUSY_SPIN_NANOS) {
+          Thread.yield();
+        }
         continue;
       }
       job.callerParked = true;
