@@ -8,8 +8,8 @@ import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.hf.PretrainedModels;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**

@@ -1,8 +1,8 @@
 package org.rlhf4j.examples;
 
 import java.util.List;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.ppo.GrpoConfig;
 import org.rlhf4j.ppo.GrpoStats;

@@ -1,5 +1,8 @@
 package org.rlhf4j.examples;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,35 +14,29 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.data.SftExample;
 import org.rlhf4j.core.data.SharedData;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.hf.PretrainedModels;
+import org.rlhf4j.core.io.AtomicFiles;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftData;
 import org.rlhf4j.core.sft.SftResult;
 import org.rlhf4j.core.sft.SftTrainer;
-import org.rlhf4j.core.data.SftExample;
-import org.rlhf4j.core.io.AtomicFiles;
-import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.BpeTrainer;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
-import org.rlhf4j.core.tokenizer.Tokenizers;
-import org.rlhf4j.reward.RewardModel;
-import org.rlhf4j.reward.data.Ranking;
-import org.rlhf4j.reward.eval.WinRate;
-import org.rlhf4j.reward.sampling.BestOfNSampler;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.Optional;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizers;
 import org.rlhf4j.core.train.JsonlMetricsWriter;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
@@ -49,12 +46,16 @@ import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.ppo.PpoStats;
 import org.rlhf4j.ppo.PpoTrainer;
 import org.rlhf4j.ppo.PromptPool;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.rlhf4j.reward.RewardConfig;
+import org.rlhf4j.reward.RewardModel;
 import org.rlhf4j.reward.RewardResult;
 import org.rlhf4j.reward.RewardTrainer;
 import org.rlhf4j.reward.TransformerRewardModel;
+import org.rlhf4j.reward.data.Ranking;
+import org.rlhf4j.reward.eval.WinRate;
+import org.rlhf4j.reward.sampling.BestOfNSampler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The whole InstructGPT recipe on real human judgements, on a laptop-sized model: train a byte-level
@@ -288,7 +289,7 @@ public final class QuickStart {
           .tokenizer(tok).prompts(pool.prompts()).listener(stage("ppo", listener)).build();
       List<CurvePoint> curve = new ArrayList<>();
       curve.add(track(0, sft, sft, proxy, gold, tok, data.trackPrompts, sampling, o.seed() + 7, metrics, recorder));
-      GptModel best = null;
+      CausalLm best = null;
       long bestStep = 0;
       List<PpoStats> ppoStats = new ArrayList<>();
       int every = knob("trackEvery", p.trackEvery);
@@ -498,7 +499,7 @@ public final class QuickStart {
   }
 
   /** Samples {@code policy} on the tracking prompts and records proxy, gold and KL as a "track" evaluation. */
-  private static CurvePoint track(long step, GptModel policy, GptModel sft, RewardModel proxy, RewardModel gold, Tokenizer tok, List<String> prompts, SamplingConfig sampling, long seed,
+  private static CurvePoint track(long step, CausalLm policy, CausalLm sft, RewardModel proxy, RewardModel gold, Tokenizer tok, List<String> prompts, SamplingConfig sampling, long seed,
       JsonlMetricsWriter metrics, MetricsRecorder recorder) {
     List<Samples.Sample> s = Samples.sampleAndScore(policy, sft, proxy, gold, tok, prompts, sampling, seed, 32);
     CurvePoint c = new CurvePoint("ppo", step, Math.max(0, Samples.meanKl(s)), Samples.meanScore(s), Samples.meanGold(s));

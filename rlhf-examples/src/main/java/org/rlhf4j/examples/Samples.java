@@ -15,7 +15,7 @@ import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.io.AtomicFiles;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.reward.RewardModel;
@@ -31,7 +31,7 @@ final class Samples {
 
   private Samples() {}
 
-  static List<Sample> sampleAndScore(GptModel model, GptModel reference, RewardModel proxy, RewardModel gold, Tokenizer tok, List<String> prompts, SamplingConfig cfg, long seed, int batch) {
+  static List<Sample> sampleAndScore(CausalLm model, CausalLm reference, RewardModel proxy, RewardModel gold, Tokenizer tok, List<String> prompts, SamplingConfig cfg, long seed, int batch) {
     List<Sample> out = new ArrayList<>();
     SplittableRandom rng = new SplittableRandom(seed);
     for (int start = 0; start < prompts.size(); start += batch) {

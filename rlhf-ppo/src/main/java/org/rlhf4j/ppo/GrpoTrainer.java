@@ -15,8 +15,8 @@ import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.optim.AdamW;
@@ -40,8 +40,8 @@ import org.rlhf4j.reward.TextRewardModel;
  */
 public final class GrpoTrainer implements AutoCloseable {
   private final GrpoConfig config;
-  private final GptModel policy;
-  private final GptModel reference;
+  private final CausalLm policy;
+  private final CausalLm reference;
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
   private final TrainingListener listener;
@@ -64,7 +64,7 @@ public final class GrpoTrainer implements AutoCloseable {
         : b.rewardModel;
     this.collector = new RolloutCollector(policy, reference, rm, config.sampling(tokenizer.eosId()), config.temperature(),
         config.rewardKlEstimator(), tokenizer.padId(), tokenizer.eosId());
-    this.optimizer = new AdamW(config.optimizer(), List.of(policy));
+    this.optimizer = new AdamW(config.optimizer(), policy);
   }
 
   /** A builder for a trainer with {@code config}. */
@@ -135,7 +135,7 @@ public final class GrpoTrainer implements AutoCloseable {
     SplittableRandom rng = stepRandom();
     int g = config.numGenerations();
     int np = config.promptsPerStep();
-    int ctx = policy.config().contextLength();
+    int ctx = policy.contextLength();
     List<int[]> encoded = new ArrayList<>(np * g);
     for (int i = 0; i < np; i++) {
       int poolIndex = (int) ((stepCount * np + i) % prompts.size());
@@ -273,12 +273,12 @@ public final class GrpoTrainer implements AutoCloseable {
   }
 
   /** The policy being trained. */
-  public GptModel policy() {
+  public CausalLm policy() {
     return policy;
   }
 
   /** The frozen reference. */
-  public GptModel reference() {
+  public CausalLm reference() {
     return reference;
   }
 
@@ -311,8 +311,8 @@ public final class GrpoTrainer implements AutoCloseable {
   /** A builder of a {@link GrpoTrainer}; {@link #build()} names a missing or bad part. */
   public static final class Builder {
     private final GrpoConfig config;
-    private GptModel policy;
-    private GptModel reference;
+    private CausalLm policy;
+    private CausalLm reference;
     private RewardModel rewardModel;
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
@@ -323,13 +323,13 @@ public final class GrpoTrainer implements AutoCloseable {
     }
 
     /** The model to train (no value head needed). */
-    public Builder policy(GptModel v) {
+    public Builder policy(CausalLm v) {
       this.policy = checkNotNull(v, "policy");
       return this;
     }
 
     /** The frozen reference (a different object from the policy). */
-    public Builder reference(GptModel v) {
+    public Builder reference(CausalLm v) {
       this.reference = checkNotNull(v, "reference");
       return this;
     }

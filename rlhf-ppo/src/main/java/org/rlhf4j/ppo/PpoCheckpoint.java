@@ -18,8 +18,8 @@ import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.io.SafetensorsReader;
 import org.rlhf4j.core.io.SafetensorsWriter;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.FlatTensors;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -74,7 +74,7 @@ public final class PpoCheckpoint {
             }
             AdamW opt = trainer.optimizer();
             Map<String, INDArray> moments = new LinkedHashMap<>();
-            List<GptModel> models = models(trainer);
+            List<CausalLm> models = models(trainer);
             for (int i = 0; i < models.size(); i++) {
               for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
                 moments.put("exp_avg." + i + "." + e.name(), opt.firstMoments(i).get(e.name()).array());
@@ -136,7 +136,7 @@ public final class PpoCheckpoint {
       ModelCheckpoint.loadInto(dir.resolve("critic"), trainer.critic());
     }
     AdamW opt = trainer.optimizer();
-    List<GptModel> models = models(trainer);
+    List<CausalLm> models = models(trainer);
     try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(OPTIMIZER))) {
       for (int i = 0; i < models.size(); i++) {
         FlatTensors m = opt.firstMoments(i);
@@ -207,7 +207,7 @@ public final class PpoCheckpoint {
         throw new CheckpointException(where + "the running score moments are " + java.util.Arrays.toString(m));
       }
     }
-    List<GptModel> models = models(trainer);
+    List<CausalLm> models = models(trainer);
     AdamW opt = trainer.optimizer();
     for (int i = 0; i < models.size(); i++) {
       String name = i == 0 ? "policy" : "critic";
@@ -250,7 +250,7 @@ public final class PpoCheckpoint {
     return (Map<String, ?>) m;
   }
 
-  private static List<GptModel> models(PpoTrainer t) {
+  private static List<CausalLm> models(PpoTrainer t) {
     return t.critic() == null ? List.of(t.policy()) : List.of(t.policy(), t.critic());
   }
 

@@ -17,8 +17,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.Generator;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.MemoryEstimate;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
@@ -35,10 +35,10 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.RewardModel;
+import org.rlhf4j.reward.TextRewardModel;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.rlhf4j.reward.TextRewardModel;
 
 /**
  * PPO for RLHF (Ziegler et al. 2019; Ouyang et al. 2022) with TRL's recipe. One {@link #step}:
@@ -78,16 +78,16 @@ public final class PpoTrainer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PpoTrainer.class);
 
   private final PpoConfig config;
-  private final GptModel policy;
-  private final GptModel reference;
-  private final GptModel critic;
+  private final CausalLm policy;
+  private final CausalLm reference;
+  private final CausalLm critic;
   private final RewardModel rewardModel;
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
   private final SftData ptxData;
   private final TrainingListener listener;
   private final ImmutableList<PpoStepListener> stepListeners;
-  private final ImmutableList<GptModel> owned; // loaded by the builder from a checkpoint; closed with the trainer
+  private final ImmutableList<CausalLm> owned; // loaded by the builder from a checkpoint; closed with the trainer
   private final Path checkpointDir;
   private final int checkpointEvery;
   private final AdamW optimizer;
@@ -116,7 +116,7 @@ public final class PpoTrainer implements AutoCloseable {
     this.owned = ImmutableList.copyOf(b.owned);
     this.checkpointDir = b.checkpointDir;
     this.checkpointEvery = b.checkpointEvery;
-    this.optimizer = new AdamW(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
+    this.optimizer = AdamW.over(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
     this.shaping = new ScoreShaping(config);
     this.kl = config.adaptiveKl()
         ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon())
@@ -299,7 +299,7 @@ public final class PpoTrainer implements AutoCloseable {
       checkArgument(text != null, "prompt %s of the batch is null", i);
       int[] ids = tokenizer.encodePrompt(text, config.addBos());
       String which = poolIndex == null ? "prompt " + i + " of the batch" : "prompt " + poolIndex[i] + " of the pool";
-      checkPromptFits(which, text, ids.length, policy.config().contextLength(), config.maxNewTokens());
+      checkPromptFits(which, text, ids.length, policy.contextLength(), config.maxNewTokens());
       encoded.add(ids);
     }
     return encoded;
@@ -327,24 +327,24 @@ public final class PpoTrainer implements AutoCloseable {
     checkMemory(config, policy, reference, critic, batch, length, 0);
   }
 
-  private static void checkMemory(PpoConfig config, GptModel policy, GptModel reference, GptModel critic, int batch, int length, long extra) {
+  private static void checkMemory(PpoConfig config, CausalLm policy, CausalLm reference, CausalLm critic, int batch, int length, long extra) {
     long bytes = estimateBytes(config, policy, reference, critic, batch, length);
     MemoryEstimate.check(
-        "PPO with rolloutBatchSize " + batch + " and sequences of " + length + " tokens (policy " + policy.config() + ")",
+        "PPO with rolloutBatchSize " + batch + " and sequences of " + length + " tokens (policy " + policy + ")",
         bytes > Long.MAX_VALUE - extra ? Long.MAX_VALUE : bytes + extra,
         "lower rolloutBatchSize or maxNewTokens");
   }
 
   /** Bytes a step with {@code batch} sequences of {@code length} tokens needs beyond the models' weights (a lower bound). */
-  static long estimateBytes(PpoConfig config, GptModel policy, GptModel reference, GptModel critic, int batch, int length) {
-    double bytes = MemoryEstimate.activationBytes(policy.config(), policy.dataType(), batch, length);
-    bytes += MemoryEstimate.activationBytes(reference.config(), reference.dataType(), batch, length);
+  static long estimateBytes(PpoConfig config, CausalLm policy, CausalLm reference, CausalLm critic, int batch, int length) {
+    double bytes = MemoryEstimate.activationBytes(policy, batch, length);
+    bytes += MemoryEstimate.activationBytes(reference, batch, length);
     if (critic != null) {
-      bytes += MemoryEstimate.activationBytes(critic.config(), critic.dataType(), batch, length);
+      bytes += MemoryEstimate.activationBytes(critic, batch, length);
     }
-    bytes += MemoryEstimate.decodeCacheBytes(policy.config(), policy.dataType(), batch, length);
+    bytes += MemoryEstimate.decodeCacheBytes(policy, batch, length);
     if (config.klEstimator() == KlEstimator.FULL) { // both models' full logits
-      bytes += 2.0 * batch * length * policy.config().vocabSize() * MemoryEstimate.elementBytes(policy.dataType());
+      bytes += 2.0 * batch * length * policy.vocabSize() * MemoryEstimate.elementBytes(policy.dataType());
     }
     bytes += 16.0 * batch * config.maxNewTokens() * Double.BYTES; // the rollout's per-token arrays
     return bytes >= 9.2e18 ? Long.MAX_VALUE : (long) bytes;
@@ -557,17 +557,17 @@ public final class PpoTrainer implements AutoCloseable {
   }
 
   /** The policy being trained. */
-  public GptModel policy() {
+  public CausalLm policy() {
     return policy;
   }
 
   /** The separate critic, or null when the policy's scalar head is the value function. */
-  public GptModel critic() {
+  public CausalLm critic() {
     return critic;
   }
 
   /** The frozen reference model. */
-  public GptModel reference() {
+  public CausalLm reference() {
     return reference;
   }
 
@@ -623,7 +623,7 @@ public final class PpoTrainer implements AutoCloseable {
     try {
       closed = true;
       optimizer.close();
-      owned.forEach(GptModel::close);
+      owned.forEach(CausalLm::close);
     } finally {
       exit();
     }
@@ -632,9 +632,9 @@ public final class PpoTrainer implements AutoCloseable {
   /** Builds a {@link PpoTrainer}. */
   public static final class Builder {
     private final PpoConfig config;
-    private GptModel policy;
-    private GptModel reference;
-    private GptModel critic;
+    private CausalLm policy;
+    private CausalLm reference;
+    private CausalLm critic;
     private RewardModel rewardModel;
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
@@ -643,7 +643,7 @@ public final class PpoTrainer implements AutoCloseable {
     private int checkpointEvery;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private final List<PpoStepListener> stepListeners = new ArrayList<>();
-    private final List<GptModel> owned = new ArrayList<>();
+    private final List<CausalLm> owned = new ArrayList<>();
     private Path resumeDir;
     private PpoWarnings warnings = PpoWarnings.defaults();
 
@@ -652,19 +652,19 @@ public final class PpoTrainer implements AutoCloseable {
     }
 
     /** The policy to train; it needs a scalar head unless a critic is given. */
-    public Builder policy(GptModel m) {
+    public Builder policy(CausalLm m) {
       policy = m;
       return this;
     }
 
     /** The frozen reference (SFT) model; never updated. */
-    public Builder reference(GptModel m) {
+    public Builder reference(CausalLm m) {
       reference = m;
       return this;
     }
 
     /** A separate value model with a scalar head (e.g. initialised from the reward model). */
-    public Builder critic(GptModel m) {
+    public Builder critic(CausalLm m) {
       critic = m;
       return this;
     }
@@ -746,8 +746,8 @@ public final class PpoTrainer implements AutoCloseable {
       checkArgument(java.nio.file.Files.isRegularFile(resumeDir.resolve("trainer_state.json")),
           "%s holds no PPO checkpoint (no trainer_state.json)", resumeDir);
       checkArgument(reference != null, "reference must be set");
-      GptModel givenPolicy = policy;
-      GptModel givenCritic = critic;
+      CausalLm givenPolicy = policy;
+      CausalLm givenCritic = critic;
       owned.clear();
       try {
         if (policy == null) {
@@ -768,7 +768,7 @@ public final class PpoTrainer implements AutoCloseable {
         }
         return t;
       } catch (RuntimeException e) {
-        owned.forEach(GptModel::close);
+        owned.forEach(CausalLm::close);
         throw e;
       } finally {
         policy = givenPolicy;
@@ -784,24 +784,24 @@ public final class PpoTrainer implements AutoCloseable {
       checkArgument(rewardModel != null, "rewardModel must be set");
       checkArgument(tokenizer != null, "tokenizer must be set");
       checkArgument(
-          critic != null || policy.config().scalarHead(),
-          "the policy has no value head: build it with GptModel.withNewValueHead() or give a critic");
-      checkArgument(critic == null || critic.config().scalarHead(), "the critic needs a scalar head");
+          critic != null || policy.hasScalarHead(),
+          "the policy has no value head: build it with withNewValueHead() or give a critic");
+      checkArgument(critic == null || critic.hasScalarHead(), "the critic needs a scalar head");
       checkArgument(!policy.isClosed(), "the policy has been closed");
       checkArgument(!reference.isClosed(), "the reference has been closed");
       checkArgument(critic == null || !critic.isClosed(), "the critic has been closed");
-      int vocab = policy.config().vocabSize();
+      int vocab = policy.vocabSize();
       checkArgument(
-          reference.config().vocabSize() == vocab && tokenizer.vocabSize() <= vocab,
+          reference.vocabSize() == vocab && tokenizer.vocabSize() <= vocab,
           "policy, reference and tokenizer vocabularies disagree: the policy has %s tokens, the reference %s, the tokenizer %s"
               + " (policy and reference must be equal, the tokenizer at most the policy's)",
           vocab,
-          reference.config().vocabSize(),
+          reference.vocabSize(),
           tokenizer.vocabSize());
       checkArgument(
-          critic == null || critic.config().vocabSize() == vocab,
+          critic == null || critic.vocabSize() == vocab,
           "the critic's vocabulary (%s tokens) differs from the policy's (%s)",
-          critic == null ? 0 : critic.config().vocabSize(),
+          critic == null ? 0 : critic.vocabSize(),
           vocab);
       if (rewardModel instanceof TransformerRewardModel trm) {
         int rmVocab = trm.vocabSize();
@@ -809,11 +809,11 @@ public final class PpoTrainer implements AutoCloseable {
             rmVocab == vocab,
             "the reward model (TransformerRewardModel %s) has a vocabulary of %s tokens, the policy %s: they must share the"
                 + " tokenizer (a smaller reward model cannot read the policy's tokens, a larger one was trained on another tokenizer)",
-            trm.model().config(),
+            trm.model(),
             rmVocab,
             vocab);
       }
-      int ctx = policy.config().contextLength();
+      int ctx = policy.contextLength();
       checkArgument(
           config.maxNewTokens() < ctx,
           "maxNewTokens %s leaves no room for a prompt in the policy's context length %s (it must be at most %s)",
@@ -830,8 +830,8 @@ public final class PpoTrainer implements AutoCloseable {
         longest = Math.max(longest, n);
       }
       if (!prompts.isEmpty()) { // before the optimiser's moments are allocated
-        long optimizerBytes = MemoryEstimate.parameterBytes(policy.config(), policy.dataType(), 2)
-            + (critic == null ? 0 : MemoryEstimate.parameterBytes(critic.config(), critic.dataType(), 2));
+        long optimizerBytes = MemoryEstimate.parameterBytes(policy, 2)
+            + (critic == null ? 0 : MemoryEstimate.parameterBytes(critic, 2));
         checkMemory(config, policy, reference, critic, config.rolloutBatchSize(), longest + config.maxNewTokens(), optimizerBytes);
       }
       PpoTrainer t = new PpoTrainer(this);

@@ -10,8 +10,8 @@ import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.reward.RewardModel;
 
@@ -21,8 +21,8 @@ import org.rlhf4j.reward.RewardModel;
  * immutable {@link GroupRollout}; the algorithms (advantages, losses) consume it.
  */
 public final class RolloutCollector {
-  private final GptModel policy;
-  private final GptModel reference;
+  private final CausalLm policy;
+  private final CausalLm reference;
   private final RewardModel rewardModel;
   private final SamplingConfig sampling;
   private final double temperature;
@@ -34,7 +34,7 @@ public final class RolloutCollector {
    * A collector sampling from {@code policy} with {@code sampling} (log-probs at {@code
    * temperature}); {@code klEstimator} is a per-token estimator (not {@link KlEstimator#FULL}).
    */
-  public RolloutCollector(GptModel policy, GptModel reference, RewardModel rewardModel, SamplingConfig sampling,
+  public RolloutCollector(CausalLm policy, CausalLm reference, RewardModel rewardModel, SamplingConfig sampling,
       double temperature, KlEstimator klEstimator, int padId, int stopToken) {
     this.policy = checkNotNull(policy, "policy");
     this.reference = checkNotNull(reference, "reference");

@@ -8,8 +8,9 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptModel;
 
 /**
  * GRPO and RLOO on PPO's toy task ({@link PpoTrainerTest}): the reward counts the 7s among 8 sampled

@@ -21,9 +21,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.CheckpointException;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.reward.RewardModel;
 import org.rlhf4j.reward.TransformerRewardModel;
 

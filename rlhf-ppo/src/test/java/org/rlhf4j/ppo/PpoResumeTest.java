@@ -12,8 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ConfigDrift;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.reward.TransformerRewardModel;
 
 /** Resume in one call, config drift named by key, checkpoints that know their kind. */

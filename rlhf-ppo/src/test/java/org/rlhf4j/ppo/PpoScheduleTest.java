@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.optim.LrSchedule;
 import org.rlhf4j.core.train.TrainingArguments;
 

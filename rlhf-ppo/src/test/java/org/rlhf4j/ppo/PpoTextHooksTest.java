@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.reward.RewardModel;
 
 /** Text-level rewards, the texts in each step's result, and the completions table. */

@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.train.EarlyStopping;
 import org.rlhf4j.core.train.Metrics;
 

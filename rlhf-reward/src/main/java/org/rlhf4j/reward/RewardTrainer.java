@@ -130,7 +130,7 @@ public final class RewardTrainer {
       all.add(listener);
     }
     TrainingListener l = Listeners.of(all);
-    int maxLength = Math.min(config.maxLength(), rm.model().config().contextLength());
+    int maxLength = Math.min(config.maxLength(), rm.model().contextLength());
     SplittableRandom rng = new SplittableRandom(config.seed());
     List<Ranking> trainSet = new ArrayList<>(train);
     List<Ranking> evalSet = eval == null ? new ArrayList<>() : new ArrayList<>(eval);

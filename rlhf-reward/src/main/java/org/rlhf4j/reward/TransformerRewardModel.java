@@ -9,12 +9,12 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.model.ModelOptions;
-import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
  * The InstructGPT reward model: a GPT backbone (typically initialised from the SFT model) whose LM
@@ -30,12 +30,12 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
 
   /** The kind recorded in reward-model checkpoints ({@code reward_model}). */
   public static final String KIND = "reward_model";
-  private final GptModel model;
+  private final CausalLm model;
   private double gain = 1.0;
   private double bias = 0.0;
 
-  private TransformerRewardModel(GptModel model) {
-    checkArgument(model.config().scalarHead(), "a reward model needs a GPT with a scalar head");
+  private TransformerRewardModel(CausalLm model) {
+    checkArgument(model.hasScalarHead(), "a reward model needs a GPT with a scalar head");
     this.model = model;
   }
 
@@ -43,17 +43,17 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
    * A reward model initialised from {@code policy} (copied; the policy is untouched) with a new
    * scalar head N(0, 1/sqrt(d+1)), bias 0, drawn from {@code seed}.
    */
-  public static TransformerRewardModel fromPolicy(GptModel policy, long seed) {
+  public static TransformerRewardModel fromPolicy(CausalLm policy, long seed) {
     return new TransformerRewardModel(policy.withNewScalarHead(seed));
   }
 
   /** Wraps a GPT that has a scalar head (taking ownership of it). */
-  public static TransformerRewardModel wrap(GptModel modelWithScalarHead) {
+  public static TransformerRewardModel wrap(CausalLm modelWithScalarHead) {
     return new TransformerRewardModel(modelWithScalarHead);
   }
 
   /** The backbone and head, for training and checkpoints. */
-  public GptModel model() {
+  public CausalLm model() {
     checkOpen();
     return model;
   }
@@ -210,7 +210,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
       throw new RlhfException(dir + ": not a reward model: the checkpoint holds a " + kind + " (written by the "
           + l.provenance().trainer() + " trainer); load it with ModelCheckpoint.load");
     }
-    if (!l.model().config().scalarHead()) {
+    if (!l.model().hasScalarHead()) {
       l.model().close();
       throw new RlhfException(dir + ": not a reward model (the checkpoint has no scalar head)");
     }
@@ -231,7 +231,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
 
   /** The vocabulary size of the backbone (token ids must be below it). */
   public int vocabSize() {
-    return model.config().vocabSize();
+    return model.vocabSize();
   }
 
   /** Frees the backbone's native memory (idempotent); using the reward model afterwards is an {@link IllegalStateException}. */

@@ -9,10 +9,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 
 /** A closed {@link TransformerRewardModel} refuses every use instead of touching freed memory. */
 class RewardModelCloseTest {

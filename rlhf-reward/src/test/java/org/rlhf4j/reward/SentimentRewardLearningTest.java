@@ -8,17 +8,17 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.testing.TestData;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
 import org.rlhf4j.core.train.LoggingListener;
+import org.rlhf4j.reward.data.Ranking;
 import org.rlhf4j.reward.data.RatedPair;
 import org.rlhf4j.reward.data.RatedPairs;
 import org.rlhf4j.reward.data.RatedText;
 import org.rlhf4j.reward.data.RatedTexts;
-import org.rlhf4j.reward.data.Ranking;
 
 /**
  * Learns from real human judgements: pairs of movie-review sentences whose mean human ratings differ

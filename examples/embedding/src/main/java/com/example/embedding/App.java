@@ -2,8 +2,8 @@ package com.example.embedding;
 
 import java.util.List;
 import org.rlhf4j.core.data.SftExample;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftTrainer;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;

@@ -8,8 +8,8 @@ import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.DecodeSession;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tensor.Tensor;
 
@@ -22,7 +22,7 @@ public final class Generator {
   private Generator() {}
 
   /** Samples continuations of {@code prompts} (token ids, no padding) with a seeded RNG. */
-  public static Generation generate(GptModel model, List<int[]> prompts, SamplingConfig cfg, long seed, int padId) {
+  public static Generation generate(CausalLm model, List<int[]> prompts, SamplingConfig cfg, long seed, int padId) {
     return generate(model, TokenBatch.leftPadded(prompts, padId), cfg, new SplittableRandom(seed), padId);
   }
 
@@ -32,16 +32,16 @@ public final class Generator {
    * @param padId the id written after a sequence has stopped (masked out)
    * @throws RlhfException if prompt length plus {@code maxNewTokens} exceeds the context length
    */
-  public static Generation generate(GptModel model, TokenBatch prompts, SamplingConfig cfg, RandomGenerator rng, int padId) {
+  public static Generation generate(CausalLm model, TokenBatch prompts, SamplingConfig cfg, RandomGenerator rng, int padId) {
     int b = prompts.batchSize();
     int p = prompts.length();
     int n = cfg.maxNewTokens();
-    int v = model.config().vocabSize();
+    int v = model.vocabSize();
     checkArgument(padId >= 0 && padId < v, "padId %s is outside the vocabulary", padId);
-    if (p + n > model.config().contextLength()) {
+    if (p + n > model.contextLength()) {
       throw new RlhfException(
           "prompt length " + p + " plus maxNewTokens " + n + " exceeds the model's context length "
-              + model.config().contextLength());
+              + model.contextLength());
     }
     int[][] out = new int[b][n];
     double[][] lps = new double[b][n];

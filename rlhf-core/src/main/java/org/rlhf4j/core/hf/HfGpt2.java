@@ -21,10 +21,10 @@ import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.SafetensorsReader;
 import org.rlhf4j.core.io.SafetensorsWriter;
 import org.rlhf4j.core.io.TensorInfo;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -83,7 +83,7 @@ public final class HfGpt2 {
     boolean scoreHead = names.containsKey("score.weight");
     GptConfig config = HfGpt2Config.read(cfg, configFile, valueHead || scoreHead);
     ModelCheckpoint.checkSizes(config, configFile.toString(), names.size());
-    ParameterLayout layout = ParameterLayout.of(config);
+    ParameterLayout layout = config.layout();
     TreeSet<String> missing = new TreeSet<>();
     for (ParameterLayout.Entry e : layout.entries()) {
       String hf = hfName(e.name(), scoreHead);

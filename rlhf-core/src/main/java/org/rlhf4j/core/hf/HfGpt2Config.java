@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.core.io.CheckpointException;
-import org.rlhf4j.core.model.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptConfig;
 
 /**
  * Reads and writes Hugging Face GPT-2 {@code config.json} maps, refusing what the core model cannot

@@ -3,8 +3,8 @@ package org.rlhf4j.core.hf;
 import java.nio.file.Path;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ModelCheckpoint;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /** Loads a model directory of either kind: an rlhf4j checkpoint or a Hugging Face GPT-2 download. */

@@ -15,10 +15,11 @@ import java.util.Optional;
 import java.util.TreeSet;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.Rlhf4j;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizers;
 
@@ -48,7 +49,7 @@ public final class ModelCheckpoint {
    * @param extra JSON-friendly values stored beside the weights (may be empty)
    * @param tokenizer saved with the model if not null
    */
-  public static void save(Path dir, GptModel model, Provenance provenance, Map<String, ?> extra, Tokenizer tokenizer) {
+  public static void save(Path dir, CausalLm model, Provenance provenance, Map<String, ?> extra, Tokenizer tokenizer) {
     try {
       AtomicFiles.publishDirectory(dir, tmp -> writeFiles(tmp, model, provenance, extra, tokenizer));
     } catch (IOException e) {
@@ -61,13 +62,16 @@ public final class ModelCheckpoint {
    * composite checkpoints that publish a whole directory tree at once (see {@link
    * AtomicFiles#publishDirectory}).
    */
-  public static void writeFiles(Path dir, GptModel model, Provenance provenance, Map<String, ?> extra, Tokenizer tokenizer)
+  public static void writeFiles(Path dir, CausalLm model, Provenance provenance, Map<String, ?> extra, Tokenizer tokenizer)
       throws IOException {
     Map<String, Object> meta = new LinkedHashMap<>();
     meta.put("format", "rlhf4j-checkpoint");
     meta.put("format_version", FORMAT_VERSION);
     meta.put("library_version", Rlhf4j.VERSION);
-    meta.put("model", model.config().toMap());
+    if (!model.architecture().equals(GptModel.ARCHITECTURE)) {
+      meta.put("architecture", model.architecture()); // GPT-2 checkpoints keep the original format
+    }
+    meta.put("model", model.configMap());
     meta.put("dtype", model.dataType().name().toLowerCase(java.util.Locale.ROOT));
     meta.put("provenance", provenance.toMap());
     meta.put("extra", extra == null ? Map.of() : extra);
@@ -87,12 +91,22 @@ public final class ModelCheckpoint {
    * Overwrites {@code target}'s parameters with those of the checkpoint in {@code dir}, whose model
    * configuration must equal {@code target}'s.
    */
-  public static void loadInto(Path dir, GptModel target) {
+  public static void loadInto(Path dir, CausalLm target) {
     Path metaFile = dir.resolve(META);
     Map<String, Object> meta = readJson(metaFile);
-    GptConfig config = GptConfig.fromMap(mapField(meta, "model", metaFile), metaFile.toString());
-    if (!config.equals(target.config())) {
-      throw new CheckpointException(metaFile + ": the checkpoint's model " + config + " differs from the target " + target.config());
+    String architecture = architecture(meta, metaFile);
+    if (!architecture.equals(target.architecture())) {
+      throw new CheckpointException(
+          metaFile + ": the checkpoint holds a " + architecture + " model, the target is a " + target.architecture() + " model");
+    }
+    if (target instanceof GptModel gpt) {
+      GptConfig config = GptConfig.fromMap(mapField(meta, "model", metaFile), metaFile.toString());
+      if (!config.equals(gpt.config())) {
+        throw new CheckpointException(metaFile + ": the checkpoint's model " + config + " differs from the target " + gpt.config());
+      }
+    } else if (!mapField(meta, "model", metaFile).equals(target.configMap())) {
+      throw new CheckpointException(
+          metaFile + ": the checkpoint's model " + meta.get("model") + " differs from the target " + target.configMap());
     }
     readWeights(dir.resolve(WEIGHTS), target);
   }
@@ -116,6 +130,12 @@ public final class ModelCheckpoint {
     if (!(version instanceof Integer) || (Integer) version < 1 || (Integer) version > FORMAT_VERSION) {
       throw new CheckpointException(metaFile + ": field \"format_version\": unsupported value " + version + " (this library reads 1.." + FORMAT_VERSION + ")");
     }
+    String architecture = architecture(meta, metaFile);
+    if (!architecture.equals(GptModel.ARCHITECTURE)) {
+      throw new CheckpointException(
+          metaFile + ": field \"architecture\": " + architecture + " checkpoints are loaded into a model built by their own family"
+              + " (ModelCheckpoint.loadInto); load() builds GPT-2 models only");
+    }
     GptConfig config = GptConfig.fromMap(mapField(meta, "model", metaFile), metaFile.toString());
     Provenance provenance = Provenance.fromMap(mapField(meta, "provenance", metaFile), metaFile.toString());
     Map<String, Object> extra = meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of();
@@ -123,7 +143,7 @@ public final class ModelCheckpoint {
     try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
       checkSizes(config, metaFile.toString(), r.names().size());
       // Shapes (and, by the header parser, the file's size) are checked before allocating.
-      checkTensors(r, dir.resolve(WEIGHTS), ParameterLayout.of(config));
+      checkTensors(r, dir.resolve(WEIGHTS), config.layout());
       model = GptModel.uninitialized(config, options);
       try {
         readTensors(r, dir.resolve(WEIGHTS), model);
@@ -140,7 +160,7 @@ public final class ModelCheckpoint {
   }
 
   /** Fills {@code model}'s parameters from a safetensors file with exactly its tensor names and shapes. */
-  static void readWeights(Path file, GptModel model) {
+  static void readWeights(Path file, CausalLm model) {
     try (SafetensorsReader r = SafetensorsReader.open(file)) {
       checkTensors(r, file, model.parameters().layout());
       readTensors(r, file, model);
@@ -176,7 +196,16 @@ public final class ModelCheckpoint {
     }
   }
 
-  private static void readTensors(SafetensorsReader r, Path file, GptModel model) {
+  /** The {@code architecture} field of {@code meta}; absent means GPT-2 (the original format). */
+  private static String architecture(Map<String, Object> meta, Path metaFile) {
+    Object a = meta.getOrDefault("architecture", GptModel.ARCHITECTURE);
+    if (!(a instanceof String s) || s.isEmpty()) {
+      throw new CheckpointException(metaFile + ": field \"architecture\" must be a non-empty string, got " + a);
+    }
+    return s;
+  }
+
+  private static void readTensors(SafetensorsReader r, Path file, CausalLm model) {
     for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
       INDArray target = model.parameters().get(e.name()).array();
       r.readInto(e.name(), target);

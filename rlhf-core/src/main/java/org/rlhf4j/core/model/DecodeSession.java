@@ -1,291 +1,43 @@
 package org.rlhf4j.core.model;
 
-import static com.google.common.base.Preconditions.checkArgument;
-import static com.google.common.base.Preconditions.checkState;
-import static org.rlhf4j.core.tensor.Blas.gemm;
-import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
-
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.rlhf4j.core.tensor.Arena;
-import org.rlhf4j.core.tensor.AttentionKernels;
-import org.rlhf4j.core.tensor.Blas;
-import org.rlhf4j.core.tensor.NormKernels;
-import org.rlhf4j.core.tensor.Parallel;
-import org.rlhf4j.core.tensor.PointwiseKernels;
-import org.rlhf4j.core.tensor.Tensor;
 
 /**
- * Incremental decoding with a key/value cache: {@link #prefill} runs the model once over left-padded
- * prompts and caches every layer's keys and values; each {@link #step} then feeds one new token per
- * sequence and attends over the cache, at a cost independent of the prefix length's square. The
- * logits equal those of a full forward pass over the same tokens. Not thread-safe; close it to free
- * the cache.
+ * Incremental decoding with a key/value cache, from {@link CausalLm#newDecodeSession}: {@link
+ * #prefill} runs the model once over left-padded prompts and caches what later positions attend to;
+ * each {@link #step} then feeds one new token per sequence. The logits equal those of a full forward
+ * pass over the same tokens. Not thread-safe; close it to free the cache (use after close throws
+ * {@link IllegalStateException}, as does use after the model is closed).
  */
-public final class DecodeSession implements AutoCloseable {
-  private final GptModel model;
-  private final GptConfig c;
-  private final int batch;
-  private final int capacity;
-  private final int[] bounds;
-  private final Shard[] shards;
-  private final INDArray logits; // [B, V], returned by prefill and step, overwritten by the next step
-  private int length;
-  private boolean prefilled;
-  private boolean closed;
+public interface DecodeSession extends AutoCloseable {
+  /** The number of sequences. */
+  int batchSize();
 
-  /** One shard's cache and scratch ({@code m} sequences). */
-  private static final class Shard implements AutoCloseable {
-    final int m;
-    final int ways; // threads inside this shard's products and attention
-    final Arena arena;
-    final int[] keyMask;
-    final int[] positions;
-    final int[] tokens;
-    Tensor[] kCache; // per layer [m*H, capacity, dh]
-    Tensor[] vCache;
-    Tensor x; // [m, d]
-    Tensor out; // [m, d]
-    Tensor mid; // [m, d]
-    Tensor lnHat; // [m, d]
-    Tensor lnRstd; // [m]
-    Tensor lnOut; // [m, d]
-    Tensor qkv; // [m, 3d]
-    Tensor q; // [m*H, dh]
-    Tensor att; // [m*H, dh], the same layout as [m, d]
-    Tensor fcPre; // [m, F]
-    Tensor fcTanh;
-    Tensor fcAct;
-    Tensor logits; // [m, V]
-
-    Shard(GptConfig c, GptModel model, int m, int capacity, int ways) {
-      this.m = m;
-      this.ways = ways;
-      this.arena = new Arena(model.dataType());
-      this.keyMask = new int[m * capacity];
-      this.positions = new int[m];
-      this.tokens = new int[m];
-      long d = c.dModel();
-      long f = c.mlpDim();
-      long mh = (long) m * c.heads();
-      long dh = c.headDim();
-      arena.layout(
-          a -> {
-            kCache = new Tensor[c.layers()];
-            vCache = new Tensor[c.layers()];
-            for (int l = 0; l < c.layers(); l++) {
-              kCache[l] = a.take(mh, capacity, dh);
-              vCache[l] = a.take(mh, capacity, dh);
-            }
-            x = a.take(m, d);
-            out = a.take(m, d);
-            mid = a.take(m, d);
-            lnHat = a.take(m, d);
-            lnRstd = a.take(m);
-            lnOut = a.take(m, d);
-            qkv = a.take(m, 3 * d);
-            q = a.take(mh, dh);
-            att = a.take(mh, dh);
-            fcPre = a.take(m, f);
-            fcTanh = a.take(m, f);
-            fcAct = a.take(m, f);
-            logits = a.take(m, c.vocabSize());
-          });
-    }
-
-    @Override
-    public void close() {
-      arena.close();
-    }
-  }
-
-  DecodeSession(GptModel model, int batch, int capacity) {
-    this.model = model;
-    this.c = model.config();
-    checkArgument(batch >= 1, "batch must be >= 1, got %s", batch);
-    checkArgument(
-        capacity >= 1 && capacity <= c.contextLength(),
-        "cache capacity %s must be in [1, context length %s]",
-        capacity,
-        c.contextLength());
-    this.batch = batch;
-    this.capacity = capacity;
-    int count = Math.min(model.options().threads(), batch);
-    this.bounds = new int[count + 1];
-    for (int s = 0; s <= count; s++) {
-      bounds[s] = (int) ((long) s * batch / count);
-    }
-    this.logits = Nd4j.create(model.dataType(), batch, c.vocabSize());
-    this.shards = new Shard[count];
-    for (int s = 0; s < count; s++) {
-      shards[s] = new Shard(c, model, bounds[s + 1] - bounds[s], capacity, GptModel.intraShardWays(model.options().threads(), count, s));
-    }
-  }
+  /** The most positions (padded prompt plus new tokens) the cache holds. */
+  int capacity();
 
   /** The number of positions filled (padded prompt length plus tokens stepped). */
-  public int length() {
-    return length;
-  }
-
-  /** The number of sequences. */
-  public int batchSize() {
-    return batch;
-  }
+  int length();
 
   /**
-   * Runs the model over left-padded {@code prompts} and caches their keys and values.
+   * Runs the model over left-padded {@code prompts} ({@link #batchSize()} rows, at most {@link
+   * #capacity()} long) and caches them; once per session.
    *
    * @return the logits of the next token after each prompt, {@code [B, V]} (the session's buffer,
    *     overwritten by the next {@link #step})
    */
-  public INDArray prefill(TokenBatch prompts) {
-    checkOpen();
-    checkState(!prefilled, "prefill may be called once per session");
-    checkArgument(prompts.batchSize() == batch, "expected %s prompts, got %s", batch, prompts.batchSize());
-    int t = prompts.length();
-    checkArgument(t <= capacity, "prompt length %s exceeds the cache capacity %s", t, capacity);
-    for (int b = 0; b < batch; b++) {
-      checkArgument(prompts.isLeftPadded(b), "prompt %s must be left-padded and non-empty", b);
-    }
-    model.forward(prompts);
-    int v = c.vocabSize();
-    int d = c.dModel();
-    Tensor res = Tensor.of(logits);
-    Parallel.forEach(
-        shards.length,
-        s -> {
-          Shard sh = shards[s];
-          ShardWorkspace ws = model.shard(s).ws;
-          for (int l = 0; l < c.layers(); l++) {
-            sh.kCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(ws.layers[l].k.array());
-            sh.vCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(ws.layers[l].v.array());
-          }
-          for (int r = 0; r < sh.m; r++) {
-            int row = bounds[s] + r;
-            for (int j = 0; j < t; j++) {
-              sh.keyMask[r * capacity + j] = prompts.mask(row, j);
-            }
-            sh.positions[r] = prompts.realTokens(row);
-            // the last prompt position's hidden state -> the logits of the first new token
-            sh.x.array().getRow(r).assign(ws.hidden.array().getRow((long) r * t + t - 1));
-          }
-          gemm(sh.x, model.weights().wte, sh.logits, false, true);
-          res.rows(bounds[s], bounds[s + 1]).array().assign(sh.logits.array());
-        });
-    length = t;
-    prefilled = true;
-    return logits;
-  }
+  INDArray prefill(TokenBatch prompts);
 
   /**
    * Feeds one token per sequence (at the next position of each) and returns the logits of the token
    * after it, {@code [B, V]} (the session's buffer, overwritten by the next step).
    */
-  public INDArray step(int[] tokens) {
-    checkOpen();
-    checkState(prefilled, "call prefill first");
-    checkArgument(tokens.length == batch, "expected %s tokens, got %s", batch, tokens.length);
-    checkState(length < capacity, "the cache is full (%s positions)", capacity);
-    for (int i = 0; i < tokens.length; i++) {
-      checkArgument(
-          tokens[i] >= 0 && tokens[i] < c.vocabSize(), "token %s of row %s is outside the vocabulary", tokens[i], i);
-    }
-    Tensor res = Tensor.of(logits);
-    final int pos = length;
-    Parallel.forEach(
-        shards.length,
-        s -> {
-          Shard sh = shards[s];
-          System.arraycopy(tokens, bounds[s], sh.tokens, 0, sh.m);
-          stepShard(sh, pos);
-          res.rows(bounds[s], bounds[s + 1]).array().assign(sh.logits.array());
-        });
-    length++;
-    return logits;
-  }
-
-  private void stepShard(Shard sh, int pos) {
-    NormKernels norm = NormKernels.of(model.dataType());
-    AttentionKernels attn = AttentionKernels.of(model.dataType());
-    PointwiseKernels pw = PointwiseKernels.of(model.dataType());
-    Weights w = model.weights();
-    int m = sh.m;
-    int d = c.dModel();
-    int h = c.heads();
-    int dh = c.headDim();
-    int f = c.mlpDim();
-    int ways = sh.ways;
-    double eps = c.layerNormEps();
-    for (int r = 0; r < m; r++) {
-      sh.keyMask[r * capacity + pos] = 1;
-      if (sh.positions[r] >= c.contextLength()) {
-        throw new IllegalStateException("position " + sh.positions[r] + " exceeds the context length");
-      }
-    }
-    norm.embed(sh.tokens, sh.positions, w.wte, w.wpe, sh.x, m, d);
-    Tensor x = sh.x;
-    Tensor out = sh.out;
-    for (int l = 0; l < c.layers(); l++) {
-      Weights.Block p = w.blocks.get(l);
-      norm.layerNorm(x, p.ln1W(), p.ln1B(), sh.lnOut, sh.lnHat, sh.lnRstd, m, d, eps);
-      gemm(sh.lnOut, p.attnW(), sh.qkv, false, false, ways); // [m, 3d]
-      attn.appendKv(sh.qkv, p.attnB(), sh.q, sh.kCache[l], sh.vCache[l], m, h, dh, capacity, pos);
-      final int layer = l;
-      if (m == 1 && ways > 1 && (long) h * (pos + 1) * dh >= Blas.minSplitWork()) { // one long sequence: heads on several threads
-        int parts = Math.min(ways, h);
-        Parallel.forEach(
-            parts,
-            part -> {
-              int h0 = h * part / parts;
-              int h1 = h * (part + 1) / parts;
-              attn.attendCached(
-                  sh.q.rows(h0, h1), sh.kCache[layer].rows(h0, h1), sh.vCache[layer].rows(h0, h1), sh.keyMask,
-                  sh.att.rows(h0, h1), 1, h1 - h0, capacity, pos + 1, dh, 1.0 / Math.sqrt(dh));
-            });
-      } else {
-        attn.attendCached(sh.q, sh.kCache[l], sh.vCache[l], sh.keyMask, sh.att, m, h, capacity, pos + 1, dh, 1.0 / Math.sqrt(dh));
-      }
-      pw.copyAddBias(x, p.projB(), sh.mid, m, d);
-      gemmAccumulate(sh.att.reshape(m, d), p.projW(), sh.mid, false, false, ways);
-      norm.layerNorm(sh.mid, p.ln2W(), p.ln2B(), sh.lnOut, sh.lnHat, sh.lnRstd, m, d, eps);
-      gemm(sh.lnOut, p.fcW(), sh.fcPre, false, false, ways);
-      pw.biasGelu(sh.fcPre, p.fcB(), sh.fcTanh, sh.fcAct, m, f);
-      pw.copyAddBias(sh.mid, p.fc2B(), out, m, d);
-      gemmAccumulate(sh.fcAct, p.fc2W(), out, false, false, ways);
-      Tensor tmp = x;
-      x = out;
-      out = tmp;
-    }
-    norm.layerNorm(x, w.lnfW, w.lnfB, sh.lnOut, sh.lnHat, sh.lnRstd, m, d, eps);
-    gemm(sh.lnOut, w.wte, sh.logits, false, true, sh.ways);
-    for (int r = 0; r < m; r++) {
-      sh.positions[r]++;
-    }
-  }
-
-  private void checkOpen() {
-    if (closed) {
-      throw new IllegalStateException("the decode session has been closed (its cache was freed)");
-    }
-    model.checkOpen(); // the session reads the model's weights
-  }
+  INDArray step(int[] tokens);
 
   /** Whether {@link #close()} has been called. */
-  public boolean isClosed() {
-    return closed;
-  }
+  boolean isClosed();
 
-  /** Frees the cache (idempotent); using the session afterwards is an {@link IllegalStateException}. */
+  /** Frees the cache (idempotent). */
   @Override
-  public void close() {
-    if (closed) {
-      return;
-    }
-    closed = true;
-    for (Shard s : shards) {
-      s.close();
-    }
-    logits.close();
-  }
+  void close();
 }

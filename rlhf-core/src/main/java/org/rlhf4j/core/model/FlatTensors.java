@@ -41,6 +41,11 @@ public final class FlatTensors implements AutoCloseable {
     return layout;
   }
 
+  /** The element type. */
+  public DataType dataType() {
+    return flat.dataType();
+  }
+
   /** The whole buffer, {@code [totalSize]}. */
   public Tensor flat() {
     checkOpen();

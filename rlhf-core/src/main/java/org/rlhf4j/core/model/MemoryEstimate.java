@@ -10,8 +10,8 @@ import org.rlhf4j.core.RlhfException;
 /**
  * Up-front estimates of the native memory a batch needs, so that a configuration that cannot fit is
  * refused before anything is allocated (instead of growing until the kernel kills the process).
- * {@link #activationBytes} counts the buffers a {@link GptModel} forward and backward pass keeps
- * (see {@code ShardWorkspace}); {@link #limitBytes()} is the machine's (or container's) physical
+ * {@link #activationBytes} asks the model ({@link CausalLm#activationBytes}) what buffers its forward
+ * and backward pass keeps; {@link #limitBytes()} is the machine's (or container's) physical
  * memory, or the system property {@value #LIMIT_PROPERTY} when set. The estimates are lower bounds:
  * the check refuses what certainly cannot fit, it does not promise that what passes fits.
  */
@@ -27,31 +27,22 @@ public final class MemoryEstimate {
   }
 
   /**
-   * The activations and backward scratch of a forward/backward pass over {@code batch} sequences of
-   * {@code length} tokens (saturating at {@link Long#MAX_VALUE}).
+   * The activations and backward scratch of a forward/backward pass of {@code model} over {@code
+   * batch} sequences of {@code length} tokens (saturating at {@link Long#MAX_VALUE}).
    */
-  public static long activationBytes(GptConfig c, DataType type, long batch, long length) {
+  public static long activationBytes(CausalLm model, long batch, long length) {
     checkArgument(batch >= 0 && length >= 0, "batch and length must be >= 0, got %s and %s", batch, length);
-    long d = c.dModel();
-    long f = c.mlpDim();
-    long h = c.heads();
-    long v = c.vocabSize();
-    // per token: each block keeps 11 d + 3 F + 2 + H T values; the model adds 17 d + F + 2 V + 2 + H T
-    double perToken = c.layers() * (11.0 * d + 3.0 * f + 2 + (double) h * length) + 17.0 * d + f + 2.0 * v + 2 + (double) h * length;
-    double bytes = perToken * batch * length * elementBytes(type) + 12.0 * batch * length; // + int ids, masks, positions
-    return saturate(bytes);
+    return model.activationBytes(batch, length);
   }
 
   /** The key/value cache and scratch of a {@link DecodeSession} of {@code batch} sequences of {@code capacity} positions. */
-  public static long decodeCacheBytes(GptConfig c, DataType type, long batch, long capacity) {
-    double bytes = (2.0 * c.layers() * c.dModel() * capacity + 8.0 * c.dModel() + 3.0 * c.mlpDim() + 2.0 * c.vocabSize())
-        * batch * elementBytes(type);
-    return saturate(bytes);
+  public static long decodeCacheBytes(CausalLm model, long batch, long capacity) {
+    return model.decodeCacheBytes(batch, capacity);
   }
 
-  /** The parameters' count times {@code copies} (weights, gradients, optimiser moments), in bytes. */
-  public static long parameterBytes(GptConfig c, DataType type, int copies) {
-    return saturate((double) ParameterLayout.of(c).totalSize() * copies * elementBytes(type));
+  /** {@code model}'s parameter count times {@code copies} (weights, gradients, optimiser moments), in bytes. */
+  public static long parameterBytes(CausalLm model, int copies) {
+    return saturate((double) model.parameters().layout().totalSize() * copies * elementBytes(model.dataType()));
   }
 
   /**
@@ -113,7 +104,8 @@ public final class MemoryEstimate {
     return String.format(Locale.ROOT, "%.3g KB", b / 1e3);
   }
 
-  private static long saturate(double bytes) {
+  /** {@code bytes} as a long, saturating at {@link Long#MAX_VALUE}. */
+  public static long saturate(double bytes) {
     return bytes >= 9.2e18 ? Long.MAX_VALUE : (long) bytes;
   }
 }

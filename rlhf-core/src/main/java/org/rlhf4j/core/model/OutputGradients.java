@@ -22,19 +22,4 @@ public record OutputGradients(INDArray logProbs, INDArray entropy, INDArray valu
   public static OutputGradients ofValues(INDArray dValues) {
     return new OutputGradients(null, null, dValues, null);
   }
-
-  /** Gradients of the raw logits only. */
-  public static OutputGradients ofLogits(INDArray dLogits) {
-    return new OutputGradients(null, null, null, dLogits);
-  }
-
-  /** These gradients plus {@code dEntropy}. */
-  public OutputGradients withEntropy(INDArray dEntropy) {
-    return new OutputGradients(logProbs, dEntropy, values, logits);
-  }
-
-  /** These gradients plus {@code dValues}. */
-  public OutputGradients withValues(INDArray dValues) {
-    return new OutputGradients(logProbs, entropy, dValues, logits);
-  }
 }

@@ -9,11 +9,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Where each named parameter of a {@link GptConfig} lives in one flat buffer. Names follow Hugging
- * Face's GPT-2 ({@code wte}, {@code wpe}, {@code h.N.ln_1.weight}, {@code h.N.attn.c_attn.weight}
- * with Conv1D's {@code [in, out]} layout, ..., {@code ln_f.bias}) plus {@code scalar_head.weight} and
- * {@code scalar_head.bias}. Weight-decayed tensors (embeddings and matrices) come first, so the decay
- * group is a prefix of the buffer.
+ * Where each named parameter of a model lives in one flat buffer, derived from the model's table of
+ * {@link ParameterSpec}s. Weight-decayed tensors (embeddings and matrices) come first, so the decay
+ * group is a prefix of the buffer. Immutable.
  */
 public final class ParameterLayout {
 
@@ -32,12 +30,17 @@ public final class ParameterLayout {
   }
 
   private final ImmutableList<Entry> entries;
+  private final ImmutableList<ParameterSpec> specs;
   private final ImmutableMap<String, Entry> byName;
+  private final ImmutableMap<String, ParameterSpec> specByName;
   private final long totalSize;
   private final long decaySize;
 
-  private ParameterLayout(List<Entry> entries) {
+  private ParameterLayout(List<Entry> entries, List<ParameterSpec> specs) {
     this.entries = ImmutableList.copyOf(entries);
+    this.specs = ImmutableList.copyOf(specs);
+    ImmutableMap.Builder<String, ParameterSpec> sm = ImmutableMap.builder();
+    specs.forEach(s -> sm.put(s.name(), s));
     ImmutableMap.Builder<String, Entry> m = ImmutableMap.builder();
     long decay = 0;
     long total = 0;
@@ -48,56 +51,54 @@ public final class ParameterLayout {
         decay += e.size();
       }
     }
-    this.byName = m.buildOrThrow();
+    try {
+      this.byName = m.buildOrThrow();
+      this.specByName = sm.buildOrThrow();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("the parameter table names a tensor twice: " + e.getMessage(), e);
+    }
     this.totalSize = total;
     this.decaySize = decay;
   }
 
-  /** The layout of {@code config}'s parameters. */
-  public static ParameterLayout of(GptConfig c) {
-    int d = c.dModel();
-    int f = c.mlpDim();
-    List<Object[]> decayed = new ArrayList<>();
-    List<Object[]> plain = new ArrayList<>();
-    decayed.add(new Object[] {"wte", new long[] {c.vocabSize(), d}});
-    decayed.add(new Object[] {"wpe", new long[] {c.contextLength(), d}});
-    for (int l = 0; l < c.layers(); l++) {
-      String p = "h." + l + ".";
-      plain.add(new Object[] {p + "ln_1.weight", new long[] {d}});
-      plain.add(new Object[] {p + "ln_1.bias", new long[] {d}});
-      decayed.add(new Object[] {p + "attn.c_attn.weight", new long[] {d, 3L * d}});
-      plain.add(new Object[] {p + "attn.c_attn.bias", new long[] {3L * d}});
-      decayed.add(new Object[] {p + "attn.c_proj.weight", new long[] {d, d}});
-      plain.add(new Object[] {p + "attn.c_proj.bias", new long[] {d}});
-      plain.add(new Object[] {p + "ln_2.weight", new long[] {d}});
-      plain.add(new Object[] {p + "ln_2.bias", new long[] {d}});
-      decayed.add(new Object[] {p + "mlp.c_fc.weight", new long[] {d, f}});
-      plain.add(new Object[] {p + "mlp.c_fc.bias", new long[] {f}});
-      decayed.add(new Object[] {p + "mlp.c_proj.weight", new long[] {f, d}});
-      plain.add(new Object[] {p + "mlp.c_proj.bias", new long[] {d}});
-    }
-    plain.add(new Object[] {"ln_f.weight", new long[] {d}});
-    plain.add(new Object[] {"ln_f.bias", new long[] {d}});
-    if (c.scalarHead()) {
-      decayed.add(new Object[] {"scalar_head.weight", new long[] {d}});
-      plain.add(new Object[] {"scalar_head.bias", new long[] {1}});
-    }
+  /**
+   * The layout of a parameter table: weight-decayed tensors first, then the others, each group in
+   * the table's order.
+   *
+   * @throws IllegalArgumentException if two specs share a name
+   */
+  public static ParameterLayout of(List<ParameterSpec> table) {
+    checkArgument(!table.isEmpty(), "an empty parameter table");
     List<Entry> out = new ArrayList<>();
+    List<ParameterSpec> ordered = new ArrayList<>();
     long offset = 0;
-    for (List<Object[]> group : List.of(decayed, plain)) {
-      for (Object[] e : group) {
-        long[] shape = (long[]) e[1];
-        long size = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
-        out.add(new Entry((String) e[0], shape, offset, size, group == decayed));
-        offset += size;
+    for (boolean decayGroup : new boolean[] {true, false}) {
+      for (ParameterSpec s : table) {
+        if (s.decay() == decayGroup) {
+          out.add(new Entry(s.name(), s.shape(), offset, s.size(), s.decay()));
+          ordered.add(s);
+          offset += s.size();
+        }
       }
     }
-    return new ParameterLayout(out);
+    return new ParameterLayout(out, ordered);
   }
 
   /** All entries, in buffer order. */
   public ImmutableList<Entry> entries() {
     return entries;
+  }
+
+  /** The specs the layout was derived from, in buffer order. */
+  public ImmutableList<ParameterSpec> specs() {
+    return specs;
+  }
+
+  /** The spec of the tensor called {@code name}. */
+  public ParameterSpec spec(String name) {
+    ParameterSpec s = specByName.get(name);
+    checkArgument(s != null, "no parameter named %s", name);
+    return s;
   }
 
   /** The entry called {@code name}. */

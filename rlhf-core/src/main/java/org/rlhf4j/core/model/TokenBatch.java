@@ -2,8 +2,10 @@ package org.rlhf4j.core.model;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import java.util.Arrays;
 import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A batch of token sequences {@code [B, T]} with an attention mask (1 = real token, 0 = padding).
@@ -47,7 +49,7 @@ public final class TokenBatch {
       checkArgument(rows[i].length == t, "row %s has length %s, expected %s", i, rows[i].length, t);
       System.arraycopy(rows[i], 0, ids, i * t, t);
     }
-    java.util.Arrays.fill(mask, 1);
+    Arrays.fill(mask, 1);
     return new TokenBatch(rows.length, t, ids, mask);
   }
 
@@ -57,8 +59,8 @@ public final class TokenBatch {
     checkArgument(
         mask.rank() == 2 && mask.size(0) == ids.size(0) && mask.size(1) == ids.size(1),
         "mask shape %s must equal ids shape %s",
-        java.util.Arrays.toString(mask.shape()),
-        java.util.Arrays.toString(ids.shape()));
+        Arrays.toString(mask.shape()),
+        Arrays.toString(ids.shape()));
     int b = (int) ids.size(0);
     int t = (int) ids.size(1);
     int[] idv = ids.dup('c').reshape(b * (long) t).toIntVector();
@@ -90,12 +92,12 @@ public final class TokenBatch {
     int b = sequences.size();
     int[] ids = new int[b * t];
     int[] mask = new int[b * t];
-    java.util.Arrays.fill(ids, padId);
+    Arrays.fill(ids, padId);
     for (int i = 0; i < b; i++) {
       int[] s = sequences.get(i);
       int start = i * t + (left ? t - s.length : 0);
       System.arraycopy(s, 0, ids, start, s.length);
-      java.util.Arrays.fill(mask, start, start + s.length, 1);
+      Arrays.fill(mask, start, start + s.length, 1);
     }
     return new TokenBatch(b, t, ids, mask);
   }
@@ -173,8 +175,12 @@ public final class TokenBatch {
     return -1;
   }
 
-  /** Copies rows {@code [from, to)}: ids, mask and positions (counted over real tokens) into the arrays. */
-  void copyRows(int from, int to, int[] idsOut, int[] maskOut, int[] positionsOut) {
+  /**
+   * Copies rows {@code [from, to)} into the arrays (each at least {@code (to - from) * length()}
+   * long): ids, mask and positions (counted over real tokens, so padding does not shift them), for a
+   * model's forward pass over a shard of the batch.
+   */
+  public void copyRows(int from, int to, int[] idsOut, int[] maskOut, int[] positionsOut) {
     System.arraycopy(ids, from * length, idsOut, 0, (to - from) * length);
     System.arraycopy(mask, from * length, maskOut, 0, (to - from) * length);
     for (int r = 0; r < to - from; r++) {
@@ -189,11 +195,11 @@ public final class TokenBatch {
 
   /** The {@code [B, T]} ids as an INT array. */
   public INDArray idsArray() {
-    return org.nd4j.linalg.factory.Nd4j.createFromArray(ids).reshape(batch, length);
+    return Nd4j.createFromArray(ids).reshape(batch, length);
   }
 
   /** The {@code [B, T]} mask as an INT array. */
   public INDArray maskArray() {
-    return org.nd4j.linalg.factory.Nd4j.createFromArray(mask).reshape(batch, length);
+    return Nd4j.createFromArray(mask).reshape(batch, length);
   }
 }

@@ -5,8 +5,9 @@ import static com.google.common.base.Preconditions.checkArgument;
 import com.google.common.collect.ImmutableList;
 import java.util.ArrayList;
 import java.util.List;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.FlatTensors;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.Trainable;
 import org.rlhf4j.core.tensor.OptimKernels;
 import org.rlhf4j.core.tensor.Parallel;
 import org.rlhf4j.core.tensor.Tensor;
@@ -14,16 +15,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * AdamW (decoupled weight decay) with global-norm gradient clipping over one or more models (e.g. a
- * policy and a separate critic share one clipping norm). Reads each model's accumulated gradients;
- * the caller zeroes them. If the loss or any gradient is NaN or infinite the step is skipped —
+ * AdamW (decoupled weight decay) with global-norm gradient clipping over one or more groups of named
+ * parameters ({@link Trainable}: a whole model through {@link
+ * org.rlhf4j.core.model.CausalLm#trainable()}, or only an adapter's tensors), e.g. a policy and a
+ * separate critic sharing one clipping norm. Each group's layout says which tensors are decayed (its
+ * decay prefix). Reads each group's accumulated gradients; the caller zeroes them. If the loss or any gradient is NaN or infinite the step is skipped —
  * counted, logged and reported — and the weights are untouched.
  */
 public final class AdamW implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AdamW.class);
 
   private final AdamWConfig config;
-  private final ImmutableList<GptModel> models;
+  private final ImmutableList<Trainable> groups;
   private final List<FlatTensors> firstMoments = new ArrayList<>();
   private final List<FlatTensors> secondMoments = new ArrayList<>();
   private final List<Chunks> chunks = new ArrayList<>();
@@ -35,8 +38,8 @@ public final class AdamW implements AutoCloseable {
   private static final int MIN_CHUNK = 1 << 16;
 
   /**
-   * A model's flat parameter, gradient and moment buffers cut into the same contiguous chunks, one
-   * per thread (the model's thread count, fewer for small models): the element-wise update is the
+   * A group's flat parameter, gradient and moment buffers cut into the same contiguous chunks, one
+   * per thread (the group's thread count, fewer for small groups): the element-wise update is the
    * same however it is cut; the squared norm is summed per chunk, then over chunks in order.
    */
   private static final class Chunks {
@@ -46,10 +49,10 @@ public final class AdamW implements AutoCloseable {
     final Tensor[] v;
     final int[] decay;
 
-    Chunks(GptModel model, FlatTensors m1, FlatTensors m2) {
-      Tensor fp = model.parameters().flat();
+    Chunks(Trainable group, FlatTensors m1, FlatTensors m2) {
+      Tensor fp = group.parameters().flat();
       int n = fp.length();
-      int parts = (int) Math.max(1, Math.min(model.options().threads(), n / MIN_CHUNK));
+      int parts = (int) Math.max(1, Math.min(group.threads(), n / MIN_CHUNK));
       p = new Tensor[parts];
       g = new Tensor[parts];
       m = new Tensor[parts];
@@ -59,10 +62,10 @@ public final class AdamW implements AutoCloseable {
         int from = (int) ((long) n * c / parts);
         int to = (int) ((long) n * (c + 1) / parts);
         p[c] = fp.rows(from, to);
-        g[c] = model.gradients().flat().rows(from, to);
+        g[c] = group.gradients().flat().rows(from, to);
         m[c] = m1.flat().rows(from, to);
         v[c] = m2.flat().rows(from, to);
-        decay[c] = Math.max(0, Math.min(model.parameters().decayCount() - from, to - from));
+        decay[c] = Math.max(0, Math.min(group.parameters().decayCount() - from, to - from));
       }
     }
 
@@ -71,21 +74,47 @@ public final class AdamW implements AutoCloseable {
     }
   }
 
-  /** An optimiser over {@code models}' parameters (moments start at zero). */
-  public AdamW(AdamWConfig config, List<GptModel> models) {
-    checkArgument(!models.isEmpty(), "no models to optimise");
+  /**
+   * An optimiser over {@code groups}' parameters (moments start at zero, laid out like each group's
+   * parameters; {@link #firstMoments(int)} follows the list's order).
+   */
+  public AdamW(AdamWConfig config, List<Trainable> groups) {
+    checkArgument(config != null, "AdamW needs a config");
+    checkArgument(!groups.isEmpty(), "no parameters to optimise");
     this.config = config;
-    this.models = ImmutableList.copyOf(models);
-    for (GptModel m : models) {
-      firstMoments.add(FlatTensors.zeros(m.parameters().layout(), m.dataType()));
-      secondMoments.add(FlatTensors.zeros(m.parameters().layout(), m.dataType()));
-      chunks.add(new Chunks(m, firstMoments.get(firstMoments.size() - 1), secondMoments.get(secondMoments.size() - 1)));
+    this.groups = ImmutableList.copyOf(groups);
+    for (Trainable g : groups) {
+      firstMoments.add(FlatTensors.zeros(g.parameters().layout(), g.dataType()));
+      secondMoments.add(FlatTensors.zeros(g.parameters().layout(), g.dataType()));
+      chunks.add(new Chunks(g, firstMoments.get(firstMoments.size() - 1), secondMoments.get(secondMoments.size() - 1)));
     }
   }
 
-  /** An optimiser over one model. */
-  public AdamW(AdamWConfig config, GptModel model) {
-    this(config, List.of(model));
+  /** An optimiser over one group (e.g. {@code model.trainable()}). */
+  public AdamW(AdamWConfig config, Trainable group) {
+    this(config, List.of(group));
+  }
+
+  /** An optimiser over all of {@code model}'s parameters ({@link CausalLm#trainable()}). */
+  public AdamW(AdamWConfig config, CausalLm model) {
+    this(config, model.trainable());
+  }
+
+  /**
+   * An optimiser over all parameters of each of {@code models} (e.g. a policy and a separate critic
+   * sharing one clipping norm), one group per model in that order.
+   */
+  public static AdamW over(AdamWConfig config, List<? extends CausalLm> models) {
+    List<Trainable> groups = new ArrayList<>();
+    for (CausalLm m : models) {
+      groups.add(m.trainable());
+    }
+    return new AdamW(config, groups);
+  }
+
+  /** The groups, in the order given. */
+  public ImmutableList<Trainable> groups() {
+    return groups;
   }
 
   /** The configuration. */
@@ -120,8 +149,8 @@ public final class AdamW implements AutoCloseable {
   public StepOutcome step(double loss) {
     checkOpen();
     double sumSq = 0;
-    for (int i = 0; i < models.size(); i++) {
-      OptimKernels k = OptimKernels.of(models.get(i).dataType());
+    for (int i = 0; i < groups.size(); i++) {
+      OptimKernels k = OptimKernels.of(groups.get(i).dataType());
       Chunks ch = chunks.get(i);
       double[] partial = new double[ch.parts()];
       Parallel.forEach(ch.parts(), c -> partial[c] = k.sumOfSquares(ch.g[c]));
@@ -140,9 +169,8 @@ public final class AdamW implements AutoCloseable {
     step++;
     double bc1 = 1 - Math.pow(config.beta1(), step);
     double bc2 = 1 - Math.pow(config.beta2(), step);
-    for (int i = 0; i < models.size(); i++) {
-      GptModel m = models.get(i);
-      OptimKernels k = OptimKernels.of(m.dataType());
+    for (int i = 0; i < groups.size(); i++) {
+      OptimKernels k = OptimKernels.of(groups.get(i).dataType());
       Chunks ch = chunks.get(i);
       double clipFactor = config.maxGradNorm() / (norm + 1e-6);
       Parallel.forEach(
@@ -157,13 +185,13 @@ public final class AdamW implements AutoCloseable {
     return new StepOutcome(true, step, lr, norm, clip, skipped);
   }
 
-  /** The first moments of model {@code i} (for checkpoints). */
+  /** The first moments of group {@code i} (for checkpoints). */
   public FlatTensors firstMoments(int i) {
     checkOpen();
     return firstMoments.get(i);
   }
 
-  /** The second moments of model {@code i} (for checkpoints). */
+  /** The second moments of group {@code i} (for checkpoints). */
   public FlatTensors secondMoments(int i) {
     checkOpen();
     return secondMoments.get(i);

@@ -18,18 +18,18 @@ import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.data.SftExample;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.MemoryEstimate;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
+import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.SupervisedLoop;
 import org.rlhf4j.core.train.TrainerCheckpoint;
 import org.rlhf4j.core.train.TrainingListener;
-import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
  * Supervised fine-tuning (and pre-training) of a causal LM: minimises the mean negative
@@ -127,8 +127,8 @@ public final class SftTrainer {
    * Tokenizes {@code examples} like {@link #tokenize} (with at most the model's context length) and
    * trains {@code model} in place on them.
    */
-  public SftResult train(GptModel model, List<SftExample> examples, Tokenizer tokenizer) {
-    int maxLength = Math.min(config.maxLength(), model.config().contextLength());
+  public SftResult train(CausalLm model, List<SftExample> examples, Tokenizer tokenizer) {
+    int maxLength = Math.min(config.maxLength(), model.contextLength());
     SftData data = SftData.fromExamples(examples, tokenizer, maxLength, config.addBos(), config.completionOnlyLoss(), config.truncation());
     if (data.truncated() + data.dropped() > 0) {
       LOG.info("examples longer than {} tokens: {} truncated, {} skipped", maxLength, data.truncated(), data.dropped());
@@ -137,12 +137,12 @@ public final class SftTrainer {
   }
 
   /** Trains {@code model} in place on {@code train}, without evaluation. */
-  public SftResult train(GptModel model, SftData train) {
+  public SftResult train(CausalLm model, SftData train) {
     return train(model, train, null, null);
   }
 
   /** Trains {@code model} in place on {@code train}, evaluating on {@code eval}. */
-  public SftResult train(GptModel model, SftData train, SftData eval) {
+  public SftResult train(CausalLm model, SftData train, SftData eval) {
     return train(model, train, checkNotNull(eval, "eval (use train(model, data) for none)"), null);
   }
 
@@ -154,11 +154,11 @@ public final class SftTrainer {
   /**
    * Trains {@code model} in place on {@code train}, evaluating on {@code eval} (may be null).
    *
-   * @deprecated nullable positional arguments: use {@link #train(GptModel, SftData)}, {@link
-   *     #train(GptModel, SftData, SftData)} and {@link #withListener}.
+   * @deprecated nullable positional arguments: use {@link #train(CausalLm, SftData)}, {@link
+   *     #train(CausalLm, SftData, SftData)} and {@link #withListener}.
    */
   @Deprecated
-  public SftResult train(GptModel model, SftData train, SftData eval, TrainingListener listener) {
+  public SftResult train(CausalLm model, SftData train, SftData eval, TrainingListener listener) {
     checkNotNull(model, "model");
     checkNotNull(train, "train");
     checkLengths(model, train);
@@ -268,7 +268,7 @@ public final class SftTrainer {
   }
 
   /** The mean negative log-likelihood and perplexity of {@code model} on {@code data}. */
-  public static SftEvaluation evaluate(GptModel model, SftData data, int batchSize) {
+  public static SftEvaluation evaluate(CausalLm model, SftData data, int batchSize) {
     checkArgument(batchSize >= 1, "batchSize must be >= 1");
     double nll = 0;
     long count = 0;
@@ -300,7 +300,7 @@ public final class SftTrainer {
    * Refuses (before anything is allocated) a batch whose activations, with the gradients and AdamW's
    * moments, cannot fit in memory; the message names the estimate and the limit.
    */
-  private void checkMemory(GptModel model, int batch, SftData train, SftData eval) {
+  private void checkMemory(CausalLm model, int batch, SftData train, SftData eval) {
     int longest = 0;
     for (SftData d : eval == null ? List.of(train) : List.of(train, eval)) {
       for (int i = 0; i < d.size(); i++) {
@@ -308,18 +308,18 @@ public final class SftTrainer {
       }
     }
     int evalBatch = eval == null ? 0 : Math.min(config.batchSize(), eval.size());
-    long activations = MemoryEstimate.activationBytes(model.config(), model.dataType(), Math.max(batch, evalBatch), longest);
-    long state = MemoryEstimate.parameterBytes(model.config(), model.dataType(), 2 + Math.min(model.options().threads(), batch));
+    long activations = MemoryEstimate.activationBytes(model, Math.max(batch, evalBatch), longest);
+    long state = MemoryEstimate.parameterBytes(model, 2 + Math.min(model.options().threads(), batch));
     long bytes = activations > Long.MAX_VALUE - state ? Long.MAX_VALUE : activations + state;
     MemoryEstimate.check(
         "SFT with batchSize " + config.batchSize() + " (" + Math.max(batch, evalBatch) + " sequences of up to " + longest + " tokens per batch, model "
-            + model.config() + ")",
+            + model + ")",
         bytes,
         "lower batchSize");
   }
 
-  private static void checkLengths(GptModel model, SftData data) {
-    int ctx = model.config().contextLength();
+  private static void checkLengths(CausalLm model, SftData data) {
+    int ctx = model.contextLength();
     for (int i = 0; i < data.size(); i++) {
       if (data.get(i).length() > ctx) {
         throw new RlhfException(

@@ -7,8 +7,8 @@ import static com.google.common.base.Preconditions.checkState;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.OutputGradients;
 import org.rlhf4j.core.sft.SequenceBatch;
 
@@ -92,7 +92,7 @@ public final class SequenceLogProbs {
    * then adds the parameter gradients of a loss on those values to the model's gradients (the
    * caller zeroes them first). Valid until the model's next forward pass.
    */
-  public static Pass forward(GptModel model, SequenceBatch batch, Reduction reduction) {
+  public static Pass forward(CausalLm model, SequenceBatch batch, Reduction reduction) {
     checkNotNull(reduction, "reduction");
     ForwardPass pass = model.forward(batch.tokens());
     INDArray logp = pass.tokenLogProbs(1.0).logProbs(); // [B, T-1]
@@ -100,7 +100,7 @@ public final class SequenceLogProbs {
   }
 
   /** The per-row values of {@code batch} under {@code model}, {@code [B]}, without keeping the pass. */
-  public static double[] compute(GptModel model, SequenceBatch batch, Reduction reduction) {
+  public static double[] compute(CausalLm model, SequenceBatch batch, Reduction reduction) {
     return forward(model, batch, reduction).values();
   }
 

@@ -10,7 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.AdamWConfig;
 
@@ -74,7 +74,7 @@ public final class SupervisedLoop {
       String phase,
       String kind,
       Map<String, Object> config,
-      List<GptModel> models,
+      List<CausalLm> models,
       AdamWConfig optimizer,
       int examples,
       int batchSize,
@@ -139,7 +139,7 @@ public final class SupervisedLoop {
     int epoch = 0;
     long first = 1;
     double lastLoss = Double.NaN;
-    try (AdamW opt = new AdamW(plan.optimizer(), plan.models())) {
+    try (AdamW opt = AdamW.over(plan.optimizer(), plan.models())) {
       if (resumeFrom != null) {
         TrainerCheckpoint.Position p = TrainerCheckpoint.restore(resumeFrom, plan, opt, task);
         checkArgument(

@@ -16,8 +16,8 @@ import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ConfigDrift;
 import org.rlhf4j.core.io.SafetensorsReader;
 import org.rlhf4j.core.io.SafetensorsWriter;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.FlatTensors;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.optim.AdamW;
 
@@ -69,7 +69,7 @@ public final class TrainerCheckpoint {
 
   static void write(Path dir, SupervisedLoop.Plan plan, AdamW opt, SupervisedLoop.Task task, Position p) {
     String where = "cannot write " + plan.kind() + " checkpoint " + dir + " (the previous one is kept): ";
-    List<GptModel> models = plan.models();
+    List<CausalLm> models = plan.models();
     for (int i = 0; i < models.size(); i++) {
       checkFinite(where, "model " + i + " parameter", models.get(i).parameters());
       checkFinite(where, "model " + i + " optimiser first moment", opt.firstMoments(i));
@@ -151,7 +151,7 @@ public final class TrainerCheckpoint {
       throw new CheckpointException(stateFile + ": step " + step + ", epoch " + epoch + ", position " + position + " out of range");
     }
     task.loadModels(dir);
-    List<GptModel> models = plan.models();
+    List<CausalLm> models = plan.models();
     try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(OPTIMIZER))) {
       for (int i = 0; i < models.size(); i++) {
         FlatTensors m = opt.firstMoments(i);

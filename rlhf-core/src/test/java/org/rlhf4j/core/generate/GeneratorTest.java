@@ -17,11 +17,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.DecodeSession;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.TokenLogProbs;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 
 class GeneratorTest {
   private static final int V = 23;

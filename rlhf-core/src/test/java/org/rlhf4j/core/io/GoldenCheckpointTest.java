@@ -9,8 +9,8 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.gpt2.GptModel;
 
 /** Checkpoints written by earlier versions stay loadable and compute the same outputs. */
 class GoldenCheckpointTest {

@@ -18,11 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.Rlhf4j;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 
 class ModelCheckpointTest {

@@ -16,14 +16,14 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.rlhf4j.core.train.TrainingArguments;
 import org.rlhf4j.core.data.SftExample;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.testing.TestData;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.TrainingArguments;
 
 class SftTrainerTest {
   private static final ByteTokenizer TOK = ByteTokenizer.create();

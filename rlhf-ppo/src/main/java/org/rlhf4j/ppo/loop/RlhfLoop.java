@@ -22,7 +22,7 @@ import org.rlhf4j.core.io.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
@@ -59,7 +59,7 @@ public final class RlhfLoop implements AutoCloseable {
   private static final String STATE = "loop_state.json";
 
   private final RlhfLoopConfig config;
-  private final GptModel policy;
+  private final CausalLm policy;
   private final TransformerRewardModel rewardModel;
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
@@ -141,7 +141,7 @@ public final class RlhfLoop implements AutoCloseable {
       RewardTrainer rt = new RewardTrainer(config.reward());
       reward = Optional.of(rt.train(rewardModel, tokenizer, all, List.of(), listener));
       if (!heldOut.isEmpty()) {
-        int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().config().contextLength());
+        int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().contextLength());
         List<TokenizedRanking> t = rt.tokenize(heldOut, tokenizer, maxLength);
         held = Optional.of(RewardEvaluator.evaluate(rewardModel, t, tokenizer, config.reward().promptsPerBatch()));
       }
@@ -163,7 +163,7 @@ public final class RlhfLoop implements AutoCloseable {
   private List<Ranking> trainingRankings() {
     List<Ranking> out = new ArrayList<>();
     String source = store.file().getFileName().toString();
-    int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().config().contextLength());
+    int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().contextLength());
     int dropped = 0;
     for (StoredComparison c : store.records()) {
       int head = tokenizer.encodePrompt(c.prompt(), config.reward().addBos()).length + (config.reward().appendEos() ? 1 : 0);
@@ -272,7 +272,7 @@ public final class RlhfLoop implements AutoCloseable {
   }
 
   /** The policy being trained. */
-  public GptModel policy() {
+  public CausalLm policy() {
     return policy;
   }
 
@@ -294,8 +294,8 @@ public final class RlhfLoop implements AutoCloseable {
   /** Builds an {@link RlhfLoop}. */
   public static final class Builder {
     private final RlhfLoopConfig config;
-    private GptModel reference;
-    private GptModel policy;
+    private CausalLm reference;
+    private CausalLm policy;
     private TransformerRewardModel rewardModel;
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
@@ -310,13 +310,13 @@ public final class RlhfLoop implements AutoCloseable {
     }
 
     /** The frozen SFT model (KL reference). */
-    public Builder reference(GptModel m) {
+    public Builder reference(CausalLm m) {
       reference = m;
       return this;
     }
 
     /** The policy to improve (with a value head). */
-    public Builder policy(GptModel m) {
+    public Builder policy(CausalLm m) {
       policy = m;
       return this;
     }

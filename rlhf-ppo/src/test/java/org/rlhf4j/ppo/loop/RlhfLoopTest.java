@@ -13,9 +13,10 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
-import org.rlhf4j.core.model.GptConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.gpt2.GptConfig;
+import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.ppo.DigitTokenizer;
 import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.reward.RewardConfig;
@@ -111,7 +112,7 @@ class RlhfLoopTest {
         .build();
   }
 
-  private static double sevensPerResponse(GptModel policy) {
+  private static double sevensPerResponse(CausalLm policy) {
     List<int[]> enc = new ArrayList<>();
     for (String p : prompts(32, 77)) {
       int[] ids = TOK.encode(p);
@@ -159,7 +160,7 @@ class RlhfLoopTest {
       loop.runRound();
     }
     List<RoundReport> resumed;
-    GptModel finalPolicy;
+    CausalLm finalPolicy;
     try (ComparisonStore store = ComparisonStore.open(tmp.resolve("b.jsonl")); RlhfLoop loop = loop(sft(), store, tmp.resolve("ckptB"), List.of())) {
       assertEquals(2, loop.completedRounds());
       resumed = loop.run();

@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.io.Provenance;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.sft.SequenceBatch;
@@ -56,8 +56,8 @@ public final class DpoTrainer {
   public static final String PHASE = "dpo";
 
   private final DpoConfig config;
-  private final GptModel policy;
-  private final GptModel reference;
+  private final CausalLm policy;
+  private final CausalLm reference;
   private final Tokenizer tokenizer;
   private final TrainingListener listener;
   private final int maxLength;
@@ -68,7 +68,7 @@ public final class DpoTrainer {
     reference = b.reference;
     tokenizer = b.tokenizer;
     listener = b.listener;
-    maxLength = Math.min(config.maxLength(), Math.min(policy.config().contextLength(), reference.config().contextLength()));
+    maxLength = Math.min(config.maxLength(), Math.min(policy.contextLength(), reference.contextLength()));
   }
 
   /** A builder for a trainer with {@code config}. */
@@ -80,7 +80,7 @@ public final class DpoTrainer {
    * Trains {@code policy} in place on {@code rankings} against the frozen {@code reference} — the
    * entry point for a loop that collects rankings and replaces reward modelling + PPO by DPO.
    */
-  public static DpoResult trainOn(DpoConfig config, GptModel policy, GptModel reference, Tokenizer tokenizer, List<Ranking> rankings) {
+  public static DpoResult trainOn(DpoConfig config, CausalLm policy, CausalLm reference, Tokenizer tokenizer, List<Ranking> rankings) {
     return builder(config).policy(policy).reference(reference).tokenizer(tokenizer).build().train(rankings, List.of());
   }
 
@@ -90,7 +90,7 @@ public final class DpoTrainer {
   }
 
   /** The policy being trained. */
-  public GptModel policy() {
+  public CausalLm policy() {
     return policy;
   }
 
@@ -392,8 +392,8 @@ public final class DpoTrainer {
   /** Builds a {@link DpoTrainer}; policy, reference and tokenizer are required. */
   public static final class Builder {
     private final DpoConfig config;
-    private GptModel policy;
-    private GptModel reference;
+    private CausalLm policy;
+    private CausalLm reference;
     private Tokenizer tokenizer;
     private TrainingListener listener = Listeners.none();
 
@@ -402,13 +402,13 @@ public final class DpoTrainer {
     }
 
     /** The model to train (in place). */
-    public Builder policy(GptModel v) {
+    public Builder policy(CausalLm v) {
       policy = checkNotNull(v, "policy");
       return this;
     }
 
     /** The frozen reference (usually the SFT model the policy starts from); never modified. */
-    public Builder reference(GptModel v) {
+    public Builder reference(CausalLm v) {
       reference = checkNotNull(v, "reference");
       return this;
     }
@@ -432,15 +432,15 @@ public final class DpoTrainer {
       checkState(tokenizer != null, "tokenizer is not set");
       checkArgument(policy != reference, "policy and reference must be different models (copy the reference: reference.copy(options))");
       checkArgument(
-          policy.config().vocabSize() == reference.config().vocabSize(),
+          policy.vocabSize() == reference.vocabSize(),
           "policy vocabulary %s differs from the reference's %s",
-          policy.config().vocabSize(),
-          reference.config().vocabSize());
+          policy.vocabSize(),
+          reference.vocabSize());
       checkArgument(
-          tokenizer.vocabSize() <= policy.config().vocabSize(),
+          tokenizer.vocabSize() <= policy.vocabSize(),
           "the tokenizer's vocabulary (%s) is larger than the models' (%s)",
           tokenizer.vocabSize(),
-          policy.config().vocabSize());
+          policy.vocabSize());
       return new DpoTrainer(this);
     }
   }

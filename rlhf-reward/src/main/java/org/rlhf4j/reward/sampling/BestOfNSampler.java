@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
-import org.rlhf4j.core.model.GptModel;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.reward.RewardModel;
@@ -26,7 +26,7 @@ import org.rlhf4j.reward.RewardModel;
  * thread-safe (the model's buffers are shared).
  */
 public final class BestOfNSampler {
-  private final GptModel model;
+  private final CausalLm model;
   private final RewardModel rewardModel;
   private final Tokenizer tokenizer;
   private final SamplingConfig sampling;
@@ -88,7 +88,7 @@ public final class BestOfNSampler {
   }
 
   /** A builder for a sampler of {@code model}'s responses scored by {@code rewardModel}. */
-  public static Builder builder(GptModel model, RewardModel rewardModel, Tokenizer tokenizer) {
+  public static Builder builder(CausalLm model, RewardModel rewardModel, Tokenizer tokenizer) {
     return new Builder(model, rewardModel, tokenizer);
   }
 
@@ -168,14 +168,14 @@ public final class BestOfNSampler {
 
   /** Builds a {@link BestOfNSampler}. */
   public static final class Builder {
-    private final GptModel model;
+    private final CausalLm model;
     private final RewardModel rewardModel;
     private final Tokenizer tokenizer;
     private SamplingConfig sampling;
     private int batchSize = 32;
     private boolean addBos = true;
 
-    private Builder(GptModel model, RewardModel rewardModel, Tokenizer tokenizer) {
+    private Builder(CausalLm model, RewardModel rewardModel, Tokenizer tokenizer) {
       this.model = Preconditions.checkNotNull(model, "model");
       this.rewardModel = Preconditions.checkNotNull(rewardModel, "rewardModel");
       this.tokenizer = Preconditions.checkNotNull(tokenizer, "tokenizer");

@@ -1,4 +1,4 @@
-package org.rlhf4j.core.model;
+package org.rlhf4j.core.model.gpt2;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -7,6 +7,12 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.model.ForwardPass;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.OutputGradients;
+import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.TokenLogProbs;
 import org.rlhf4j.core.testing.GradientCheck;
 
 /**

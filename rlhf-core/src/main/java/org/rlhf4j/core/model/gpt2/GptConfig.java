@@ -1,12 +1,17 @@
-package org.rlhf4j.core.model;
+package org.rlhf4j.core.model.gpt2;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
 import com.google.common.base.MoreObjects;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.ParameterSpec.Init;
+import org.rlhf4j.core.model.ParameterSpec;
 
 /**
  * The shape of a GPT-2-architecture causal language model: token and learned position embeddings,
@@ -17,6 +22,24 @@ import org.rlhf4j.core.RlhfException;
  * <p>Immutable; build with {@link #builder()}, whose {@code build()} names the offending field.
  */
 public final class GptConfig {
+  /** The token embedding, {@code [V, d]} (also the tied LM head). */
+  public static final String WTE = "wte";
+
+  /** The learned position embedding, {@code [contextLength, d]}. */
+  public static final String WPE = "wpe";
+
+  /** The final LayerNorm's gain, {@code [d]}. */
+  public static final String LN_F_WEIGHT = "ln_f.weight";
+
+  /** The final LayerNorm's bias, {@code [d]}. */
+  public static final String LN_F_BIAS = "ln_f.bias";
+
+  /** The scalar head's weight, {@code [d]}. */
+  public static final String SCALAR_HEAD_WEIGHT = "scalar_head.weight";
+
+  /** The scalar head's bias, {@code [1]}. */
+  public static final String SCALAR_HEAD_BIAS = "scalar_head.bias";
+
   private final int vocabSize;
   private final int dModel;
   private final int heads;
@@ -99,7 +122,65 @@ public final class GptConfig {
 
   /** The number of parameters (the tied LM head counted once). */
   public long parameterCount() {
-    return ParameterLayout.of(this).totalSize();
+    return layout().totalSize();
+  }
+
+  /**
+   * GPT-2's parameter table, the one place its names, shapes, initialisation and weight decay are
+   * written. Names follow Hugging Face's GPT-2 ({@code wte}, {@code wpe}, {@code h.N.ln_1.weight},
+   * {@code h.N.attn.c_attn.weight} with Conv1D's {@code [in, out]} layout, ..., {@code ln_f.bias})
+   * plus {@code scalar_head.weight} and {@code scalar_head.bias}. Initialisation: N(0, 0.02) for
+   * embeddings and weight matrices, with the residual projections ({@code attn.c_proj}, {@code
+   * mlp.c_proj}) scaled by {@code 1/sqrt(2 * layers)}; zero biases; LayerNorm gains 1; the scalar
+   * head N(0, 1/sqrt(d + 1)) and bias 0 (as in the InstructGPT reward model). Embeddings and
+   * matrices (and the scalar head's weight) are weight-decayed.
+   */
+  public List<ParameterSpec> parameterTable() {
+    long d = dModel;
+    Init normal = Init.normal(0.02);
+    List<ParameterSpec> t = new ArrayList<>();
+    t.add(ParameterSpec.decayed(WTE, normal, vocabSize, d));
+    t.add(ParameterSpec.decayed(WPE, normal, contextLength, d));
+    for (int l = 0; l < layers; l++) {
+      t.addAll(blockTable(l));
+    }
+    t.add(ParameterSpec.plain(LN_F_WEIGHT, Init.ones(), d));
+    t.add(ParameterSpec.plain(LN_F_BIAS, Init.zeros(), d));
+    if (scalarHead) {
+      t.add(ParameterSpec.decayed(SCALAR_HEAD_WEIGHT, Init.normal(1.0 / Math.sqrt(d + 1.0)), d));
+      t.add(ParameterSpec.plain(SCALAR_HEAD_BIAS, Init.zeros(), 1));
+    }
+    return t;
+  }
+
+  /**
+   * Block {@code l}'s rows of the table, in the order of {@code Weights.Block}'s components (which
+   * reads them from here).
+   */
+  List<ParameterSpec> blockTable(int l) {
+    long d = dModel;
+    long f = mlpDim();
+    Init normal = Init.normal(0.02);
+    Init proj = Init.normal(0.02 / Math.sqrt(2.0 * layers));
+    String p = "h." + l + ".";
+    return List.of(
+        ParameterSpec.plain(p + "ln_1.weight", Init.ones(), d),
+        ParameterSpec.plain(p + "ln_1.bias", Init.zeros(), d),
+        ParameterSpec.decayed(p + "attn.c_attn.weight", normal, d, 3 * d),
+        ParameterSpec.plain(p + "attn.c_attn.bias", Init.zeros(), 3 * d),
+        ParameterSpec.decayed(p + "attn.c_proj.weight", proj, d, d),
+        ParameterSpec.plain(p + "attn.c_proj.bias", Init.zeros(), d),
+        ParameterSpec.plain(p + "ln_2.weight", Init.ones(), d),
+        ParameterSpec.plain(p + "ln_2.bias", Init.zeros(), d),
+        ParameterSpec.decayed(p + "mlp.c_fc.weight", normal, d, f),
+        ParameterSpec.plain(p + "mlp.c_fc.bias", Init.zeros(), f),
+        ParameterSpec.decayed(p + "mlp.c_proj.weight", proj, f, d),
+        ParameterSpec.plain(p + "mlp.c_proj.bias", Init.zeros(), d));
+  }
+
+  /** The flat-buffer layout of {@link #parameterTable()} (decayed tensors first). */
+  public ParameterLayout layout() {
+    return ParameterLayout.of(parameterTable());
   }
 
   /** The configuration as a JSON-friendly map (keys as in Hugging Face's GPT-2 {@code config.json}). */

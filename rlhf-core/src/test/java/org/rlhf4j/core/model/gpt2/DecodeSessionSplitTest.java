@@ -1,4 +1,4 @@
-package org.rlhf4j.core.model;
+package org.rlhf4j.core.model.gpt2;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,6 +7,9 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.rlhf4j.core.model.DecodeSession;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.TokenBatch;
 
 /**
  * KV-cached decoding with more threads than sequences (products split by columns, attention by

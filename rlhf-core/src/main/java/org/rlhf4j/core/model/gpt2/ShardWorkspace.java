@@ -1,4 +1,4 @@
-package org.rlhf4j.core.model;
+package org.rlhf4j.core.model.gpt2;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.tensor.Arena;
@@ -11,26 +11,6 @@ import org.rlhf4j.core.tensor.Tensor;
  * dh}.
  */
 final class ShardWorkspace implements AutoCloseable {
-  /** What the backward pass needs from one block's forward pass. */
-  static final class LayerActs {
-    Tensor ln1Hat; // [n, d]
-    Tensor ln1Rstd; // [n]
-    Tensor ln1Out; // [n, d]
-    Tensor q; // [b*H, T, dh]
-    Tensor k; // [b*H, T, dh]
-    Tensor v; // [b*H, T, dh]
-    Tensor att; // [b*H, T, T] probabilities
-    Tensor y; // [n, d] attention output, heads merged
-    Tensor mid; // [n, d] residual after attention
-    Tensor ln2Hat; // [n, d]
-    Tensor ln2Rstd; // [n]
-    Tensor ln2Out; // [n, d]
-    Tensor fcPre; // [n, F] pre-activation (bias included)
-    Tensor fcTanh; // [n, F] tanh saved by GELU
-    Tensor fcAct; // [n, F]
-    Tensor out; // [n, d] residual after the MLP (the next block's input)
-  }
-
   private final GptConfig config;
   private final Arena arena;
   int b;
@@ -42,7 +22,7 @@ final class ShardWorkspace implements AutoCloseable {
   int[] keyMask = new int[0];
 
   Tensor emb; // [n, d] block 0's input
-  LayerActs[] layers;
+  BlockActs[] layers; // what the backward pass needs from each block
   Tensor lnfHat; // [n, d]
   Tensor lnfRstd; // [n]
   Tensor hidden; // [n, d] final LayerNorm output
@@ -92,9 +72,9 @@ final class ShardWorkspace implements AutoCloseable {
     long dh = config.headDim();
     long v = config.vocabSize();
     emb = a.take(n, d);
-    layers = new LayerActs[config.layers()];
+    layers = new BlockActs[config.layers()];
     for (int l = 0; l < layers.length; l++) {
-      LayerActs x = new LayerActs();
+      BlockActs x = new BlockActs();
       x.ln1Hat = a.take(n, d);
       x.ln1Rstd = a.take(n);
       x.ln1Out = a.take(n, d);
@@ -132,11 +112,6 @@ final class ShardWorkspace implements AutoCloseable {
     dAtt = a.take(bh, t, t);
     dFc = a.take(n, f);
     dLogits = a.take(n, v);
-  }
-
-  /** The final block's output (the final LayerNorm's input). */
-  Tensor lastResidual() {
-    return layers[layers.length - 1].out;
   }
 
   @Override

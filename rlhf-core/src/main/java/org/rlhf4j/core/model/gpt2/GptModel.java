@@ -1,29 +1,41 @@
-package org.rlhf4j.core.model;
+package org.rlhf4j.core.model.gpt2;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.CausalLm;
+import org.rlhf4j.core.model.DecodeSession;
+import org.rlhf4j.core.model.FlatTensors;
+import org.rlhf4j.core.model.ForwardPass;
+import org.rlhf4j.core.model.Initializer;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.ParameterLayout;
+import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tensor.Parallel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A GPT-2-architecture causal language model with hand-written forward and backward passes over
- * ND4J (see {@link GptConfig}). Parameters live in one flat buffer ({@link #parameters()}), their
- * gradients in another ({@link #gradients()}); {@link ForwardPass#backward} adds to the gradients,
- * so losses and micro-batches accumulate until {@link #zeroGradients()}.
+ * A GPT-2-architecture {@link CausalLm} with hand-written forward and backward passes over ND4J (see
+ * {@link GptConfig}; its parameter table is {@link GptConfig#parameterTable()}). Parameters live in
+ * one flat buffer ({@link #parameters()}), their gradients in another ({@link #gradients()}); {@link
+ * ForwardPass#backward} adds to the gradients, so losses and micro-batches accumulate until {@link
+ * #zeroGradients()}.
  *
  * <p>A batch is split into {@code min(threads, B)} shards computed in parallel, each with its own
  * preallocated activations; the shards' parameter gradients are summed in a fixed order, so results
  * are deterministic for a given thread count. A model is not thread-safe: one pass at a time, and a
  * new {@link #forward} invalidates the previous pass. Close the model to free its native memory.
  */
-public final class GptModel implements AutoCloseable {
+public final class GptModel implements CausalLm {
+  /** The {@link #architecture()} name. */
+  public static final String ARCHITECTURE = "gpt2";
+
   private final GptConfig config;
   private final ModelOptions options;
   private final FlatTensors params;
@@ -79,8 +91,8 @@ public final class GptModel implements AutoCloseable {
 
   /** A model with GPT-2's random initialisation from {@code seed}. */
   public static GptModel randomInit(GptConfig config, long seed, ModelOptions options) {
-    FlatTensors p = FlatTensors.zeros(ParameterLayout.of(config), options.dataType());
-    Initializer.initialize(p, config, seed);
+    FlatTensors p = FlatTensors.zeros(config.layout(), options.dataType());
+    Initializer.initialize(p, seed);
     return new GptModel(config, options, p);
   }
 
@@ -88,10 +100,10 @@ public final class GptModel implements AutoCloseable {
    * A model whose parameters are all zero, to be filled by a loader through {@link #parameters()}.
    */
   public static GptModel uninitialized(GptConfig config, ModelOptions options) {
-    return new GptModel(config, options, FlatTensors.zeros(ParameterLayout.of(config), options.dataType()));
+    return new GptModel(config, options, FlatTensors.zeros(config.layout(), options.dataType()));
   }
 
-  /** A deep copy (parameters only; gradients start at zero) with the given options. */
+  @Override
   public GptModel copy(ModelOptions newOptions) {
     checkOpen();
     GptModel m = uninitialized(config, newOptions);
@@ -108,22 +120,20 @@ public final class GptModel implements AutoCloseable {
    * from {@code seed}), e.g. a reward model or critic initialised from a policy. An existing head is
    * re-initialised.
    */
+  @Override
   public GptModel withNewScalarHead(long seed) {
     checkOpen();
     GptConfig headed = config.toBuilder().scalarHead(true).build();
     GptModel m = uninitialized(headed, options);
+    ParameterLayout layout = m.params.layout();
     for (ParameterLayout.Entry e : params.layout().entries()) {
-      if (!e.name().startsWith("scalar_head.")) {
+      if (!isScalarHead(e.name())) {
         m.params.get(e.name()).array().assign(params.get(e.name()).array());
       }
     }
-    java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
-    org.nd4j.linalg.api.ndarray.INDArray w = m.params.get("scalar_head.weight").array();
-    double std = 1.0 / Math.sqrt(config.dModel() + 1.0);
-    for (long i = 0; i < w.length(); i++) {
-      w.putScalar(i, rng.nextGaussian() * std);
-    }
-    m.params.get("scalar_head.bias").array().assign(0);
+    SplittableRandom rng = new SplittableRandom(seed);
+    Initializer.fill(m.params, layout.spec(GptConfig.SCALAR_HEAD_WEIGHT), rng);
+    Initializer.fill(m.params, layout.spec(GptConfig.SCALAR_HEAD_BIAS), rng);
     return m;
   }
 
@@ -133,10 +143,15 @@ public final class GptModel implements AutoCloseable {
    * the returns themselves rather than the noise of a random head). An existing head is replaced.
    * Reward heads keep {@link #withNewScalarHead(long)}'s random initialisation.
    */
+  @Override
   public GptModel withNewValueHead() {
     GptModel m = withNewScalarHead(0);
-    m.params.get("scalar_head.weight").array().assign(0);
+    m.params.get(GptConfig.SCALAR_HEAD_WEIGHT).array().assign(0);
     return m;
+  }
+
+  private static boolean isScalarHead(String name) {
+    return name.equals(GptConfig.SCALAR_HEAD_WEIGHT) || name.equals(GptConfig.SCALAR_HEAD_BIAS);
   }
 
   /** The architecture. */
@@ -144,46 +159,71 @@ public final class GptModel implements AutoCloseable {
     return config;
   }
 
-  /** The element type and thread count. */
+  @Override
+  public String architecture() {
+    return ARCHITECTURE;
+  }
+
+  /** {@link GptConfig#toMap()}. */
+  @Override
+  public Map<String, Object> configMap() {
+    return config.toMap();
+  }
+
+  @Override
+  public int vocabSize() {
+    return config.vocabSize();
+  }
+
+  @Override
+  public int contextLength() {
+    return config.contextLength();
+  }
+
+  @Override
+  public int width() {
+    return config.dModel();
+  }
+
+  @Override
+  public boolean hasScalarHead() {
+    return config.scalarHead();
+  }
+
+  @Override
   public ModelOptions options() {
     return options;
   }
 
-  /** The element type. */
-  public DataType dataType() {
-    return options.dataType();
+  @Override
+  public long activationBytes(long batch, long length) {
+    return GptMemory.activationBytes(config, options.dataType(), batch, length);
   }
 
-  /** The parameters (named views of one flat buffer); writing them changes the model. */
+  @Override
+  public long decodeCacheBytes(long batch, long capacity) {
+    return GptMemory.decodeCacheBytes(config, options.dataType(), batch, capacity);
+  }
+
+  @Override
   public FlatTensors parameters() {
     checkOpen();
     return params;
   }
 
-  /** The accumulated gradients, laid out like {@link #parameters()}. */
+  @Override
   public FlatTensors gradients() {
     checkOpen();
     return grads;
   }
 
-  /** Sets all gradients to zero. */
+  @Override
   public void zeroGradients() {
     checkOpen();
     grads.zero();
   }
 
-  /** Runs the model on {@code [B, T]} token ids with an attention mask (any numeric types). */
-  public ForwardPass forward(INDArray ids, INDArray mask) {
-    return forward(TokenBatch.of(ids, mask));
-  }
-
-  /**
-   * Runs the transformer on {@code batch}; the returned pass computes the heads on demand and
-   * backpropagates. Invalidates any earlier pass of this model.
-   *
-   * @throws RlhfException if a token id is outside the vocabulary or the batch is longer than the
-   *     context
-   */
+  @Override
   public ForwardPass forward(TokenBatch batch) {
     checkOpen();
     validate(batch);
@@ -202,16 +242,13 @@ public final class GptModel implements AutoCloseable {
           batch.copyRows(bounds[s], bounds[s + 1], ws.ids, ws.keyMask, ws.positions);
           math.forward(ws, weights);
         });
-    return new ForwardPass(this, id, batch, bounds);
+    return new GptForwardPass(this, id, batch, bounds);
   }
 
-  /**
-   * A key/value-cached decoder for {@code batch} sequences of at most {@code capacity} positions
-   * (prompt plus new tokens), for sampling. The session reads this model's current parameters.
-   */
+  @Override
   public DecodeSession newDecodeSession(int batch, int capacity) {
     checkOpen();
-    return new DecodeSession(this, batch, capacity);
+    return new GptDecodeSession(this, batch, capacity);
   }
 
   private void validate(TokenBatch batch) {
@@ -255,7 +292,7 @@ public final class GptModel implements AutoCloseable {
     return bounds;
   }
 
-  // --- package-private access for ForwardPass and the decoder
+  // --- package-private access for GptForwardPass and GptDecodeSession
 
   void checkOpen() {
     if (closed) {
@@ -263,7 +300,7 @@ public final class GptModel implements AutoCloseable {
     }
   }
 
-  /** Whether {@link #close()} has been called. */
+  @Override
   public boolean isClosed() {
     return closed;
   }
@@ -294,7 +331,6 @@ public final class GptModel implements AutoCloseable {
     }
   }
 
-  /** Frees the model's native memory; using it afterwards is an {@link IllegalStateException}. */
   @Override
   public void close() {
     if (closed) {

@@ -1,4 +1,4 @@
-package org.rlhf4j.core.model;
+package org.rlhf4j.core.model.gpt2;
 
 import static org.rlhf4j.core.tensor.Blas.batchedMatmul;
 import static org.rlhf4j.core.tensor.Blas.gemm;
@@ -62,11 +62,11 @@ final class ShardMath {
 
   /**
    * Runs {@code body} over rows {@code [0, n)} of an element-wise kernel on {@code [n, width]}: at
-   * once, or in {@code ws.ways} contiguous row blocks on as many threads when the shard has spare
+   * once, or in {@code ways} contiguous row blocks on as many threads when the shard has spare
    * threads and the work is large enough.
    */
-  private static void overRows(ShardWorkspace ws, int n, int width, HeadRange body) {
-    int parts = (long) n * width >= MIN_ROW_SPLIT_ELEMENTS ? Math.min(ws.ways, n) : 1;
+  private static void overRows(int ways, int n, int width, HeadRange body) {
+    int parts = (long) n * width >= MIN_ROW_SPLIT_ELEMENTS ? Math.min(ways, n) : 1;
     if (parts <= 1) {
       body.run(0, n);
       return;
@@ -74,41 +74,72 @@ final class ShardMath {
     Parallel.forEach(parts, p -> body.run(n * p / parts, n * (p + 1) / parts));
   }
 
+  /**
+   * A block's attention over its key/value source: from the rows' projections {@code qkv [n, 3d]}
+   * (bias not yet added) to the heads' outputs, merged, in {@code y [n, d]}. The full pass attends
+   * over the batch's own keys; a decode step appends to and attends over its cache.
+   */
+  interface Attention {
+    void attend(int layer, Tensor qkv, Tensor qkvBias, Tensor y);
+  }
+
+  /**
+   * One pre-LayerNorm transformer block over {@code n} rows, the only definition of GPT-2's block
+   * (used by the full pass and the cached decode step): {@code mid = x + attn(LN1(x)) Wproj + bproj},
+   * {@code out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2}. Writes the activations to {@code a}
+   * ({@code a.out} is the block's output) and uses {@code qkv [n, 3d]} as scratch.
+   */
+  void block(int layer, Weights.Block p, Tensor x, BlockActs a, Tensor qkv, int n, int ways, Attention attention) {
+    int d = c.dModel();
+    int f = c.mlpDim();
+    // --- causal self-attention on LN1(x)
+    norm.layerNorm(x, p.ln1W(), p.ln1B(), a.ln1Out, a.ln1Hat, a.ln1Rstd, n, d, c.layerNormEps());
+    gemm(a.ln1Out, p.attnW(), qkv, false, false, ways); // [n, 3d]
+    attention.attend(layer, qkv, p.attnB(), a.y); // [n, d]
+    pw.copyAddBias(x, p.projB(), a.mid, n, d);
+    gemmAccumulate(a.y, p.projW(), a.mid, false, false, ways); // mid = x + y Wproj + bproj
+    // --- MLP on LN2(mid)
+    norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
+    gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ways); // [n, F]
+    overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcTanh.rows(r0, r1), a.fcAct.rows(r0, r1), r1 - r0, f));
+    pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
+    gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ways); // out = mid + gelu(.) Wfc2 + bfc2
+  }
+
+  /** {@code out [n, d] = wte[ids] + wpe[positions]}. */
+  void embed(int[] ids, int[] positions, Weights w, Tensor out, int n) {
+    norm.embed(ids, positions, w.wte, w.wpe, out, n, c.dModel());
+  }
+
+  /** The final LayerNorm, {@code x [n, d]} to {@code out}, saving what its backward needs. */
+  void finalNorm(Tensor x, Weights w, Tensor out, Tensor hat, Tensor rstd, int n) {
+    norm.layerNorm(x, w.lnfW, w.lnfB, out, hat, rstd, n, c.dModel(), c.layerNormEps());
+  }
+
   /** Runs the trunk: token ids in {@code ws.ids} to {@code ws.hidden} (final LayerNorm output). */
   void forward(ShardWorkspace ws, Weights w) {
     int b = ws.b;
     int t = ws.t;
     int n = b * t;
-    int d = c.dModel();
     int h = c.heads();
     int dh = c.headDim();
-    int f = c.mlpDim();
-    norm.embed(ws.ids, ws.positions, w.wte, w.wpe, ws.emb, n, d); // x = wte[ids] + wpe[pos]
-    Tensor x = ws.emb;
-    for (int l = 0; l < c.layers(); l++) {
-      Weights.Block p = w.blocks.get(l);
-      ShardWorkspace.LayerActs a = ws.layers[l];
-      // --- causal self-attention on LN1(x)
-      norm.layerNorm(x, p.ln1W(), p.ln1B(), a.ln1Out, a.ln1Hat, a.ln1Rstd, n, d, c.layerNormEps());
-      gemm(a.ln1Out, p.attnW(), ws.qkv, false, false, ws.ways); // [n, 3d]
-      attn.splitQkv(ws.qkv, p.attnB(), a.q, a.k, a.v, b, t, h, dh); // -> [b*H, T, dh] each
+    embed(ws.ids, ws.positions, w, ws.emb, n); // x = wte[ids] + wpe[pos]
+    Attention full = (layer, qkv, bias, y) -> { // over the batch's own keys, causally
+      BlockActs a = ws.layers[layer];
+      attn.splitQkv(qkv, bias, a.q, a.k, a.v, b, t, h, dh); // -> [b*H, T, dh] each
       overHeads(ws, (h0, h1) -> { // per head: scores [T, T] = q k^T, softmax, y [T, dh] = P v
         batchedMatmul(a.q.rows(h0, h1), a.k.rows(h0, h1), a.att.rows(h0, h1), false, true);
         attn.causalSoftmax(a.att.rows(h0, h1), ws.keyMask, b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale);
         batchedMatmul(a.att.rows(h0, h1), a.v.rows(h0, h1), ws.yh.rows(h0, h1), false, false);
       });
-      attn.mergeHeads(ws.yh, a.y, b, t, h, dh); // [n, d]
-      pw.copyAddBias(x, p.projB(), a.mid, n, d);
-      gemmAccumulate(a.y, p.projW(), a.mid, false, false, ws.ways); // mid = x + y Wproj + bproj
-      // --- MLP on LN2(mid)
-      norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
-      gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ws.ways); // [n, F]
-      overRows(ws, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcTanh.rows(r0, r1), a.fcAct.rows(r0, r1), r1 - r0, f));
-      pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
-      gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ws.ways); // out = mid + gelu(.) Wfc2 + bfc2
-      x = a.out;
+      attn.mergeHeads(ws.yh, y, b, t, h, dh); // [n, d]
+    };
+    Tensor x = ws.emb;
+    for (int l = 0; l < c.layers(); l++) {
+      block(l, w.blocks.get(l), x, ws.layers[l], ws.qkv, n, ws.ways, full);
+      x = ws.layers[l].out;
     }
-    norm.layerNorm(x, w.lnfW, w.lnfB, ws.hidden, ws.lnfHat, ws.lnfRstd, n, d, c.layerNormEps());
+    finalNorm(x, w, ws.hidden, ws.lnfHat, ws.lnfRstd, n);
   }
 
   /** {@code logits [n, V] = hidden wte^T} (the tied LM head). */
@@ -142,11 +173,10 @@ final class ShardMath {
   }
 
   /**
-   * Backpropagates to the parameters, adding to {@code g}. {@code dLogits} (in {@code ws.dLogits})
-   * and {@code dValues} may each be absent; {@code dHiddenExtra} (may be {@code null}) is a gradient
-   * of the final hidden states.
+   * Backpropagates to the parameters, adding to {@code g}. {@code dLogits} (in {@code ws.dLogits},
+   * when {@code hasDLogits}) and {@code dValues} (may be {@code null}) may each be absent.
    */
-  void backward(ShardWorkspace ws, Weights w, Weights g, boolean hasDLogits, Tensor dValues, Tensor dHiddenExtra) {
+  void backward(ShardWorkspace ws, Weights w, Weights g, boolean hasDLogits, Tensor dValues) {
     int b = ws.b;
     int t = ws.t;
     int n = b * t;
@@ -155,11 +185,7 @@ final class ShardMath {
     int dh = c.headDim();
     int f = c.mlpDim();
     // --- heads -> dHidden [n, d]
-    if (dHiddenExtra != null) {
-      ws.dHidden.array().assign(dHiddenExtra.array());
-    } else {
-      ws.dHidden.zero();
-    }
+    ws.dHidden.zero();
     if (hasDLogits) {
       gemmAccumulate(ws.dLogits, w.wte, ws.dHidden, false, false, ws.ways); // [n, V] x [V, d]
       gemmAccumulate(ws.dLogits, ws.hidden, g.wte, true, false, ws.ways); // dWte += dLogits^T hidden
@@ -173,12 +199,12 @@ final class ShardMath {
     for (int l = c.layers() - 1; l >= 0; l--) {
       Weights.Block p = w.blocks.get(l);
       Weights.Block gp = g.blocks.get(l);
-      ShardWorkspace.LayerActs a = ws.layers[l];
+      BlockActs a = ws.layers[l];
       // --- MLP: out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2 ; ws.dResid holds dL/dout
       pw.sumRows(ws.dResid, gp.fc2B(), n, d);
       gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false, ws.ways); // [F, n] x [n, d]
       gemm(ws.dResid, p.fc2W(), ws.dFc, false, true, ws.ways); // dAct [n, F]
-      overRows(ws, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), a.fcTanh.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre
+      overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), a.fcTanh.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre
       pw.sumRows(ws.dFc, gp.fcB(), n, f);
       gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, ws.ways); // [d, n] x [n, F]
       gemm(ws.dFc, p.fcW(), ws.dLn, false, true, ws.ways); // [n, d]

@@ -1,4 +1,4 @@
-package org.rlhf4j.core.model;
+package org.rlhf4j.core.model.gpt2;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -11,6 +11,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.ForwardPass;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.TokenBatch;
 
 class GptModelTest {
   private static final GptConfig C = GptConfig.builder().vocabSize(17).dModel(16).heads(2).layers(2).contextLength(10).build();
