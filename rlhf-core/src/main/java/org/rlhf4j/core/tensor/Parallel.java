@@ -30,6 +30,8 @@ public final class Parallel {
   private static final long BUSY_SPIN_NANOS = 10_000;
   /** How long a caller waits for shards running on workers (busy, then yielding), before it parks. */
   private static final long WAIT_SPIN_NANOS = 100_000;
+  /** The most workers the pool starts (more shards than that run on the threads at hand). */
+  private static final int MAX_WORKERS = 256;
   private static final Object GROW_LOCK = new Object();
   private static volatile Worker[] workers = new Worker[0];
 
@@ -149,12 +151,10 @@ public final class Parallel {
       return;
     }
     Job job = new Job(count, body);
-    Worker[] pool = pool(count - 1);
-    int helpers = 0;
-    for (int w = 0; w < pool.length && helpers < count - 1; w++) {
-      if (pool[w].offer(job)) {
-        helpers++;
-      }
+    int helpers = offer(job, pool(count - 1), 0);
+    if (helpers < count - 1) { // workers busy with other calls (nested splits): start more
+      Worker[] pool = pool(Math.min(MAX_WORKERS, workers.length + count - 1 - helpers));
+      helpers = offer(job, pool, helpers);
     }
     job.runShards();
     if (job.done.get() != count) {
@@ -170,6 +170,16 @@ public final class Parallel {
     if (failure != null) {
       throw new IllegalStateException("shard failed", failure);
     }
+  }
+
+  /** Offers {@code job} to idle workers until it has {@code count - 1} helpers; returns the number. */
+  private static int offer(Job job, Worker[] pool, int helpers) {
+    for (int w = 0; w < pool.length && helpers < job.count - 1; w++) {
+      if (pool[w].offer(job)) {
+        helpers++;
+      }
+    }
+    return helpers;
   }
 
   /** Waits for the shards that workers claimed: spins briefly, then parks until the last one is done. */
@@ -197,6 +207,7 @@ public final class Parallel {
 
   /** The workers, at least {@code n} of them (started on first need). */
   private static Worker[] pool(int n) {
+    n = Math.min(n, MAX_WORKERS);
     Worker[] w = workers;
     if (w.length >= n) {
       return w;

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link Parallel#forEach} runs every shard exactly once, for any count (more shards than workers
  * included), when calls nest (shards splitting their own work, as a shard of a batch splits its
- * products), from several callers at once, and when shards fail (the first failure is rethrown after
+ * products; nested splits get threads of their own), from several callers at once, and when shards fail (the first failure is rethrown after
  * all shards have finished, and the pool keeps working).
  */
 class ParallelTest {
@@ -50,6 +50,33 @@ class ParallelTest {
     }
     for (int i = 0; i < runs.length(); i++) {
       assertEquals(100, runs.get(i), "shard " + i);
+    }
+  }
+
+  @Test
+  void nestedSplitsRunConcurrentlyWhenTheWorkersAreBusy() {
+    // 2 x 50 shards that can only finish together: the two outer shards each split in 50, and
+    // every inner shard waits at one barrier, so all 100 must run at once (the pool starts more
+    // workers when its workers are busy with other calls; more than the other tests here need, so
+    // the pool cannot already be large enough). A broken pool fails at the timeout.
+    int inner = 50;
+    java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(2 * inner);
+    AtomicIntegerArray runs = new AtomicIntegerArray(2 * inner);
+    Parallel.forEach(
+        2,
+        i ->
+            Parallel.forEach(
+                inner,
+                j -> {
+                  try {
+                    barrier.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                  } catch (Exception e) {
+                    throw new IllegalStateException("shards did not run concurrently", e);
+                  }
+                  runs.incrementAndGet(i * inner + j);
+                }));
+    for (int i = 0; i < 2 * inner; i++) {
+      assertEquals(1, runs.get(i), "shard " + i);
     }
   }
 
