@@ -40,9 +40,10 @@ import org.rlhf4j.ppo.PpoTrainer;
  * layers, context 64, batch 16) and {@code medium} (d 256, 8 heads, 8 layers, context 128, batch 8)
  * shapes in tokens/s and as a fraction of the GEMM rate; KV-cached sampling in ms per token-step
  * (batch 16, 64 new tokens); one PPO iteration (16 prompts, 48 new tokens, 4 epochs) on {@code
- * small}; and the thread scaling at batch 1 (a training step of {@code small} and a decode step of
- * {@code small} and of {@code wide}: d 512, 8 heads, 8 layers, vocab 8192), 1 thread against all,
- * measured alternately. Warms up before timing; prints medians.
+ * small}; and the thread scaling at batch 1 (training steps of {@code small} and {@code medium} and
+ * decode steps of {@code small}, {@code medium} and {@code wide}: d 512, 8 heads, 8 layers, vocab
+ * 8192; a decode session's prefill untimed), 1 thread against all, measured alternately. Warms up
+ * before timing; prints medians.
  *
  * <p>Options: {@code --threads N} (default: all processors); {@code --only gemm,train,sample,ppo,scaling}
  * (a comma-separated subset); {@code --soak [STEPS]}: instead, a memory soak of STEPS (default 1000)
