@@ -3,6 +3,7 @@
 Used only to compare speeds on one machine (the build never runs it):
     apt-get install -y python3-torch libopenblas0-openmp
     /usr/bin/python3 tools/bench_torch.py 2     # threads; --no-scaling skips the batch-1 scaling runs
+    /usr/bin/python3 tools/bench_torch.py 2 --llama   # only the Llama shapes of rlhf4j's LlamaBenchmark
 """
 import torch, time, math, sys
 import torch.nn as nn
@@ -82,6 +83,73 @@ def bench_sample(m, B, V, new=64, prompt=8):
         ms = (time.perf_counter() - t0) / 2 / new * 1e3
         print(f"  kv-cached sampling B{B}: {ms:.2f} ms per token-step")
 
+class RMSNorm(nn.Module):
+    def __init__(s, d, eps=1e-5):
+        super().__init__(); s.w = nn.Parameter(torch.ones(d)); s.eps = eps
+    def forward(s, x):
+        return s.w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + s.eps))
+
+def rope(x, cos, sin):  # x [B, H, T, dh]; Hugging Face's rotate_half convention
+    h = x.size(-1) // 2
+    x1, x2 = x[..., :h], x[..., h:]
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+
+class LlamaBlock(nn.Module):
+    def __init__(s, d, f, h, kv):
+        super().__init__(); s.h, s.kv, s.dh = h, kv, d // h
+        s.n1 = RMSNorm(d); s.q = nn.Linear(d, d, bias=False); s.k = nn.Linear(d, kv * s.dh, bias=False)
+        s.v = nn.Linear(d, kv * s.dh, bias=False); s.o = nn.Linear(d, d, bias=False)
+        s.n2 = RMSNorm(d); s.g = nn.Linear(d, f, bias=False); s.u = nn.Linear(d, f, bias=False); s.dn = nn.Linear(f, d, bias=False)
+    def forward(s, x, cos, sin, cache=None):
+        B, T, C = x.shape
+        y = s.n1(x)
+        q = rope(s.q(y).view(B, T, s.h, s.dh).transpose(1, 2), cos, sin)
+        k = rope(s.k(y).view(B, T, s.kv, s.dh).transpose(1, 2), cos, sin)
+        v = s.v(y).view(B, T, s.kv, s.dh).transpose(1, 2)
+        if cache is not None:
+            if cache[0] is not None:
+                k = torch.cat([cache[0], k], 2); v = torch.cat([cache[1], v], 2)
+            cache[0], cache[1] = k, v
+        rep = s.h // s.kv
+        k = k.repeat_interleave(rep, 1); v = v.repeat_interleave(rep, 1)
+        y = attn(q, k, v, T > 1).transpose(1, 2).contiguous().view(B, T, C)
+        x = x + s.o(y)
+        y = s.n2(x)
+        return x + s.dn(F.silu(s.g(y)) * s.u(y))
+
+class Llama(nn.Module):
+    """rlhf4j's LlamaBenchmark shape: tied head, rotary positions (theta 1e4), grouped-query attention."""
+    def __init__(s, V, d, f, h, kv, L, ctx):
+        super().__init__()
+        s.emb = nn.Embedding(V, d); s.blocks = nn.ModuleList([LlamaBlock(d, f, h, kv) for _ in range(L)]); s.norm = RMSNorm(d)
+        dh = d // h
+        inv = 1.0 / (10000 ** (torch.arange(0, dh, 2).float() / dh))
+        ang = torch.arange(ctx).float()[:, None] * inv[None, :]
+        s.cos, s.sin = ang.cos(), ang.sin()
+    def forward(s, idx, caches=None, pos0=0):
+        B, T = idx.shape
+        cos, sin = s.cos[pos0:pos0 + T], s.sin[pos0:pos0 + T]
+        x = s.emb(idx)
+        for i, b in enumerate(s.blocks): x = b(x, cos, sin, None if caches is None else caches[i])
+        return s.norm(x) @ s.emb.weight.T
+
+def bench_llama():
+    V, T, B = 4096, 128, 8
+    m = Llama(V, 256, 688, 8, 2, 4, T)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+    x = torch.randint(0, V, (B, T + 1))
+    def step():
+        logits = m(x[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
+        opt.zero_grad(); loss.backward(); opt.step()
+    for _ in range(3): step()
+    ts = []
+    for _ in range(10):
+        t0 = time.perf_counter(); step(); ts.append((time.perf_counter() - t0) * 1e3)
+    ms = sorted(ts)[len(ts) // 2]
+    print(f"llama (d 256, GQA 8/2, 4 layers, V 4096): train {ms:.1f} ms/step (batch {B} x {T}), {B*T/ms*1e3:.0f} tokens/s")
+    bench_sample(m, 16, V)
+
 def blas_info():
     """The OpenBLAS this process loaded (config and kernels), if any, for the report."""
     import ctypes
@@ -138,6 +206,9 @@ def batch1_scaling(nt):
     torch.set_num_threads(nt)
 
 print("BLAS:", blas_info())
+if "--llama" in sys.argv:
+    bench_llama()
+    sys.exit(0)
 a = torch.randn(1024, 1024); b = torch.randn(1024, 1024)
 for _ in range(3): a @ b
 t0 = time.perf_counter()

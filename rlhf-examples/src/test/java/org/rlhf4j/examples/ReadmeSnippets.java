@@ -3,14 +3,23 @@ package org.rlhf4j.examples;
 import java.nio.file.Path;
 import java.util.List;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.data.ChatMessage;
 import org.rlhf4j.core.data.ChatTemplate;
 import org.rlhf4j.core.data.SftDatasets;
 import org.rlhf4j.core.data.SftExample;
+import org.rlhf4j.core.hf.HfLlama;
 import org.rlhf4j.core.hf.PretrainedModels;
+import org.rlhf4j.core.io.SafetensorsDtype;
+import org.rlhf4j.core.lora.LlamaLora;
+import org.rlhf4j.core.lora.LoraConfig;
+import org.rlhf4j.core.lora.LoraLayers;
+import org.rlhf4j.core.lora.LoraReference;
+import org.rlhf4j.core.lora.TargetModules;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.model.llama.LlamaModel;
 import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftTrainer;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
@@ -75,6 +84,31 @@ final class ReadmeSnippets {
     for (int i = 0; i < 100; i++) {
       PpoStats s = ppo.step();                  // s.completions(): prompt, response text, score, KL
     }
+  }
+
+  static void llama() {
+    // README: Llama, Qwen2 and Mistral
+    LlamaModel model = HfLlama.load(Path.of("smollm2-135m"), new ModelOptions(DataType.FLOAT, 8)).model();
+    // ... SFT, reward model, PPO or DPO with it, as with a GptModel ...
+    HfLlama.export(model, Path.of("smollm2-135m-ppo"), new HfLlama.ExportOptions(SafetensorsDtype.BF16, 2L << 30), 1, 2);
+  }
+
+  static void lora(SftConfig sftConfig, org.rlhf4j.core.sft.SftData data, PpoConfig ppoConfig, RewardModel rm, Tokenizer tokenizer,
+      List<String> prompts) throws Exception {
+    // README: LoRA adapters
+    LlamaModel model = HfLlama.load(Path.of("models/SmolLM2-135M"), ModelOptions.defaults()).model();
+    LoraLayers lora = LlamaLora.create(model, LoraConfig.builder().r(8).alpha(16)
+        .targetModules(TargetModules.allLinear()).build(), 42);     // or LlamaLora.load(model, adapterDir)
+    new SftTrainer(sftConfig).train(model, data);                     // updates the adapter only
+    lora.adapter().save(Path.of("sft-adapter"));                      // adapter_config.json + adapter_model.safetensors
+    LlamaLora.mergeAndUnload(model, lora);                            // the SFT model, for the next stage
+
+    LlamaModel policy = model.withNewValueHead();                     // a reward model: withNewScalarHead(seed)
+    LoraLayers ppoLora = LlamaLora.create(policy, LoraConfig.builder().r(8).alpha(16)
+        .targetModules(TargetModules.allLinear()).modulesToSave(List.of("scalar_head")).build(), 43);
+    PpoTrainer ppo = PpoTrainer.builder(ppoConfig).policy(policy)
+        .reference(LoraReference.of(policy, ppoLora.adapter()))       // the SFT model, no second copy
+        .rewardModel(rm).tokenizer(tokenizer).prompts(prompts).build();
   }
 
   static void labellingPage(List<LabelRequest> requests) throws Exception {

@@ -62,6 +62,9 @@ public final class PpoCheckpoint {
 
   /** {@link #save} from inside the trainer (its own thread holds it). */
   static void write(Path dir, PpoTrainer trainer, Tokenizer tokenizer) {
+    for (CausalLm m : models(trainer)) {
+      org.rlhf4j.core.train.TrainerCheckpoint.checkResumable("cannot write PPO checkpoint " + dir, m);
+    }
     checkFinite(dir, trainer);
     Provenance prov = Provenance.of(PpoTrainer.PHASE, trainer.config().seed(), trainer.config().toMap(), null);
     try {
@@ -130,6 +133,9 @@ public final class PpoCheckpoint {
     if (!sameJson(current, savedConfig)) {
       String drift = savedConfig instanceof Map<?, ?> m ? ConfigDrift.describe(stringKeys(m), current) : "not a JSON object: " + savedConfig;
       throw new CheckpointException(stateFile + ": field \"config\": the trainer's configuration differs from the checkpoint's: " + drift);
+    }
+    for (CausalLm m : models(trainer)) {
+      org.rlhf4j.core.train.TrainerCheckpoint.checkResumable("cannot resume PPO from " + dir, m);
     }
     ModelCheckpoint.loadInto(dir.resolve("policy"), trainer.policy());
     if (trainer.critic() != null) {

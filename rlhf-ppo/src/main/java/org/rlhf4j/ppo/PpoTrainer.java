@@ -751,11 +751,11 @@ public final class PpoTrainer implements AutoCloseable {
       owned.clear();
       try {
         if (policy == null) {
-          policy = org.rlhf4j.core.io.ModelCheckpoint.load(resumeDir.resolve("policy"), reference.options()).model();
+          policy = org.rlhf4j.core.io.ModelCheckpoint.loadAny(resumeDir.resolve("policy"), reference.options()).model();
           owned.add(policy);
         }
         if (critic == null && java.nio.file.Files.isDirectory(resumeDir.resolve("critic"))) {
-          critic = org.rlhf4j.core.io.ModelCheckpoint.load(resumeDir.resolve("critic"), reference.options()).model();
+          critic = org.rlhf4j.core.io.ModelCheckpoint.loadAny(resumeDir.resolve("critic"), reference.options()).model();
           owned.add(critic);
         }
         PpoTrainer t = buildNew();

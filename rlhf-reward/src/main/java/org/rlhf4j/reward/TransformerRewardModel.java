@@ -203,7 +203,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
 
   /** Loads a reward model saved by {@link #save}. */
   public static TransformerRewardModel load(Path dir, ModelOptions options) {
-    ModelCheckpoint.Loaded l = ModelCheckpoint.load(dir, options);
+    ModelCheckpoint.LoadedLm l = ModelCheckpoint.loadAny(dir, options);
     Object kind = l.extra().get("kind");
     if (kind != null && !KIND.equals(kind)) {
       l.model().close();

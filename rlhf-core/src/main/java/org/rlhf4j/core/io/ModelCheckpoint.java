@@ -16,6 +16,7 @@ import java.util.TreeSet;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.Rlhf4j;
 import org.rlhf4j.core.model.CausalLm;
+import org.rlhf4j.core.model.ModelFamily;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.model.gpt2.GptConfig;
@@ -118,27 +119,21 @@ public final class ModelCheckpoint {
     return ImmutableMap.copyOf(meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of());
   }
 
-  /** Reads the checkpoint in {@code dir} into a new model with {@code options}. */
+  /**
+   * Reads the GPT-2 checkpoint in {@code dir} into a new model with {@code options}; checkpoints of
+   * other architectures are read by {@link #loadAny}.
+   */
   public static Loaded load(Path dir, ModelOptions options) {
-    AtomicFiles.recoverInterruptedSave(dir);
+    Map<String, Object> meta = readMeta(dir);
     Path metaFile = dir.resolve(META);
-    if (!Files.isRegularFile(metaFile)) {
-      throw new CheckpointException(dir + ": not an rlhf4j checkpoint (no " + META + ")");
-    }
-    Map<String, Object> meta = readJson(metaFile);
-    Object version = meta.get("format_version");
-    if (!(version instanceof Integer) || (Integer) version < 1 || (Integer) version > FORMAT_VERSION) {
-      throw new CheckpointException(metaFile + ": field \"format_version\": unsupported value " + version + " (this library reads 1.." + FORMAT_VERSION + ")");
-    }
     String architecture = architecture(meta, metaFile);
     if (!architecture.equals(GptModel.ARCHITECTURE)) {
       throw new CheckpointException(
-          metaFile + ": field \"architecture\": " + architecture + " checkpoints are loaded into a model built by their own family"
-              + " (ModelCheckpoint.loadInto); load() builds GPT-2 models only");
+          metaFile + ": field \"architecture\": " + architecture + " checkpoints are read by ModelCheckpoint.loadAny (its"
+              + " family registered as a ModelFamily) or loadInto; load() builds GPT-2 models only");
     }
     GptConfig config = GptConfig.fromMap(mapField(meta, "model", metaFile), metaFile.toString());
     Provenance provenance = Provenance.fromMap(mapField(meta, "provenance", metaFile), metaFile.toString());
-    Map<String, Object> extra = meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of();
     GptModel model;
     try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(WEIGHTS))) {
       checkSizes(config, metaFile.toString(), r.names().size());
@@ -152,11 +147,73 @@ public final class ModelCheckpoint {
         throw e;
       }
     }
-    Optional<Tokenizer> tok = Optional.empty();
-    if (Files.exists(dir.resolve(Tokenizers.METADATA_FILE)) || Files.exists(dir.resolve(Tokenizers.HF_CONFIG_FILE))) {
-      tok = Optional.of(Tokenizers.load(dir));
+    return new Loaded(model, provenance, extra(meta, metaFile), tokenizer(dir), String.valueOf(meta.get("library_version")));
+  }
+
+  /** A loaded checkpoint of any architecture. */
+  public record LoadedLm(CausalLm model, Provenance provenance, ImmutableMap<String, Object> extra, Optional<Tokenizer> tokenizer, String libraryVersion) {}
+
+  /**
+   * Reads the checkpoint in {@code dir}, of any architecture, into a new model with {@code options}:
+   * GPT-2 (as {@link #load}), or a family registered as a {@link ModelFamily} under the checkpoint's
+   * {@code "architecture"}.
+   *
+   * @throws CheckpointException if no family of that name is registered, or the configuration or
+   *     the tensors do not fit
+   */
+  public static LoadedLm loadAny(Path dir, ModelOptions options) {
+    Map<String, Object> meta = readMeta(dir);
+    Path metaFile = dir.resolve(META);
+    String architecture = architecture(meta, metaFile);
+    if (architecture.equals(GptModel.ARCHITECTURE)) {
+      Loaded l = load(dir, options);
+      return new LoadedLm(l.model(), l.provenance(), l.extra(), l.tokenizer(), l.libraryVersion());
     }
-    return new Loaded(model, provenance, ImmutableMap.copyOf(extra), tok, String.valueOf(meta.get("library_version")));
+    ModelFamily family =
+        ModelFamily.find(architecture)
+            .orElseThrow(
+                () -> new CheckpointException(metaFile + ": field \"architecture\": no model family \"" + architecture
+                    + "\" is registered (META-INF/services/" + ModelFamily.class.getName() + ")"));
+    Provenance provenance = Provenance.fromMap(mapField(meta, "provenance", metaFile), metaFile.toString());
+    CausalLm model;
+    try {
+      model = family.uninitialized(mapField(meta, "model", metaFile), metaFile.toString(), options);
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(metaFile + ": field \"model\": " + e.getMessage(), e);
+    }
+    try {
+      readWeights(dir.resolve(WEIGHTS), model);
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+    return new LoadedLm(model, provenance, extra(meta, metaFile), tokenizer(dir), String.valueOf(meta.get("library_version")));
+  }
+
+  /** The metadata of the checkpoint in {@code dir} (after recovering an interrupted save), its version checked. */
+  private static Map<String, Object> readMeta(Path dir) {
+    AtomicFiles.recoverInterruptedSave(dir);
+    Path metaFile = dir.resolve(META);
+    if (!Files.isRegularFile(metaFile)) {
+      throw new CheckpointException(dir + ": not an rlhf4j checkpoint (no " + META + ")");
+    }
+    Map<String, Object> meta = readJson(metaFile);
+    Object version = meta.get("format_version");
+    if (!(version instanceof Integer) || (Integer) version < 1 || (Integer) version > FORMAT_VERSION) {
+      throw new CheckpointException(metaFile + ": field \"format_version\": unsupported value " + version + " (this library reads 1.." + FORMAT_VERSION + ")");
+    }
+    return meta;
+  }
+
+  private static ImmutableMap<String, Object> extra(Map<String, Object> meta, Path metaFile) {
+    return ImmutableMap.copyOf(meta.containsKey("extra") ? mapField(meta, "extra", metaFile) : Map.of());
+  }
+
+  private static Optional<Tokenizer> tokenizer(Path dir) {
+    if (Files.exists(dir.resolve(Tokenizers.METADATA_FILE)) || Files.exists(dir.resolve(Tokenizers.HF_CONFIG_FILE))) {
+      return Optional.of(Tokenizers.load(dir));
+    }
+    return Optional.empty();
   }
 
   /** Fills {@code model}'s parameters from a safetensors file with exactly its tensor names and shapes. */

@@ -67,9 +67,27 @@ public final class TrainerCheckpoint {
     return String.valueOf(state.get("kind"));
   }
 
+  /**
+   * Refuses a resumable checkpoint of a model whose optimiser group is not its whole parameter set
+   * (a LoRA adapter on a frozen base): the checkpoint would hold the base weights and not the
+   * adapter. Save the adapter with {@code LoraAdapter.save} instead.
+   *
+   * @throws CheckpointException naming {@code what}
+   */
+  public static void checkResumable(String what, CausalLm model) {
+    if (model.trainable().parameters() != model.parameters()) {
+      throw new CheckpointException(
+          what + ": resumable checkpoints of adapter (LoRA) training are not supported: the checkpoint would hold the"
+              + " frozen base, not the adapter; save the adapter with LoraAdapter.save instead");
+    }
+  }
+
   static void write(Path dir, SupervisedLoop.Plan plan, AdamW opt, SupervisedLoop.Task task, Position p) {
     String where = "cannot write " + plan.kind() + " checkpoint " + dir + " (the previous one is kept): ";
     List<CausalLm> models = plan.models();
+    for (CausalLm m : models) {
+      checkResumable("cannot write " + plan.kind() + " checkpoint " + dir, m);
+    }
     for (int i = 0; i < models.size(); i++) {
       checkFinite(where, "model " + i + " parameter", models.get(i).parameters());
       checkFinite(where, "model " + i + " optimiser first moment", opt.firstMoments(i));
@@ -150,8 +168,11 @@ public final class TrainerCheckpoint {
     if (step < 0 || epoch < 0 || position < 0 || position > examples) {
       throw new CheckpointException(stateFile + ": step " + step + ", epoch " + epoch + ", position " + position + " out of range");
     }
-    task.loadModels(dir);
     List<CausalLm> models = plan.models();
+    for (CausalLm m : models) {
+      checkResumable("cannot resume from " + dir, m);
+    }
+    task.loadModels(dir);
     try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(OPTIMIZER))) {
       for (int i = 0; i < models.size(); i++) {
         FlatTensors m = opt.firstMoments(i);

@@ -28,7 +28,7 @@ import org.rlhf4j.core.model.TokenLogProbs;
  * logits at a position are the row {@code emb[id]} of a {@code [V, V]} table, with an optional scalar
  * head {@code value = emb[id] . w + b}. Straightforward loops in double; not for real use.
  */
-final class BigramLm implements CausalLm {
+class BigramLm implements CausalLm {
   private final int vocab;
   private final int context;
   private final boolean head;

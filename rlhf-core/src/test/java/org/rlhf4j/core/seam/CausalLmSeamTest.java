@@ -107,8 +107,31 @@ class CausalLmSeamTest {
       CheckpointException mismatch = assertThrows(CheckpointException.class, () -> ModelCheckpoint.loadInto(dir, wider));
       assertTrue(mismatch.getMessage().contains("differs"), mismatch.getMessage());
       CheckpointException gpt = assertThrows(CheckpointException.class, () -> ModelCheckpoint.load(dir, DOUBLE));
-      assertTrue(gpt.getMessage().contains("bigram"), gpt.getMessage());
+      assertTrue(gpt.getMessage().contains("bigram") && gpt.getMessage().contains("loadAny"), gpt.getMessage());
+      ModelCheckpoint.LoadedLm any = ModelCheckpoint.loadAny(dir, DOUBLE); // found through META-INF/services
+      try (CausalLm back = any.model()) {
+        assertEquals("bigram", back.architecture());
+        assertTrue(back.hasScalarHead());
+        assertEquals("test", any.provenance().trainer());
+        assertArrayEquals(m.parameters().flat().array().toDoubleVector(), back.parameters().flat().array().toDoubleVector(), 0.0);
+      }
     }
+  }
+
+  @Test
+  void anUnregisteredArchitectureIsRefusedByName(@TempDir Path tmp) {
+    Path dir = tmp.resolve("unknown");
+    try (CausalLm m =
+        new BigramLm(3, 4, false, DOUBLE, 1) {
+          @Override
+          public String architecture() {
+            return "mamba-x";
+          }
+        }) {
+      ModelCheckpoint.save(dir, m, Provenance.of("test", 1, Map.of(), null), Map.of(), null);
+    }
+    CheckpointException e = assertThrows(CheckpointException.class, () -> ModelCheckpoint.loadAny(dir, DOUBLE));
+    assertTrue(e.getMessage().contains("mamba-x") && e.getMessage().contains("registered"), e.getMessage());
   }
 
   @Test

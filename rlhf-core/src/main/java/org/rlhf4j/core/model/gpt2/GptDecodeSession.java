@@ -210,14 +210,16 @@ final class GptDecodeSession implements DecodeSession {
         s -> {
           Shard sh = shards[s];
           System.arraycopy(tokens, bounds[s], sh.tokens, 0, sh.m);
-          stepShard(sh, pos);
+          stepShard(s, sh, pos);
           res.rows(bounds[s], bounds[s + 1]).array().assign(sh.logits.array());
         });
     length++;
     return logits;
   }
 
-  private void stepShard(Shard sh, int pos) {
+  private void stepShard(int shardIndex, Shard sh, int pos) {
+    org.rlhf4j.core.model.LinearAdapters ad =
+        model.adapters() != null && model.adapters().activeForDecode() ? model.adapters().forShard(shardIndex) : null;
     AttentionKernels attn = AttentionKernels.of(model.dataType());
     ShardMath math = model.math();
     Weights w = model.weights();
@@ -252,7 +254,7 @@ final class GptDecodeSession implements DecodeSession {
     Tensor x = sh.x;
     for (int l = 0; l < c.layers(); l++) {
       BlockActs a = sh.acts[l % 2];
-      math.block(l, w.blocks.get(l), x, a, sh.qkv, m, ways, cached);
+      math.block(l, w.blocks.get(l), x, a, sh.qkv, m, ways, cached, ad, false);
       x = a.out;
     }
     math.finalNorm(x, w, sh.lnOut, sh.lnHat, sh.lnRstd, m);

@@ -149,6 +149,9 @@ final class GptForwardPass implements ForwardPass {
               .backward(shard.ws, model.weights(), shard.gradWeights, hasDLogits, gv == null ? null : gv.rows(r0, r1).reshape((long) (r1 - r0) * t));
         });
     model.reduceShardGradients(shards());
+    if (model.adapters() != null) {
+      model.adapters().sumShardGradients(shards());
+    }
   }
 
   private Tensor tensorOrNull(INDArray a) {

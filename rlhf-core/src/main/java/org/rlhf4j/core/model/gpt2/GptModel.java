@@ -43,6 +43,7 @@ public final class GptModel implements CausalLm {
   private final Weights weights;
   private final Weights gradWeights;
   private final ShardMath math;
+  private org.rlhf4j.core.model.LinearAdapters adapters; // LoRA, or null
   private final List<Shard> shards = new ArrayList<>();
   private long passId;
   private boolean closed;
@@ -221,6 +222,38 @@ public final class GptModel implements CausalLm {
   public void zeroGradients() {
     checkOpen();
     grads.zero();
+    if (adapters != null) {
+      adapters.zeroGradients();
+    }
+  }
+
+  /**
+   * All parameters as one optimiser group; with adapters attached on a frozen base (LoRA), the
+   * adapters' tensors alone, so that every trainer trains just them.
+   */
+  @Override
+  public org.rlhf4j.core.model.Trainable trainable() {
+    checkOpen();
+    if (adapters != null && adapters.freezesBase()) {
+      return adapters.trainable(options.threads());
+    }
+    return new org.rlhf4j.core.model.Trainable(toString(), params, grads, options.threads());
+  }
+
+  /**
+   * Attaches adapters to this model's Conv1D layers (e.g. {@code LoraLayers} of a LoRA adapter,
+   * module names {@code transformer.h.N.attn.c_attn}, ...), or detaches them with {@code null}. An
+   * earlier pass becomes stale.
+   */
+  public void setAdapters(org.rlhf4j.core.model.LinearAdapters a) {
+    checkOpen();
+    this.adapters = a;
+    passId++;
+  }
+
+  /** The attached adapters, or null. */
+  public org.rlhf4j.core.model.LinearAdapters adapters() {
+    return adapters;
   }
 
   @Override
@@ -239,6 +272,7 @@ public final class GptModel implements CausalLm {
           ShardWorkspace ws = shards.get(s).ws;
           ws.ensure(bounds[s + 1] - bounds[s], t);
           ws.ways = intraShardWays(options.threads(), shardCount, s);
+          ws.adapters = adapters == null ? null : adapters.forShard(s);
           batch.copyRows(bounds[s], bounds[s + 1], ws.ids, ws.keyMask, ws.positions);
           math.forward(ws, weights);
         });

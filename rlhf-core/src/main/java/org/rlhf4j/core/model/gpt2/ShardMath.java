@@ -28,6 +28,11 @@ final class ShardMath {
   private final double attnScale;
 
   ShardMath(GptConfig config, DataType type) {
+    this.modules = new String[config.layers()][];
+    for (int l = 0; l < config.layers(); l++) {
+      String p = "transformer.h." + l + ".";
+      modules[l] = new String[] {p + "attn.c_attn", p + "attn.c_proj", p + "mlp.c_fc", p + "mlp.c_proj"};
+    }
     this.c = config;
     this.norm = NormKernels.of(type);
     this.attn = AttentionKernels.of(type);
@@ -79,6 +84,9 @@ final class ShardMath {
    * (bias not yet added) to the heads' outputs, merged, in {@code y [n, d]}. The full pass attends
    * over the batch's own keys; a decode step appends to and attends over its cache.
    */
+  /** Hugging Face module names of each block's Conv1D layers: c_attn, attn.c_proj, c_fc, mlp.c_proj. */
+  final String[][] modules;
+
   interface Attention {
     void attend(int layer, Tensor qkv, Tensor qkvBias, Tensor y);
   }
@@ -90,20 +98,45 @@ final class ShardMath {
    * ({@code a.out} is the block's output) and uses {@code qkv [n, 3d]} as scratch.
    */
   void block(int layer, Weights.Block p, Tensor x, BlockActs a, Tensor qkv, int n, int ways, Attention attention) {
+    block(layer, p, x, a, qkv, n, ways, attention, null, false);
+  }
+
+  /**
+   * {@link #block} with LoRA adapters ({@code ad}, may be null) added after each Conv1D product:
+   * keeping what their backward needs ({@code keep}, the full pass) or not (a decode step).
+   */
+  void block(int layer, Weights.Block p, Tensor x, BlockActs a, Tensor qkv, int n, int ways, Attention attention,
+      org.rlhf4j.core.model.LinearAdapters ad, boolean keep) {
+    String[] mod = modules[layer];
     int d = c.dModel();
     int f = c.mlpDim();
     // --- causal self-attention on LN1(x)
     norm.layerNorm(x, p.ln1W(), p.ln1B(), a.ln1Out, a.ln1Hat, a.ln1Rstd, n, d, c.layerNormEps());
     gemm(a.ln1Out, p.attnW(), qkv, false, false, ways); // [n, 3d]
+    adapt(ad, keep, mod[0], a.ln1Out, qkv, ways);
     attention.attend(layer, qkv, p.attnB(), a.y); // [n, d]
     pw.copyAddBias(x, p.projB(), a.mid, n, d);
     gemmAccumulate(a.y, p.projW(), a.mid, false, false, ways); // mid = x + y Wproj + bproj
+    adapt(ad, keep, mod[1], a.y, a.mid, ways);
     // --- MLP on LN2(mid)
     norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
     gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ways); // [n, F]
+    adapt(ad, keep, mod[2], a.ln2Out, a.fcPre, ways);
     overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcTanh.rows(r0, r1), a.fcAct.rows(r0, r1), r1 - r0, f));
     pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
     gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ways); // out = mid + gelu(.) Wfc2 + bfc2
+    adapt(ad, keep, mod[3], a.fcAct, a.out, ways);
+  }
+
+  private static void adapt(org.rlhf4j.core.model.LinearAdapters ad, boolean keep, String module, Tensor x, Tensor y, int ways) {
+    if (ad == null) {
+      return;
+    }
+    if (keep) {
+      ad.forward(module, x, y, ways);
+    } else {
+      ad.decodeForward(module, x, y, ways);
+    }
   }
 
   /** {@code out [n, d] = wte[ids] + wpe[positions]}. */
@@ -124,6 +157,8 @@ final class ShardMath {
     int h = c.heads();
     int dh = c.headDim();
     embed(ws.ids, ws.positions, w, ws.emb, n); // x = wte[ids] + wpe[pos]
+    org.rlhf4j.core.model.LinearAdapters ad = ws.adapters != null && ws.adapters.beginPass(n) ? ws.adapters : null;
+    ws.adapted = ad != null;
     Attention full = (layer, qkv, bias, y) -> { // over the batch's own keys, causally
       BlockActs a = ws.layers[layer];
       attn.splitQkv(qkv, bias, a.q, a.k, a.v, b, t, h, dh); // -> [b*H, T, dh] each
@@ -136,7 +171,7 @@ final class ShardMath {
     };
     Tensor x = ws.emb;
     for (int l = 0; l < c.layers(); l++) {
-      block(l, w.blocks.get(l), x, ws.layers[l], ws.qkv, n, ws.ways, full);
+      block(l, w.blocks.get(l), x, ws.layers[l], ws.qkv, n, ws.ways, full, ad, true);
       x = ws.layers[l].out;
     }
     finalNorm(x, w, ws.hidden, ws.lnfHat, ws.lnfRstd, n);
@@ -154,7 +189,9 @@ final class ShardMath {
 
   /** {@code values [n] = hidden . w_head + b_head}. */
   void values(ShardWorkspace ws, Weights w, Tensor values) {
-    pw.scalarHead(ws.hidden, w.headW, w.headB, values, ws.b * ws.t, c.dModel());
+    Tensor hw = ws.adapted ? ws.adapters.parameter("scalar_head.weight", w.headW) : w.headW;
+    Tensor hb = ws.adapted ? ws.adapters.parameter("scalar_head.bias", w.headB) : w.headB;
+    pw.scalarHead(ws.hidden, hw, hb, values, ws.b * ws.t, c.dModel());
   }
 
   /**
@@ -184,14 +221,23 @@ final class ShardMath {
     int h = c.heads();
     int dh = c.headDim();
     int f = c.mlpDim();
+    org.rlhf4j.core.model.LinearAdapters ad = ws.adapted ? ws.adapters : null;
+    boolean base = ad == null || !ad.freezesBase(); // adapters on a frozen base: no weight gradients
     // --- heads -> dHidden [n, d]
     ws.dHidden.zero();
     if (hasDLogits) {
       gemmAccumulate(ws.dLogits, w.wte, ws.dHidden, false, false, ws.ways); // [n, V] x [V, d]
-      gemmAccumulate(ws.dLogits, ws.hidden, g.wte, true, false, ws.ways); // dWte += dLogits^T hidden
+      if (base) {
+        gemmAccumulate(ws.dLogits, ws.hidden, g.wte, true, false, ws.ways); // dWte += dLogits^T hidden
+      }
     }
     if (dValues != null) {
-      pw.scalarHeadBackward(dValues, ws.hidden, w.headW, ws.dHidden, g.headW, g.headB, n, d);
+      if (ad != null) {
+        pw.scalarHeadBackward(dValues, ws.hidden, ad.parameter("scalar_head.weight", w.headW), ws.dHidden,
+            ad.parameterGradient("scalar_head.weight", g.headW), ad.parameterGradient("scalar_head.bias", g.headB), n, d);
+      } else {
+        pw.scalarHeadBackward(dValues, ws.hidden, w.headW, ws.dHidden, g.headW, g.headB, n, d);
+      }
     }
     // --- final LayerNorm
     ws.dResid.zero();
@@ -200,19 +246,35 @@ final class ShardMath {
       Weights.Block p = w.blocks.get(l);
       Weights.Block gp = g.blocks.get(l);
       BlockActs a = ws.layers[l];
+      String[] mod = modules[l];
       // --- MLP: out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2 ; ws.dResid holds dL/dout
-      pw.sumRows(ws.dResid, gp.fc2B(), n, d);
-      gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false, ws.ways); // [F, n] x [n, d]
+      if (base) {
+        pw.sumRows(ws.dResid, gp.fc2B(), n, d);
+        gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false, ws.ways); // [F, n] x [n, d]
+      }
       gemm(ws.dResid, p.fc2W(), ws.dFc, false, true, ws.ways); // dAct [n, F]
+      if (ad != null) {
+        ad.backward(mod[3], a.fcAct, ws.dResid, ws.dFc, ws.ways);
+      }
       overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), a.fcTanh.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre
-      pw.sumRows(ws.dFc, gp.fcB(), n, f);
-      gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, ws.ways); // [d, n] x [n, F]
+      if (base) {
+        pw.sumRows(ws.dFc, gp.fcB(), n, f);
+        gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, ws.ways); // [d, n] x [n, F]
+      }
       gemm(ws.dFc, p.fcW(), ws.dLn, false, true, ws.ways); // [n, d]
+      if (ad != null) {
+        ad.backward(mod[2], a.ln2Out, ws.dFc, ws.dLn, ws.ways);
+      }
       norm.layerNormBackward(ws.dLn, a.ln2Hat, a.ln2Rstd, p.ln2W(), ws.dResid, gp.ln2W(), gp.ln2B(), n, d);
       // --- attention: mid = x + merge(softmax(q k^T / sqrt(dh)) v) Wproj + bproj ; dResid = dL/dmid
-      pw.sumRows(ws.dResid, gp.projB(), n, d);
-      gemmAccumulate(a.y, ws.dResid, gp.projW(), true, false, ws.ways);
+      if (base) {
+        pw.sumRows(ws.dResid, gp.projB(), n, d);
+        gemmAccumulate(a.y, ws.dResid, gp.projW(), true, false, ws.ways);
+      }
       gemm(ws.dResid, p.projW(), ws.dY, false, true, ws.ways); // [n, d]
+      if (ad != null) {
+        ad.backward(mod[1], a.y, ws.dResid, ws.dY, ws.ways);
+      }
       attn.splitHeads(ws.dY, ws.dyh, b, t, h, dh); // [b*H, T, dh]
       overHeads(ws, (h0, h1) -> {
         batchedMatmul(ws.dyh.rows(h0, h1), a.v.rows(h0, h1), ws.dAtt.rows(h0, h1), false, true); // dP = dY V^T [b*H, T, T]
@@ -222,10 +284,17 @@ final class ShardMath {
         batchedMatmul(ws.dAtt.rows(h0, h1), a.q.rows(h0, h1), ws.dk.rows(h0, h1), true, false); // dK = dS^T Q
       });
       attn.mergeQkvGrad(ws.dq, ws.dk, ws.dv, ws.dQkv, gp.attnB(), b, t, h, dh);
-      gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false, ws.ways); // [d, n] x [n, 3d]
+      if (base) {
+        gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false, ws.ways); // [d, n] x [n, 3d]
+      }
       gemm(ws.dQkv, p.attnW(), ws.dLn, false, true, ws.ways); // [n, d]
+      if (ad != null) {
+        ad.backward(mod[0], a.ln1Out, ws.dQkv, ws.dLn, ws.ways);
+      }
       norm.layerNormBackward(ws.dLn, a.ln1Hat, a.ln1Rstd, p.ln1W(), ws.dResid, gp.ln1W(), gp.ln1B(), n, d);
     }
-    norm.embedBackward(ws.ids, ws.positions, ws.dResid, g.wte, g.wpe, n, d);
+    if (base) {
+      norm.embedBackward(ws.ids, ws.positions, ws.dResid, g.wte, g.wpe, n, d);
+    }
   }
 }

@@ -17,6 +17,10 @@ final class ShardWorkspace implements AutoCloseable {
   int t;
   /** Threads this shard may use inside its matrix products and attention (1 unless threads > batch rows). */
   int ways = 1;
+  /** This shard's view of the model's adapters (LoRA), or null. */
+  org.rlhf4j.core.model.LinearAdapters adapters;
+  /** Whether the current pass ran with adapters. */
+  boolean adapted;
   int[] ids = new int[0];
   int[] positions = new int[0];
   int[] keyMask = new int[0];

@@ -1,0 +1,121 @@
+package org.rlhf4j.examples;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.generate.Generator;
+import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.model.ForwardPass;
+import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.OutputGradients;
+import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.model.llama.LlamaConfig;
+import org.rlhf4j.core.model.llama.LlamaModel;
+import org.rlhf4j.core.optim.AdamW;
+import org.rlhf4j.core.optim.AdamWConfig;
+import org.rlhf4j.core.sft.SftLoss;
+import org.rlhf4j.core.tensor.CpuBackend;
+
+/**
+ * Speed of the hand-written Llama-family model on this machine (not a test): a training step
+ * (forward, backward, AdamW) and KV-cached sampling of a Llama-shaped model — SmolLM2's proportions
+ * scaled down: vocabulary 4096, d 256, SwiGLU width 688, 8 query heads of 32 sharing 2 key/value heads
+ * (grouped-query attention), 4 layers, context 128, tied head, rotary positions. {@code
+ * tools/bench_torch.py --llama} runs the same shapes in PyTorch. Warms up before timing; prints
+ * medians. Options: {@code --threads N} (default: all processors).
+ */
+public final class LlamaBenchmark {
+  private LlamaBenchmark() {}
+
+  /** The benchmarked shape. */
+  public static LlamaConfig shape() {
+    return LlamaConfig.builder()
+        .vocabSize(4096)
+        .hiddenSize(256)
+        .intermediateSize(688)
+        .layers(4)
+        .heads(8)
+        .kvHeads(2)
+        .contextLength(128)
+        .tiedEmbeddings(true)
+        .build();
+  }
+
+  /** Runs the program from the command line. */
+  public static void main(String[] args) {
+    CpuBackend.configure();
+    int threads = Runtime.getRuntime().availableProcessors();
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--threads")) {
+        threads = Integer.parseInt(args[++i]);
+      } else {
+        throw new IllegalArgumentException("unknown option " + args[i] + " (known: --threads N)");
+      }
+    }
+    Nd4j.getEnvironment().setMaxMasterThreads(1);
+    System.out.println("CPU:    " + CpuBackend.cpuDescription() + "; rlhf4j threads " + threads);
+    for (Benchmark.Figure f : run(threads)) {
+      System.out.printf(Locale.ROOT, "%-62s %12.2f %s%n", f.name(), f.value(), f.unit());
+    }
+  }
+
+  /** The training step (batch 8 x 128) and sampling (batch 16, 64 new tokens) figures. */
+  public static List<Benchmark.Figure> run(int threads) {
+    List<Benchmark.Figure> out = new ArrayList<>();
+    LlamaConfig c = shape();
+    int batch = 8;
+    int t = c.contextLength();
+    try (LlamaModel m = LlamaModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, threads));
+        AdamW opt = new AdamW(AdamWConfig.builder().learningRate(1e-4).build(), m)) {
+      Random r = new Random(0);
+      int[][] rows = new int[batch][t];
+      for (int[] row : rows) {
+        Arrays.setAll(row, i -> r.nextInt(c.vocabSize()));
+      }
+      TokenBatch tokens = TokenBatch.unpadded(rows);
+      INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
+      double[] times = new double[10];
+      for (int s = -3; s < times.length; s++) {
+        long t0 = System.nanoTime();
+        m.zeroGradients();
+        ForwardPass p = m.forward(tokens);
+        SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
+        p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
+        opt.step(loss.loss());
+        if (s >= 0) {
+          times[s] = (System.nanoTime() - t0) / 1e9;
+        }
+      }
+      double sec = median(times);
+      String name = "llama (d 256, GQA 8/2, 4 layers, V 4096)";
+      out.add(new Benchmark.Figure(name + ": training step, batch " + batch + " x " + t, sec * 1e3, "ms"));
+      out.add(new Benchmark.Figure(name + ": training throughput", batch * t / sec, "tokens/s"));
+      List<int[]> prompts = new ArrayList<>();
+      for (int i = 0; i < 16; i++) {
+        prompts.add(new int[] {1, 2 + i, 3, 4, 5, 6, 7, 8});
+      }
+      SamplingConfig cfg = SamplingConfig.builder().maxNewTokens(64).build();
+      double[] st = new double[5];
+      for (int rep = -2; rep < st.length; rep++) {
+        long t0 = System.nanoTime();
+        Generator.generate(m, prompts, cfg, rep, 0);
+        if (rep >= 0) {
+          st[rep] = (System.nanoTime() - t0) / 1e6 / 64;
+        }
+      }
+      out.add(new Benchmark.Figure(name + ": KV-cached sampling, batch 16, 64 new tokens", median(st), "ms/token-step"));
+    }
+    return out;
+  }
+
+  private static double median(double[] xs) {
+    double[] s = xs.clone();
+    Arrays.sort(s);
+    return s[s.length / 2];
+  }
+}
