@@ -153,8 +153,7 @@ public final class Parallel {
     Job job = new Job(count, body);
     int helpers = offer(job, pool(count - 1), 0);
     if (helpers < count - 1) { // workers busy with other calls (nested splits): start more
-      Worker[] pool = pool(Math.min(MAX_WORKERS, workers.length + count - 1 - helpers));
-      helpers = offer(job, pool, helpers);
+      startWorkersFor(job, count - 1 - helpers);
     }
     job.runShards();
     if (job.done.get() != count) {
@@ -184,6 +183,7 @@ public final class Parallel {
 
   /** Waits for the shards that workers claimed: spins briefly, then parks until the last one is done. */
   private static void awaitDone(Job job) {
+    boolean interrupted = false;
     long start = System.nanoTime();
     int spins = 0;
     while (job.done.get() != job.count) {
@@ -201,7 +201,33 @@ public final class Parallel {
       job.callerParked = true;
       if (job.done.get() != job.count) {
         LockSupport.parkNanos(job, 1_000_000);
+        // An interrupt would make every park return at once: note it, and restore it when done.
+        interrupted |= Thread.interrupted();
       }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Starts up to {@code n} more workers (within {@link #MAX_WORKERS}), each handed {@code job} before
+   * any other caller can see it, so that concurrent callers cannot take them from each other.
+   */
+  private static void startWorkersFor(Job job, int n) {
+    synchronized (GROW_LOCK) {
+      Worker[] w = workers;
+      int k = Math.min(n, MAX_WORKERS - w.length);
+      if (k <= 0) {
+        return;
+      }
+      Worker[] grown = java.util.Arrays.copyOf(w, w.length + k);
+      for (int i = w.length; i < grown.length; i++) {
+        grown[i] = new Worker(i + 1);
+        grown[i].offer(job);
+        grown[i].thread.start();
+      }
+      workers = grown;
     }
   }
 

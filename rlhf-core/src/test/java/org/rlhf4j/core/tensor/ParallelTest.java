@@ -3,6 +3,7 @@ package org.rlhf4j.core.tensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
@@ -10,8 +11,9 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link Parallel#forEach} runs every shard exactly once, for any count (more shards than workers
  * included), when calls nest (shards splitting their own work, as a shard of a batch splits its
- * products; nested splits get threads of their own), from several callers at once, and when shards fail (the first failure is rethrown after
- * all shards have finished, and the pool keeps working).
+ * products; nested splits get threads of their own), from several callers at once, from an
+ * interrupted caller (which keeps its interrupt), and when shards fail (the first failure is
+ * rethrown after all shards have finished, and the pool keeps working).
  */
 class ParallelTest {
 
@@ -76,6 +78,28 @@ class ParallelTest {
                   runs.incrementAndGet(i * inner + j);
                 }));
     for (int i = 0; i < 2 * inner; i++) {
+      assertEquals(1, runs.get(i), "shard " + i);
+    }
+  }
+
+  @Test
+  void anInterruptedCallerWaitsForAllShardsAndKeepsItsInterrupt() {
+    AtomicIntegerArray runs = new AtomicIntegerArray(4);
+    Thread.currentThread().interrupt();
+    try {
+      Parallel.forEach(
+          4,
+          i -> {
+            long x = 0;
+            for (int k = 0; k < 2_000_000; k++) { // some work, so that workers are still busy
+              x += k ^ i;
+            }
+            runs.addAndGet(i, x == 42 ? 2 : 1);
+          });
+    } finally {
+      assertTrue(Thread.interrupted(), "the interrupt is kept");
+    }
+    for (int i = 0; i < 4; i++) {
       assertEquals(1, runs.get(i), "shard " + i);
     }
   }
