@@ -57,7 +57,7 @@ class ReadmeSnippetsTest {
   void everyJavaSnippetOfTheReadmeIsCompiled() throws IOException {
     List<String> source = read("rlhf-examples/src/test/java/org/rlhf4j/examples/ReadmeSnippets.java");
     List<List<String>> java = blocks(read("README.md"), "java");
-    assertEquals(8, java.size(), "README's Java snippets (add new ones to ReadmeSnippets.java and raise this count)");
+    assertEquals(9, java.size(), "README's Java snippets (add new ones to ReadmeSnippets.java and raise this count)");
     for (List<String> block : java) {
       assertTrue(containsVerbatim(source, block), "README snippet not in ReadmeSnippets.java (update one or the other):\n"
           + String.join("\n", block));
