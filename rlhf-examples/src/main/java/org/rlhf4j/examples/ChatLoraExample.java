@@ -159,7 +159,7 @@ public final class ChatLoraExample {
    * @param mergedDir the merged model as a Hugging Face folder
    * @param sftLossBefore the SFT loss (assistant tokens) before training
    * @param sftLossAfter ... and after
-   * @param dpo the DPO run (its {@code finalEval}: preference accuracy on the pairs)
+   * @param dpo the DPO run (its {@code finalEval}: preference accuracy on the held-out last quarter of the pairs)
    * @param prompt the chat-rendered prompt of the question ({@code add_generation_prompt})
    * @param promptIds its token ids
    * @param reply the generated reply (special tokens skipped)
@@ -238,6 +238,8 @@ public final class ChatLoraExample {
         pairs.add(Ranking.pairwise(r.source(), r.line(), r.prompt(), r.responses().get(r.order().get(0)) + endOfTurn,
             r.responses().get(r.order().get(1)) + endOfTurn));
       }
+      checkArgument(pairs.size() >= 2, "%s: DPO needs at least 2 preference pairs, got %s", dpoFile, pairs.size());
+      int train = pairs.size() - Math.max(1, pairs.size() / 4); // the last quarter is held out
       DpoResult dpo = DpoTrainer.builder(
               DpoConfig.builder().beta(0.1).learningRate(o.learningRate()).epochs(o.dpoEpochs()).promptsPerBatch(o.batchSize())
                   .maxLength(o.maxLength()).addBos(false).appendEos(false).seed(o.seed()).build())
@@ -245,7 +247,7 @@ public final class ChatLoraExample {
           .reference(LoraReference.of(model, adapter))
           .tokenizer(tok)
           .build()
-          .train(pairs, pairs);
+          .train(pairs.subList(0, train), pairs.subList(train, pairs.size()));
 
       // --- save: the PEFT adapter, and the merged model as a Hugging Face folder
       Path adapterDir = o.out().resolve("adapter");
@@ -395,7 +397,7 @@ public final class ChatLoraExample {
     Options o = new Options(model, out, template, lora.build(), sftSteps, dpoEpochs, lr, batch, maxLength, threads, seed, sftData,
         dpoData, question);
     try (Result r = run(o)) {
-      System.out.printf("SFT loss (assistant tokens) %.3f -> %.3f; DPO preference accuracy %.2f%n", r.sftLossBefore(), r.sftLossAfter(),
+      System.out.printf("SFT loss (assistant tokens) %.3f -> %.3f; DPO held-out preference accuracy %.2f%n", r.sftLossBefore(), r.sftLossAfter(),
           r.dpo().finalEval().orElseThrow().accuracy());
       System.out.println("adapter (PEFT):       " + r.adapterDir());
       System.out.println("merged model (HF):    " + r.mergedDir());

@@ -96,7 +96,7 @@ class ChatLoraExampleTest {
       // training did something: SFT fitted the assistant turns, DPO prefers the chosen answers
       assertTrue(r.sftLossAfter() < r.sftLossBefore() - 1.0, "SFT loss " + r.sftLossBefore() + " -> " + r.sftLossAfter());
       double accuracy = r.dpo().finalEval().orElseThrow().accuracy();
-      assertTrue(accuracy >= 0.9, "DPO preference accuracy " + accuracy);
+      assertTrue(accuracy >= 0.9, "DPO held-out preference accuracy " + accuracy);
 
       // the prompt is the chat template's rendering with add_generation_prompt, encoded as is
       List<ChatMessage> question = List.of(ChatMessage.user("What is 3 plus 4?"));
