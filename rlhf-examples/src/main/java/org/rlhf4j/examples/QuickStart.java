@@ -42,6 +42,7 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.ProgressBarListener;
 import org.rlhf4j.core.train.TrainingListener;
+import org.rlhf4j.ppo.KlController;
 import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.ppo.PpoStats;
 import org.rlhf4j.ppo.PpoTrainer;
@@ -277,8 +278,13 @@ public final class QuickStart {
       //    proxy and gold scores of fixed held-out prompts are measured, and the best policy by gold kept.
       int ppoSteps = knob("ppoSteps", p.ppoSteps);
       int batch = knob("ppoBatch", p.ppoBatch);
+      // Adaptive beta towards TARGET_KL that never falls below its initial value: early on the KL is
+      // low because the policy has not moved yet, not because beta is too high, and an unbounded
+      // controller winds beta down (0.1 -> 0.023 in 30 steps) so that the KL then overshoots the target.
+      double targetKl = knobD("targetKl", TARGET_KL);
+      double klCoef = knobD("klCoef", INIT_KL_COEF);
       PpoConfig.Builder pb = PpoConfig.builder().learningRate(knobD("ppoLr", 1e-4)).rolloutBatchSize(batch).miniBatchSize(knob("ppoMiniBatch", p.ppoMiniBatch)).ppoEpochs(knob("ppoEpochs", 4))
-          .maxNewTokens(maxNew).temperature(temperature).klCoef(knobD("klCoef", 0.1)).adaptiveKl(knobD("targetKl", TARGET_KL), knobD("klHorizon", 4.0) * batch)
+          .maxNewTokens(maxNew).temperature(temperature).klCoef(klCoef).minKlCoef(knobD("minKlCoef", klCoef)).adaptiveKl(targetKl, knobD("klHorizon", 4.0) * batch)
           .missingEosPenalty(knobD("missingEosPenalty", 1.0)).whitenRewards(knob("whitenRewards", 0) != 0).seed(o.seed());
       PpoConfig ppoCfg = pb.build();
       PromptPool pool = PromptPool.fitting(data.ppoPrompts, tok, ppoCfg, context); // openings too long for the context are left out
@@ -401,6 +407,12 @@ public final class QuickStart {
 
   /** The adaptive KL controller's default target (nats). */
   static final double TARGET_KL = 6.0;
+
+  /**
+   * The initial KL coefficient beta, also the controller's floor (anti-windup, see {@link
+   * KlController}).
+   */
+  static final double INIT_KL_COEF = 0.1;
 
   /**
    * The sampling temperature of every policy here (SFT samples, best-of-n, PPO rollouts and its

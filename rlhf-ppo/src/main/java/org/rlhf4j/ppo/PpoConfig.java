@@ -29,6 +29,7 @@ public final class PpoConfig {
   private final boolean adaptiveKl;
   private final double targetKl;
   private final double klHorizon;
+  private final double minKlCoef;
   private final KlEstimator klEstimator;
   private final double earlyStopTargetKl;
   private final double ratioThreshold;
@@ -74,6 +75,7 @@ public final class PpoConfig {
     adaptiveKl = b.adaptiveKl;
     targetKl = b.targetKl;
     klHorizon = b.klHorizon;
+    minKlCoef = b.minKlCoef;
     klEstimator = b.klEstimator;
     earlyStopTargetKl = b.earlyStopTargetKl;
     ratioThreshold = b.ratioThreshold;
@@ -186,6 +188,14 @@ public final class PpoConfig {
   /** The adaptive controller's horizon (episodes). */
   public double klHorizon() {
     return klHorizon;
+  }
+
+  /**
+   * The floor of the adaptive beta (0 = none, Ziegler's controller); see {@link KlController} for
+   * why a short run wants one.
+   */
+  public double minKlCoef() {
+    return minKlCoef;
   }
 
   /** How the per-token KL is estimated. */
@@ -335,6 +345,9 @@ public final class PpoConfig {
     m.put("adap_kl_ctrl", adaptiveKl);
     m.put("target", targetKl);
     m.put("horizon", klHorizon);
+    if (minKlCoef > 0) { // absent when unset, so that checkpoints written before the floor existed still match
+      m.put("min_kl_coef", minKlCoef);
+    }
     m.put("kl_estimator", klEstimator.name().toLowerCase(java.util.Locale.ROOT));
     m.put("early_stopping", earlyStopTargetKl > 0);
     m.put("target_kl", earlyStopTargetKl);
@@ -389,6 +402,7 @@ public final class PpoConfig {
     private boolean adaptiveKl;
     private double targetKl = 6.0;
     private double klHorizon = 10000;
+    private double minKlCoef;
     private KlEstimator klEstimator = KlEstimator.K1;
     private double earlyStopTargetKl;
     private double ratioThreshold = 10.0;
@@ -525,6 +539,15 @@ public final class PpoConfig {
       this.adaptiveKl = true;
       this.targetKl = targetKl;
       this.klHorizon = horizon;
+      return this;
+    }
+
+    /**
+     * Floor of the adaptive beta, default 0 (none); at most {@link #klCoef}. An anti-windup for
+     * runs not much longer than the horizon (see {@link KlController}).
+     */
+    public Builder minKlCoef(double v) {
+      minKlCoef = v;
       return this;
     }
 
@@ -688,6 +711,9 @@ public final class PpoConfig {
       checkArgument(klCoef >= 0 && Double.isFinite(klCoef), "klCoef must be >= 0, got %s", klCoef);
       checkArgument(!adaptiveKl || targetKl > 0, "targetKl must be positive, got %s", targetKl);
       checkArgument(!adaptiveKl || klHorizon > 0, "klHorizon must be positive, got %s", klHorizon);
+      checkArgument(minKlCoef >= 0 && Double.isFinite(minKlCoef), "minKlCoef must be >= 0, got %s", minKlCoef);
+      checkArgument(minKlCoef == 0 || adaptiveKl, "minKlCoef %s needs the adaptive KL controller (adaptiveKl)", minKlCoef);
+      checkArgument(minKlCoef <= klCoef, "minKlCoef (%s) must be at most klCoef (%s), the initial beta", minKlCoef, klCoef);
       checkArgument(klEstimator != null, "klEstimator must be set");
       checkArgument(
           earlyStopTargetKl >= 0 && Double.isFinite(earlyStopTargetKl), "earlyStopping target_kl must be >= 0, got %s", earlyStopTargetKl);

@@ -119,7 +119,7 @@ public final class PpoTrainer implements AutoCloseable {
     this.optimizer = AdamW.over(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
     this.shaping = new ScoreShaping(config);
     this.kl = config.adaptiveKl()
-        ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon())
+        ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon(), config.minKlCoef())
         : KlController.fixed(config.klCoef());
   }
 

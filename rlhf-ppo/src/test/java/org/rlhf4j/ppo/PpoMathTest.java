@@ -127,6 +127,80 @@ class PpoMathTest {
   }
 
   @Test
+  void equilibriumBetaPutsTheTiltedNormalAtTheTargetKl() {
+    assertEquals(1 / Math.sqrt(12), KlController.equilibriumBeta(1, 6), 1e-15);
+    for (double std : new double[] {0.5, 1, 3}) {
+      for (double target : new double[] {1, 6, 20}) {
+        double beta = KlController.equilibriumBeta(std, target);
+        // KL(pi || ref) of pi(x) ~ ref(x) exp(x / beta), ref = N(0, std^2), by quadrature on a fine grid
+        double h = std / 2000;
+        double lo = -12 * std;
+        double hi = 12 * std + std * std / beta;
+        double z = 0;
+        double ex = 0;
+        for (double x = lo; x <= hi; x += h) {
+          double w = Math.exp(-x * x / (2 * std * std) + x / beta - std * std / (2 * beta * beta)); // shifted by the known log-normaliser
+          z += w;
+          ex += w * x;
+        }
+        double logZ = Math.log(z * h / (std * Math.sqrt(2 * Math.PI))) + std * std / (2 * beta * beta);
+        double kl = ex / z / beta - logZ; // E_pi[log pi - log ref] = E_pi[x] / beta - log Z
+        assertEquals(target, kl, 1e-6 * target, "std " + std + ", target " + target);
+      }
+    }
+    assertThrows(IllegalArgumentException.class, () -> KlController.equilibriumBeta(0, 6));
+    assertThrows(IllegalArgumentException.class, () -> KlController.equilibriumBeta(1, Double.NaN));
+    assertThrows(IllegalArgumentException.class, () -> KlController.equilibriumBeta(Double.POSITIVE_INFINITY, 6));
+  }
+
+  @Test
+  void adaptiveControllerNeverGoesBelowItsFloor() {
+    KlController c = KlController.adaptive(0.3, 6, 128, 0.3);
+    assertEquals(0.3, c.minBeta(), 0);
+    assertTrue(c.update(0, 32));
+    assertEquals(0.3, c.beta(), 0, "under target at the floor: beta stays (Ziegler alone would give 0.285)");
+    assertTrue(c.update(12, 32));
+    assertEquals(0.3 * 1.05, c.beta(), 1e-15, "over target: beta rises as in Ziegler's controller");
+    c.update(0, 32);
+    assertEquals(0.3, c.beta(), 0, "and falls back, but not below the floor");
+    assertEquals(0.285, KlController.nextBeta(0.3, 0, 6, 32, 128), 1e-15);
+    assertEquals(0, KlController.adaptive(0.3, 6, 128).minBeta(), 0);
+    assertEquals(0, KlController.fixed(0.3).minBeta(), 0);
+    assertThrows(IllegalArgumentException.class, () -> KlController.adaptive(0.1, 6, 128, 0.2));
+    assertThrows(IllegalArgumentException.class, () -> KlController.adaptive(0.1, 6, 128, -0.01));
+    assertThrows(IllegalArgumentException.class, () -> KlController.adaptive(0.1, 6, 128, Double.NaN));
+  }
+
+  /**
+   * The overshoot the floor prevents, on a model of a short PPO run: the KL moves towards the
+   * KL-regularised optimum for the current beta ({@code 1 / (2 beta^2)} for normal unit-variance
+   * scores) by at most 0.2 nats a step, as a policy limited by its learning rate does. Started at the
+   * equilibrium beta of a 6-nat target, Ziegler's controller (horizon 4 batches) lowers beta for the
+   * 30 steps the KL needs to rise, so the KL then runs far past the target before beta catches up;
+   * with the equilibrium beta as its floor the KL settles at the target.
+   */
+  @Test
+  void aFloorAtTheEquilibriumBetaStopsTheWindupOvershoot() {
+    double beta0 = KlController.equilibriumBeta(1, 6);
+    double withoutFloor = maxKlOfRateLimitedRun(KlController.adaptive(beta0, 6, 128));
+    double withFloor = maxKlOfRateLimitedRun(KlController.adaptive(beta0, 6, 128, beta0));
+    assertTrue(withoutFloor > 10, "Ziegler's controller winds down during the rise and overshoots: max KL " + withoutFloor);
+    assertTrue(withFloor <= 6.0 + 1e-9, "with the floor the KL stays at the target: max KL " + withFloor);
+  }
+
+  private static double maxKlOfRateLimitedRun(KlController c) {
+    double kl = 0;
+    double max = 0;
+    for (int step = 0; step < 100; step++) {
+      double optimum = 1 / (2 * c.beta() * c.beta());
+      kl += Math.max(-0.2, Math.min(0.2, optimum - kl));
+      max = Math.max(max, kl);
+      c.update(kl, 32);
+    }
+    return max;
+  }
+
+  @Test
   void whiteningByHand() {
     double[][] w = Whitening.whiten(new double[][] {{1, 2, 99}, {3, 0, 0}}, new int[] {2, 1}, true);
     // mean 2, unbiased var 1

@@ -137,6 +137,31 @@ class PpoReliabilityTest {
   }
 
   @Test
+  void theTrainerKeepsTheAdaptiveBetaAboveMinKlCoef() {
+    // the toy task's KL stays far below a 50-nat target, so the controller lowers beta every step
+    PpoTrainer free = PpoTrainerTest.trainer(PpoTrainerTest.config().adaptiveKl(50, 16).build(), PpoTrainerTest.sftModel());
+    free.train(2);
+    assertTrue(free.klController().beta() < 0.02, "without a floor beta falls: " + free.klController().beta());
+    PpoConfig floored = PpoTrainerTest.config().adaptiveKl(50, 16).minKlCoef(0.02).build();
+    assertEquals(0.02, floored.toMap().get("min_kl_coef"));
+    assertFalse(PpoTrainerTest.config().adaptiveKl(50, 16).build().toMap().containsKey("min_kl_coef"), "absent when unset (earlier checkpoints' keys)");
+    PpoTrainer held = PpoTrainerTest.trainer(floored, PpoTrainerTest.sftModel());
+    held.train(2);
+    assertEquals(0.02, held.klController().beta(), 0.0);
+    assertEquals(0.02, held.klController().minBeta(), 0.0);
+  }
+
+  @Test
+  void minKlCoefNeedsAnAdaptiveControllerAndAtMostTheInitialBeta() {
+    IllegalArgumentException fixed = assertThrows(IllegalArgumentException.class, () -> PpoTrainerTest.config().minKlCoef(0.01).build());
+    assertTrue(fixed.getMessage().contains("minKlCoef 0.01 needs the adaptive KL controller"), fixed.getMessage());
+    IllegalArgumentException above = assertThrows(IllegalArgumentException.class, () -> PpoTrainerTest.config().adaptiveKl(6, 16).minKlCoef(0.05).build());
+    assertTrue(above.getMessage().contains("minKlCoef (0.05) must be at most klCoef (0.02)"), above.getMessage());
+    IllegalArgumentException negative = assertThrows(IllegalArgumentException.class, () -> PpoTrainerTest.config().adaptiveKl(6, 16).minKlCoef(-1).build());
+    assertTrue(negative.getMessage().contains("minKlCoef must be >= 0, got -1.0"), negative.getMessage());
+  }
+
+  @Test
   void klControllerIgnoresANonFiniteKl() {
     KlController c = KlController.adaptive(0.1, 6, 10000);
     assertFalse(c.update(Double.NaN, 16));

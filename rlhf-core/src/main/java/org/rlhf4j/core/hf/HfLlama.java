@@ -53,7 +53,7 @@ import org.rlhf4j.core.model.llama.LlamaModel;
  */
 public final class HfLlama {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-  private static final Pattern INV_FREQ = Pattern.compile("model\\.layers\\.\\d+\\.self_attn\\.rotary_emb\\.inv_freq");
+  private static final Pattern INV_FREQ = Pattern.compile("model\\.(layers\\.\\d+\\.self_attn\\.)?rotary_emb\\.inv_freq");
 
   /** A loaded model and its {@code config.json}. */
   public record Loaded(LlamaModel model, Map<String, Object> config) {}
