@@ -2,6 +2,7 @@ package org.rlhf4j.dl4j;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -62,7 +63,7 @@ public interface OutputSelector {
   }
 
   private static double[][] matrix(INDArray out, int maxColumn) {
-    checkArgument(out.rank() == 2, "the network's output must be [batch, nOut], got shape %s", java.util.Arrays.toString(out.shape()));
+    checkArgument(out.rank() == 2, "the network's output must be [batch, nOut], got shape %s", Arrays.toString(out.shape()));
     checkArgument(maxColumn < out.size(1), "column %s does not exist: the network has %s outputs", maxColumn, out.size(1));
     return out.castTo(DataType.DOUBLE).toDoubleMatrix();
   }

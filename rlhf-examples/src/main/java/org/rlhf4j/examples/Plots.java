@@ -3,7 +3,10 @@ package org.rlhf4j.examples;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -19,9 +22,9 @@ public final class Plots {
    * {@code "name (avg window)"}.
    */
   public static List<Metrics> movingAverage(List<Metrics> points, List<String> names, int window) {
-    List<Metrics> out = new java.util.ArrayList<>();
+    List<Metrics> out = new ArrayList<>();
     for (int i = 0; i < points.size(); i++) {
-      java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+      Map<String, Double> m = new LinkedHashMap<>();
       for (String name : names) {
         double sum = 0;
         int n = 0;
@@ -66,12 +69,12 @@ public final class Plots {
    * A scatter-and-line chart of named series of (x, y) points: {@code series} maps each name to
    * {@code {xs, ys}}, drawn in map order; empty series are skipped.
    */
-  public static void xy(Path png, String title, String xTitle, String yTitle, java.util.Map<String, double[][]> series) {
+  public static void xy(Path png, String title, String xTitle, String yTitle, Map<String, double[][]> series) {
     System.setProperty("java.awt.headless", "true");
     XYChart chart = new XYChartBuilder().width(800).height(450).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
     chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
     chart.getStyler().setMarkerSize(6);
-    for (java.util.Map.Entry<String, double[][]> e : series.entrySet()) {
+    for (Map.Entry<String, double[][]> e : series.entrySet()) {
       if (e.getValue()[0].length > 0) {
         chart.addSeries(e.getKey(), e.getValue()[0], e.getValue()[1]);
       }

@@ -268,8 +268,8 @@ public final class QuickStart {
       TransformerRewardModel gold = goldTrained.model();
       RewardResult goldResult = goldTrained.result();
       List<Samples.Sample> reference = Samples.sampleAndScore(sft, sft, proxy, gold, tok, normPrompts, sampling, o.seed() + 2, 32);
-      normalize(proxy, reference.stream().mapToDouble(Samples.Sample::score).toArray());
-      normalize(gold, reference.stream().mapToDouble(Samples.Sample::gold).toArray());
+      proxy.normalizeTo(reference.stream().mapToDouble(Samples.Sample::score).toArray());
+      gold.normalizeTo(reference.stream().mapToDouble(Samples.Sample::gold).toArray());
       proxy.save(ckpt.resolve("reward"), Provenance.of("reward", o.seed(), Map.of("role", "proxy"), "sft"), tok);
       gold.save(ckpt.resolve("gold-reward"), Provenance.of("gold-reward", o.seed(), Map.of("role", "gold"), "sft"), tok);
       mark = lap(stageSeconds, "reward", mark);
@@ -686,19 +686,6 @@ public final class QuickStart {
       }
     }
     return out;
-  }
-
-  /**
-   * Sets the reward model's normalisation so that SFT samples for training prompts score mean 0 and
-   * standard deviation 1 (the samples were scored before any normalisation, so their scores are raw).
-   */
-  private static void normalize(TransformerRewardModel rm, double[] rawScores) {
-    double mean = mean(rawScores);
-    double std = std(rawScores);
-    if (!(std > 0) || !Double.isFinite(mean)) {
-      throw new IllegalStateException("cannot normalise the reward model: SFT samples scored mean " + mean + ", std " + std);
-    }
-    rm.setNormalization(1.0 / std, -mean / std);
   }
 
   private static void printSideBySide(List<Samples.Sample> sft, List<Samples.Sample> ppo, int n) {

@@ -14,7 +14,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
-import org.rlhf4j.core.io.AtomicFiles;
+import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.Tokenizer;

@@ -33,13 +33,21 @@ import org.rlhf4j.dl4j.OutputSelector;
 import org.rlhf4j.examples.labelling.LabellingServer;
 import org.rlhf4j.examples.labelling.TrainingStatus;
 import org.rlhf4j.examples.labelling.WebLabeller;
+import org.rlhf4j.ppo.Advantages;
 import org.rlhf4j.ppo.CompletionsTable;
 import org.rlhf4j.ppo.GrpoConfig;
 import org.rlhf4j.ppo.GrpoStats;
 import org.rlhf4j.ppo.GrpoTrainer;
+import org.rlhf4j.ppo.KlEstimator;
 import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.ppo.PpoStats;
 import org.rlhf4j.ppo.PpoTrainer;
+import org.rlhf4j.ppo.Rollout;
+import org.rlhf4j.ppo.RolloutCollector;
+import org.rlhf4j.ppo.loop.DpoPolicyOptimizer;
+import org.rlhf4j.ppo.loop.RlhfLoop;
+import org.rlhf4j.ppo.loop.RlhfLoopConfig;
+import org.rlhf4j.ppo.loop.RoundReport;
 import org.rlhf4j.reward.RewardConfig;
 import org.rlhf4j.reward.RewardModel;
 import org.rlhf4j.reward.RewardTrainer;
@@ -52,6 +60,7 @@ import org.rlhf4j.reward.dpo.DpoTrainer;
 import org.rlhf4j.reward.feedback.ComparisonStore;
 import org.rlhf4j.reward.feedback.LabelRequest;
 import org.rlhf4j.reward.feedback.LabelResult;
+import org.rlhf4j.reward.feedback.Labeller;
 
 /**
  * The README's Java snippets, verbatim (up to indentation), so that the compiler checks them;
@@ -132,8 +141,25 @@ final class ReadmeSnippets {
         .listener(new LoggingListener(10)).build();
     DpoResult r = dpo.train(prefs, heldOutPrefs);         // heldOutPrefs may be List.of()
     dpo.saveCheckpoint(Path.of("dpo"), r, "sft");          // a ModelCheckpoint, loadable like any other
-    // or in one call, from a loop that collects rankings:
-    DpoResult r2 = DpoTrainer.trainOn(cfg, policy, sft, tok, rankings);
+  }
+
+  static void dpoInTheLoop(GptModel sft, Tokenizer tok, DpoConfig cfg, RlhfLoopConfig loopConfig, List<String> prompts,
+      Labeller labeller, ComparisonStore store) {
+    // README: DPO in the feedback loop
+    DpoPolicyOptimizer dpoRounds = DpoPolicyOptimizer.of(DpoTrainer.builder(cfg).policy(sft.copy(sft.options())).reference(sft).tokenizer(tok).build());
+    try (RlhfLoop loop = RlhfLoop.builder(loopConfig).optimizer(dpoRounds).tokenizer(tok).prompts(prompts)
+        .labeller(labeller).store(store).checkpointDir(Path.of("loop")).build()) {
+      List<RoundReport> rounds = loop.run();    // rounds.get(i).dpo(): the round's DpoResult
+    }
+  }
+
+  static void rlParts(GptModel policy, GptModel sft, Tokenizer tok, RewardModel rm, GrpoConfig cfg, List<int[]> encodedPrompts,
+      long[] seeds) {
+    // README: the RL parts on their own
+    RolloutCollector collector = RolloutCollector.builder().policy(policy).reference(sft).rewardModel(rm).tokenizer(tok)
+        .sampling(cfg.sampling(tok.eosId())).klEstimator(KlEstimator.K1).build();
+    Rollout r = collector.collectSeeded(encodedPrompts, 8, seeds);   // 8 samples of each prompt, one seed per prompt
+    double[] advantages = Advantages.groupNormalized(r.scores(), 8, 1e-4);
   }
 
   static void grpo(GptModel sft, Tokenizer tok, RewardModel rm, List<String> prompts) {

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * README.md's code cannot drift: every {@code ```java} block appears (line by line, indentation
- * aside) in the compiled {@link ReadmeSnippets}, and the {@code ```xml} dependency block is the one
+ * aside) in the compiled {@link ReadmeSnippets} or, for the Spark section, in rlhf-spark's compiled
+ * {@code SparkReadmeSnippets} (this module does not see Spark), and the {@code ```xml} dependency block is the one
  * that {@code examples/embedding/pom.xml} builds with.
  */
 class ReadmeSnippetsTest {
@@ -55,9 +56,11 @@ class ReadmeSnippetsTest {
 
   @Test
   void everyJavaSnippetOfTheReadmeIsCompiled() throws IOException {
-    List<String> source = read("rlhf-examples/src/test/java/org/rlhf4j/examples/ReadmeSnippets.java");
+    List<String> source = new ArrayList<>(read("rlhf-examples/src/test/java/org/rlhf4j/examples/ReadmeSnippets.java"));
+    source.add("");
+    source.addAll(read("rlhf-spark/src/test/java/org/rlhf4j/spark/SparkReadmeSnippets.java"));
     List<List<String>> java = blocks(read("README.md"), "java");
-    assertEquals(9, java.size(), "README's Java snippets (add new ones to ReadmeSnippets.java and raise this count)");
+    assertEquals(12, java.size(), "README's Java snippets (add new ones to ReadmeSnippets.java and raise this count)");
     for (List<String> block : java) {
       assertTrue(containsVerbatim(source, block), "README snippet not in ReadmeSnippets.java (update one or the other):\n"
           + String.join("\n", block));

@@ -4,10 +4,12 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.train.TrainingArguments;
+import org.rlhf4j.core.train.TrainingConfig;
 
 /**
  * The configuration of {@link GrpoTrainer}: GRPO (Shao et al. 2024) by default, RLOO (Ahmadian et
@@ -15,7 +17,7 @@ import org.rlhf4j.core.train.TrainingArguments;
  * {@code training().batchSize()} is the number of completions per step ({@code numGenerations}
  * per prompt, so a multiple of it).
  */
-public final class GrpoConfig {
+public final class GrpoConfig extends TrainingConfig {
   /** How a completion's advantage is computed from the scores of its group. */
   public enum Advantage {
     /** GRPO: {@code (r - mean_group) / (std_group + eps)}. */
@@ -24,7 +26,7 @@ public final class GrpoConfig {
     LEAVE_ONE_OUT
   }
 
-  private final TrainingArguments training;
+  private final long scheduleSteps;
   private final int numGenerations;
   private final int miniBatchSize;
   private final int numIterations;
@@ -38,10 +40,11 @@ public final class GrpoConfig {
   private final double advantageEps;
   private final boolean addBos;
 
-  private GrpoConfig(Builder b) {
-    this.training = b.training;
+  private GrpoConfig(Builder b, TrainingArguments training) {
+    super(training);
+    this.scheduleSteps = b.scheduleSteps;
     this.numGenerations = b.numGenerations;
-    this.miniBatchSize = b.miniBatchSize == 0 ? b.training.batchSize() : b.miniBatchSize;
+    this.miniBatchSize = b.miniBatchSize == 0 ? training.batchSize() : b.miniBatchSize;
     this.numIterations = b.numIterations;
     this.maxNewTokens = b.maxNewTokens;
     this.temperature = b.temperature;
@@ -65,24 +68,14 @@ public final class GrpoConfig {
         .batchSize(16);
   }
 
-  /** Learning rate, schedule, decay, clipping, seed, completions per step. */
-  public TrainingArguments training() {
-    return training;
-  }
-
   /** G, completions sampled per prompt. */
   public int numGenerations() {
     return numGenerations;
   }
 
-  /** Completions per step ({@code training().batchSize()}). */
-  public int batchSize() {
-    return training.batchSize();
-  }
-
   /** Prompts per step, {@code batchSize / numGenerations}. */
   public int promptsPerStep() {
-    return training.batchSize() / numGenerations;
+    return batchSize() / numGenerations;
   }
 
   /** Completions per optimiser step. */
@@ -140,14 +133,18 @@ public final class GrpoConfig {
     return addBos;
   }
 
-  /** The seed of every random choice. */
-  public long seed() {
-    return training.seed();
+  /**
+   * The optimiser steps over which a linear or cosine schedule decays (0 for the default constant
+   * rate). A step takes {@code numIterations * batchSize / miniBatchSize} optimiser steps (rounded
+   * up per iteration), so {@code n} steps decay over {@code n} times that.
+   */
+  public long scheduleSteps() {
+    return scheduleSteps;
   }
 
-  /** The optimiser's settings. */
+  /** The optimiser: AdamW with {@link #training()}'s schedule over {@link #scheduleSteps()} optimiser steps. */
   public AdamWConfig optimizer() {
-    return training.optimizer(0);
+    return optimizer(scheduleSteps);
   }
 
   /** Sampling settings for the rollouts ({@code stopToken} ends a response). */
@@ -158,7 +155,10 @@ public final class GrpoConfig {
   /** A JSON-friendly description with TRL's names. */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
-    training.putInto(m, "per_device_train_batch_size");
+    training().putInto(m, "per_device_train_batch_size");
+    if (scheduleSteps > 0) {
+      m.put("lr_schedule_steps", scheduleSteps); // absent for the constant default, as before schedules existed
+    }
     m.put("num_generations", numGenerations);
     m.put("mini_batch_size", miniBatchSize);
     m.put("num_iterations", numIterations);
@@ -167,8 +167,8 @@ public final class GrpoConfig {
     m.put("epsilon", clipRange);
     m.put("beta", beta);
     m.put("kl_in_reward", klInReward);
-    m.put("kl_estimator", rewardKlEstimator.name().toLowerCase(java.util.Locale.ROOT));
-    m.put("advantage", advantage.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("kl_estimator", rewardKlEstimator.name().toLowerCase(Locale.ROOT));
+    m.put("advantage", advantage.name().toLowerCase(Locale.ROOT));
     return m;
   }
 
@@ -178,9 +178,8 @@ public final class GrpoConfig {
   }
 
   /** A builder; {@link #build()} checks every field. */
-  public static final class Builder {
-    private TrainingArguments training =
-        TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.CONSTANT).batchSize(16).build();
+  public static final class Builder extends TrainingConfig.Builder<Builder> {
+    private long scheduleSteps;
     private int numGenerations = 8;
     private int miniBatchSize;
     private int numIterations = 1;
@@ -194,31 +193,18 @@ public final class GrpoConfig {
     private double advantageEps = 1e-4;
     private boolean addBos;
 
-    private Builder() {}
+    private Builder() {
+      super(TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.CONSTANT).batchSize(16), "batchSize");
+    }
 
-    /** All shared training arguments at once. */
-    public Builder training(TrainingArguments v) {
-      this.training = checkNotNull(v, "training");
+    @Override
+    protected Builder self() {
       return this;
     }
 
-    /** The learning rate. */
-    public Builder learningRate(double v) {
-      checkArgument(v > 0 && Double.isFinite(v), "learningRate must be positive, got %s", v);
-      this.training = training.toBuilder().learningRate(v).build();
-      return this;
-    }
-
-    /** The seed. */
-    public Builder seed(long v) {
-      this.training = training.toBuilder().seed(v).build();
-      return this;
-    }
-
-    /** Completions per step (a multiple of numGenerations). */
-    public Builder batchSize(int v) {
-      checkArgument(v >= 1, "batchSize must be >= 1, got %s", v);
-      this.training = training.toBuilder().batchSize(v).build();
+    /** The optimiser steps over which a linear or cosine schedule decays (required for them; default 0). */
+    public Builder scheduleSteps(long v) {
+      this.scheduleSteps = v;
       return this;
     }
 
@@ -296,6 +282,7 @@ public final class GrpoConfig {
 
     /** The config; an invalid field is an error naming it and its value. */
     public GrpoConfig build() {
+      TrainingArguments training = buildTraining();
       checkArgument(numGenerations >= 2, "numGenerations must be >= 2 (a group needs a baseline), got %s", numGenerations);
       checkArgument(training.batchSize() % numGenerations == 0,
           "batchSize %s must be a multiple of numGenerations %s", training.batchSize(), numGenerations);
@@ -308,9 +295,11 @@ public final class GrpoConfig {
       checkArgument(beta >= 0 && Double.isFinite(beta), "beta must be >= 0, got %s", beta);
       checkArgument(rewardKlEstimator != KlEstimator.FULL, "rewardKlEstimator must be a per-token estimator, not FULL");
       checkArgument(advantageEps >= 0 && Double.isFinite(advantageEps), "advantageEps must be >= 0, got %s", advantageEps);
-      checkArgument(training.schedule() == TrainingArguments.Schedule.CONSTANT,
-          "GRPO/RLOO support only a constant learning rate (with optional warm-up), got schedule %s", training.scheduleName());
-      return new GrpoConfig(this);
+      checkArgument(
+          training.schedule() == TrainingArguments.Schedule.CONSTANT ? scheduleSteps >= 0 : scheduleSteps >= 1,
+          "scheduleSteps (the optimiser steps a %s schedule decays over) must be >= 1, got %s", training.scheduleName(),
+          scheduleSteps);
+      return new GrpoConfig(this, training);
     }
   }
 }

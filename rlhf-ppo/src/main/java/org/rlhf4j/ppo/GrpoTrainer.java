@@ -6,15 +6,16 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicReference;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.OutputGradients;
@@ -22,11 +23,12 @@ import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.StepOutcome;
 import org.rlhf4j.core.tokenizer.Tokenizer;
+import org.rlhf4j.core.tokenizer.Tokenizers;
 import org.rlhf4j.core.train.Listeners;
+import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.RewardModel;
-import org.rlhf4j.reward.TextRewardModel;
 
 /**
  * Critic-free RL from a reward model: GRPO (Shao et al. 2024, DeepSeekMath) or RLOO (Ahmadian et al.
@@ -45,12 +47,16 @@ public final class GrpoTrainer implements AutoCloseable {
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
   private final TrainingListener listener;
+  private final PromptEncoder encoder;
   private final RolloutCollector collector;
+  private final RolloutSource rolloutSource; // null: the whole step as one batch from the step's random stream
   private final AdamW optimizer;
   private long stepCount;
   private long episodes;
-  private final AtomicReference<Thread> user = new AtomicReference<>();
-  private volatile boolean closed;
+  private final TrainerGuard guard = new TrainerGuard("GrpoTrainer");
+  private final RlState state;
+  private final Path checkpointDir; // null: no periodic checkpoints
+  private final int checkpointEvery;
 
   private GrpoTrainer(Builder b) {
     this.config = b.config;
@@ -59,12 +65,21 @@ public final class GrpoTrainer implements AutoCloseable {
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
     this.listener = Listeners.of(b.listeners);
-    RewardModel rm = b.rewardModel instanceof TextRewardModel t && t.tokenizer().isEmpty()
-        ? t.withTokenizer(b.tokenizer)
-        : b.rewardModel;
-    this.collector = new RolloutCollector(policy, reference, rm, config.sampling(tokenizer.eosId()), config.temperature(),
-        config.rewardKlEstimator(), tokenizer.padId(), tokenizer.eosId());
+    this.encoder = new PromptEncoder(tokenizer, config.addBos(), policy.contextLength(), config.maxNewTokens());
+    this.collector = RolloutCollector.builder()
+        .policy(policy)
+        .reference(reference)
+        .rewardModel(b.rewardModel)
+        .tokenizer(tokenizer)
+        .sampling(config.sampling(tokenizer.eosId()))
+        .temperature(config.temperature())
+        .klEstimator(config.rewardKlEstimator())
+        .build();
     this.optimizer = new AdamW(config.optimizer(), policy);
+    this.rolloutSource = b.rolloutSource;
+    this.state = new RlState("GRPO", phase(), 1, config.seed(), config::toMap, List.of("policy"), List.of(policy), optimizer);
+    this.checkpointDir = b.checkpointDir;
+    this.checkpointEvery = b.checkpointEvery;
   }
 
   /** A builder for a trainer with {@code config}. */
@@ -80,7 +95,7 @@ public final class GrpoTrainer implements AutoCloseable {
   /** Runs {@code steps} steps and returns their statistics. */
   public List<GrpoStats> train(int steps) {
     checkArgument(steps >= 0, "steps must be >= 0, got %s", steps);
-    enter("train");
+    guard.enter("train");
     try {
       listener.onStart(phase(), steps);
       List<GrpoStats> out = new ArrayList<>(steps);
@@ -90,69 +105,57 @@ public final class GrpoTrainer implements AutoCloseable {
           break;
         }
       }
-      listener.onEnd(out.isEmpty() ? org.rlhf4j.core.train.Metrics.of(phase(), stepCount, Map.of())
+      listener.onEnd(out.isEmpty() ? Metrics.of(phase(), stepCount, Map.of())
           : out.get(out.size() - 1).toMetrics(phase()));
       return out;
     } finally {
-      exit();
+      guard.exit();
     }
   }
 
   /** One step on the next {@code promptsPerStep} prompts of the pool. */
   public GrpoStats step() {
-    enter("step");
+    guard.enter("step");
     try {
       return run();
     } finally {
-      exit();
+      guard.exit();
     }
-  }
-
-  private void enter(String what) {
-    if (closed) {
-      throw new IllegalStateException("GrpoTrainer." + what + "() after close()");
-    }
-    Thread me = Thread.currentThread();
-    if (!user.compareAndSet(null, me)) {
-      Thread other = user.get();
-      throw new IllegalStateException("GrpoTrainer." + what + "() called from " + me.getName() + " while "
-          + (other == me ? "this thread" : other == null ? "another thread" : other.getName())
-          + " is using the trainer: it is not thread-safe (nor re-entrant)");
-    }
-  }
-
-  private void exit() {
-    user.set(null);
-  }
-
-  private SplittableRandom stepRandom() {
-    long k = stepCount + 1;
-    return new SplittableRandom(config.seed() * 0x9E3779B97F4A7C15L ^ (k * 0xBF58476D1CE4E5B9L + 0x94D049BB133111EBL));
   }
 
   private GrpoStats run() {
     long t0 = System.nanoTime();
-    SplittableRandom rng = stepRandom();
+    SplittableRandom rng = TrainerGuard.stepRandom(config.seed(), stepCount + 1);
     int g = config.numGenerations();
     int np = config.promptsPerStep();
-    int ctx = policy.contextLength();
     List<int[]> encoded = new ArrayList<>(np * g);
     for (int i = 0; i < np; i++) {
       int poolIndex = (int) ((stepCount * np + i) % prompts.size());
-      String text = prompts.get(poolIndex);
-      int[] ids = tokenizer.encodePrompt(text, config.addBos());
-      if (ids.length == 0 || ids.length + config.maxNewTokens() > ctx) {
-        throw new RlhfException("prompt " + poolIndex + " of the pool (\"" + text + "\") has " + ids.length
-            + " tokens; with maxNewTokens " + config.maxNewTokens() + " it needs 1 to " + (ctx - config.maxNewTokens())
-            + " to fit the context length " + ctx);
-      }
+      int[] ids = encoder.encode("prompt " + poolIndex + " of the pool", prompts.get(poolIndex));
       for (int j = 0; j < g; j++) {
         encoded.add(ids); // [np * G]: the G samples of a prompt are contiguous
       }
     }
-    GroupRollout r = collector.collect(encoded, rng);
+    Rollout r;
+    if (rolloutSource == null) {
+      r = collector.collect(encoded, rng);
+    } else {
+      long[] seeds = new long[np]; // one per prompt (its group of G samples), drawn before the update's permutations
+      for (int i = 0; i < np; i++) {
+        seeds[i] = rng.nextLong();
+      }
+      r = rolloutSource.collect(collector, encoded, g, seeds);
+      checkState(r.batchSize() == encoded.size(), "the rollout source returned %s rollouts for %s prompts",
+          r.batchSize(), encoded.size());
+    }
     long t1 = System.nanoTime();
     double[] scores = r.scores(); // [B]
+    for (int i = 0; i < scores.length; i++) {
+      if (!Double.isFinite(scores[i])) {
+        throw new RlhfException("the reward model " + RolloutCollector.describe(collector.rewardModel()) + " scored sequence " + i
+            + " of the rollout " + scores[i] + "; NaN and infinite scores would poison the advantages and the update");
+      }
+    }
     double[] seqKl = r.sequenceKl(); // [B]
     double[] rewards = scores.clone();
     if (config.klInReward()) {
@@ -175,10 +178,13 @@ public final class GrpoTrainer implements AutoCloseable {
     stats.put("time/training", (t2 - t1) / 1e9);
     GrpoStats s = new GrpoStats(stepCount, ImmutableMap.copyOf(stats));
     listener.onStep(s.toMetrics(phase()));
+    if (checkpointDir != null && stepCount % checkpointEvery == 0) {
+      writeState(checkpointDir);
+    }
     return s;
   }
 
-  private void rolloutStats(GroupRollout r, double[] scores, double[] seqKl, double[] rewards, int g, Map<String, Double> m) {
+  private void rolloutStats(Rollout r, double[] scores, double[] seqKl, double[] rewards, int g, Map<String, Double> m) {
     int b = r.batchSize();
     double score = 0;
     double kl = 0;
@@ -213,7 +219,7 @@ public final class GrpoTrainer implements AutoCloseable {
     m.put("val/num_eos_tokens", (double) eos);
   }
 
-  private Map<String, Double> optimize(GroupRollout r, double[] adv, SplittableRandom rng) {
+  private Map<String, Double> optimize(Rollout r, double[] adv, SplittableRandom rng) {
     int b = r.batchSize();
     int p = r.promptLength();
     int n = r.steps();
@@ -267,6 +273,37 @@ public final class GrpoTrainer implements AutoCloseable {
     return m;
   }
 
+  /**
+   * Writes the trainer's complete state to {@code dir}, atomically: the policy (with the tokenizer
+   * when it can be saved), AdamW's moments and counters, the step and episode counters and the
+   * configuration. {@link Builder#resumeFrom} continues from it exactly.
+   *
+   * @throws CheckpointException if a parameter or moment is NaN or infinite (nothing is written)
+   */
+  public void saveCheckpoint(Path dir) {
+    checkNotNull(dir, "dir");
+    guard.enter("saveCheckpoint");
+    try {
+      writeState(dir);
+    } finally {
+      guard.exit();
+    }
+  }
+
+  private void writeState(Path dir) {
+    Map<String, Object> fields = new LinkedHashMap<>();
+    fields.put("step", stepCount);
+    fields.put("episode", episodes);
+    state.write(dir, fields, Tokenizers.canSave(tokenizer) ? tokenizer : null);
+  }
+
+  private void restore(Path dir) {
+    Map<String, Object> fields = state.read(dir, RlState::savedConfig);
+    Path file = dir.resolve(RlState.STATE);
+    stepCount = RlState.number(fields, "step", file).longValue();
+    episodes = RlState.number(fields, "episode", file).longValue();
+  }
+
   /** The configuration. */
   public GrpoConfig config() {
     return config;
@@ -294,18 +331,13 @@ public final class GrpoTrainer implements AutoCloseable {
 
   /** Whether {@link #close()} was called. */
   public boolean isClosed() {
-    return closed;
+    return guard.isClosed();
   }
 
   /** Releases the optimiser's state; the models stay the caller's. Later calls throw. Idempotent. */
   @Override
   public void close() {
-    if (closed) {
-      return;
-    }
-    checkState(user.get() == null || user.get() == Thread.currentThread(), "close() while another thread trains");
-    closed = true;
-    optimizer.close();
+    guard.close(optimizer::close);
   }
 
   /** A builder of a {@link GrpoTrainer}; {@link #build()} names a missing or bad part. */
@@ -317,6 +349,10 @@ public final class GrpoTrainer implements AutoCloseable {
     private Tokenizer tokenizer;
     private List<String> prompts = List.of();
     private final List<TrainingListener> listeners = new ArrayList<>();
+    private RolloutSource rolloutSource;
+    private Path checkpointDir;
+    private int checkpointEvery;
+    private Path resumeDir;
 
     private Builder(GrpoConfig config) {
       this.config = config;
@@ -356,9 +392,42 @@ public final class GrpoTrainer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Seeds each prompt's group on its own (from the step's random stream) and rolls the groups out
+     * with {@code v}, e.g. {@link RolloutSource#PER_PROMPT} in this process or a distributed source;
+     * every source gives the same statistics for the same seed and thread count. Without this the
+     * step is sampled as one batch from one stream (faster in one process; other numbers).
+     */
+    public Builder rolloutSource(RolloutSource v) {
+      this.rolloutSource = checkNotNull(v, "rolloutSource");
+      return this;
+    }
+
     /** A listener of every step. */
     public Builder listener(TrainingListener v) {
       listeners.add(checkNotNull(v, "listener"));
+      return this;
+    }
+
+    /**
+     * Every {@code every} steps, the trainer's complete state is written to {@code dir} (replacing
+     * the previous one atomically), as {@link GrpoTrainer#saveCheckpoint} does.
+     */
+    public Builder checkpoints(Path dir, int every) {
+      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+      this.checkpointDir = checkNotNull(dir, "dir");
+      this.checkpointEvery = every;
+      return this;
+    }
+
+    /**
+     * Continues the run checkpointed in {@code dir}: {@link #build()} loads the checkpoint's policy
+     * weights into the given policy and restores the optimiser and the counters, so the run goes on
+     * exactly as if uninterrupted. A configuration that differs from the checkpoint's is an error
+     * naming the differing keys.
+     */
+    public Builder resumeFrom(Path dir) {
+      this.resumeDir = checkNotNull(dir, "dir");
       return this;
     }
 
@@ -372,7 +441,16 @@ public final class GrpoTrainer implements AutoCloseable {
       checkArgument(policy != reference, "policy and reference are the same model: the reference must stay frozen"
           + " (pass policy.copy(options) as the policy)");
       checkArgument(!policy.isClosed() && !reference.isClosed(), "policy or reference is closed");
-      return new GrpoTrainer(this);
+      GrpoTrainer t = new GrpoTrainer(this);
+      if (resumeDir != null) {
+        try {
+          t.restore(resumeDir);
+        } catch (RuntimeException e) {
+          t.close();
+          throw e;
+        }
+      }
+      return t;
     }
   }
 }

@@ -4,18 +4,19 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.optim.AdamWConfig;
 import org.rlhf4j.core.train.TrainingArguments;
+import org.rlhf4j.core.train.TrainingConfig;
 
 /**
  * The configuration of {@link PpoTrainer}, after TRL's {@code PPOConfig} (names in {@link #toMap()}
  * follow it). Immutable; {@link Builder#build()} names an invalid field. Unset optional numbers are
  * {@code NaN} (or 0 where noted).
  */
-public final class PpoConfig {
-  private final TrainingArguments training;
+public final class PpoConfig extends TrainingConfig {
   private final long scheduleSteps;
   private final int miniBatchSize;
   private final int ppoEpochs;
@@ -50,18 +51,8 @@ public final class PpoConfig {
   private final int maxNewTokens;
   private final boolean addBos;
 
-  private PpoConfig(Builder b) {
-    training =
-        TrainingArguments.builder()
-            .learningRate(b.learningRate)
-            .schedule(b.schedule)
-            .warmupSteps(b.warmupSteps)
-            .weightDecay(b.weightDecay)
-            .maxGradNorm(b.maxGradNorm)
-            .seed(b.seed)
-            .batchSize(b.rolloutBatchSize)
-            .evalEvery(0)
-            .build();
+  private PpoConfig(Builder b, TrainingArguments training) {
+    super(training);
     scheduleSteps = b.scheduleSteps;
     miniBatchSize = b.miniBatchSize;
     ppoEpochs = b.ppoEpochs;
@@ -102,19 +93,6 @@ public final class PpoConfig {
     return new Builder();
   }
 
-  public double learningRate() {
-    return training.learningRate();
-  }
-
-  /**
-   * The shared training arguments: learning rate, its schedule and warm-up (counted in optimiser
-   * steps, see {@link #scheduleSteps()}), weight decay, clipping, seed and batch size (the rollout
-   * batch size). PPO does not evaluate, so {@code evalEvery} is 0.
-   */
-  public TrainingArguments training() {
-    return training;
-  }
-
   /**
    * The optimiser steps over which a linear or cosine schedule decays (0 for the default constant
    * rate). A PPO step takes {@code ppoEpochs * rolloutBatchSize / miniBatchSize} optimiser steps
@@ -127,7 +105,7 @@ public final class PpoConfig {
 
   /** Prompts sampled per PPO step (episodes per batch). */
   public int rolloutBatchSize() {
-    return training.batchSize();
+    return batchSize();
   }
 
   /** Episodes per gradient update. */
@@ -280,19 +258,6 @@ public final class PpoConfig {
     return addBos;
   }
 
-  public double maxGradNorm() {
-    return training.maxGradNorm();
-  }
-
-  public double weightDecay() {
-    return training.weightDecay();
-  }
-
-  /** The seed of every random choice (sampling, minibatch order, prompt choice). */
-  public long seed() {
-    return training.seed();
-  }
-
   /** The rollout's sampling settings ({@code stopToken} ends a response). */
   public SamplingConfig sampling(int stopToken) {
     return SamplingConfig.builder()
@@ -319,11 +284,18 @@ public final class PpoConfig {
    * #scheduleSteps()} optimiser steps (constant by default).
    */
   public AdamWConfig optimizer() {
-    return training.optimizer(scheduleSteps, 1e-5);
+    return optimizer(scheduleSteps);
+  }
+
+  /** AdamW (eps 1e-5, as TRL's PPO) with the schedule over {@code totalSteps} optimiser steps. */
+  @Override
+  public AdamWConfig optimizer(long totalSteps) {
+    return training().optimizer(totalSteps, 1e-5);
   }
 
   /** A JSON-friendly description with TRL's names. */
   public Map<String, Object> toMap() {
+    TrainingArguments training = training();
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("learning_rate", training.learningRate());
     if (training.schedule() != TrainingArguments.Schedule.CONSTANT || training.warmupSteps() > 0) {
@@ -348,13 +320,13 @@ public final class PpoConfig {
     if (minKlCoef > 0) { // absent when unset, so that checkpoints written before the floor existed still match
       m.put("min_kl_coef", minKlCoef);
     }
-    m.put("kl_estimator", klEstimator.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("kl_estimator", klEstimator.name().toLowerCase(Locale.ROOT));
     m.put("early_stopping", earlyStopTargetKl > 0);
     m.put("target_kl", earlyStopTargetKl);
     m.put("ratio_threshold", ratioThreshold);
     m.put("max_approx_kl", maxApproxKl);
     m.put("max_value_loss", maxValueLoss);
-    m.put("non_finite_scores", nonFiniteScores.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("non_finite_scores", nonFiniteScores.name().toLowerCase(Locale.ROOT));
     m.put("whiten_rewards", whitenRewards);
     m.put("score_clip", scoreClip);
     m.put("use_score_scaling", scoreScaling);
@@ -384,12 +356,8 @@ public final class PpoConfig {
   }
 
   /** Builds a validated {@link PpoConfig}. */
-  public static final class Builder {
-    private double learningRate = 1e-5;
-    private TrainingArguments.Schedule schedule = TrainingArguments.Schedule.CONSTANT;
-    private int warmupSteps;
+  public static final class Builder extends TrainingConfig.Builder<Builder> {
     private long scheduleSteps;
-    private int rolloutBatchSize = 16;
     private int miniBatchSize = 4;
     private int ppoEpochs = 4;
     private double clipRange = 0.2;
@@ -421,32 +389,15 @@ public final class PpoConfig {
     private int topK;
     private double topP = 1.0;
     private int maxNewTokens = 32;
-    private double maxGradNorm = 1.0;
-    private double weightDecay;
-    private long seed = 42;
     private boolean addBos = true;
 
-    private Builder() {}
-
-    /** Default 1e-5. */
-    public Builder learningRate(double v) {
-      learningRate = v;
-      return this;
+    private Builder() {
+      super(TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.CONSTANT).batchSize(16).maxGradNorm(1.0)
+          .seed(42), "rolloutBatchSize");
     }
 
-    /**
-     * The learning-rate schedule (default {@code CONSTANT}); {@code LINEAR} and {@code COSINE}
-     * decay over {@link #scheduleSteps(long)} optimiser steps.
-     */
-    public Builder schedule(TrainingArguments.Schedule v) {
-      checkArgument(v != null, "schedule must be set");
-      schedule = v;
-      return this;
-    }
-
-    /** Linear warm-up, in optimiser steps (default 0). */
-    public Builder warmupSteps(int v) {
-      warmupSteps = v;
+    @Override
+    protected Builder self() {
       return this;
     }
 
@@ -461,23 +412,16 @@ public final class PpoConfig {
      * seed and the rollout batch size ({@code batchSize}); {@code evalEvery} must be 0 (PPO does
      * not evaluate).
      */
+    @Override
     public Builder training(TrainingArguments v) {
       checkNotNull(v, "training");
       checkArgument(v.evalEvery() == 0, "evalEvery must be 0 for PPO (it does not evaluate), got %s", v.evalEvery());
-      learningRate = v.learningRate();
-      schedule = v.schedule();
-      warmupSteps = v.warmupSteps();
-      weightDecay = v.weightDecay();
-      maxGradNorm = v.maxGradNorm();
-      seed = v.seed();
-      rolloutBatchSize = v.batchSize();
-      return this;
+      return super.training(v);
     }
 
     /** Default 16. */
     public Builder rolloutBatchSize(int v) {
-      rolloutBatchSize = v;
-      return this;
+      return batchSize(v);
     }
 
     /** Default 4. */
@@ -656,24 +600,6 @@ public final class PpoConfig {
       return this;
     }
 
-    /** Default 1.0. */
-    public Builder maxGradNorm(double v) {
-      maxGradNorm = v;
-      return this;
-    }
-
-    /** Default 0. */
-    public Builder weightDecay(double v) {
-      weightDecay = v;
-      return this;
-    }
-
-    /** Default 42. */
-    public Builder seed(long v) {
-      seed = v;
-      return this;
-    }
-
     /** Default true. */
     public Builder addBos(boolean v) {
       addBos = v;
@@ -682,8 +608,9 @@ public final class PpoConfig {
 
     /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
     public PpoConfig build() {
-      checkArgument(learningRate > 0 && Double.isFinite(learningRate), "learningRate must be positive, got %s", learningRate);
-      checkArgument(rolloutBatchSize >= 1, "rolloutBatchSize must be >= 1, got %s", rolloutBatchSize);
+      TrainingArguments training = buildTraining();
+      checkArgument(training.evalEvery() == 0, "evalEvery must be 0 for PPO (it does not evaluate), got %s", training.evalEvery());
+      int rolloutBatchSize = training.batchSize();
       checkArgument(
           miniBatchSize >= 1 && miniBatchSize <= rolloutBatchSize,
           "miniBatchSize must be in [1, rolloutBatchSize=%s], got %s",
@@ -695,8 +622,6 @@ public final class PpoConfig {
       finite("scoreClip", scoreClip);
       finite("ptxCoef", ptxCoef);
       finite("temperature", temperature);
-      finite("maxGradNorm", maxGradNorm);
-      finite("weightDecay", weightDecay);
       finite("clipRangeValue", clipRangeValue);
       finite("targetKl", targetKl);
       finite("klHorizon", klHorizon);
@@ -739,15 +664,12 @@ public final class PpoConfig {
               + " ratios and the KL use the full one (TRL fixes top_k = 0 and top_p = 1.0)",
           topP);
       checkArgument(maxNewTokens >= 1, "maxNewTokens must be >= 1, got %s", maxNewTokens);
-      checkArgument(maxGradNorm >= 0, "maxGradNorm must be >= 0, got %s", maxGradNorm);
-      checkArgument(weightDecay >= 0, "weightDecay must be >= 0, got %s", weightDecay);
-      checkArgument(warmupSteps >= 0, "warmupSteps must be >= 0, got %s", warmupSteps);
       checkArgument(
-          schedule == TrainingArguments.Schedule.CONSTANT ? scheduleSteps >= 0 : scheduleSteps >= 1,
+          training.schedule() == TrainingArguments.Schedule.CONSTANT ? scheduleSteps >= 0 : scheduleSteps >= 1,
           "scheduleSteps (the optimiser steps a %s schedule decays over) must be >= 1, got %s",
-          schedule.name().toLowerCase(java.util.Locale.ROOT),
+          training.scheduleName(),
           scheduleSteps);
-      return new PpoConfig(this);
+      return new PpoConfig(this, training);
     }
 
     private static void finite(String field, double v) {

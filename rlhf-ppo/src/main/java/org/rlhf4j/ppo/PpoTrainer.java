@@ -6,52 +6,44 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicReference;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
-import org.rlhf4j.core.generate.Generator;
+import org.rlhf4j.core.io.ModelCheckpoint;
 import org.rlhf4j.core.model.CausalLm;
-import org.rlhf4j.core.model.ForwardPass;
-import org.rlhf4j.core.model.MemoryEstimate;
-import org.rlhf4j.core.model.OutputGradients;
-import org.rlhf4j.core.model.TokenBatch;
-import org.rlhf4j.core.model.TokenLogProbs;
 import org.rlhf4j.core.optim.AdamW;
-import org.rlhf4j.core.optim.StepOutcome;
-import org.rlhf4j.core.sft.SequenceBatch;
 import org.rlhf4j.core.sft.SftData;
-import org.rlhf4j.core.sft.SftLoss;
-import org.rlhf4j.core.sft.TokenizedSequence;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizers;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.RewardModel;
-import org.rlhf4j.reward.TextRewardModel;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * PPO for RLHF (Ziegler et al. 2019; Ouyang et al. 2022) with TRL's recipe. One {@link #step}:
+ * PPO for RLHF (Ziegler et al. 2019; Ouyang et al. 2022) with TRL's recipe, as a thin trainer over
+ * the RL parts. One {@link #step}:
  *
  * <ol>
- *   <li>rollout — sample responses from the policy with the KV-cached generator;
- *   <li>score — the reward model scores each (prompt, response); policy and frozen reference give
- *       per-token log-probabilities at the sampling temperature; per-token rewards are {@code -beta
- *       KL_t}, plus the score at the last response token;
- *   <li>advantages — GAE over the response tokens, whitened;
- *   <li>optimise — {@code ppoEpochs} passes over shuffled minibatches: clipped policy loss, clipped
- *       value loss times {@code vfCoef}, optional entropy bonus and PPO-ptx term {@code ptxCoef * LM
- *       loss}; non-finite updates are skipped.
+ *   <li>rollout — {@link RolloutCollector}: sample a response per prompt with the KV-cached
+ *       generator; the policy's and the frozen reference's per-token log-probabilities (at the
+ *       sampling temperature), the values, the per-token KL ({@link KlEstimator}) and the reward
+ *       model's score, as an immutable {@link Rollout};
+ *   <li>advantages — {@link PpoBatch}: scores shaped ({@link ScoreShaping}), per-token rewards
+ *       {@code -beta KL_t} plus the score at the last response token ({@code beta} from the {@link
+ *       KlController}), GAE ({@link Gae}), whitened;
+ *   <li>optimise — {@link PpoUpdate}: {@code ppoEpochs} passes over shuffled minibatches of the
+ *       clipped policy loss, clipped value loss times {@code vfCoef}, optional entropy bonus and
+ *       PPO-ptx term ({@link PpoLosses}); non-finite updates are skipped;
+ *   <li>report — statistics with TRL's names, the KL controller's update, periodic checkpoints.
  * </ol>
  *
  * The value function is the policy's scalar head, or a separate critic. The reference model is never
@@ -70,45 +62,60 @@ public final class PpoTrainer implements AutoCloseable {
   public static final String PHASE = "ppo";
 
   /** Without a {@code maxApproxKl} bound, a minibatch approx-KL above this is reported as a warning. */
-  public static final double WARN_APPROX_KL = 1.0;
+  public static final double WARN_APPROX_KL = PpoUpdate.WARN_APPROX_KL;
 
   /** Without a {@code maxValueLoss} bound, a minibatch value loss above this is reported as a warning. */
-  public static final double WARN_VALUE_LOSS = 1e4;
+  public static final double WARN_VALUE_LOSS = PpoUpdate.WARN_VALUE_LOSS;
 
   private static final Logger LOG = LoggerFactory.getLogger(PpoTrainer.class);
 
   private final PpoConfig config;
   private final CausalLm policy;
   private final CausalLm reference;
-  private final CausalLm critic;
-  private final RewardModel rewardModel;
+  private final CausalLm critic; // null: the policy's value head
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
-  private final SftData ptxData;
+  private final PromptEncoder encoder;
+  private final RolloutCollector collector;
+  private final ScoreShaping shaping;
+  private final KlController kl;
+  private final AdamW optimizer;
+  private final PpoUpdate update;
+  private final PpoState state;
   private final TrainingListener listener;
   private final ImmutableList<PpoStepListener> stepListeners;
   private final ImmutableList<CausalLm> owned; // loaded by the builder from a checkpoint; closed with the trainer
   private final Path checkpointDir;
   private final int checkpointEvery;
-  private final AdamW optimizer;
-  private final KlController kl;
-  private final ScoreShaping shaping;
+  private final TrainerGuard guard = new TrainerGuard("PpoTrainer");
   private long stepCount;
   private long episodes;
-  private final AtomicReference<Thread> user = new AtomicReference<>();
-  private volatile boolean closed;
 
   private PpoTrainer(Builder b) {
     this.config = b.config;
     this.policy = b.policy;
     this.reference = b.reference;
     this.critic = b.critic;
-    this.rewardModel = b.rewardModel instanceof TextRewardModel t && t.tokenizer().isEmpty()
-        ? t.withTokenizer(b.tokenizer) // a text reward decodes with the policy's tokenizer
-        : b.rewardModel;
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
-    this.ptxData = b.ptxData;
+    this.encoder = new PromptEncoder(tokenizer, config.addBos(), policy.contextLength(), config.maxNewTokens());
+    this.collector = RolloutCollector.builder()
+        .policy(policy)
+        .reference(reference)
+        .values(critic == null ? policy : critic)
+        .rewardModel(b.rewardModel)
+        .tokenizer(tokenizer)
+        .sampling(config.sampling(tokenizer.eosId()))
+        .temperature(config.temperature())
+        .klEstimator(config.klEstimator())
+        .build();
+    this.shaping = new ScoreShaping(config);
+    this.kl = config.adaptiveKl()
+        ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon(), config.minKlCoef())
+        : KlController.fixed(config.klCoef());
+    this.optimizer = AdamW.over(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
+    this.update = new PpoUpdate(config, policy, critic, optimizer, b.ptxData, tokenizer.padId());
+    this.state = new PpoState(config, policy, critic, optimizer, kl, shaping.moments());
     List<TrainingListener> all = new ArrayList<>(b.listeners);
     all.add(b.warnings);
     this.listener = Listeners.of(all);
@@ -116,11 +123,6 @@ public final class PpoTrainer implements AutoCloseable {
     this.owned = ImmutableList.copyOf(b.owned);
     this.checkpointDir = b.checkpointDir;
     this.checkpointEvery = b.checkpointEvery;
-    this.optimizer = AdamW.over(config.optimizer(), critic == null ? List.of(policy) : List.of(policy, critic));
-    this.shaping = new ScoreShaping(config);
-    this.kl = config.adaptiveKl()
-        ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon(), config.minKlCoef())
-        : KlController.fixed(config.klCoef());
   }
 
   /** A builder for a trainer with {@code config}. */
@@ -134,7 +136,7 @@ public final class PpoTrainer implements AutoCloseable {
    */
   public List<PpoStats> train(int steps) {
     checkArgument(steps >= 1, "steps must be >= 1, got %s", steps);
-    enter("train");
+    guard.enter("train");
     try {
       checkState(!prompts.isEmpty(), "no prompt pool: give prompts to the builder or call step(prompts)");
       listener.onStart(PHASE, stepCount + steps);
@@ -145,27 +147,37 @@ public final class PpoTrainer implements AutoCloseable {
           break; // a listener (e.g. EarlyStopping) ended training
         }
       }
-      PpoStats last = out.get(out.size() - 1);
-      listener.onEnd(last.toMetrics());
+      listener.onEnd(out.get(out.size() - 1).toMetrics());
       return out;
     } finally {
-      exit();
+      guard.exit();
     }
   }
 
   /** One PPO step on {@code rolloutBatchSize} prompts drawn (with the step's seed) from the pool. */
   public PpoStats step() {
-    enter("step");
+    guard.enter("step");
     try {
       checkState(!prompts.isEmpty(), "no prompt pool: give prompts to the builder or call step(prompts)");
       return poolStep();
     } finally {
-      exit();
+      guard.exit();
+    }
+  }
+
+  /** One PPO step on {@code batchPrompts} (texts; BOS is added if configured). */
+  public PpoStats step(List<String> batchPrompts) {
+    checkArgument(batchPrompts != null && !batchPrompts.isEmpty(), "no prompts");
+    guard.enter("step");
+    try {
+      return run(batchPrompts, null, TrainerGuard.stepRandom(config.seed(), stepCount + 1));
+    } finally {
+      guard.exit();
     }
   }
 
   private PpoStats poolStep() {
-    SplittableRandom rng = stepRandom();
+    SplittableRandom rng = TrainerGuard.stepRandom(config.seed(), stepCount + 1);
     List<String> batch = new ArrayList<>();
     int[] poolIndex = new int[config.rolloutBatchSize()];
     int[] perm = Permutations.random(prompts.size(), rng);
@@ -176,99 +188,48 @@ public final class PpoTrainer implements AutoCloseable {
     return run(batch, poolIndex, rng);
   }
 
-  /** One PPO step on {@code batchPrompts} (texts; BOS is added if configured). */
-  public PpoStats step(List<String> batchPrompts) {
-    checkArgument(batchPrompts != null && !batchPrompts.isEmpty(), "no prompts");
-    enter("step");
-    try {
-      return run(batchPrompts, null, stepRandom());
-    } finally {
-      exit();
-    }
-  }
-
-  /**
-   * Marks the calling thread as the trainer's user; fails if another thread is inside it, if the
-   * call is re-entrant (e.g. from a listener or reward model) or if the trainer is closed.
-   */
-  void enter(String what) {
-    Thread me = Thread.currentThread();
-    if (!user.compareAndSet(null, me)) {
-      Thread other = user.get();
-      if (other == me) {
-        throw new IllegalStateException(
-            "PpoTrainer." + what + "() was called re-entrantly (from a listener or reward model) while this thread is inside the trainer");
-      }
-      throw new IllegalStateException(
-          "PpoTrainer is not thread-safe: " + what + "() was called on thread \"" + me.getName() + "\" while thread \""
-              + (other == null ? "?" : other.getName()) + "\" is using the trainer; use one trainer per thread or synchronise the calls");
-    }
-    if (closed) {
-      user.set(null);
-      throw closedError(what);
-    }
-  }
-
-  void exit() {
-    user.set(null);
-  }
-
-  /** Whether the current thread is inside the trainer (a step is running on it). */
-  boolean isInsideOnThisThread() {
-    return user.get() == Thread.currentThread();
-  }
-
-  private static IllegalStateException closedError(String what) {
-    return new IllegalStateException("PpoTrainer." + what + "(): the trainer has been closed (its optimiser state was freed)");
-  }
-
-  private SplittableRandom stepRandom() {
-    long k = stepCount + 1;
-    return new SplittableRandom(config.seed() * 0x9E3779B97F4A7C15L ^ (k * 0xBF58476D1CE4E5B9L + 0x94D049BB133111EBL));
-  }
-
   /**
    * One step on {@code batchPrompts}; {@code poolIndex[i]} is prompt i's index in the builder's pool
    * (null when the caller gave the prompts).
    */
   private PpoStats run(List<String> batchPrompts, int[] poolIndex, SplittableRandom rng) {
     long t0 = System.nanoTime();
-    List<int[]> encoded = encodePrompts(batchPrompts, poolIndex);
-    int promptLength = 0;
-    for (int[] ids : encoded) {
-      promptLength = Math.max(promptLength, ids.length);
-    }
-    checkMemory(encoded.size(), promptLength + config.maxNewTokens());
-    Rollout r = rollout(encoded, rng);
+    // 1. rollout: sample, log-probs, values, KL, scores
+    List<int[]> encoded = encoder.encode(batchPrompts, poolIndex);
+    int promptLength = encoded.stream().mapToInt(ids -> ids.length).max().orElse(0);
+    PpoMemory.check(config, policy, reference, critic, encoded.size(), promptLength + config.maxNewTokens(), 0);
+    Rollout collected = collector.collect(encoded, rng);
     long t1 = System.nanoTime();
-    r = score(r, batchPrompts, poolIndex);
+    // 2. rewards and advantages, without the episodes of non-finite scores (null if none is left)
     double beta = kl.beta();
-    Map<String, Double> stats;
+    PpoBatch batch = learnable(collected, batchPrompts, poolIndex, beta);
     List<String> warnings = new ArrayList<>();
-    if (r == null) { // every episode had a non-finite score and was dropped: nothing to learn from
+    Map<String, Double> stats;
+    if (batch == null) { // every episode had a non-finite score and was dropped: nothing to learn from
       stats = new LinkedHashMap<>();
       stats.put("objective/scores_nonfinite", (double) batchPrompts.size());
       stats.put("objective/kl_coef", beta);
       warnings.add("all " + batchPrompts.size() + " scores were NaN or infinite: no update");
     } else {
-      computeAdvantages(r);
-      stats = r.stats(beta);
+      stats = batch.stats(beta);
     }
     long t2 = System.nanoTime();
-    if (r != null) {
-      stats.putAll(optimize(r, rng, warnings));
+    // 3. optimise
+    if (batch != null) {
+      stats.putAll(update.run(batch, rng, warnings));
     }
     long t3 = System.nanoTime();
-    if (r != null && r.nonFiniteScores > 0) {
-      warnings.add(r.nonFiniteScores + " episode(s) with a NaN or infinite score were dropped");
+    // 4. report, adapt beta, checkpoint
+    if (batch != null && batch.droppedNonFinite > 0) {
+      warnings.add(batch.droppedNonFinite + " episode(s) with a NaN or infinite score were dropped");
     }
-    if (r != null && r.klClamped > 0) {
-      warnings.add(r.klClamped + " response token(s) had their KL estimate clamped to +/-" + KlEstimator.ESTIMATE_CLAMP);
+    if (batch != null && collected.klClamped > 0) {
+      warnings.add(collected.klClamped + " response token(s) had their KL estimate clamped to +/-" + KlEstimator.ESTIMATE_CLAMP);
     }
     stepCount++;
     episodes += batchPrompts.size();
-    if (r != null) {
-      kl.update(stats.get("objective/kl"), r.batchSize());
+    if (batch != null) {
+      kl.update(stats.get("objective/kl"), batch.rollout.batchSize());
     }
     stats.put("lr", optimizer.config().schedule().lr(Math.max(1, optimizer.stepCount())));
     stats.put("episode", (double) episodes);
@@ -276,284 +237,70 @@ public final class PpoTrainer implements AutoCloseable {
     stats.put("time/rollout", (t1 - t0) / 1e9);
     stats.put("time/scoring", (t2 - t1) / 1e9);
     stats.put("time/training", (t3 - t2) / 1e9);
-    stats.put("time/tokens_per_second", (r == null ? 0 : r.tokens()) / ((t3 - t0) / 1e9));
+    stats.put("time/tokens_per_second", (batch == null ? 0 : batch.rollout.tokens()) / ((t3 - t0) / 1e9));
     if (!warnings.isEmpty()) {
       LOG.warn("PPO step {}: {}", stepCount, String.join("; ", warnings));
     }
     PpoStats s = new PpoStats(stepCount, ImmutableMap.copyOf(stats),
-        r == null ? ImmutableList.of() : StepTexts.completions(batchPrompts, r, tokenizer));
+        batch == null ? ImmutableList.of() : StepTexts.completions(batchPrompts, batch, tokenizer));
     listener.onStep(s.toMetrics());
     stepListeners.forEach(sl -> sl.onPpoStep(s));
     if (checkpointDir != null && stepCount % checkpointEvery == 0) {
       // an application's own tokenizer cannot be saved; the checkpoint is then written without it
-      PpoCheckpoint.write(checkpointDir, this, Tokenizers.canSave(tokenizer) ? tokenizer : null);
+      state.write(checkpointDir, counters(), Tokenizers.canSave(tokenizer) ? tokenizer : null);
     }
     return s;
   }
 
-  /** The prompts' token ids; a prompt that cannot fit is an error naming it (and its pool index). */
-  private List<int[]> encodePrompts(List<String> batchPrompts, int[] poolIndex) {
-    List<int[]> encoded = new ArrayList<>(batchPrompts.size());
-    for (int i = 0; i < batchPrompts.size(); i++) {
-      String text = batchPrompts.get(i);
-      checkArgument(text != null, "prompt %s of the batch is null", i);
-      int[] ids = tokenizer.encodePrompt(text, config.addBos());
-      String which = poolIndex == null ? "prompt " + i + " of the batch" : "prompt " + poolIndex[i] + " of the pool";
-      checkPromptFits(which, text, ids.length, policy.contextLength(), config.maxNewTokens());
-      encoded.add(ids);
-    }
-    return encoded;
-  }
-
-  private static void checkPromptFits(String which, String text, int tokens, int ctx, int maxNewTokens) {
-    if (tokens == 0) {
-      throw new RlhfException(which + " (" + quote(text) + ") encodes to no tokens");
-    }
-    if (tokens + maxNewTokens > ctx) {
+  /**
+   * The rollout as PPO learns from it; an episode with a non-finite score fails the step or (with
+   * {@link NonFiniteScores#SKIP}) is dropped; null when every episode was dropped.
+   */
+  private PpoBatch learnable(Rollout r, List<String> batchPrompts, int[] poolIndex, double beta) {
+    int[] keep = r.finiteRows();
+    if (keep.length < r.batchSize() && config.nonFiniteScores() == NonFiniteScores.FAIL) {
+      int i = 0;
+      while (Double.isFinite(r.scores[i])) {
+        i++;
+      }
       throw new RlhfException(
-          which + " (" + quote(text) + ") has " + tokens + " tokens; with maxNewTokens " + maxNewTokens + " it needs "
-              + (tokens + maxNewTokens) + " positions, more than the context length " + ctx + " (at most "
-              + (ctx - maxNewTokens) + " prompt tokens fit)");
+          "the reward model " + RolloutCollector.describe(collector.rewardModel()) + " scored episode " + i + " of step "
+              + (stepCount + 1) + " " + r.scores[i] + " (" + PromptEncoder.name(i, poolIndex) + ": "
+              + PromptEncoder.quote(batchPrompts.get(i)) + "; response " + PromptEncoder.quote(tokenizer.decode(r.response(i)))
+              + "); NaN and infinite scores would poison the score statistics"
+              + " and the update: fix the reward model, or set PpoConfig.nonFiniteScores(SKIP) to drop such episodes");
+    }
+    if (keep.length == 0) {
+      return null;
+    }
+    int dropped = r.batchSize() - keep.length;
+    return PpoBatch.of(dropped > 0 ? r.select(keep) : r, dropped, shaping, beta, config);
+  }
+
+  private PpoState.Counters counters() {
+    return new PpoState.Counters(stepCount, episodes);
+  }
+
+  /** {@link PpoCheckpoint#save}: writes the complete state to {@code dir}, atomically. */
+  void save(Path dir, Tokenizer tokenizerOrNull) {
+    guard.enter("PpoCheckpoint.save");
+    try {
+      state.write(dir, counters(), tokenizerOrNull);
+    } finally {
+      guard.exit();
     }
   }
 
-  private static String quote(String text) {
-    String t = text.length() > 80 ? text.substring(0, 77) + "..." : text;
-    return "\"" + t.replace("\n", "\\n") + "\"";
-  }
-
-  /** Refuses a batch whose activations cannot fit in memory, naming the estimate and the limit. */
-  private void checkMemory(int batch, int length) {
-    checkMemory(config, policy, reference, critic, batch, length, 0);
-  }
-
-  private static void checkMemory(PpoConfig config, CausalLm policy, CausalLm reference, CausalLm critic, int batch, int length, long extra) {
-    long bytes = estimateBytes(config, policy, reference, critic, batch, length);
-    MemoryEstimate.check(
-        "PPO with rolloutBatchSize " + batch + " and sequences of " + length + " tokens (policy " + policy + ")",
-        bytes > Long.MAX_VALUE - extra ? Long.MAX_VALUE : bytes + extra,
-        "lower rolloutBatchSize or maxNewTokens");
-  }
-
-  /** Bytes a step with {@code batch} sequences of {@code length} tokens needs beyond the models' weights (a lower bound). */
-  static long estimateBytes(PpoConfig config, CausalLm policy, CausalLm reference, CausalLm critic, int batch, int length) {
-    double bytes = MemoryEstimate.activationBytes(policy, batch, length);
-    bytes += MemoryEstimate.activationBytes(reference, batch, length);
-    if (critic != null) {
-      bytes += MemoryEstimate.activationBytes(critic, batch, length);
+  /** {@link PpoCheckpoint#restore}: continues from the state in {@code dir}. */
+  void restore(Path dir) {
+    guard.enter("PpoCheckpoint.restore");
+    try {
+      PpoState.Counters c = state.read(dir);
+      stepCount = c.step();
+      episodes = c.episodes();
+    } finally {
+      guard.exit();
     }
-    bytes += MemoryEstimate.decodeCacheBytes(policy, batch, length);
-    if (config.klEstimator() == KlEstimator.FULL) { // both models' full logits
-      bytes += 2.0 * batch * length * policy.vocabSize() * MemoryEstimate.elementBytes(policy.dataType());
-    }
-    bytes += 16.0 * batch * config.maxNewTokens() * Double.BYTES; // the rollout's per-token arrays
-    return bytes >= 9.2e18 ? Long.MAX_VALUE : (long) bytes;
-  }
-
-  // 1. Rollout: sample a response per prompt.
-  private Rollout rollout(List<int[]> encoded, SplittableRandom rng) {
-    TokenBatch prompts = TokenBatch.leftPadded(encoded, tokenizer.padId());
-    return new Rollout(
-        Generator.generate(policy, prompts, config.sampling(tokenizer.eosId()), rng, tokenizer.padId()), tokenizer.eosId());
-  }
-
-  // 2. Score: log-probs of policy and reference, values, reward-model scores, per-token rewards.
-  // Returns the rollout without the episodes of non-finite scores (null if none is left).
-  private Rollout score(Rollout r, List<String> batchPrompts, int[] poolIndex) {
-    int p = r.promptLength;
-    int n = r.steps;
-    double temp = config.temperature();
-    ForwardPass pp = policy.forward(r.sequences);
-    TokenLogProbs lp = pp.tokenLogProbs(temp);
-    r.logProbs = ResponseTokens.gather(lp.logProbs(), p, n);
-    r.entropy = ResponseTokens.gather(lp.entropy(), p, n);
-    INDArray policyLogits = config.klEstimator() == KlEstimator.FULL ? pp.logits() : null;
-    if (critic == null) {
-      r.values = ResponseTokens.gather(pp.values(), p, n);
-    } else {
-      r.values = ResponseTokens.gather(critic.forward(r.sequences).values(), p, n);
-    }
-    ForwardPass rp = reference.forward(r.sequences);
-    r.refLogProbs = ResponseTokens.gather(rp.tokenLogProbs(temp).logProbs(), p, n);
-    if (config.klEstimator() == KlEstimator.FULL) {
-      r.kl = FullKl.perToken(policyLogits, rp.logits(), p, r.length, temp);
-      for (int i = 0; i < r.batchSize(); i++) {
-        for (int t = 0; t < r.length[i]; t++) {
-          r.klClamped += Math.abs(r.kl[i][t]) >= KlEstimator.ESTIMATE_CLAMP ? 1 : 0;
-        }
-      }
-    } else {
-      r.kl = r.perTokenKl(config.klEstimator());
-    }
-    INDArray scored = rewardModel.score(r.sequences, p);
-    if (scored == null || scored.length() != r.batchSize()) {
-      throw new RlhfException(
-          "the reward model " + describe(rewardModel) + " returned " + (scored == null ? "null" : scored.length() + " scores")
-              + " for " + r.batchSize() + " sequences");
-    }
-    r.rawScores = scored.toDoubleVector();
-    List<Integer> keep = new ArrayList<>();
-    for (int i = 0; i < r.batchSize(); i++) {
-      if (Double.isFinite(r.rawScores[i])) {
-        keep.add(i);
-      } else if (config.nonFiniteScores() == NonFiniteScores.FAIL) {
-        String which = poolIndex == null ? "prompt " + i + " of the batch" : "prompt " + poolIndex[i] + " of the pool";
-        throw new RlhfException(
-            "the reward model " + describe(rewardModel) + " scored episode " + i + " of step " + (stepCount + 1) + " "
-                + r.rawScores[i] + " (" + which + ": " + quote(batchPrompts.get(i)) + "; response "
-                + quote(tokenizer.decode(r.response(i))) + "); NaN and infinite scores would poison the score statistics"
-                + " and the update: fix the reward model, or set PpoConfig.nonFiniteScores(SKIP) to drop such episodes");
-      }
-    }
-    if (keep.size() < r.batchSize()) {
-      int dropped = r.batchSize() - keep.size();
-      if (keep.isEmpty()) {
-        return null;
-      }
-      r = r.select(keep.stream().mapToInt(Integer::intValue).toArray());
-      r.nonFiniteScores = dropped;
-    }
-    r.scores = shaping.apply(r.rawScores, r.hasEos);
-    double beta = kl.beta();
-    r.rewards = new double[r.batchSize()][n];
-    for (int i = 0; i < r.batchSize(); i++) {
-      for (int t = 0; t < r.length[i]; t++) {
-        r.rewards[i][t] = -beta * r.kl[i][t]; // r_t = -beta KL_t
-      }
-      r.rewards[i][r.length[i] - 1] += r.scores[i]; // + RM score at the last response token
-    }
-    if (config.whitenRewards()) {
-      r.rewards = Whitening.whiten(r.rewards, r.length, false);
-    }
-    return r;
-  }
-
-  private static String describe(RewardModel rm) {
-    String s = String.valueOf(rm);
-    return s.startsWith(rm.getClass().getName() + "@") ? rm.getClass().getName() : rm.getClass().getSimpleName() + " " + s;
-  }
-
-  // 3. Advantages: GAE over response tokens, whitened.
-  private void computeAdvantages(Rollout r) {
-    Gae.Result g = Gae.compute(r.rewards, r.values, r.length, config.gamma(), config.lam());
-    r.advantages = Whitening.whiten(g.advantages(), r.length, true);
-    r.returns = g.returns();
-  }
-
-  // 4. Optimise: PPO epochs over shuffled minibatches.
-  private Map<String, Double> optimize(Rollout r, SplittableRandom rng, List<String> warnings) {
-    int b = r.batchSize();
-    int p = r.promptLength;
-    int width = p + r.steps;
-    MinibatchStats acc = new MinibatchStats();
-    double maxApproxKl = 0;
-    double maxValueLoss = 0;
-    double maxRatio = 0;
-    epochs:
-    for (int epoch = 0; epoch < config.ppoEpochs(); epoch++) {
-      int[] perm = Permutations.random(b, rng);
-      for (int start = 0; start < b; start += config.miniBatchSize()) {
-        int[] idx = Arrays.copyOfRange(perm, start, Math.min(b, start + config.miniBatchSize()));
-        int[] len = ResponseTokens.rows(r.length, idx);
-        TokenBatch sub = r.sequences.select(idx);
-        policy.zeroGradients();
-        if (critic != null) {
-          critic.zeroGradients();
-        }
-        ForwardPass pass = policy.forward(sub);
-        TokenLogProbs lp = pass.tokenLogProbs(config.temperature());
-        double[][] newLogp = ResponseTokens.gather(lp.logProbs(), p, r.steps);
-        double[][] newEnt = ResponseTokens.gather(lp.entropy(), p, r.steps);
-        ForwardPass criticPass = critic == null ? pass : critic.forward(sub);
-        double[][] newValues = ResponseTokens.gather(criticPass.values(), p, r.steps);
-        PpoLosses.PolicyLoss pl =
-            PpoLosses.policy(newLogp, ResponseTokens.rows(r.logProbs, idx), ResponseTokens.rows(r.advantages, idx), len, config.clipRange());
-        PpoLosses.ValueLoss vl =
-            PpoLosses.value(newValues, ResponseTokens.rows(r.values, idx), ResponseTokens.rows(r.returns, idx), len, config.clipRangeValue());
-        PpoLosses.Mean ent = PpoLosses.mean(newEnt, len);
-        double loss = pl.loss() + config.vfCoef() * vl.loss() - config.entropyCoef() * ent.value();
-        INDArray gLogp = ResponseTokens.scatter(pl.gradLogProbs(), p, width - 1, policy.dataType());
-        INDArray gEnt = config.entropyCoef() > 0
-            ? ResponseTokens.scatter(ent.grad(), p, width - 1, policy.dataType()).muli(-config.entropyCoef())
-            : null;
-        INDArray gVal = ResponseTokens.scatter(vl.gradValues(), p, width, policy.dataType()).muli(config.vfCoef());
-        if (critic == null) {
-          pass.backward(new OutputGradients(gLogp, gEnt, gVal, null));
-        } else {
-          pass.backward(new OutputGradients(gLogp, gEnt, null, null));
-          criticPass.backward(OutputGradients.ofValues(gVal));
-        }
-        double ptxLoss = config.ptxCoef() > 0 && ptxData != null ? ptxUpdate(rng) : Double.NaN;
-        if (!Double.isNaN(ptxLoss)) {
-          loss += config.ptxCoef() * ptxLoss;
-        }
-        maxApproxKl = Math.max(maxApproxKl, pl.approxKl());
-        maxValueLoss = Math.max(maxValueLoss, vl.loss());
-        maxRatio = Math.max(maxRatio, pl.meanRatio());
-        MinibatchStats.Skip skip = MinibatchStats.Skip.NONE;
-        if (config.ratioThreshold() > 0 && pl.meanRatio() > config.ratioThreshold()) {
-          skip = MinibatchStats.Skip.RATIO; // TRL's ratio_threshold
-        } else if ((config.maxApproxKl() > 0 && pl.approxKl() > config.maxApproxKl())
-            || (config.maxValueLoss() > 0 && vl.loss() > config.maxValueLoss())) {
-          skip = MinibatchStats.Skip.BOUND;
-        }
-        StepOutcome o = skip == MinibatchStats.Skip.NONE ? optimizer.step(loss) : null;
-        acc.add(pl, vl, ent.value(), ptxLoss, o, skip);
-        if (config.earlyStopTargetKl() > 0 && pl.policyKl() > 1.5 * config.earlyStopTargetKl()) {
-          acc.earlyStopped = true; // TRL: stop when mean(logp_old - logp) > 1.5 target_kl
-          break epochs;
-        }
-      }
-    }
-    policy.zeroGradients(); // gradients of a skipped minibatch must not linger
-    if (critic != null) {
-      critic.zeroGradients();
-    }
-    if (acc.skippedRatio() > 0) {
-      warnings.add(acc.skippedRatio() + " minibatch(es) skipped: mean ratio up to " + fmt(maxRatio) + " > ratioThreshold "
-          + config.ratioThreshold());
-    }
-    if (acc.skippedBounds() > 0) {
-      warnings.add(acc.skippedBounds() + " minibatch(es) skipped by maxApproxKl " + config.maxApproxKl() + " / maxValueLoss "
-          + config.maxValueLoss() + " (approx-KL up to " + fmt(maxApproxKl) + ", value loss up to " + fmt(maxValueLoss) + ")");
-    }
-    if (acc.skippedNonFinite() > 0) {
-      warnings.add(acc.skippedNonFinite() + " update(s) skipped: NaN or infinite loss or gradient");
-    }
-    if (config.maxApproxKl() == 0 && maxApproxKl > WARN_APPROX_KL) {
-      warnings.add("approx-KL of a minibatch reached " + fmt(maxApproxKl) + " nats (the learning rate may be too high; bound"
-          + " updates with PpoConfig.maxApproxKl)");
-    }
-    if (config.maxValueLoss() == 0 && maxValueLoss > WARN_VALUE_LOSS) {
-      warnings.add("value loss reached " + fmt(maxValueLoss) + " (scores of magnitude up to " + fmt(maxAbs(r.scores))
-          + "; bound them with scoreClip or scoreScaling, or skip such updates with PpoConfig.maxValueLoss)");
-    }
-    return acc.averages();
-  }
-
-  private static String fmt(double v) {
-    return String.format(java.util.Locale.ROOT, "%.4g", v);
-  }
-
-  private static double maxAbs(double[] xs) {
-    double m = 0;
-    for (double x : xs) {
-      m = Math.max(m, Math.abs(x));
-    }
-    return m;
-  }
-
-  /** PPO-ptx: adds {@code ptxCoef * grad(LM loss)} on a pre-training batch; returns the LM loss. */
-  private double ptxUpdate(SplittableRandom rng) {
-    List<TokenizedSequence> seqs = new ArrayList<>();
-    for (int i = 0; i < config.ptxBatchSize(); i++) {
-      seqs.add(ptxData.get(rng.nextInt(ptxData.size())));
-    }
-    SequenceBatch batch = SequenceBatch.collate(seqs, tokenizer.padId());
-    ForwardPass pass = policy.forward(batch.tokens());
-    SftLoss.Result lm = SftLoss.compute(pass.tokenLogProbs(1.0).logProbs(), batch.targetMask());
-    pass.backward(OutputGradients.ofLogProbs(lm.gradLogProbs().muli(config.ptxCoef())));
-    return lm.loss();
   }
 
   /** The policy being trained. */
@@ -597,16 +344,11 @@ public final class PpoTrainer implements AutoCloseable {
 
   /** Whether {@link #close()} has been called. */
   public boolean isClosed() {
-    return closed;
+    return guard.isClosed();
   }
 
   RunningMoments scoreMoments() {
     return shaping.moments();
-  }
-
-  void restoreCounters(long steps, long episodeCount) {
-    this.stepCount = steps;
-    this.episodes = episodeCount;
   }
 
   /**
@@ -616,17 +358,10 @@ public final class PpoTrainer implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (closed) {
-      return;
-    }
-    enter("close");
-    try {
-      closed = true;
+    guard.close(() -> {
       optimizer.close();
       owned.forEach(CausalLm::close);
-    } finally {
-      exit();
-    }
+    });
   }
 
   /** Builds a {@link PpoTrainer}. */
@@ -743,7 +478,7 @@ public final class PpoTrainer implements AutoCloseable {
       if (resumeDir == null) {
         return buildNew();
       }
-      checkArgument(java.nio.file.Files.isRegularFile(resumeDir.resolve("trainer_state.json")),
+      checkArgument(Files.isRegularFile(resumeDir.resolve("trainer_state.json")),
           "%s holds no PPO checkpoint (no trainer_state.json)", resumeDir);
       checkArgument(reference != null, "reference must be set");
       CausalLm givenPolicy = policy;
@@ -751,16 +486,16 @@ public final class PpoTrainer implements AutoCloseable {
       owned.clear();
       try {
         if (policy == null) {
-          policy = org.rlhf4j.core.io.ModelCheckpoint.loadAny(resumeDir.resolve("policy"), reference.options()).model();
+          policy = ModelCheckpoint.loadAny(resumeDir.resolve("policy"), reference.options()).model();
           owned.add(policy);
         }
-        if (critic == null && java.nio.file.Files.isDirectory(resumeDir.resolve("critic"))) {
-          critic = org.rlhf4j.core.io.ModelCheckpoint.loadAny(resumeDir.resolve("critic"), reference.options()).model();
+        if (critic == null && Files.isDirectory(resumeDir.resolve("critic"))) {
+          critic = ModelCheckpoint.loadAny(resumeDir.resolve("critic"), reference.options()).model();
           owned.add(critic);
         }
         PpoTrainer t = buildNew();
         try {
-          PpoCheckpoint.restore(resumeDir, t);
+          t.restore(resumeDir);
         } catch (RuntimeException e) {
           t.close(); // closes the loaded models too
           owned.clear();
@@ -821,21 +556,12 @@ public final class PpoTrainer implements AutoCloseable {
           ctx,
           ctx - 1);
       checkArgument(config.ptxCoef() == 0 || ptxData != null, "ptxCoef > 0 needs ptxData");
-      int longest = 0;
-      for (int i = 0; i < prompts.size(); i++) {
-        String text = prompts.get(i);
-        checkArgument(text != null, "prompt %s of the pool is null", i);
-        int n = tokenizer.encodePrompt(text, config.addBos()).length;
-        checkPromptFits("prompt " + i + " of the pool", text, n, ctx, config.maxNewTokens());
-        longest = Math.max(longest, n);
-      }
+      int longest = new PromptEncoder(tokenizer, config.addBos(), ctx, config.maxNewTokens()).checkPool(prompts);
       if (!prompts.isEmpty()) { // before the optimiser's moments are allocated
-        long optimizerBytes = MemoryEstimate.parameterBytes(policy, 2)
-            + (critic == null ? 0 : MemoryEstimate.parameterBytes(critic, 2));
-        checkMemory(config, policy, reference, critic, config.rolloutBatchSize(), longest + config.maxNewTokens(), optimizerBytes);
+        PpoMemory.check(config, policy, reference, critic, config.rolloutBatchSize(), longest + config.maxNewTokens(),
+            PpoMemory.optimizerBytes(policy, critic));
       }
-      PpoTrainer t = new PpoTrainer(this);
-      return t;
+      return new PpoTrainer(this);
     }
   }
 }

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.Consumer;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.TrainingListener;
@@ -67,7 +68,7 @@ public final class PpoWarnings implements TrainingListener {
     Double entropy = m.values().get("policy/entropy_avg");
     if (!entropyWarned && entropy != null && entropy < minEntropy) {
       entropyWarned = true;
-      warn(String.format(java.util.Locale.ROOT,
+      warn(String.format(Locale.ROOT,
           "PPO step %d: entropy collapse: the policy's mean entropy is %.3g nats per token (below %.3g); it is"
               + " probably repeating one response whatever the reward. Lower the learning rate (on GPT-2-size"
               + " models 1e-4 collapsed where 3e-5 worked; see the README's tuning section) or raise klCoef.",
@@ -77,7 +78,7 @@ public final class PpoWarnings implements TrainingListener {
     Double len = m.values().get("response_length_mean");
     if (!klWarned && kl != null && len != null && len > 0 && kl / len > maxKlPerToken) {
       klWarned = true;
-      warn(String.format(java.util.Locale.ROOT,
+      warn(String.format(Locale.ROOT,
           "PPO step %d: runaway KL: %.3g nats per response token from the reference (above %.3g; %.3g per"
               + " response). Raise klCoef (or use adaptive KL), or lower the learning rate.",
           m.step(), kl / len, maxKlPerToken, kl));

@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.model.ModelOptions;
-import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.gpt2.GptModel;
 
 /**
@@ -153,5 +155,44 @@ class GrpoTrainerTest {
       assertEquals(before, t.policy().parameters().flat().array(), "no update from a NaN score");
       assertEquals(0, t.stepCount());
     }
+  }
+
+  /** GRPO and RLOO checkpoint like PPO: a run resumed from step 2 repeats the uninterrupted one exactly. */
+  @Test
+  void resumingFromACheckpointRepeatsTheUninterruptedRun(@TempDir Path tmp) {
+    GrpoConfig cfg = GrpoConfig.rlooBuilder().learningRate(3e-3).numGenerations(4).batchSize(8).maxNewTokens(4).seed(5).build();
+    GptModel sft = PpoTrainerTest.sftModel();
+    List<GrpoStats> straight;
+    GptModel straightPolicy = sft.copy(new ModelOptions(DataType.FLOAT, 2));
+    try (GrpoTrainer t = GrpoTrainer.builder(cfg).policy(straightPolicy).reference(sft).rewardModel(new PpoTrainerTest.CountTarget())
+        .tokenizer(TOK).prompts(PpoTrainerTest.prompts()).build()) {
+      straight = t.train(4);
+    }
+    try (GrpoTrainer t = GrpoTrainer.builder(cfg).policy(sft.copy(new ModelOptions(DataType.FLOAT, 2))).reference(sft)
+        .rewardModel(new PpoTrainerTest.CountTarget()).tokenizer(TOK).prompts(PpoTrainerTest.prompts())
+        .checkpoints(tmp.resolve("rloo"), 2).build()) {
+      t.train(3); // the checkpoint holds step 2
+    }
+    GptModel other = sft.copy(new ModelOptions(DataType.FLOAT, 2)); // other weights: the checkpoint's replace them
+    other.parameters().flat().array().addi(0.1);
+    try (GrpoTrainer t = GrpoTrainer.builder(cfg).policy(other).reference(sft).rewardModel(new PpoTrainerTest.CountTarget())
+        .tokenizer(TOK).prompts(PpoTrainerTest.prompts()).resumeFrom(tmp.resolve("rloo")).build()) {
+      assertEquals(2, t.stepCount());
+      List<GrpoStats> rest = t.train(2);
+      for (int i = 0; i < 2; i++) {
+        assertEquals(straight.get(2 + i).step(), rest.get(i).step());
+        for (String k : straight.get(2 + i).values().keySet()) {
+          if (!k.startsWith("time/")) {
+            assertEquals(straight.get(2 + i).get(k), rest.get(i).get(k), 0.0, "step " + (3 + i) + " " + k);
+          }
+        }
+      }
+      assertEquals(straightPolicy.parameters().flat().array(), other.parameters().flat().array());
+    }
+    GrpoConfig otherLr = GrpoConfig.rlooBuilder().learningRate(1e-4).numGenerations(4).batchSize(8).maxNewTokens(4).seed(5).build();
+    CheckpointException e = assertThrows(CheckpointException.class, () -> GrpoTrainer.builder(otherLr)
+        .policy(sft.copy(new ModelOptions(DataType.FLOAT, 2))).reference(sft).rewardModel(new PpoTrainerTest.CountTarget())
+        .tokenizer(TOK).prompts(PpoTrainerTest.prompts()).resumeFrom(tmp.resolve("rloo")).build());
+    assertTrue(e.getMessage().contains("learning_rate: checkpoint 0.003, now 1.0E-4"), e.getMessage());
   }
 }

@@ -4,34 +4,28 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.rlhf4j.core.data.TruncationPolicy;
-import org.rlhf4j.core.optim.AdamWConfig;
+import org.rlhf4j.core.train.SupervisedConfig;
 import org.rlhf4j.core.train.TrainingArguments;
 
 /**
  * The configuration of {@link RewardTrainer}, after TRL's {@code RewardConfig}. Immutable; {@link
  * Builder#build()} names an invalid field.
  */
-public final class RewardConfig {
-  private final TrainingArguments training;
-  private final int epochs;
+public final class RewardConfig extends SupervisedConfig {
   private final double margin;
   private final double centerRewardsCoefficient;
-  private final int maxLength;
   private final double evalFraction;
-  private final boolean addBos;
   private final boolean appendEos;
   private final TruncationPolicy truncation;
 
-  private RewardConfig(Builder b) {
-    training = b.training.build();
-    epochs = b.epochs;
+  private RewardConfig(Builder b, TrainingArguments training) {
+    super(training, b);
     margin = b.margin;
     centerRewardsCoefficient = b.centerRewardsCoefficient;
-    maxLength = b.maxLength;
     evalFraction = b.evalFraction;
-    addBos = b.addBos;
     appendEos = b.appendEos;
     truncation = b.truncation;
   }
@@ -41,37 +35,9 @@ public final class RewardConfig {
     return new Builder();
   }
 
-  /**
-   * The shared training arguments: learning rate and schedule (default linear decay to 0), warm-up,
-   * weight decay, clipping, seed, batch size (rankings per batch) and evaluation interval.
-   */
-  public TrainingArguments training() {
-    return training;
-  }
-
-  /** Peak learning rate ({@link TrainingArguments#learningRate()}). */
-  public double learningRate() {
-    return training.learningRate();
-  }
-
-  /** Linear warm-up steps ({@link TrainingArguments#warmupSteps()}). */
-  public int warmupSteps() {
-    return training.warmupSteps();
-  }
-
-  /** Passes over the training rankings. */
-  public int epochs() {
-    return epochs;
-  }
-
   /** Rankings per batch; all C(K,2) pairs of a ranking share its batch. */
   public int promptsPerBatch() {
-    return training.batchSize();
-  }
-
-  /** Seed of the data order and of the train/eval split. */
-  public long seed() {
-    return training.seed();
+    return batchSize();
   }
 
   /** Subtracted from every reward difference in the loss. */
@@ -84,44 +50,14 @@ public final class RewardConfig {
     return centerRewardsCoefficient;
   }
 
-  /** Longest (prompt + response) in tokens; longer records are an error naming them. */
-  public int maxLength() {
-    return maxLength;
-  }
-
   /** Fraction of the rankings held out for evaluation when no eval set is given (0 = none). */
   public double evalFraction() {
     return evalFraction;
   }
 
-  /** AdamW's decoupled weight decay. */
-  public double weightDecay() {
-    return training.weightDecay();
-  }
-
-  /** Global gradient-norm clipping (0 = off). */
-  public double maxGradNorm() {
-    return training.maxGradNorm();
-  }
-
-  /** Start every sequence with BOS. */
-  public boolean addBos() {
-    return addBos;
-  }
-
   /** End every response with EOS. */
   public boolean appendEos() {
     return appendEos;
-  }
-
-  /** Evaluate every this many steps (0 = before and after training only). */
-  public int evalEvery() {
-    return training.evalEvery();
-  }
-
-  /** The optimiser for {@code totalSteps} steps. */
-  public AdamWConfig optimizer(long totalSteps) {
-    return training.optimizer(totalSteps);
   }
 
   /** What happens to a ranking with a (prompt + response) longer than the maximum length (default {@link TruncationPolicy#FAIL}: an error naming the record). */
@@ -131,24 +67,25 @@ public final class RewardConfig {
 
   /** A JSON-friendly description, for provenance. */
   public Map<String, Object> toMap() {
+    TrainingArguments training = training();
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("learning_rate", training.learningRate());
     if (training.schedule() != TrainingArguments.Schedule.LINEAR) {
       m.put("lr_scheduler_type", training.scheduleName()); // absent for the default, as before it was settable
     }
     m.put("warmup_steps", training.warmupSteps());
-    m.put("num_train_epochs", epochs);
+    m.put("num_train_epochs", epochs());
     m.put("prompts_per_batch", training.batchSize());
     m.put("seed", training.seed());
     m.put("margin", margin);
     m.put("center_rewards_coefficient", centerRewardsCoefficient);
-    m.put("max_length", maxLength);
+    m.put("max_length", maxLength());
     m.put("eval_fraction", evalFraction);
     m.put("weight_decay", training.weightDecay());
     m.put("max_grad_norm", training.maxGradNorm());
-    m.put("add_bos", addBos);
+    m.put("add_bos", addBos());
     m.put("append_eos", appendEos);
-    m.put("truncation", truncation.name().toLowerCase(java.util.Locale.ROOT));
+    m.put("truncation", truncation.name().toLowerCase(Locale.ROOT));
     m.put("eval_steps", training.evalEvery());
     return m;
   }
@@ -159,61 +96,26 @@ public final class RewardConfig {
   }
 
   /** Builds a validated {@link RewardConfig}. */
-  public static final class Builder {
-    private TrainingArguments.Builder training =
-        TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42);
-    private int epochs = 1;
+  public static final class Builder extends SupervisedConfig.Builder<Builder> {
     private double margin;
     private double centerRewardsCoefficient;
-    private int maxLength = 1024;
     private double evalFraction;
-    private boolean addBos = true;
     private boolean appendEos = true;
     private TruncationPolicy truncation = TruncationPolicy.FAIL;
 
-    private Builder() {}
-
-    /** Sets {@link RewardConfig#learningRate()}. */
-    public Builder learningRate(double v) {
-      training.learningRate(v);
-      return this;
+    private Builder() {
+      super(TrainingArguments.builder().learningRate(1e-5).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42),
+          "promptsPerBatch", 1);
     }
 
-    /** Sets {@link RewardConfig#warmupSteps()}. */
-    public Builder warmupSteps(int v) {
-      training.warmupSteps(v);
-      return this;
-    }
-
-    /** Sets {@link TrainingArguments#schedule()} (default linear decay). */
-    public Builder schedule(TrainingArguments.Schedule v) {
-      checkArgument(v != null, "schedule must be set");
-      training.schedule(v);
-      return this;
-    }
-
-    /** Replaces all the shared training arguments ({@code batchSize} is the rankings per batch). */
-    public Builder training(TrainingArguments v) {
-      training = checkNotNull(v, "training").toBuilder();
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#epochs()}. */
-    public Builder epochs(int v) {
-      epochs = v;
+    @Override
+    protected Builder self() {
       return this;
     }
 
     /** Sets {@link RewardConfig#promptsPerBatch()}. */
     public Builder promptsPerBatch(int v) {
-      training.batchSize(v);
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#seed()}. */
-    public Builder seed(long v) {
-      training.seed(v);
-      return this;
+      return batchSize(v);
     }
 
     /** Sets {@link RewardConfig#margin()}. */
@@ -228,45 +130,15 @@ public final class RewardConfig {
       return this;
     }
 
-    /** Sets {@link RewardConfig#maxLength()}. */
-    public Builder maxLength(int v) {
-      maxLength = v;
-      return this;
-    }
-
     /** Sets {@link RewardConfig#evalFraction()}. */
     public Builder evalFraction(double v) {
       evalFraction = v;
       return this;
     }
 
-    /** Sets {@link RewardConfig#weightDecay()}. */
-    public Builder weightDecay(double v) {
-      training.weightDecay(v);
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#maxGradNorm()}. */
-    public Builder maxGradNorm(double v) {
-      training.maxGradNorm(v);
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#addBos()}. */
-    public Builder addBos(boolean v) {
-      addBos = v;
-      return this;
-    }
-
     /** Sets {@link RewardConfig#appendEos()}. */
     public Builder appendEos(boolean v) {
       appendEos = v;
-      return this;
-    }
-
-    /** Sets {@link RewardConfig#evalEvery()}. */
-    public Builder evalEvery(int v) {
-      training.evalEvery(v);
       return this;
     }
 
@@ -278,18 +150,12 @@ public final class RewardConfig {
 
     /** The configuration; {@link IllegalArgumentException} names the first invalid field. */
     public RewardConfig build() {
-      try {
-        training.build(); // validates the shared arguments
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(e.getMessage().replace("batchSize", "promptsPerBatch"), e);
-      }
-      checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
+      TrainingArguments training = buildSupervised();
       checkArgument(Double.isFinite(margin), "margin must be finite, got %s", margin);
       checkArgument(centerRewardsCoefficient >= 0, "centerRewardsCoefficient must be >= 0, got %s", centerRewardsCoefficient);
-      checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
       checkArgument(evalFraction >= 0 && evalFraction < 1, "evalFraction must be in [0, 1), got %s", evalFraction);
 
-      return new RewardConfig(this);
+      return new RewardConfig(this, training);
     }
   }
 }

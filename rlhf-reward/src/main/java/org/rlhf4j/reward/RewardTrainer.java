@@ -205,16 +205,8 @@ public final class RewardTrainer {
           }
 
           @Override
-          public Map<String, Object> state() {
-            return Map.of();
-          }
-
-          @Override
-          public void restoreState(Map<String, Object> state, String source) {}
-
-          @Override
           public void writeModels(Path dir, long step) throws IOException {
-            rm.writeFiles(dir, Provenance.of(PHASE, config.seed(), config.toMap(), null), null);
+            rm.writeFiles(dir, Provenance.of(PHASE, config.seed(), config.toMap(), null));
           }
 
           @Override

@@ -2,8 +2,11 @@ package org.rlhf4j.reward;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.RlhfException;
@@ -83,11 +86,23 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
    * @return the raw mean and standard deviation of the references
    */
   public double[] normalizeTo(TokenBatch references) {
-    INDArray raw = rawScores(references);
-    double mean = raw.meanNumber().doubleValue();
-    double std = raw.stdNumber().doubleValue();
-    if (!(std > 1e-8)) {
-      throw new RlhfException("cannot normalise: the reference rewards have standard deviation " + std);
+    return normalizeTo(rawScores(references).toDoubleVector());
+  }
+
+  /**
+   * Sets the normalisation so that responses with the raw scores {@code rawScores} (scored before
+   * any normalisation, e.g. SFT samples for the training prompts) score mean 0 and (sample) standard
+   * deviation 1.
+   *
+   * @return the raw mean and standard deviation
+   * @throws RlhfException if the scores are not finite or (nearly) constant
+   */
+  public double[] normalizeTo(double[] rawScores) {
+    checkArgument(rawScores.length >= 2, "normalising needs at least 2 scores, got %s", rawScores.length);
+    double mean = Arrays.stream(rawScores).average().orElse(Double.NaN);
+    double std = Math.sqrt(Arrays.stream(rawScores).map(v -> (v - mean) * (v - mean)).sum() / (rawScores.length - 1));
+    if (!(std > 1e-8) || !Double.isFinite(mean) || !Double.isFinite(std)) {
+      throw new RlhfException("cannot normalise: the reference rewards have mean " + mean + " and standard deviation " + std);
     }
     setNormalization(1.0 / std, -mean / std);
     return new double[] {mean, std};
@@ -159,7 +174,7 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
     /** Adds to the model's gradients the gradient of a loss with {@code dL/dscore = gradScores}. */
     public void backward(double[] gradScores) {
       checkArgument(gradScores.length == scores.length, "expected %s gradients, got %s", scores.length, gradScores.length);
-      INDArray dValues = Nd4j.create(org.nd4j.linalg.api.buffer.DataType.DOUBLE, scores.length, length); // [B, T]
+      INDArray dValues = Nd4j.create(DataType.DOUBLE, scores.length, length); // [B, T]
       for (int i = 0; i < scores.length; i++) {
         dValues.putScalar(i, last[i], gradScores[i]);
       }
@@ -178,17 +193,20 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
     ModelCheckpoint.save(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", KIND), tokenizer);
   }
 
-  /** {@link #save} into the existing directory {@code dir}, without atomicity (for composite checkpoints). */
-  void writeFiles(Path dir, Provenance provenance, Tokenizer tokenizer) throws java.io.IOException {
+  /**
+   * {@link #save} (without a tokenizer) into the existing directory {@code dir}, without atomicity:
+   * for a composite checkpoint that its writer publishes as a whole.
+   */
+  public void writeFiles(Path dir, Provenance provenance) throws IOException {
     checkOpen();
-    ModelCheckpoint.writeFiles(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", KIND), tokenizer);
+    ModelCheckpoint.writeFiles(dir, model, provenance, Map.of(GAIN, gain, BIAS, bias, "kind", KIND), null);
   }
 
   /**
    * Overwrites this model's weights and normalisation with those of the reward-model checkpoint in
    * {@code dir} (same architecture).
    */
-  void loadFrom(Path dir) {
+  public void loadFrom(Path dir) {
     checkOpen();
     Map<String, Object> extra = ModelCheckpoint.readExtra(dir);
     Object kind = extra.get("kind");

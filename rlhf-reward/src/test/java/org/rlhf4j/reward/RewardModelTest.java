@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.data.DataFormatException;
 import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.model.ModelOptions;
@@ -90,6 +91,23 @@ class RewardModelTest {
     assertEquals(rm.gain(), back.gain(), 0);
     assertEquals(rm.bias(), back.bias(), 0);
     assertEquals(0.0, back.score(ref).sub(s).amaxNumber().doubleValue(), 1e-5);
+  }
+
+  /** Scores already computed (e.g. while sampling) normalise without scoring again; constant ones are refused. */
+  @Test
+  void normalisationFromRawScoresUsesTheSampleStandardDeviation() {
+    TransformerRewardModel rm = TransformerRewardModel.fromPolicy(policy(DataType.FLOAT, 3), 5);
+    double[] raw = {1.0, 2.0, 4.0, 9.0};
+    double[] ms = rm.normalizeTo(raw);
+    double mean = 4.0;
+    double std = Math.sqrt((9 + 4 + 0 + 25) / 3.0);
+    assertEquals(mean, ms[0], 1e-12);
+    assertEquals(std, ms[1], 1e-12);
+    assertEquals(1 / std, rm.gain(), 1e-12);
+    assertEquals(-mean / std, rm.bias(), 1e-12);
+    RlhfException e = assertThrows(RlhfException.class, () -> rm.normalizeTo(new double[] {3, 3, 3}));
+    assertTrue(e.getMessage().contains("standard deviation 0.0"), e.getMessage());
+    assertEquals(1 / std, rm.gain(), 1e-12, "a refused normalisation leaves the old one");
   }
 
   @Test

@@ -11,14 +11,17 @@ import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -427,7 +430,7 @@ public final class ChatTemplate implements ChatFormat {
       newline(indent, depth, b);
       b.append('}');
     } else if (v instanceof Iterable || v instanceof Object[]) {
-      Iterable<?> it = v instanceof Object[] ? java.util.Arrays.asList((Object[]) v) : (Iterable<?>) v;
+      Iterable<?> it = v instanceof Object[] ? Arrays.asList((Object[]) v) : (Iterable<?>) v;
       if (!it.iterator().hasNext()) {
         b.append("[]");
         return;
@@ -491,7 +494,7 @@ public final class ChatTemplate implements ChatFormat {
   }
 
   /** {@code tojson} with Python's separators ({@code ", "}, {@code ": "}) and key order. */
-  private static final class TojsonFilter implements com.hubspot.jinjava.lib.filter.Filter {
+  private static final class TojsonFilter implements Filter {
     @Override
     public String getName() {
       return "tojson";
@@ -499,7 +502,7 @@ public final class ChatTemplate implements ChatFormat {
 
     @Override
     public Object filter(
-        Object var, com.hubspot.jinjava.interpret.JinjavaInterpreter interpreter, String... args) {
+        Object var, JinjavaInterpreter interpreter, String... args) {
       int indent = 0;
       if (args.length > 0 && args[0] != null) {
         try {

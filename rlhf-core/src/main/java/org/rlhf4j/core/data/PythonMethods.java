@@ -2,11 +2,13 @@ package org.rlhf4j.core.data;
 
 import java.beans.FeatureDescriptor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Predicate;
 import jinjava.javax.el.ELContext;
 import jinjava.javax.el.ELResolver;
 
@@ -94,7 +96,7 @@ final class PythonMethods extends ELResolver {
           }
           List<List<Object>> out = new ArrayList<>();
           for (Map.Entry<?, ?> e : m.entrySet()) {
-            out.add(java.util.Arrays.asList(e.getKey(), e.getValue()));
+            out.add(Arrays.asList(e.getKey(), e.getValue()));
           }
           return out;
         }
@@ -113,7 +115,7 @@ final class PythonMethods extends ELResolver {
     }
   }
 
-  private static boolean anyMatch(Object prefixes, java.util.function.Predicate<String> test) {
+  private static boolean anyMatch(Object prefixes, Predicate<String> test) {
     if (prefixes instanceof Collection) {
       for (Object p : (Collection<?>) prefixes) {
         if (test.test(String.valueOf(p))) {

@@ -3,6 +3,7 @@ package org.rlhf4j.core.data;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import org.rlhf4j.core.RlhfException;
 
 /**
  * Locates the project's shared data folder ({@code shared/data}, kept beside the checkout and never
@@ -46,7 +47,7 @@ public final class SharedData {
     return find(relative)
         .orElseThrow(
             () ->
-                new org.rlhf4j.core.RlhfException(
+                new RlhfException(
                     "missing data file "
                         + relative
                         + ": put the project's shared data folder at ../shared/data beside the"

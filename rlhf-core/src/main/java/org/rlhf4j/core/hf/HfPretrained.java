@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.rlhf4j.core.data.ChatTemplate;
-import org.rlhf4j.core.io.AtomicFiles;
+import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.ModelOptions;

@@ -1,5 +1,6 @@
 package org.rlhf4j.core.io;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
@@ -42,7 +43,7 @@ public final class ConfigDrift {
       Map<String, ?> my = (Map<String, ?>) y;
       return describe(mx, my).isEmpty();
     }
-    if (a instanceof java.util.List<?> x && b instanceof java.util.List<?> y) {
+    if (a instanceof List<?> x && b instanceof List<?> y) {
       if (x.size() != y.size()) {
         return false;
       }

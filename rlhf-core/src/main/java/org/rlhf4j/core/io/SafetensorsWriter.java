@@ -185,6 +185,40 @@ public final class SafetensorsWriter {
       new SafetensorsWriter(new LinkedHashMap<>(tensors), new LinkedHashMap<>(metadata))
           .writeTo(file);
     }
+
+    /**
+     * The bytes {@link #write(Path)} would write, in memory (e.g. to send a model over the network
+     * without a file).
+     *
+     * @throws IllegalArgumentException if the file would be 2 GiB or more (a Java array's limit)
+     */
+    public byte[] toBytes() {
+      return new SafetensorsWriter(new LinkedHashMap<>(tensors), new LinkedHashMap<>(metadata))
+          .bytes();
+    }
+  }
+
+  private byte[] bytes() {
+    byte[] header = header();
+    long size = 8L + header.length;
+    for (Map.Entry<String, Entry> e : tensors.entrySet()) {
+      size += TensorInfo.byteCount(e.getValue().dtype(), e.getValue().array().shape());
+    }
+    checkArgument(size < Integer.MAX_VALUE - 8, "the file would be %s bytes, too large for an array", size);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream((int) size);
+    try {
+      WritableByteChannel channel = java.nio.channels.Channels.newChannel(out);
+      ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
+      writeFully(channel, prefix.flip());
+      writeFully(channel, ByteBuffer.wrap(header));
+      ByteBuffer chunk = ByteBuffer.allocate(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      for (Map.Entry<String, Entry> e : tensors.entrySet()) {
+        writeData(channel, e.getKey(), e.getValue(), chunk);
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("writing to memory failed: " + e, e);
+    }
+    return out.toByteArray();
   }
 
   private void writeTo(Path file) {

@@ -1,5 +1,6 @@
 package org.rlhf4j.core.sft;
 
+import java.util.Arrays;
 import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -22,7 +23,7 @@ public record SequenceBatch(TokenBatch tokens, INDArray targetMask) {
     int[] ids = new int[b * t];
     int[] mask = new int[b * t];
     float[] targets = new float[b * (t - 1)];
-    java.util.Arrays.fill(ids, padId);
+    Arrays.fill(ids, padId);
     for (int i = 0; i < b; i++) {
       TokenizedSequence s = sequences.get(i);
       for (int j = 0; j < s.length(); j++) {

@@ -2,6 +2,7 @@ package org.rlhf4j.core.sft;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -21,10 +22,10 @@ public final class SftLoss {
    */
   public static Result compute(INDArray logProbs, INDArray targetMask) {
     checkArgument(
-        java.util.Arrays.equals(logProbs.shape(), targetMask.shape()),
+        Arrays.equals(logProbs.shape(), targetMask.shape()),
         "logProbs %s and mask %s differ in shape",
-        java.util.Arrays.toString(logProbs.shape()),
-        java.util.Arrays.toString(targetMask.shape()));
+        Arrays.toString(logProbs.shape()),
+        Arrays.toString(targetMask.shape()));
     INDArray mask = targetMask.castTo(logProbs.dataType());
     double count = mask.sumNumber().doubleValue();
     checkArgument(count > 0, "the batch has no target tokens");

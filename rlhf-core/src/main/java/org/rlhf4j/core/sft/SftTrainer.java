@@ -30,6 +30,8 @@ import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.SupervisedLoop;
 import org.rlhf4j.core.train.TrainerCheckpoint;
 import org.rlhf4j.core.train.TrainingListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Supervised fine-tuning (and pre-training) of a causal LM: minimises the mean negative
@@ -42,7 +44,7 @@ public final class SftTrainer {
   /** The phase name reported to listeners. */
   public static final String PHASE = "sft";
 
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SftTrainer.class);
+  private static final Logger LOG = LoggerFactory.getLogger(SftTrainer.class);
 
   /** The phase name for pre-training on plain text ({@link #withPhase}). */
   public static final String PRETRAIN_PHASE = "pretrain";

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
@@ -12,12 +13,14 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.data.DataFormatException;
+import org.rlhf4j.core.data.LineReader;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer.Merge;
 
 /**
@@ -30,7 +33,7 @@ final class BpeFiles {
   static final ObjectMapper JSON =
       new ObjectMapper(
           JsonFactory.builder()
-              .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+              .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
               .build());
 
   /** The merges read from a file, each with its 1-based line. */
@@ -120,8 +123,8 @@ final class BpeFiles {
     long[] lines = new long[1024];
     // A merge is two tokens: a line of 64 Ki characters is already absurd, so a hostile file
     // fails there instead of filling the heap.
-    try (org.rlhf4j.core.data.LineReader r =
-        org.rlhf4j.core.data.LineReader.of(Files.newInputStream(file), src, 1 << 16)) {
+    try (LineReader r =
+        LineReader.of(Files.newInputStream(file), src, 1 << 16)) {
       for (String line; (line = r.readLine()) != null; ) {
         long lineNo = r.lineNumber();
         if (line.isEmpty() || (lineNo == 1 && line.startsWith("#version"))) {
@@ -135,7 +138,7 @@ final class BpeFiles {
               "expected two tokens separated by one space, got " + BpeVocabulary.quote(line));
         }
         if (merges.size() == lines.length) {
-          lines = java.util.Arrays.copyOf(lines, lines.length * 2);
+          lines = Arrays.copyOf(lines, lines.length * 2);
         }
         lines[merges.size()] = lineNo;
         merges.add(new Merge(line.substring(0, space), line.substring(space + 1)));
@@ -145,7 +148,7 @@ final class BpeFiles {
     } catch (IOException e) {
       throw unreadable("merges", file, e);
     }
-    return new MergeList(merges, java.util.Arrays.copyOf(lines, merges.size()));
+    return new MergeList(merges, Arrays.copyOf(lines, merges.size()));
   }
 
   static RlhfException unreadable(String what, Path file, IOException e) {

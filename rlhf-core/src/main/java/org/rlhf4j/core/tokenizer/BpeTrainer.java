@@ -2,6 +2,7 @@ package org.rlhf4j.core.tokenizer;
 
 import com.google.common.base.Preconditions;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -222,7 +223,7 @@ public final class BpeTrainer {
 
     void add(int v) {
       if (size == data.length) {
-        data = java.util.Arrays.copyOf(data, size * 2);
+        data = Arrays.copyOf(data, size * 2);
       }
       data[size++] = v;
     }

@@ -1,5 +1,6 @@
 package org.rlhf4j.core.tokenizer;
 
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import java.nio.charset.StandardCharsets;
@@ -208,7 +209,7 @@ final class BpeVocabulary {
   /** {@code s} as a JSON string literal, so that odd characters show in messages. */
   static String quote(String s) {
     StringBuilder sb = new StringBuilder("\"");
-    com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(s, sb);
+    JsonStringEncoder.getInstance().quoteAsString(s, sb);
     return sb.append('"').toString();
   }
 }

@@ -1,5 +1,7 @@
 package org.rlhf4j.core.tokenizer;
 
+import java.util.Arrays;
+
 /**
  * GPT-2's reversible mapping between the 256 byte values and 256 printable Unicode characters
  * ({@code bytes_to_unicode} in OpenAI's {@code encoder.py}): printable Latin-1 bytes map to
@@ -11,7 +13,7 @@ final class ByteLevel {
   private static final int[] CHAR_TO_BYTE = new int[0x144];
 
   static {
-    java.util.Arrays.fill(CHAR_TO_BYTE, -1);
+    Arrays.fill(CHAR_TO_BYTE, -1);
     int extra = 0;
     for (int b = 0; b < 256; b++) {
       boolean printable =

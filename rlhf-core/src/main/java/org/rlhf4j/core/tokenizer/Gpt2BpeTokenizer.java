@@ -3,6 +3,7 @@ package org.rlhf4j.core.tokenizer;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -129,7 +130,7 @@ public final class Gpt2BpeTokenizer implements Tokenizer {
     try (Stream<Path> files = Files.list(dir)) {
       present =
           files.map(p -> p.getFileName().toString()).sorted().collect(Collectors.joining(", "));
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new RlhfException(
           "no GPT-2 tokenizer in " + dir + ": cannot list the directory: " + e, e);
     }

@@ -1,11 +1,14 @@
 package org.rlhf4j.core.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import org.rlhf4j.core.data.DataFormatException;
 
 /**
@@ -404,7 +407,7 @@ final class HfPipeline {
 
   /** Rust's {@code ByteLevel::decode_chain}: one string of the tokens' bytes, lossy UTF-8. */
   static List<String> byteLevelDecode(List<String> tokens) {
-    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     for (String t : tokens) {
       byte[] b = ByteLevel.isByteLevel(t) ? ByteLevel.bytesOf(t) : Utf8.encode(t);
       bytes.write(b, 0, b.length);
@@ -419,7 +422,7 @@ final class HfPipeline {
    */
   static List<String> byteFallbackDecode(List<String> tokens) {
     List<String> out = new ArrayList<>(tokens.size());
-    java.io.ByteArrayOutputStream run = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream run = new ByteArrayOutputStream();
     for (String t : tokens) {
       int b = byteToken(t);
       if (b >= 0) {
@@ -433,13 +436,13 @@ final class HfPipeline {
     return out;
   }
 
-  private static void flushBytes(java.io.ByteArrayOutputStream run, List<String> out) {
+  private static void flushBytes(ByteArrayOutputStream run, List<String> out) {
     if (run.size() == 0) {
       return;
     }
     byte[] b = run.toByteArray();
     String s = Utf8.decode(b, b.length);
-    if (s.indexOf('\uFFFD') >= 0 && !java.util.Arrays.equals(Utf8.encode(s), b)) {
+    if (s.indexOf('\uFFFD') >= 0 && !Arrays.equals(Utf8.encode(s), b)) {
       for (int i = 0; i < b.length; i++) {
         out.add("\uFFFD");
       }
@@ -485,7 +488,7 @@ final class HfPipeline {
       String re = n.get("Regex").textValue();
       try {
         return Pattern.compile(re, REGEX_FLAGS | Pattern.UNICODE_CASE);
-      } catch (java.util.regex.PatternSyntaxException e) {
+      } catch (PatternSyntaxException e) {
         throw new DataFormatException(
             src, 1, where + ": the regex cannot be compiled by java.util.regex: " + e.getMessage());
       }

@@ -15,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.data.DataFormatException;
 import org.rlhf4j.core.tokenizer.HfPipeline.Piece;
@@ -100,7 +102,7 @@ public final class HfTokenizer implements Tokenizer {
   private final HfPipeline.PreTokenizer preTokenizer;
   // Fast path for the common "Split(regex, Isolated) [+ ByteLevel without prefix or regex]" (Llama 3,
   // Qwen2): pieces are cached by their original text, with no intermediate objects.
-  private final java.util.regex.Pattern fastSplit;
+  private final Pattern fastSplit;
   private final boolean fastByteLevel;
   private final HfPipeline.Decoder decoder;
   private final int[] prefixIds; // added by the post-processor before the text
@@ -685,7 +687,7 @@ public final class HfTokenizer implements Tokenizer {
       return;
     }
     if (fastSplit != null) {
-      java.util.regex.Matcher m = fastSplit.matcher(s);
+      Matcher m = fastSplit.matcher(s);
       int prev = 0;
       while (m.find()) {
         if (m.start() > prev) {

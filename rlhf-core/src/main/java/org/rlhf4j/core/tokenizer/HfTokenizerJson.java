@@ -2,6 +2,8 @@ package org.rlhf4j.core.tokenizer;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -9,6 +11,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.data.DataFormatException;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer.Merge;
 import org.slf4j.Logger;
@@ -215,16 +218,16 @@ final class HfTokenizerJson {
    * token (e.g. {@code <|endoftext|>}) in {@code added_tokens}.
    */
   static byte[] write(Gpt2BpeTokenizer tok) {
-    com.fasterxml.jackson.databind.node.ObjectNode root = BpeFiles.JSON.createObjectNode();
+    ObjectNode root = BpeFiles.JSON.createObjectNode();
     root.put("version", "1.0");
     root.putNull("truncation");
     root.putNull("padding");
-    com.fasterxml.jackson.databind.node.ArrayNode added = root.putArray("added_tokens");
+    ArrayNode added = root.putArray("added_tokens");
     tok.specialTokens().entrySet().stream()
         .sorted(Map.Entry.comparingByValue())
         .forEach(
             e -> {
-              com.fasterxml.jackson.databind.node.ObjectNode a = added.addObject();
+              ObjectNode a = added.addObject();
               a.put("id", e.getValue());
               a.put("content", e.getKey());
               a.put("single_word", false);
@@ -237,7 +240,7 @@ final class HfTokenizerJson {
     byteLevel(root.putObject("pre_tokenizer"), false, true);
     byteLevel(root.putObject("post_processor"), true, false);
     byteLevel(root.putObject("decoder"), true, true);
-    com.fasterxml.jackson.databind.node.ObjectNode model = root.putObject("model");
+    ObjectNode model = root.putObject("model");
     model.put("type", "BPE");
     model.putNull("dropout");
     model.putNull("unk_token");
@@ -246,23 +249,23 @@ final class HfTokenizerJson {
     model.put("fuse_unk", false);
     model.put("byte_fallback", false);
     model.put("ignore_merges", false);
-    com.fasterxml.jackson.databind.node.ObjectNode vocab = model.putObject("vocab");
+    ObjectNode vocab = model.putObject("vocab");
     for (int id = 0; id < tok.vocabSize(); id++) {
       vocab.put(tok.token(id), id);
     }
-    com.fasterxml.jackson.databind.node.ArrayNode merges = model.putArray("merges");
+    ArrayNode merges = model.putArray("merges");
     for (Merge m : tok.merges()) {
       merges.add(m.left() + " " + m.right());
     }
     try {
       return BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
     } catch (JsonProcessingException e) {
-      throw new org.rlhf4j.core.RlhfException("cannot write tokenizer.json: " + e, e);
+      throw new RlhfException("cannot write tokenizer.json: " + e, e);
     }
   }
 
   private static void byteLevel(
-      com.fasterxml.jackson.databind.node.ObjectNode o, boolean prefixSpace, boolean trim) {
+      ObjectNode o, boolean prefixSpace, boolean trim) {
     o.put("type", "ByteLevel");
     o.put("add_prefix_space", prefixSpace);
     o.put("trim_offsets", trim);

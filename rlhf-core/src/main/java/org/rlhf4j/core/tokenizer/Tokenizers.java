@@ -3,7 +3,7 @@ package org.rlhf4j.core.tokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.rlhf4j.core.io.AtomicFiles;
+import org.rlhf4j.core.fs.AtomicFiles;
 import com.google.common.base.Preconditions;
 import java.io.IOException;
 import java.nio.file.Files;

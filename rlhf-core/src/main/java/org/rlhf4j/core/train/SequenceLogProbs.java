@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
 
 import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.model.CausalLm;
@@ -154,6 +155,6 @@ public final class SequenceLogProbs {
   }
 
   private static double[][] toMatrix(INDArray a) {
-    return a.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).toDoubleMatrix();
+    return a.castTo(DataType.DOUBLE).toDoubleMatrix();
   }
 }

@@ -42,11 +42,13 @@ public final class SupervisedLoop {
     /** Evaluates (and reports) at {@code step}; called only when {@link Plan#hasEval()}. */
     void evaluate(long step);
 
-    /** The trainer's own counters at a checkpoint, as JSON numbers (e.g. tokens seen). */
-    Map<String, Object> state();
+    /** The trainer's own counters at a checkpoint, as JSON numbers (e.g. tokens seen); none by default. */
+    default Map<String, Object> state() {
+      return Map.of();
+    }
 
-    /** Restores {@link #state()}; {@code source} names the file in errors. */
-    void restoreState(Map<String, Object> state, String source);
+    /** Restores {@link #state()}; {@code source} names the file in errors. Nothing to restore by default. */
+    default void restoreState(Map<String, Object> state, String source) {}
 
     /** Writes the trained model(s), as of {@code step}, as a checkpoint into the fresh directory {@code dir}. */
     void writeModels(Path dir, long step) throws IOException;

@@ -6,19 +6,15 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.Rlhf4j;
-import org.rlhf4j.core.io.AtomicFiles;
+import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
 import org.rlhf4j.core.io.ConfigDrift;
-import org.rlhf4j.core.io.SafetensorsReader;
-import org.rlhf4j.core.io.SafetensorsWriter;
 import org.rlhf4j.core.model.CausalLm;
-import org.rlhf4j.core.model.FlatTensors;
-import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.optim.AdamW;
 
 /**
@@ -39,7 +35,7 @@ public final class TrainerCheckpoint {
   public static final String STATE = "trainer_state.json";
 
   /** The optimiser moments file. */
-  public static final String OPTIMIZER = "optimizer.safetensors";
+  public static final String OPTIMIZER = OptimizerMoments.FILE;
 
   private static final int FORMAT_VERSION = 1;
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -88,24 +84,17 @@ public final class TrainerCheckpoint {
     for (CausalLm m : models) {
       checkResumable("cannot write " + plan.kind() + " checkpoint " + dir, m);
     }
+    List<String> names = new ArrayList<>();
     for (int i = 0; i < models.size(); i++) {
-      checkFinite(where, "model " + i + " parameter", models.get(i).parameters());
-      checkFinite(where, "model " + i + " optimiser first moment", opt.firstMoments(i));
-      checkFinite(where, "model " + i + " optimiser second moment", opt.secondMoments(i));
+      names.add("model " + i);
     }
+    OptimizerMoments.checkFinite(where, names, models, opt);
     try {
       AtomicFiles.publishDirectory(
           dir,
           tmp -> {
             task.writeModels(tmp, p.step());
-            Map<String, INDArray> moments = new LinkedHashMap<>();
-            for (int i = 0; i < models.size(); i++) {
-              for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
-                moments.put("exp_avg." + i + "." + e.name(), opt.firstMoments(i).get(e.name()).array());
-                moments.put("exp_avg_sq." + i + "." + e.name(), opt.secondMoments(i).get(e.name()).array());
-              }
-            }
-            SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, Map.of("format", "rlhf4j-adamw"));
+            OptimizerMoments.write(tmp.resolve(OPTIMIZER), models, opt);
             Map<String, Object> state = new LinkedHashMap<>();
             state.put("format", "rlhf4j-trainer-state");
             state.put("format_version", FORMAT_VERSION);
@@ -168,21 +157,11 @@ public final class TrainerCheckpoint {
     if (step < 0 || epoch < 0 || position < 0 || position > examples) {
       throw new CheckpointException(stateFile + ": step " + step + ", epoch " + epoch + ", position " + position + " out of range");
     }
-    List<CausalLm> models = plan.models();
-    for (CausalLm m : models) {
+    for (CausalLm m : plan.models()) {
       checkResumable("cannot resume from " + dir, m);
     }
     task.loadModels(dir);
-    try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(OPTIMIZER))) {
-      for (int i = 0; i < models.size(); i++) {
-        FlatTensors m = opt.firstMoments(i);
-        FlatTensors s = opt.secondMoments(i);
-        for (ParameterLayout.Entry e : models.get(i).parameters().layout().entries()) {
-          r.readInto("exp_avg." + i + "." + e.name(), m.get(e.name()).array());
-          r.readInto("exp_avg_sq." + i + "." + e.name(), s.get(e.name()).array());
-        }
-      }
-    }
+    OptimizerMoments.read(dir.resolve(OPTIMIZER), plan.models(), opt);
     opt.restoreCounters(number(state, "optimizer_step", stateFile).longValue(), number(state, "optimizer_skipped", stateFile).longValue());
     Object trainer = state.get("trainer");
     if (!(trainer instanceof Map<?, ?> t)) {
@@ -217,21 +196,5 @@ public final class TrainerCheckpoint {
       throw new CheckpointException(file + ": field \"" + field + "\": expected a number, got " + v);
     }
     return (Number) v;
-  }
-
-  private static void checkFinite(String where, String what, FlatTensors t) {
-    INDArray flat = t.flat().array();
-    if (Double.isFinite(flat.norm1Number().doubleValue())) {
-      return;
-    }
-    for (ParameterLayout.Entry e : t.layout().entries()) {
-      INDArray a = t.get(e.name()).array();
-      for (long k = 0; k < a.length(); k++) {
-        double v = a.getDouble(k);
-        if (!Double.isFinite(v)) {
-          throw new CheckpointException(where + what + " " + e.name() + "[" + k + "] is " + v);
-        }
-      }
-    }
   }
 }

@@ -3,6 +3,7 @@ package org.rlhf4j.core.train;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -172,7 +173,7 @@ public final class TrainingArguments {
 
   @Override
   public String toString() {
-    Map<String, Object> m = new java.util.LinkedHashMap<>();
+    Map<String, Object> m = new LinkedHashMap<>();
     putInto(m, "batch_size");
     return "TrainingArguments" + m;
   }

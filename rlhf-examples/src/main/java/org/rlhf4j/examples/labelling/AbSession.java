@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -216,7 +217,7 @@ public final class AbSession {
     if (w.n() == 0) {
       return w.nameA() + " vs " + w.nameB() + ": no verdicts yet";
     }
-    return String.format(java.util.Locale.ROOT, "%s vs %s: win rate %.1f%% (95%% CI %.1f%%-%.1f%%) from %d verdicts: %d wins, %d losses, %d ties",
+    return String.format(Locale.ROOT, "%s vs %s: win rate %.1f%% (95%% CI %.1f%%-%.1f%%) from %d verdicts: %d wins, %d losses, %d ties",
         w.nameA(), w.nameB(), 100 * w.rate(), 100 * w.low(), 100 * w.high(), w.n(), w.wins(), w.losses(), w.ties());
   }
 

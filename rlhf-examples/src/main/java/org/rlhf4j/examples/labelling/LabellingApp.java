@@ -196,7 +196,7 @@ public final class LabellingApp {
   }
 
   /** Runs the loop behind the page; {@code onReady} gets the page's address once it is served. */
-  public static List<RoundReport> run(Options o, java.util.function.Consumer<java.net.URI> onReady) throws IOException {
+  public static List<RoundReport> run(Options o, Consumer<URI> onReady) throws IOException {
     ModelOptions mo = new ModelOptions(DataType.FLOAT, Runtime.getRuntime().availableProcessors());
     PretrainedModels.Pretrained sft = PretrainedModels.load(o.sft(), mo);
     Tokenizer tok = sft.tokenizer();

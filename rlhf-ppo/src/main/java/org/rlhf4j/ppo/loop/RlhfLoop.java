@@ -10,32 +10,22 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.SplittableRandom;
+import org.rlhf4j.core.fs.AtomicFiles;
 import org.rlhf4j.core.generate.Generation;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
-import org.rlhf4j.core.io.AtomicFiles;
 import org.rlhf4j.core.io.CheckpointException;
-import org.rlhf4j.core.io.ModelCheckpoint;
-import org.rlhf4j.core.io.Provenance;
 import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.TrainingListener;
-import org.rlhf4j.ppo.PpoCheckpoint;
-import org.rlhf4j.ppo.PpoStats;
-import org.rlhf4j.ppo.PpoTrainer;
-import org.rlhf4j.reward.RewardEvaluation;
-import org.rlhf4j.reward.RewardEvaluator;
-import org.rlhf4j.reward.RewardResult;
-import org.rlhf4j.reward.RewardTrainer;
-import org.rlhf4j.reward.TokenizedRanking;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.rlhf4j.reward.data.Ranking;
 import org.rlhf4j.reward.feedback.ComparisonStore;
@@ -43,24 +33,27 @@ import org.rlhf4j.reward.feedback.LabelRequest;
 import org.rlhf4j.reward.feedback.LabelResult;
 import org.rlhf4j.reward.feedback.Labeller;
 import org.rlhf4j.reward.feedback.StoredComparison;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Steps 2 and 3 of the recipe, repeated as new comparisons arrive. Each round: sample K responses per
  * prompt from the current policy, ask the {@link Labeller} to rank them, store the rankings durably,
- * update the reward model on all comparisons so far (continuing from its current weights), then run
- * PPO steps against it with the KL penalty to the frozen SFT model. After each round the reward
- * model, the PPO state and the round counter are checkpointed; a loop built again over the same
+ * then let the {@link PolicyOptimizer} improve the policy from all comparisons so far: by default
+ * {@link RewardModelPpo} (update the reward model, continuing from its current weights, then run PPO
+ * steps against it with the KL penalty to the frozen SFT model), or {@link DpoPolicyOptimizer} (DPO
+ * on the rankings, no reward model) given with {@link Builder#optimizer}. After each round the
+ * optimiser's state and the round counter are checkpointed; a loop built again over the same
  * checkpoint directory and store continues with the next round (items of an interrupted round that
  * were already ranked are not asked again).
  */
 public final class RlhfLoop implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RlhfLoop.class);
+  private static final Logger LOG = LoggerFactory.getLogger(RlhfLoop.class);
   private static final String STATE = "loop_state.json";
 
   private final RlhfLoopConfig config;
-  private final CausalLm policy;
-  private final TransformerRewardModel rewardModel;
+  private final PolicyOptimizer optimizer;
   private final Tokenizer tokenizer;
   private final ImmutableList<String> prompts;
   private final Labeller labeller;
@@ -68,13 +61,11 @@ public final class RlhfLoop implements AutoCloseable {
   private final Path checkpointDir;
   private final ImmutableList<Ranking> heldOut;
   private final TrainingListener listener;
-  private final PpoTrainer ppo;
   private int completedRounds;
 
-  private RlhfLoop(Builder b) {
+  private RlhfLoop(Builder b, PolicyOptimizer optimizer) {
     this.config = b.config;
-    this.policy = b.policy;
-    this.rewardModel = b.rewardModel;
+    this.optimizer = optimizer;
     this.tokenizer = b.tokenizer;
     this.prompts = ImmutableList.copyOf(b.prompts);
     this.labeller = b.labeller;
@@ -82,14 +73,6 @@ public final class RlhfLoop implements AutoCloseable {
     this.checkpointDir = b.checkpointDir;
     this.heldOut = ImmutableList.copyOf(b.heldOut);
     this.listener = Listeners.of(b.listeners);
-    this.ppo = PpoTrainer.builder(config.ppo())
-        .policy(policy)
-        .reference(b.reference)
-        .rewardModel(rewardModel)
-        .tokenizer(tokenizer)
-        .prompts(prompts)
-        .listener(listener)
-        .build();
     if (checkpointDir != null && Files.exists(checkpointDir.resolve(STATE))) {
       restore();
     }
@@ -131,26 +114,17 @@ public final class RlhfLoop implements AutoCloseable {
         }
       }
     }
-    // 3. update the reward model on every comparison so far (warm start)
+    // 3. improve the policy from every comparison so far
     List<Ranking> all = trainingRankings();
-    Optional<RewardResult> reward = Optional.empty();
-    Optional<RewardEvaluation> held = Optional.empty();
+    PolicyUpdate update = PolicyUpdate.none();
     if (all.isEmpty()) {
-      LOG.warn("round {}: no usable comparisons yet; the reward model and the policy are left as they are", round);
+      LOG.warn("round {}: no usable comparisons yet; the policy is left as it is", round);
     } else {
-      RewardTrainer rt = new RewardTrainer(config.reward());
-      reward = Optional.of(rt.train(rewardModel, tokenizer, all, List.of(), listener));
-      if (!heldOut.isEmpty()) {
-        int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().contextLength());
-        List<TokenizedRanking> t = rt.tokenize(heldOut, tokenizer, maxLength);
-        held = Optional.of(RewardEvaluator.evaluate(rewardModel, t, tokenizer, config.reward().promptsPerBatch()));
-      }
+      update = optimizer.improve(all, heldOut, listener);
     }
-    // 4. PPO against the updated reward model
-    List<PpoStats> stats = config.ppoStepsPerRound() > 0 && reward.isPresent() ? ppo.train(config.ppoStepsPerRound()) : List.of();
     completedRounds = round + 1;
     checkpoint(round);
-    return new RoundReport(round, pending.size(), ranked, skipped, store.size(), reward, held, ImmutableList.copyOf(stats));
+    return new RoundReport(round, pending.size(), ranked, skipped, store.size(), update);
   }
 
   /**
@@ -163,12 +137,12 @@ public final class RlhfLoop implements AutoCloseable {
   private List<Ranking> trainingRankings() {
     List<Ranking> out = new ArrayList<>();
     String source = store.file().getFileName().toString();
-    int maxLength = Math.min(config.reward().maxLength(), rewardModel.model().contextLength());
+    PolicyOptimizer.SequenceLimits limits = optimizer.limits();
     int dropped = 0;
     for (StoredComparison c : store.records()) {
-      int head = tokenizer.encodePrompt(c.prompt(), config.reward().addBos()).length + (config.reward().appendEos() ? 1 : 0);
+      int head = tokenizer.encodePrompt(c.prompt(), limits.addBos()).length + (limits.appendEos() ? 1 : 0);
       List<Integer> keep = c.order().stream()
-          .filter(i -> !c.responses().get(i).isBlank() && head + tokenizer.encode(c.responses().get(i)).length <= maxLength)
+          .filter(i -> !c.responses().get(i).isBlank() && head + tokenizer.encode(c.responses().get(i)).length <= limits.maxLength())
           .toList();
       dropped += c.order().size() - keep.size();
       if (keep.size() < 2) {
@@ -183,7 +157,7 @@ public final class RlhfLoop implements AutoCloseable {
       out.add(Ranking.of(source, c.sequence(), c.prompt(), responses, order).withLabeller(c.labeller()));
     }
     if (dropped > 0) {
-      LOG.info("{} of the stored responses are blank or too long for the reward model and are left out of its training", dropped);
+      LOG.info("{} of the stored responses are blank or too long for the policy optimiser and are left out of its training", dropped);
     }
     return out;
   }
@@ -202,7 +176,7 @@ public final class RlhfLoop implements AutoCloseable {
     }
     // at least one token per response, so that no labeller is shown an empty answer
     SamplingConfig sampling = config.ppo().sampling(tokenizer.eosId()).toBuilder().minNewTokens(1).build();
-    Generation g = Generator.generate(policy, TokenBatch.leftPadded(encoded, tokenizer.padId()), sampling, rng, tokenizer.padId());
+    Generation g = Generator.generate(optimizer.policy(), TokenBatch.leftPadded(encoded, tokenizer.padId()), sampling, rng, tokenizer.padId());
     List<LabelRequest> out = new ArrayList<>();
     for (int i = 0; i < chosen.size(); i++) {
       List<String> responses = new ArrayList<>();
@@ -219,13 +193,8 @@ public final class RlhfLoop implements AutoCloseable {
       return;
     }
     Path dir = checkpointDir.resolve("round-" + round);
-    Provenance prov = Provenance.of("rlhf-loop", config.seed(), Map.of("round", round), "");
     try {
-      AtomicFiles.publishDirectory(
-          dir,
-          tmp -> ModelCheckpoint.writeFiles(tmp.resolve("reward"), rewardModel.model(), prov,
-              Map.of("reward_gain", rewardModel.gain(), "reward_bias", rewardModel.bias()), null));
-      PpoCheckpoint.save(dir.resolve("ppo"), ppo, null);
+      optimizer.save(dir);
       Map<String, Object> state = new LinkedHashMap<>();
       state.put("completed_rounds", completedRounds);
       state.put("comparisons", store.size());
@@ -244,11 +213,7 @@ public final class RlhfLoop implements AutoCloseable {
     try {
       JsonNode state = JSON.readTree(stateFile.toFile());
       int done = state.get("completed_rounds").asInt();
-      Path dir = checkpointDir.resolve("round-" + (done - 1));
-      ModelCheckpoint.loadInto(dir.resolve("reward"), rewardModel.model());
-      JsonNode extra = JSON.readTree(dir.resolve("reward").resolve("rlhf4j.json").toFile()).get("extra");
-      rewardModel.setNormalization(extra.get("reward_gain").asDouble(), extra.get("reward_bias").asDouble());
-      PpoCheckpoint.restore(dir.resolve("ppo"), ppo);
+      optimizer.restore(checkpointDir.resolve("round-" + (done - 1)));
       completedRounds = done;
     } catch (IOException | RuntimeException e) {
       throw new CheckpointException(stateFile + ": cannot resume the loop: " + e.getMessage(), e);
@@ -260,7 +225,7 @@ public final class RlhfLoop implements AutoCloseable {
       return;
     }
     try (var walk = Files.walk(dir)) {
-      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
         Files.delete(p);
       }
     }
@@ -273,22 +238,18 @@ public final class RlhfLoop implements AutoCloseable {
 
   /** The policy being trained. */
   public CausalLm policy() {
-    return policy;
+    return optimizer.policy();
   }
 
-  /** The reward model being updated. */
-  public TransformerRewardModel rewardModel() {
-    return rewardModel;
+  /** What improves the policy each round. */
+  public PolicyOptimizer optimizer() {
+    return optimizer;
   }
 
-  /** The PPO trainer (its step counter and statistics continue across rounds). */
-  public PpoTrainer ppo() {
-    return ppo;
-  }
-
+  /** Closes the policy optimiser (the models stay the caller's). */
   @Override
   public void close() {
-    ppo.close();
+    optimizer.close();
   }
 
   /** Builds an {@link RlhfLoop}. */
@@ -304,9 +265,20 @@ public final class RlhfLoop implements AutoCloseable {
     private Path checkpointDir;
     private List<Ranking> heldOut = List.of();
     private final List<TrainingListener> listeners = new ArrayList<>();
+    private PolicyOptimizer optimizer;
 
     private Builder(RlhfLoopConfig config) {
       this.config = config;
+    }
+
+    /**
+     * What improves the policy each round, e.g. {@link DpoPolicyOptimizer} (the loop closes it); then
+     * reference, policy and reward model are not given. Default: {@link RewardModelPpo} over the
+     * given reference, policy and reward model with the configuration's reward, PPO and steps settings.
+     */
+    public Builder optimizer(PolicyOptimizer o) {
+      optimizer = o;
+      return this;
     }
 
     /** The frozen SFT model (KL reference). */
@@ -371,14 +343,29 @@ public final class RlhfLoop implements AutoCloseable {
 
     /** The loop; {@link IllegalArgumentException} names what is missing. */
     public RlhfLoop build() {
-      checkArgument(reference != null, "reference must be set");
-      checkArgument(policy != null, "policy must be set");
-      checkArgument(rewardModel != null, "rewardModel must be set");
       checkArgument(tokenizer != null, "tokenizer must be set");
       checkArgument(!prompts.isEmpty(), "prompts must not be empty");
       checkArgument(labeller != null, "labeller must be set");
       checkArgument(store != null, "store must be set");
-      return new RlhfLoop(this);
+      if (optimizer != null) {
+        checkArgument(reference == null && policy == null && rewardModel == null,
+            "give either an optimizer or reference, policy and reward model (they are the optimizer's)");
+        return new RlhfLoop(this, optimizer);
+      }
+      checkArgument(reference != null, "reference must be set");
+      checkArgument(policy != null, "policy must be set");
+      checkArgument(rewardModel != null, "rewardModel must be set");
+      RewardModelPpo rmPpo = RewardModelPpo.builder()
+          .rewardConfig(config.reward())
+          .ppoConfig(config.ppo())
+          .ppoStepsPerRound(config.ppoStepsPerRound())
+          .policy(policy)
+          .reference(reference)
+          .rewardModel(rewardModel)
+          .tokenizer(tokenizer)
+          .prompts(prompts)
+          .build();
+      return new RlhfLoop(this, rmPpo);
     }
   }
 }

@@ -22,6 +22,8 @@ import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.reward.RewardConfig;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.rlhf4j.reward.data.Ranking;
+import org.rlhf4j.reward.dpo.DpoConfig;
+import org.rlhf4j.reward.dpo.DpoTrainer;
 import org.rlhf4j.reward.feedback.ComparisonStore;
 import org.rlhf4j.reward.feedback.LabelRequest;
 import org.rlhf4j.reward.feedback.LabelResult;
@@ -172,5 +174,63 @@ class RlhfLoopTest {
     assertEquals(straight.get(2).lastKl(), resumed.get(0).lastKl(), 0.0);
     assertEquals(straight.get(2).reward().get().finalLoss(), resumed.get(0).reward().get().finalLoss(), 0.0);
     assertTrue(cfg.rounds() == 3 && finalPolicy != null);
+  }
+  /**
+   * DPO in place of reward model + PPO: the same loop, people's (here a program's) rankings become
+   * preference pairs and DPO trains the policy on all of them each round; a restarted loop resumes
+   * from the saved policy and repeats the uninterrupted run.
+   */
+  @Test
+  void dpoReplacesRewardModelAndPpoInTheLoop(@TempDir Path tmp) {
+    RlhfLoopConfig cfg = RlhfLoopConfig.builder().rounds(3).k(4).promptsPerRound(24)
+        .ppo(PpoConfig.builder().maxNewTokens(8).build()) // the labelling samples' length
+        .seed(6).build();
+    DpoConfig dpo = DpoConfig.builder().beta(0.1).learningRate(2e-3).epochs(2).promptsPerBatch(8).seed(3).build();
+    GptModel sft = sft();
+    List<Ranking> heldOut = heldOut(sft);
+    List<RoundReport> reports;
+    double before;
+    double after;
+    try (ComparisonStore store = ComparisonStore.open(tmp.resolve("dpo.jsonl"));
+        RlhfLoop loop = dpoLoop(cfg, dpo, sft, store, tmp.resolve("ckpt"), heldOut)) {
+      before = sevensPerResponse(loop.policy());
+      reports = loop.run();
+      after = sevensPerResponse(loop.policy());
+    }
+    double acc0 = reports.get(0).dpo().orElseThrow().initialEval().orElseThrow().accuracy();
+    double acc3 = reports.get(2).dpo().orElseThrow().finalEval().orElseThrow().accuracy();
+    String msg = String.format("RLHF loop with DPO: held-out implicit-reward accuracy %.3f -> %.3f, 7s per response %.2f -> %.2f",
+        acc0, acc3, before, after);
+    System.out.println(msg);
+    assertTrue(reports.stream().allMatch(r -> r.reward().isEmpty() && r.ppo().isEmpty()), "no reward model, no PPO");
+    assertTrue(acc3 > acc0 + 0.1 && acc3 > 0.7, msg);
+    assertTrue(after > before + 0.5, msg);
+
+    GptModel sftB = sft();
+    try (ComparisonStore store = ComparisonStore.open(tmp.resolve("b.jsonl"));
+        RlhfLoop loop = dpoLoop(cfg, dpo, sftB, store, tmp.resolve("ckptB"), heldOut)) {
+      loop.runRound();
+      loop.runRound();
+    }
+    try (ComparisonStore store = ComparisonStore.open(tmp.resolve("b.jsonl"));
+        RlhfLoop loop = dpoLoop(cfg, dpo, sft(), store, tmp.resolve("ckptB"), heldOut)) {
+      assertEquals(2, loop.completedRounds());
+      RoundReport last = loop.run().get(0);
+      assertEquals(reports.get(2).dpo().orElseThrow().finalLoss(), last.dpo().orElseThrow().finalLoss(), 0.0,
+          "the resumed third round repeats the uninterrupted one");
+    }
+  }
+
+  private static RlhfLoop dpoLoop(RlhfLoopConfig cfg, DpoConfig dpo, GptModel sft, ComparisonStore store, Path ckpt, List<Ranking> heldOut) {
+    DpoPolicyOptimizer optimizer = DpoPolicyOptimizer.of(DpoTrainer.builder(dpo).policy(sft.copy(sft.options())).reference(sft).tokenizer(TOK).build());
+    return RlhfLoop.builder(cfg)
+        .optimizer(optimizer)
+        .tokenizer(TOK)
+        .prompts(prompts(64, 1))
+        .labeller(PREFERS_SEVENS)
+        .store(store)
+        .checkpointDir(ckpt)
+        .heldOut(heldOut)
+        .build();
   }
 }

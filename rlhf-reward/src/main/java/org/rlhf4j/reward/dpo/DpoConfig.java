@@ -6,49 +6,32 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import org.rlhf4j.core.optim.AdamWConfig;
-import org.rlhf4j.core.optim.LrSchedule;
 import org.rlhf4j.core.train.SequenceLogProbs;
+import org.rlhf4j.core.train.SupervisedConfig;
+import org.rlhf4j.core.train.TrainingArguments;
 
 /**
- * The configuration of {@link DpoTrainer}, after TRL's {@code DPOConfig}. Immutable; {@link
- * Builder#build()} names an invalid field and its value.
+ * The configuration of {@link DpoTrainer}, after TRL's {@code DPOConfig}: the DPO settings and the
+ * shared {@link TrainingArguments} (learning rate and schedule, warm-up, weight decay, clipping,
+ * seed, rankings per batch, evaluation interval), as in the SFT and reward-model configurations.
+ * Immutable; {@link Builder#build()} names an invalid field and its value.
  */
-public final class DpoConfig {
+public final class DpoConfig extends SupervisedConfig {
   private final double beta;
   private final DpoLoss.Type lossType;
   private final double labelSmoothing;
   private final SequenceLogProbs.Reduction reduction;
-  private final double learningRate;
-  private final int warmupSteps;
-  private final int epochs;
   private final int maxSteps;
-  private final int promptsPerBatch;
-  private final int maxLength;
-  private final long seed;
-  private final double weightDecay;
-  private final double maxGradNorm;
-  private final boolean addBos;
   private final boolean appendEos;
-  private final int evalEvery;
 
-  private DpoConfig(Builder b, SequenceLogProbs.Reduction reduction) {
+  private DpoConfig(Builder b, TrainingArguments training, SequenceLogProbs.Reduction reduction) {
+    super(training, b);
     beta = b.beta;
     lossType = b.lossType;
     labelSmoothing = b.labelSmoothing;
     this.reduction = reduction;
-    learningRate = b.learningRate;
-    warmupSteps = b.warmupSteps;
-    epochs = b.epochs;
     maxSteps = b.maxSteps;
-    promptsPerBatch = b.promptsPerBatch;
-    maxLength = b.maxLength;
-    seed = b.seed;
-    weightDecay = b.weightDecay;
-    maxGradNorm = b.maxGradNorm;
-    addBos = b.addBos;
     appendEos = b.appendEos;
-    evalEvery = b.evalEvery;
   }
 
   /**
@@ -82,21 +65,6 @@ public final class DpoConfig {
     return reduction;
   }
 
-  /** Peak learning rate (linear decay to 0 after warm-up). */
-  public double learningRate() {
-    return learningRate;
-  }
-
-  /** Linear warm-up steps. */
-  public int warmupSteps() {
-    return warmupSteps;
-  }
-
-  /** Passes over the training rankings (ignored when {@link #maxSteps()} is set). */
-  public int epochs() {
-    return epochs;
-  }
-
   /** Optimiser steps to take; 0 = {@link #epochs()} passes. */
   public int maxSteps() {
     return maxSteps;
@@ -104,32 +72,7 @@ public final class DpoConfig {
 
   /** Rankings per batch; all C(K,2) pairs of a ranking share its batch. */
   public int promptsPerBatch() {
-    return promptsPerBatch;
-  }
-
-  /** Longest (prompt + response) in tokens; longer records are an error naming them. */
-  public int maxLength() {
-    return maxLength;
-  }
-
-  /** Seed of the data order. */
-  public long seed() {
-    return seed;
-  }
-
-  /** AdamW's decoupled weight decay. */
-  public double weightDecay() {
-    return weightDecay;
-  }
-
-  /** Global gradient-norm clipping (0 = off). */
-  public double maxGradNorm() {
-    return maxGradNorm;
-  }
-
-  /** Start every sequence with BOS. */
-  public boolean addBos() {
-    return addBos;
+    return batchSize();
   }
 
   /** End every response with EOS (a target token). */
@@ -137,39 +80,29 @@ public final class DpoConfig {
     return appendEos;
   }
 
-  /** Evaluate every this many steps (0 = before and after training only). */
-  public int evalEvery() {
-    return evalEvery;
-  }
-
-  /** The optimiser for {@code totalSteps} steps. */
-  public AdamWConfig optimizer(long totalSteps) {
-    return AdamWConfig.builder()
-        .schedule(LrSchedule.linear(learningRate, warmupSteps, totalSteps))
-        .weightDecay(weightDecay)
-        .maxGradNorm(maxGradNorm)
-        .build();
-  }
-
   /** A JSON-friendly description with TRL's field names, for provenance. */
   public Map<String, Object> toMap() {
+    TrainingArguments training = training();
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("beta", beta);
     m.put("loss_type", lossType.name().toLowerCase(Locale.ROOT));
     m.put("label_smoothing", labelSmoothing);
     m.put("logps_reduction", reduction.name().toLowerCase(Locale.ROOT));
-    m.put("learning_rate", learningRate);
-    m.put("warmup_steps", warmupSteps);
-    m.put("num_train_epochs", epochs);
+    m.put("learning_rate", training.learningRate());
+    if (training.schedule() != TrainingArguments.Schedule.LINEAR) {
+      m.put("lr_scheduler_type", training.scheduleName()); // absent for the default, as before it was settable
+    }
+    m.put("warmup_steps", training.warmupSteps());
+    m.put("num_train_epochs", epochs());
     m.put("max_steps", maxSteps);
-    m.put("prompts_per_batch", promptsPerBatch);
-    m.put("max_length", maxLength);
-    m.put("seed", seed);
-    m.put("weight_decay", weightDecay);
-    m.put("max_grad_norm", maxGradNorm);
-    m.put("add_bos", addBos);
+    m.put("prompts_per_batch", training.batchSize());
+    m.put("max_length", maxLength());
+    m.put("seed", training.seed());
+    m.put("weight_decay", training.weightDecay());
+    m.put("max_grad_norm", training.maxGradNorm());
+    m.put("add_bos", addBos());
     m.put("append_eos", appendEos);
-    m.put("eval_steps", evalEvery);
+    m.put("eval_steps", training.evalEvery());
     return m;
   }
 
@@ -179,25 +112,23 @@ public final class DpoConfig {
   }
 
   /** Builds a validated {@link DpoConfig}. */
-  public static final class Builder {
+  public static final class Builder extends SupervisedConfig.Builder<Builder> {
     private double beta = 0.1;
     private DpoLoss.Type lossType = DpoLoss.Type.SIGMOID;
     private double labelSmoothing;
     private SequenceLogProbs.Reduction reduction;
-    private double learningRate = 1e-6;
-    private int warmupSteps;
-    private int epochs = 1;
     private int maxSteps;
-    private int promptsPerBatch = 8;
-    private int maxLength = 1024;
-    private long seed = 42;
-    private double weightDecay;
-    private double maxGradNorm = 1.0;
-    private boolean addBos = true;
     private boolean appendEos = true;
-    private int evalEvery;
 
-    private Builder() {}
+    private Builder() {
+      super(TrainingArguments.builder().learningRate(1e-6).schedule(TrainingArguments.Schedule.LINEAR).batchSize(8).seed(42).maxGradNorm(1.0),
+          "promptsPerBatch", 1);
+    }
+
+    @Override
+    protected Builder self() {
+      return this;
+    }
 
     /** Sets {@link DpoConfig#beta()}. */
     public Builder beta(double v) {
@@ -223,24 +154,6 @@ public final class DpoConfig {
       return this;
     }
 
-    /** Sets {@link DpoConfig#learningRate()}. */
-    public Builder learningRate(double v) {
-      learningRate = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#warmupSteps()}. */
-    public Builder warmupSteps(int v) {
-      warmupSteps = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#epochs()}. */
-    public Builder epochs(int v) {
-      epochs = v;
-      return this;
-    }
-
     /** Sets {@link DpoConfig#maxSteps()}. */
     public Builder maxSteps(int v) {
       maxSteps = v;
@@ -249,49 +162,12 @@ public final class DpoConfig {
 
     /** Sets {@link DpoConfig#promptsPerBatch()}. */
     public Builder promptsPerBatch(int v) {
-      promptsPerBatch = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#maxLength()}. */
-    public Builder maxLength(int v) {
-      maxLength = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#seed()}. */
-    public Builder seed(long v) {
-      seed = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#weightDecay()}. */
-    public Builder weightDecay(double v) {
-      weightDecay = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#maxGradNorm()}. */
-    public Builder maxGradNorm(double v) {
-      maxGradNorm = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#addBos()}. */
-    public Builder addBos(boolean v) {
-      addBos = v;
-      return this;
+      return batchSize(v);
     }
 
     /** Sets {@link DpoConfig#appendEos()}. */
     public Builder appendEos(boolean v) {
       appendEos = v;
-      return this;
-    }
-
-    /** Sets {@link DpoConfig#evalEvery()}. */
-    public Builder evalEvery(int v) {
-      evalEvery = v;
       return this;
     }
 
@@ -305,18 +181,11 @@ public final class DpoConfig {
           "labelSmoothing applies to the SIGMOID loss only, got %s with lossType %s",
           labelSmoothing,
           lossType);
-      checkArgument(learningRate > 0 && Double.isFinite(learningRate), "learningRate must be positive, got %s", learningRate);
-      checkArgument(warmupSteps >= 0, "warmupSteps must be >= 0, got %s", warmupSteps);
-      checkArgument(epochs >= 1, "epochs must be >= 1, got %s", epochs);
+      TrainingArguments training = buildSupervised();
       checkArgument(maxSteps >= 0, "maxSteps must be >= 0, got %s", maxSteps);
-      checkArgument(promptsPerBatch >= 1, "promptsPerBatch must be >= 1, got %s", promptsPerBatch);
-      checkArgument(maxLength >= 2, "maxLength must be >= 2, got %s", maxLength);
-      checkArgument(weightDecay >= 0 && Double.isFinite(weightDecay), "weightDecay must be >= 0, got %s", weightDecay);
-      checkArgument(maxGradNorm >= 0 && Double.isFinite(maxGradNorm), "maxGradNorm must be >= 0, got %s", maxGradNorm);
-      checkArgument(evalEvery >= 0, "evalEvery must be >= 0, got %s", evalEvery);
       SequenceLogProbs.Reduction r =
           reduction != null ? reduction : lossType == DpoLoss.Type.IPO ? SequenceLogProbs.Reduction.MEAN : SequenceLogProbs.Reduction.SUM;
-      return new DpoConfig(this, r);
+      return new DpoConfig(this, training, r);
     }
   }
 }

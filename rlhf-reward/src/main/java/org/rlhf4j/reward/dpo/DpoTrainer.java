@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -27,6 +28,7 @@ import org.rlhf4j.core.train.Listeners;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.Permutations;
 import org.rlhf4j.core.train.SequenceLogProbs;
+import org.rlhf4j.core.train.SupervisedLoop;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.TokenizedRanking;
 import org.rlhf4j.reward.data.Ranking;
@@ -61,6 +63,9 @@ public final class DpoTrainer {
   private final Tokenizer tokenizer;
   private final TrainingListener listener;
   private final int maxLength;
+  private final Path checkpointDir; // null: no periodic checkpoints
+  private final int checkpointEvery;
+  private final Path resumeFrom; // null: a fresh run
 
   private DpoTrainer(Builder b) {
     config = b.config;
@@ -68,7 +73,28 @@ public final class DpoTrainer {
     reference = b.reference;
     tokenizer = b.tokenizer;
     listener = b.listener;
+    checkpointDir = b.checkpointDir;
+    checkpointEvery = b.checkpointEvery;
+    resumeFrom = b.resumeFrom;
     maxLength = Math.min(config.maxLength(), Math.min(policy.contextLength(), reference.contextLength()));
+  }
+
+  private DpoTrainer(DpoTrainer t, TrainingListener listener) {
+    config = t.config;
+    policy = t.policy;
+    reference = t.reference;
+    tokenizer = t.tokenizer;
+    this.listener = listener;
+    checkpointDir = t.checkpointDir;
+    checkpointEvery = t.checkpointEvery;
+    resumeFrom = t.resumeFrom;
+    maxLength = t.maxLength;
+  }
+
+  /** This trainer, also reporting to {@code extra} (after its own listener). */
+  public DpoTrainer withListener(TrainingListener extra) {
+    checkNotNull(extra, "extra");
+    return new DpoTrainer(this, Listeners.of(listener, extra));
   }
 
   /** A builder for a trainer with {@code config}. */
@@ -77,9 +103,12 @@ public final class DpoTrainer {
   }
 
   /**
-   * Trains {@code policy} in place on {@code rankings} against the frozen {@code reference} — the
-   * entry point for a loop that collects rankings and replaces reward modelling + PPO by DPO.
+   * Trains {@code policy} in place on {@code rankings} against the frozen {@code reference}.
+   *
+   * @deprecated positional arguments: use {@link #builder} (and, in a feedback loop, {@code
+   *     DpoPolicyOptimizer} of rlhf-ppo's {@code RlhfLoop})
    */
+  @Deprecated
   public static DpoResult trainOn(DpoConfig config, CausalLm policy, CausalLm reference, Tokenizer tokenizer, List<Ranking> rankings) {
     return builder(config).policy(policy).reference(reference).tokenizer(tokenizer).build().train(rankings, List.of());
   }
@@ -87,6 +116,21 @@ public final class DpoTrainer {
   /** The configuration. */
   public DpoConfig config() {
     return config;
+  }
+
+  /** The frozen reference. */
+  public CausalLm reference() {
+    return reference;
+  }
+
+  /** The tokenizer of both models. */
+  public Tokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /** The longest sequence trained on: {@link DpoConfig#maxLength()} capped by both models' context. */
+  public int maxSequenceLength() {
+    return maxLength;
   }
 
   /** The policy being trained. */
@@ -116,60 +160,74 @@ public final class DpoTrainer {
     for (Prepared p : tTrain) {
       pairs += p.ranking.k() * (p.ranking.k() - 1) / 2;
     }
-    SplittableRandom rng = new SplittableRandom(config.seed());
     List<Metrics> evals = new ArrayList<>();
-    listener.onStart(PHASE, total);
-    Optional<DpoEvaluation> initial = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(tEval, 0, evals));
-    double lastLoss = Double.NaN;
-    Metrics last = null;
-    try (AdamW opt = new AdamW(config.optimizer(total), policy)) {
-      int[] order = Permutations.random(n, rng);
-      int pos = 0;
-      int epoch = 0;
-      for (long step = 1; step <= total; step++) {
-        if (pos >= n) {
-          order = Permutations.random(n, rng);
-          pos = 0;
-          epoch++;
-        }
-        List<Prepared> chunk = new ArrayList<>(per);
-        for (int i = 0; i < per && pos < n; i++) {
-          chunk.add(tTrain.get(order[pos++]));
+    List<DpoEvaluation> initial = new ArrayList<>(1);
+    List<Metrics> last = new ArrayList<>(1); // the last step's metrics, as the listeners saw them
+    TrainingListener l = Listeners.of(listener, new TrainingListener() {
+      @Override
+      public void onStep(Metrics m) {
+        last.clear();
+        last.add(m);
+      }
+    });
+    l.onStart(PHASE, total);
+    SupervisedLoop.Task task = new SupervisedLoop.Task() {
+      @Override
+      public Map<String, Double> step(AdamW opt, int[] indices, double epoch) {
+        List<Prepared> chunk = new ArrayList<>(indices.length);
+        for (int i : indices) {
+          chunk.add(tTrain.get(i));
         }
         Optional<DpoLoss.Result> res = lossAndGradients(chunk);
         Map<String, Double> m = new LinkedHashMap<>();
         StepOutcome o;
         if (res.isPresent()) {
-          DpoLoss.Result r = res.get();
-          o = opt.step(r.loss());
-          lastLoss = r.loss();
-          m.putAll(statistics(r).toMetrics(""));
+          o = opt.step(res.get().loss());
+          m.putAll(statistics(res.get()).toMetrics(""));
         } else {
           o = opt.step(Double.NaN); // counted as skipped; nothing reaches the weights
-          lastLoss = Double.NaN;
           m.put("loss", Double.NaN);
         }
         m.put("learning_rate", o.learningRate());
         m.put("grad_norm", o.gradNorm());
-        m.put("epoch", epoch + (double) pos / n);
+        m.put("epoch", epoch);
         m.put("skipped_steps", (double) o.skippedTotal());
-        last = Metrics.of(PHASE, step, m);
-        listener.onStep(last);
-        if (!tEval.isEmpty() && config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < total) {
-          evaluate(tEval, step, evals);
+        return m;
+      }
+
+      @Override
+      public void evaluate(long step) {
+        DpoEvaluation e = DpoTrainer.this.evaluate(tEval, step, l, evals);
+        if (step == 0) {
+          initial.add(e);
         }
       }
-      Optional<DpoEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(tEval, total, evals));
-      double seconds = (System.nanoTime() - start) / 1e9;
-      Map<String, Double> summary = new LinkedHashMap<>();
-      summary.put("loss", lastLoss);
-      summary.put("train_runtime", seconds);
-      summary.put("skipped_steps", (double) opt.skippedCount());
-      fin.ifPresent(e -> summary.put("eval/rewards/accuracies", e.accuracy()));
-      listener.onEnd(Metrics.of(PHASE, total, summary));
-      return new DpoResult(
-          total, opt.skippedCount(), lastLoss, n, pairs, seconds, last, initial, fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
-    }
+
+      @Override
+      public void writeModels(Path dir, long step) throws IOException {
+        ModelCheckpoint.writeFiles(dir, policy, Provenance.of(PHASE, config.seed(), config.toMap(), null), Map.of("kind", "policy"), null);
+      }
+
+      @Override
+      public void loadModels(Path dir) {
+        ModelCheckpoint.loadInto(dir, policy);
+      }
+    };
+    SupervisedLoop.Plan plan = new SupervisedLoop.Plan(PHASE, PHASE, config.toMap(), List.of(policy), config.optimizer(total), n, per,
+        total, config.evalEvery(), !tEval.isEmpty(), config.seed());
+    SupervisedLoop.Outcome out =
+        SupervisedLoop.run(plan, task, l, new SplittableRandom(config.seed()), checkpointDir, checkpointEvery, resumeFrom);
+    long done = out.steps();
+    Optional<DpoEvaluation> fin = tEval.isEmpty() ? Optional.empty() : Optional.of(evaluate(tEval, done, l, evals));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    Map<String, Double> summary = new LinkedHashMap<>();
+    summary.put("loss", out.lastLoss());
+    summary.put("train_runtime", seconds);
+    summary.put("skipped_steps", (double) out.skippedSteps());
+    fin.ifPresent(e -> summary.put("eval/rewards/accuracies", e.accuracy()));
+    l.onEnd(Metrics.of(PHASE, done, summary));
+    return new DpoResult(done, out.skippedSteps(), out.lastLoss(), n, pairs, seconds, last.isEmpty() ? Metrics.of(PHASE, done, Map.of()) : last.get(0),
+        initial.stream().findFirst(), fin, ImmutableList.copyOf(evals), ImmutableMap.copyOf(config.toMap()));
   }
 
   /**
@@ -222,10 +280,10 @@ public final class DpoTrainer {
         dir, policy, Provenance.of(PHASE, config.seed(), config.toMap(), parent), extra, Tokenizers.canSave(tokenizer) ? tokenizer : null);
   }
 
-  private DpoEvaluation evaluate(List<Prepared> data, long step, List<Metrics> sink) {
+  private DpoEvaluation evaluate(List<Prepared> data, long step, TrainingListener l, List<Metrics> sink) {
     DpoEvaluation e = evaluatePrepared(data);
     Metrics metrics = Metrics.of(PHASE, step, e.toMetrics("eval/"));
-    listener.onEvaluation(metrics);
+    l.onEvaluation(metrics);
     sink.add(metrics);
     return e;
   }
@@ -396,6 +454,9 @@ public final class DpoTrainer {
     private CausalLm reference;
     private Tokenizer tokenizer;
     private TrainingListener listener = Listeners.none();
+    private Path checkpointDir;
+    private int checkpointEvery;
+    private Path resumeFrom;
 
     private Builder(DpoConfig config) {
       this.config = checkNotNull(config, "config");
@@ -422,6 +483,28 @@ public final class DpoTrainer {
     /** Receives the metrics (default: none). */
     public Builder listener(TrainingListener v) {
       listener = checkNotNull(v, "listener");
+      return this;
+    }
+
+    /**
+     * Every {@code every} steps, the run's complete state (policy, AdamW's moments, position in the
+     * data) is written to {@code dir} (the supervised trainers' checkpoint format), replacing
+     * the previous one atomically.
+     */
+    public Builder checkpoints(Path dir, int every) {
+      checkArgument(every >= 1, "checkpoint interval must be >= 1, got %s", every);
+      checkpointDir = checkNotNull(dir, "dir");
+      checkpointEvery = every;
+      return this;
+    }
+
+    /**
+     * Continues the run checkpointed in {@code dir} by {@link #checkpoints}: {@link #train} with the
+     * same rankings and configuration then goes on from the step after the checkpoint's, exactly as
+     * the uninterrupted run would have.
+     */
+    public Builder resumeFrom(Path dir) {
+      resumeFrom = checkNotNull(dir, "dir");
       return this;
     }
 

@@ -3,6 +3,7 @@ package org.rlhf4j.reward.sampling;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.rlhf4j.core.generate.Generation;
@@ -137,7 +138,7 @@ public final class BestOfNSampler {
         int[] r = g.response(i);
         responses[start + i] = tokenizer.decode(r);
         int[] prompt = ids.get(i);
-        int[] seq = java.util.Arrays.copyOf(prompt, prompt.length + r.length);
+        int[] seq = Arrays.copyOf(prompt, prompt.length + r.length);
         System.arraycopy(r, 0, seq, prompt.length, r.length);
         sequences[start + i] = seq;
         if (!Double.isFinite(s[i])) {

@@ -22,6 +22,7 @@ import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.testing.GradientCheck;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.SequenceLogProbs;
+import org.rlhf4j.core.train.TrainingArguments;
 import org.rlhf4j.core.train.TrainingListener;
 import org.rlhf4j.reward.data.Ranking;
 
@@ -181,5 +182,42 @@ class DpoTrainerTest {
     DataFormatException d = assertThrows(DataFormatException.class, () -> t.train(List.of(Ranking.pairwise("long.jsonl", 7, "abc", "abcdefgh", "a")), List.of()));
     assertTrue(d.getMessage().contains("long.jsonl") && d.getMessage().contains("7"), d.getMessage());
     assertThrows(IllegalArgumentException.class, () -> t.train(List.of(), List.of()));
+  }
+
+  /**
+   * DPO runs on the shared epoch loop, so it gets its checkpoints: a run stopped after step 3 and
+   * resumed from its checkpoint ends with the uninterrupted run's loss and weights, bit for bit.
+   */
+  @Test
+  void aResumedRunRepeatsTheUninterruptedOne(@TempDir Path tmp) {
+    ModelOptions o = new ModelOptions(DataType.FLOAT, 1);
+    DpoConfig cfg = DpoConfig.builder().beta(0.3).learningRate(1e-2).epochs(3).promptsPerBatch(2)
+        .schedule(TrainingArguments.Schedule.COSINE).warmupSteps(1).seed(4).build();
+    GptModel reference = perturbed(2, o);
+    GptModel straight = perturbed(1, o);
+    DpoResult full = DpoTrainer.builder(cfg).policy(straight).reference(reference).tokenizer(TOK).build().train(rankings(), List.of());
+    GptModel first = perturbed(1, o);
+    TrainingListener stopAfter3 = new TrainingListener() {
+      private long step;
+
+      @Override
+      public void onStep(Metrics m) {
+        step = m.step();
+      }
+
+      @Override
+      public boolean stopRequested() {
+        return step >= 3;
+      }
+    };
+    DpoResult part = DpoTrainer.builder(cfg).policy(first).reference(reference).tokenizer(TOK).listener(stopAfter3)
+        .checkpoints(tmp.resolve("dpo"), 3).build().train(rankings(), List.of());
+    assertEquals(3, part.steps());
+    GptModel resumed = perturbed(7, o); // other weights: the checkpoint's replace them
+    DpoResult rest = DpoTrainer.builder(cfg).policy(resumed).reference(reference).tokenizer(TOK).resumeFrom(tmp.resolve("dpo")).build()
+        .train(rankings(), List.of());
+    assertEquals(full.steps(), rest.steps());
+    assertEquals(full.finalLoss(), rest.finalLoss(), 0.0);
+    assertEquals(straight.parameters().flat().array(), resumed.parameters().flat().array());
   }
 }

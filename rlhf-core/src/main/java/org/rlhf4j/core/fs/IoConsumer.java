@@ -1,4 +1,4 @@
-package org.rlhf4j.core.io;
+package org.rlhf4j.core.fs;
 
 import java.io.IOException;
 
