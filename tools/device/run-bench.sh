@@ -41,7 +41,7 @@ log() { echo "$@" | tee -a "$RAW"; }
   echo "nproc: $(nproc); cgroup cpu.max: $(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo n/a); mem: $(free -g 2>/dev/null | awk '/Mem:/{print $2" GiB"}')"
   echo "load: $(cat /proc/loadavg)"
   "$HERE/jre/bin/java" -version 2>&1 | head -1
-  "$PY" -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__); c = torch.__config__.show(); print("\n".join(l for l in c.splitlines() if any(k in l for k in ("BLAS", "CPU capability", "MKL", "oneDNN", "OpenMP"))))' 2>&1 || echo "torch: not importable"
+  "$PY" -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__); c = torch.__config__.show(); print("\n".join(l[:160] for l in c.splitlines() if any(k in l for k in ("BLAS", "CPU capability", "MKL", "oneDNN", "OpenMP"))))' 2>&1 || echo "torch: not importable"
 } 2>&1 | tee -a "$RAW"
 
 JAVA_OPTS=(-Xmx8g -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.log.org.nd4j=warn
