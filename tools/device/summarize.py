@@ -47,9 +47,9 @@ def rlhf4j_figures(lines):
         name, v = m.group(1).strip(), float(m.group(2))
         if name.startswith("fp32 GEMM"):
             f["gemm"] = v
-        elif name.startswith("small: training step"):
+        elif name.startswith("small: training step ("):
             f["small"] = v
-        elif name.startswith("medium: training step"):
+        elif name.startswith("medium: training step ("):
             f["medium"] = v
         elif name.startswith("small: KV-cached sampling"):
             f["sample"] = v
