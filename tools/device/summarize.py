@@ -11,8 +11,9 @@ for line in raw:
     m = re.match(r"=== (rlhf4j|torch) threads (\d+)( \(|: SKIPPED)", line)
     if m:
         cur = (m.group(1), int(m.group(2)))
-        sections[cur] = {"lines": [], "status": "skipped (time budget)" if "SKIPPED" in line else "ran"}
-        order.append(cur)
+        if cur not in sections:
+            sections[cur] = {"lines": [], "status": "skipped (time budget)" if "SKIPPED" in line else "ran"}
+            order.append(cur)
         continue
     m = re.match(r"=== end (rlhf4j|torch) threads (\d+): rc (\d+)(.*), (\d+) s", line)
     if m:
