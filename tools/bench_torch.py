@@ -165,8 +165,8 @@ def blas_info():
     return "no OpenBLAS loaded (" + ", ".join(libs) + ")"
 
 def batch1_scaling(nt):
-    """Batch-1 training step (small, T 64) and KV-cached decode step (small; wide: d 512, 8 layers,
-    vocab 8192), 1 thread against nt threads, alternately; medians of 7 rounds."""
+    """Batch-1 training steps (small, T 64; medium, T 128) and KV-cached decode steps (small, medium;
+    wide: d 512, 8 layers, vocab 8192), 1 thread against nt threads, alternately; medians of 7 rounds."""
     import statistics
     def train_step_fn(m, V, T):
         opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
@@ -175,24 +175,29 @@ def batch1_scaling(nt):
             logits = m(x[:, :-1])
             loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
             opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0); opt.step()
-        return step
+        return step, lambda n: None
     def decode_step_fn(m, V, cap):
         state = {}
-        def step():
+        def prep(n):  # untimed: a new cache (8-token prompt) when the next n steps do not fit
             with torch.no_grad():
-                if "pos" not in state or state["pos"] >= cap:
+                if "pos" not in state or state["pos"] + n > cap:
                     state["caches"] = [[None, None] for _ in m.blocks]
                     m(torch.arange(1, 9).view(1, 8), state["caches"], 0); state["pos"] = 8
+        def step():
+            with torch.no_grad():
                 m(torch.tensor([[state["pos"] % V]]), state["caches"], state["pos"]); state["pos"] += 1
-        return step
+        return step, prep
     cases = [("small: training step, batch 1 x 64", GPT(256, 128, 4, 4, 64), lambda m: train_step_fn(m, 256, 64), 5),
-             ("small: KV-cached decode step, batch 1", GPT(256, 128, 4, 4, 128), lambda m: decode_step_fn(m, 256, 128), 64),
+             ("small: KV-cached decode step, batch 1", GPT(256, 128, 4, 4, 128), lambda m: decode_step_fn(m, 256, 128), 60),
+             ("medium: training step, batch 1 x 128", GPT(256, 256, 8, 8, 128), lambda m: train_step_fn(m, 256, 128), 3),
+             ("medium: KV-cached decode step, batch 1", GPT(256, 256, 8, 8, 128), lambda m: decode_step_fn(m, 256, 128), 60),
              ("wide: KV-cached decode step, batch 1", GPT(8192, 512, 8, 8, 128), lambda m: decode_step_fn(m, 8192, 128), 16)]
     for name, m, make, n in cases:
-        step = make(m); times = {1: [], nt: []}
+        step, prep = make(m); times = {1: [], nt: []}
         for r in range(9):
             for k in (1, nt):
                 torch.set_num_threads(k)
+                prep(n)
                 t0 = time.perf_counter()
                 for _ in range(n): step()
                 if r >= 2: times[k].append((time.perf_counter() - t0) / n * 1e3)

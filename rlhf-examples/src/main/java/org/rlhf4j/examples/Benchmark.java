@@ -40,9 +40,10 @@ import org.rlhf4j.ppo.PpoTrainer;
  * layers, context 64, batch 16) and {@code medium} (d 256, 8 heads, 8 layers, context 128, batch 8)
  * shapes in tokens/s and as a fraction of the GEMM rate; KV-cached sampling in ms per token-step
  * (batch 16, 64 new tokens); one PPO iteration (16 prompts, 48 new tokens, 4 epochs) on {@code
- * small}; and the thread scaling at batch 1 (a training step of {@code small} and a decode step of
- * {@code small} and of {@code wide}: d 512, 8 heads, 8 layers, vocab 8192), 1 thread against all,
- * measured alternately. Warms up before timing; prints medians.
+ * small}; and the thread scaling at batch 1 (training steps of {@code small} and {@code medium} and
+ * decode steps of {@code small}, {@code medium} and {@code wide}: d 512, 8 heads, 8 layers, vocab
+ * 8192; a decode session's prefill untimed), 1 thread against all, measured alternately. Warms up
+ * before timing; prints medians.
  *
  * <p>Options: {@code --threads N} (default: all processors); {@code --only gemm,train,sample,ppo,scaling}
  * (a comma-separated subset); {@code --soak [STEPS]}: instead, a memory soak of STEPS (default 1000)
@@ -114,7 +115,9 @@ public final class Benchmark {
     }
     if (only.contains("scaling") && threads > 1) {
       scaling(out, "small: training step, batch 1 x 64", small, threads, m -> trainStepper(m, 1), 5);
-      scaling(out, "small: KV-cached decode step, batch 1", sampleCfg, threads, Benchmark::decodeStepper, 64);
+      scaling(out, "small: KV-cached decode step, batch 1", sampleCfg, threads, Benchmark::decodeStepper, 60);
+      scaling(out, "medium: training step, batch 1 x 128", medium, threads, m -> trainStepper(m, 1), 3);
+      scaling(out, "medium: KV-cached decode step, batch 1", medium, threads, Benchmark::decodeStepper, 60);
       GptConfig wide = GptConfig.builder().vocabSize(8192).dModel(512).heads(8).layers(8).contextLength(128).build();
       scaling(out, "wide: KV-cached decode step, batch 1", wide, threads, Benchmark::decodeStepper, 16);
     }
@@ -124,6 +127,9 @@ public final class Benchmark {
   /** One timed unit of work on a model, set up once. */
   interface Stepper extends AutoCloseable {
     void step();
+
+    /** Untimed preparation before a round of {@code steps} steps (e.g. a new decode session). */
+    default void prepare(int steps) {}
 
     @Override
     void close();
@@ -145,6 +151,7 @@ public final class Benchmark {
       for (int r = -2; r < rounds; r++) {
         for (int which = 0; which < 2; which++) {
           Stepper s = which == 0 ? s1 : sn;
+          s.prepare(stepsPerRound);
           long t0 = System.nanoTime();
           for (int i = 0; i < stepsPerRound; i++) {
             s.step();
@@ -192,7 +199,10 @@ public final class Benchmark {
     };
   }
 
-  /** One KV-cached decode step for one sequence (8-token prompt; restarts when the cache is full). */
+  /**
+   * One KV-cached decode step for one sequence (8-token prompt; a new session, untimed, when the
+   * cache has no room for the next round).
+   */
   private static Stepper decodeStepper(GptModel m) {
     int cap = m.config().contextLength();
     int[] prompt = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -202,14 +212,18 @@ public final class Benchmark {
       int token = 9;
 
       @Override
-      public void step() {
-        if (session == null || session.length() >= cap) {
+      public void prepare(int steps) {
+        if (session == null || session.length() + steps > cap) {
           if (session != null) {
             session.close();
           }
           session = m.newDecodeSession(1, cap);
           session.prefill(TokenBatch.unpadded(new int[][] {prompt}));
         }
+      }
+
+      @Override
+      public void step() {
         session.step(new int[] {token});
         token = (token * 31 + 7) % vocab;
       }

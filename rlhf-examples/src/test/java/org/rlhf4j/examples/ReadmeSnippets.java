@@ -10,6 +10,7 @@ import org.rlhf4j.core.data.ChatTemplate;
 import org.rlhf4j.core.data.SftDatasets;
 import org.rlhf4j.core.data.SftExample;
 import org.rlhf4j.core.hf.HfLlama;
+import org.rlhf4j.core.hf.HfPretrained;
 import org.rlhf4j.core.hf.PretrainedModels;
 import org.rlhf4j.core.io.SafetensorsDtype;
 import org.rlhf4j.core.lora.LlamaLora;
@@ -192,5 +193,15 @@ final class ReadmeSnippets {
     ChatTemplate chat = ChatTemplate.fromDirectory(Path.of("SmolLM2-135M-Instruct"));
     String prompt = chat.generationPrompt(List.of(ChatMessage.user("Write a haiku about rain.")));
     int[] ids = tok.encode(prompt);
+  }
+
+  static void hfPretrained() {
+    // README: Fine-tune a Hugging Face model with LoRA
+    try (HfPretrained hf = HfPretrained.load(Path.of("models/SmolLM2-135M-Instruct"), ModelOptions.defaults())) {
+      ChatTemplate chat = hf.requireChatTemplate();               // chat_template.jinja or tokenizer_config.json
+      String prompt = chat.generationPrompt(List.of(ChatMessage.user("What is 3 plus 4?")));
+      int[] ids = hf.tokenizer().encode(prompt);                   // the template writes the special tokens
+      List<Integer> stop = hf.eosIds();                            // generation_config.json's eos_token_id
+    }
   }
 }

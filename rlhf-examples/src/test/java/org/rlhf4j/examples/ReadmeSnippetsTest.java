@@ -60,7 +60,7 @@ class ReadmeSnippetsTest {
     source.add("");
     source.addAll(read("rlhf-spark/src/test/java/org/rlhf4j/spark/SparkReadmeSnippets.java"));
     List<List<String>> java = blocks(read("README.md"), "java");
-    assertEquals(11, java.size(), "README's Java snippets (add new ones to ReadmeSnippets.java and raise this count)");
+    assertEquals(12, java.size(), "README's Java snippets (add new ones to ReadmeSnippets.java and raise this count)");
     for (List<String> block : java) {
       assertTrue(containsVerbatim(source, block), "README snippet not in ReadmeSnippets.java (update one or the other):\n"
           + String.join("\n", block));

@@ -46,7 +46,11 @@ import org.slf4j.LoggerFactory;
  *   <li>report — statistics with TRL's names, the KL controller's update, periodic checkpoints.
  * </ol>
  *
- * The value function is the policy's scalar head, or a separate critic. The reference model is never
+ * Rollouts are sampled in this process as one batch; with {@link Builder#rolloutSource} each prompt is
+ * seeded on its own and rolled out by a {@link RolloutSource} ({@link RolloutSource#PER_PROMPT} here, or
+ * a distributed one such as rlhf-spark's), with the same statistics wherever it runs.
+ *
+ * <p>The value function is the policy's scalar head, or a separate critic. The reference model is never
  * updated. Every random choice of step {@code k} comes from a generator seeded by {@code (seed, k)},
  * so a run resumed from a checkpoint repeats an uninterrupted one exactly.
  *
@@ -77,6 +81,7 @@ public final class PpoTrainer implements AutoCloseable {
   private final ImmutableList<String> prompts;
   private final PromptEncoder encoder;
   private final RolloutCollector collector;
+  private final RolloutSource rolloutSource; // null: the whole step as one batch from the step's random stream
   private final ScoreShaping shaping;
   private final KlController kl;
   private final AdamW optimizer;
@@ -109,6 +114,7 @@ public final class PpoTrainer implements AutoCloseable {
         .temperature(config.temperature())
         .klEstimator(config.klEstimator())
         .build();
+    this.rolloutSource = b.rolloutSource;
     this.shaping = new ScoreShaping(config);
     this.kl = config.adaptiveKl()
         ? KlController.adaptive(config.klCoef(), config.targetKl(), config.klHorizon(), config.minKlCoef())
@@ -198,7 +204,21 @@ public final class PpoTrainer implements AutoCloseable {
     List<int[]> encoded = encoder.encode(batchPrompts, poolIndex);
     int promptLength = encoded.stream().mapToInt(ids -> ids.length).max().orElse(0);
     PpoMemory.check(config, policy, reference, critic, encoded.size(), promptLength + config.maxNewTokens(), 0);
-    Rollout collected = collector.collect(encoded, rng);
+    Rollout collected;
+    if (rolloutSource == null) {
+      collected = collector.collect(encoded, rng);
+    } else {
+      long[] seeds = new long[encoded.size()]; // one per prompt, drawn before the update's permutations
+      for (int i = 0; i < seeds.length; i++) {
+        seeds[i] = rng.nextLong();
+      }
+      collected = rolloutSource.collect(collector, encoded, 1, seeds);
+      checkState(collected.batchSize() == encoded.size(), "the rollout source returned %s rollouts for %s prompts",
+          collected.batchSize(), encoded.size());
+      checkState(collected.hasEntropy() && collected.hasValues(),
+          "the rollout source returned a rollout without %s: PPO needs the policy's entropies and the values",
+          collected.hasEntropy() ? "values" : "entropies");
+    }
     long t1 = System.nanoTime();
     // 2. rewards and advantages, without the episodes of non-finite scores (null if none is left)
     double beta = kl.beta();
@@ -381,6 +401,7 @@ public final class PpoTrainer implements AutoCloseable {
     private final List<CausalLm> owned = new ArrayList<>();
     private Path resumeDir;
     private PpoWarnings warnings = PpoWarnings.defaults();
+    private RolloutSource rolloutSource;
 
     private Builder(PpoConfig config) {
       this.config = config;
@@ -436,6 +457,19 @@ public final class PpoTrainer implements AutoCloseable {
     /** Pre-training data for PPO-ptx (used when {@code ptxCoef > 0}). */
     public Builder ptxData(SftData d) {
       ptxData = d;
+      return this;
+    }
+
+    /**
+     * Seeds each prompt's rollout on its own (one seed per prompt, drawn from the step's random
+     * stream) and rolls the prompts out with {@code v}, e.g. {@link RolloutSource#PER_PROMPT} in this
+     * process or a distributed source (rlhf-spark's); every source gives the same statistics for the
+     * same seed and thread count. The source must return the values (of the policy's value head or
+     * the critic, {@link RolloutCollector#valueModel()}) and the policy's entropies. Without this the
+     * step is sampled as one batch from one stream (faster in one process; other numbers).
+     */
+    public Builder rolloutSource(RolloutSource v) {
+      this.rolloutSource = checkNotNull(v, "rolloutSource");
       return this;
     }
 

@@ -67,7 +67,8 @@ public final class Rollout {
   /**
    * A rollout from its parts (copied), e.g. one computed elsewhere (on a Spark executor) and sent
    * back as arrays; the arrays must have the shapes of the accessors' documentation and the values
-   * must be finite. It has no entropies and no values; row {@code i}'s prompt index is {@code i}.
+   * must be finite. It has no entropies and no values ({@link #builder} takes those too); row {@code i}'s
+   * prompt index is {@code i}.
    *
    * @param sequences {@code [B, P+N]}
    * @param length {@code [B]} response tokens of each row, at most {@code steps}
@@ -76,20 +77,122 @@ public final class Rollout {
    */
   public static Rollout of(TokenBatch sequences, int promptLength, int steps, int[] length, boolean[] hasEos,
       double[][] logProbs, double[][] refLogProbs, double[][] kl, double[] scores) {
-    checkNotNull(sequences, "sequences");
-    int b = sequences.batchSize();
-    checkArgument(promptLength >= 1 && steps >= 0 && sequences.length() == promptLength + steps,
-        "sequences have length %s, expected promptLength %s + steps %s", sequences.length(), promptLength, steps);
-    checkArgument(length.length == b && hasEos.length == b && scores.length == b,
-        "length (%s), hasEos (%s) and scores (%s) must have one entry per sequence (%s)", length.length, hasEos.length,
-        scores.length, b);
-    for (int i = 0; i < b; i++) {
-      checkArgument(length[i] >= 0 && length[i] <= steps, "length[%s] = %s is outside [0, %s]", i, length[i], steps);
+    checkNotNull(scores, "scores");
+    for (int i = 0; i < scores.length; i++) {
       checkArgument(Double.isFinite(scores[i]), "scores[%s] = %s is not finite", i, (Object) scores[i]);
     }
-    return new Rollout(sequences, promptLength, steps, length.clone(), hasEos.clone(), identity(b),
-        checkRows("logProbs", logProbs, b, steps), checkRows("refLogProbs", refLogProbs, b, steps), null, null,
-        checkRows("kl", kl, b, steps), scores.clone(), 0);
+    return builder(sequences, promptLength, steps).length(length).hasEos(hasEos).logProbs(logProbs)
+        .refLogProbs(refLogProbs).kl(kl).scores(scores).build();
+  }
+
+  /**
+   * A builder of a rollout from its parts (copied), e.g. one computed elsewhere and sent back as
+   * arrays, with everything a collected rollout has: besides {@link #of}'s parts optionally the
+   * entropies, the values and the count of clamped KL estimates. Scores may be NaN or infinite, as a
+   * collected rollout's (the trainers decide what to do with such an episode); every per-token value
+   * must be finite.
+   *
+   * @param sequences {@code [B, P+N]}
+   */
+  public static Builder builder(TokenBatch sequences, int promptLength, int steps) {
+    return new Builder(sequences, promptLength, steps);
+  }
+
+  /** Builds a {@link Rollout} from its parts; {@link #build()} checks shapes and values. */
+  public static final class Builder {
+    private final TokenBatch sequences;
+    private final int promptLength;
+    private final int steps;
+    private int[] length;
+    private boolean[] hasEos;
+    private double[][] logProbs;
+    private double[][] refLogProbs;
+    private double[][] entropy;
+    private double[][] values;
+    private double[][] kl;
+    private double[] scores;
+    private int klClamped;
+
+    private Builder(TokenBatch sequences, int promptLength, int steps) {
+      this.sequences = checkNotNull(sequences, "sequences");
+      checkArgument(promptLength >= 1 && steps >= 0 && sequences.length() == promptLength + steps,
+          "sequences have length %s, expected promptLength %s + steps %s", sequences.length(), promptLength, steps);
+      this.promptLength = promptLength;
+      this.steps = steps;
+    }
+
+    /** {@code [B]} response tokens of each row (EOS included), at most {@code steps}; required. */
+    public Builder length(int[] v) {
+      length = checkNotNull(v, "length").clone();
+      return this;
+    }
+
+    /** {@code [B]} whether each response ended with the stop token; required. */
+    public Builder hasEos(boolean[] v) {
+      hasEos = checkNotNull(v, "hasEos").clone();
+      return this;
+    }
+
+    /** {@code [B][N]} the policy's log-probabilities; required. */
+    public Builder logProbs(double[][] v) {
+      logProbs = checkNotNull(v, "logProbs");
+      return this;
+    }
+
+    /** {@code [B][N]} the reference's log-probabilities; required. */
+    public Builder refLogProbs(double[][] v) {
+      refLogProbs = checkNotNull(v, "refLogProbs");
+      return this;
+    }
+
+    /** {@code [B][N]} the per-token KL estimates; required. */
+    public Builder kl(double[][] v) {
+      kl = checkNotNull(v, "kl");
+      return this;
+    }
+
+    /** {@code [B]} the reward model's raw scores (may be NaN or infinite); required. */
+    public Builder scores(double[] v) {
+      scores = checkNotNull(v, "scores").clone();
+      return this;
+    }
+
+    /** {@code [B][N]} the policy's next-token entropies (default: none). */
+    public Builder entropy(double[][] v) {
+      entropy = checkNotNull(v, "entropy");
+      return this;
+    }
+
+    /** {@code [B][N]} the value estimates (default: none). */
+    public Builder values(double[][] v) {
+      values = checkNotNull(v, "values");
+      return this;
+    }
+
+    /** Response tokens whose KL estimate was clamped (default 0). */
+    public Builder klClampedTokens(int v) {
+      checkArgument(v >= 0, "klClampedTokens must be >= 0, got %s", v);
+      klClamped = v;
+      return this;
+    }
+
+    /** The rollout; an {@link IllegalArgumentException} names a missing part or a bad shape or value. */
+    public Rollout build() {
+      checkArgument(length != null && hasEos != null && logProbs != null && refLogProbs != null && kl != null
+          && scores != null, "length, hasEos, logProbs, refLogProbs, kl and scores must be set");
+      int b = sequences.batchSize();
+      checkArgument(length.length == b && hasEos.length == b && scores.length == b,
+          "length (%s), hasEos (%s) and scores (%s) must have one entry per sequence (%s)", length.length,
+          hasEos.length, scores.length, b);
+      for (int i = 0; i < b; i++) {
+        checkArgument(length[i] >= 0 && length[i] <= steps, "length[%s] = %s is outside [0, %s]", i, length[i], steps);
+      }
+      return new Rollout(sequences, promptLength, steps, length, hasEos, identity(b),
+          checkRows("logProbs", logProbs, b, steps), checkRows("refLogProbs", refLogProbs, b, steps),
+          entropy == null ? null : checkRows("entropy", entropy, b, steps),
+          values == null ? null : checkRows("values", values, b, steps), checkRows("kl", kl, b, steps), scores,
+          klClamped);
+    }
   }
 
   private static double[][] checkRows(String name, double[][] a, int b, int n) {

@@ -119,6 +119,14 @@ public final class RolloutCollector {
     return reference;
   }
 
+  /**
+   * The model whose scalar head gives the values ({@link Builder#values}): the policy itself, a
+   * separate critic, or empty when the collector records no values.
+   */
+  public java.util.Optional<CausalLm> valueModel() {
+    return java.util.Optional.ofNullable(valueModel);
+  }
+
   /** The temperature of the log-probabilities. */
   public double temperature() {
     return temperature;

@@ -145,4 +145,87 @@ class RolloutSourceTest {
       assertTrue(runs.get(0).get(2).get("loss/total_avg") != 0);
     }
   }
+
+  /** {@code steps} PPO steps of a fresh trainer (value head, or a separate critic), rollouts from {@code source} if given. */
+  private static List<PpoStats> ppo(boolean critic, RolloutSource source, int steps) {
+    GptModel sft = PpoTrainerTest.sftModel();
+    try (GptModel policy = critic ? sft.copy(sft.options()) : sft.withNewValueHead();
+        GptModel value = critic ? sft.withNewScalarHead(9) : null) {
+      PpoTrainer.Builder b = PpoTrainer.builder(PpoTrainerTest.config().rolloutBatchSize(8).ppoEpochs(2).build())
+          .policy(policy).reference(sft).rewardModel(new PpoTrainerTest.CountTarget()).tokenizer(TOK)
+          .prompts(PpoTrainerTest.prompts());
+      if (critic) {
+        b.critic(value);
+      }
+      if (source != null) {
+        b.rolloutSource(source);
+      }
+      try (PpoTrainer t = b.build()) {
+        return t.train(steps);
+      }
+    } finally {
+      sft.close();
+    }
+  }
+
+  private static void assertSameStats(List<PpoStats> a, List<PpoStats> b, boolean equal) {
+    boolean allEqual = true;
+    for (int s = 0; s < a.size(); s++) {
+      assertEquals(a.get(s).values().keySet(), b.get(s).values().keySet());
+      for (String k : a.get(s).values().keySet()) {
+        if (!k.startsWith("time/")) {
+          if (equal) {
+            assertEquals(a.get(s).get(k), b.get(s).get(k), k + " at step " + (s + 1));
+          } else {
+            allEqual &= a.get(s).values().get(k).equals(b.get(s).values().get(k));
+          }
+        }
+      }
+    }
+    if (!equal) {
+      assertTrue(!allEqual, "a per-prompt seeded step should sample other responses than the one-batch step");
+    }
+  }
+
+  @Test
+  void ppoStepsDoNotDependOnTheRolloutSourceWithAValueHeadOrACritic() {
+    for (boolean critic : new boolean[] {false, true}) {
+      List<PpoStats> perPrompt = ppo(critic, RolloutSource.PER_PROMPT, 2);
+      assertSameStats(perPrompt, ppo(critic, REVERSED, 2), true);
+      assertTrue(perPrompt.get(1).get("loss/value_avg") != 0 && perPrompt.get(1).get("objective/entropy") > 0,
+          perPrompt.get(1).values().toString());
+      // without a source the step is one batch from one stream: other samples than the seeded path
+      assertSameStats(perPrompt, ppo(critic, null, 2), false);
+    }
+  }
+
+  @Test
+  void aSourceWithoutEntropiesOrValuesIsRefusedByPpo() {
+    RolloutSource stripped = (c, prompts, g, seeds) -> {
+      Rollout r = c.collectSeeded(prompts, g, seeds);
+      return Rollout.builder(r.sequences(), r.promptLength(), r.steps()).length(r.length()).hasEos(r.hasEos())
+          .logProbs(r.logProbs()).refLogProbs(r.refLogProbs()).kl(r.kl()).scores(r.scores()).entropy(r.entropy())
+          .build();
+    };
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> ppo(false, stripped, 1));
+    assertTrue(e.getMessage().contains("without values"), e.getMessage());
+  }
+
+  @Test
+  void rolloutBuilderKeepsEntropiesValuesClampsAndNonFiniteScores() {
+    TokenBatch seq = TokenBatch.unpadded(new int[][] {{10, 1, 2}});
+    double[][] ok = {{-1, -2}};
+    Rollout r = Rollout.builder(seq, 1, 2).length(new int[] {2}).hasEos(new boolean[] {true}).logProbs(ok)
+        .refLogProbs(ok).kl(new double[][] {{0, 0}}).scores(new double[] {Double.NaN}).entropy(new double[][] {{0.5, 0.25}})
+        .values(new double[][] {{3, 4}}).klClampedTokens(2).build();
+    assertTrue(Double.isNaN(r.scores()[0]));
+    assertArrayEquals(new double[] {0.5, 0.25}, r.entropy()[0]);
+    assertArrayEquals(new double[] {3, 4}, r.values()[0]);
+    assertEquals(2, r.klClampedTokens());
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Rollout.builder(seq, 1, 2).length(new int[] {2})
+        .hasEos(new boolean[] {true}).logProbs(ok).refLogProbs(ok).kl(ok).scores(new double[] {0})
+        .values(new double[][] {{Double.NaN, 0}}).build()).getMessage().contains("values[0][0] = NaN"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Rollout.builder(seq, 1, 2).length(new int[] {2})
+        .build()).getMessage().contains("must be set"));
+  }
 }

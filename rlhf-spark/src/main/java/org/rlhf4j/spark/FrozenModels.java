@@ -3,7 +3,6 @@ package org.rlhf4j.spark;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.rlhf4j.core.model.CausalLm;
-import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.reward.TransformerRewardModel;
 
@@ -54,7 +53,7 @@ final class FrozenModels implements java.io.Serializable {
         () -> ModelBytes.toRewardModel(reward.value(), "reward model"));
   }
 
-  ExecutorModels.Lease<GptModel> policy() {
+  ExecutorModels.Lease<CausalLm> policy() {
     return ExecutorModels.borrow(new ExecutorModels.Key(runId, "policy", 0),
         () -> ModelBytes.toModel(policy.value(), "policy"));
   }

@@ -20,6 +20,7 @@ import org.rlhf4j.core.io.SafetensorsWriter;
 import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.model.ModelFamily;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.reward.TransformerRewardModel;
@@ -28,7 +29,8 @@ import org.rlhf4j.reward.TransformerRewardModel;
  * A model as the bytes of one safetensors file, for a Spark broadcast: its parameters (in their own
  * type, so the copy is exact) and, in {@code __metadata__}, its architecture and configuration, the
  * options an executor builds it with (element type, threads) and a reward model's normalisation.
- * Executors rebuild GPT-2 models ({@link GptModel}); another architecture is refused by name. Written with
+ * Executors rebuild a model of any architecture registered as a {@link ModelFamily} (GPT-2, Llama /
+ * Qwen2 / Mistral); another is refused by name. Written with
  * the library's {@link SafetensorsWriter} and read back with its {@link SafetensorsReader}; the
  * weights are checked to be finite on both sides.
  */
@@ -65,9 +67,9 @@ public final class ModelBytes {
    */
   static void checkSize(String what, CausalLm model, long maxBytes) {
     checkNotNull(model, what);
-    if (!GptModel.ARCHITECTURE.equals(model.architecture())) {
-      throw new RlhfException("the " + what + " is a " + model.architecture() + " model; Spark executors rebuild "
-          + GptModel.ARCHITECTURE + " models only");
+    if (ModelFamily.find(model.architecture()).isEmpty()) {
+      throw new RlhfException("the " + what + " is a " + model.architecture() + " model, and no model family of that"
+          + " name is registered (META-INF/services/" + ModelFamily.class.getName() + "): executors could not rebuild it");
     }
     long bytes = parameterBytes(model);
     if (bytes > maxBytes) {
@@ -95,8 +97,8 @@ public final class ModelBytes {
   private static byte[] write(CausalLm model, Map<String, String> extra) {
     checkNotNull(model, "model");
     checkArgument(!model.isClosed(), "the model is closed");
-    checkArgument(GptModel.ARCHITECTURE.equals(model.architecture()), "cannot broadcast a %s model (%s only)",
-        model.architecture(), GptModel.ARCHITECTURE);
+    checkArgument(ModelFamily.find(model.architecture()).isPresent(),
+        "cannot broadcast a %s model: no model family of that name is registered", model.architecture());
     try {
       SafetensorsWriter.Builder w = SafetensorsWriter.builder();
       for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
@@ -115,8 +117,11 @@ public final class ModelBytes {
     }
   }
 
-  /** A model rebuilt from {@link #of(GptModel)}'s bytes, with the options it was written with. */
-  public static GptModel toModel(byte[] bytes, String source) {
+  /**
+   * A model rebuilt from {@link #of(CausalLm)}'s bytes, of the architecture named in them (its
+   * {@link ModelFamily}), with the options it was written with.
+   */
+  public static CausalLm toModel(byte[] bytes, String source) {
     return read(bytes, source).model;
   }
 
@@ -134,7 +139,7 @@ public final class ModelBytes {
     return rm;
   }
 
-  private record Read(GptModel model, Map<String, String> meta) {}
+  private record Read(CausalLm model, Map<String, String> meta) {}
 
   private static Read read(byte[] bytes, String source) {
     checkNotNull(bytes, "bytes");
@@ -148,19 +153,30 @@ public final class ModelBytes {
             || meta.get("threads") == null) {
           throw new RlhfException(source + ": not a broadcast model (metadata " + meta.keySet() + ")");
         }
-        if (!GptModel.ARCHITECTURE.equals(meta.get("architecture"))) {
-          throw new RlhfException(source + ": a " + meta.get("architecture") + " model; executors rebuild "
-              + GptModel.ARCHITECTURE + " models only");
-        }
+        String architecture = meta.get("architecture");
+        ModelFamily family = ModelFamily.find(String.valueOf(architecture)).orElseThrow(() -> new RlhfException(source
+            + ": a " + architecture + " model, and no model family of that name is registered on this executor"
+            + " (META-INF/services/" + ModelFamily.class.getName() + ")"));
         Map<String, Object> cfg = JSON.readValue(meta.get("model"), new TypeReference<Map<String, Object>>() {});
-        GptConfig config = GptConfig.fromMap(cfg, source);
-        ModelCheckpoint.checkSizes(config, source, r.names().size());
+        if (GptModel.ARCHITECTURE.equals(architecture)) { // sizes checked before allocating
+          ModelCheckpoint.checkSizes(GptConfig.fromMap(cfg, source), source, r.names().size());
+        }
         ModelOptions options = new ModelOptions(DataType.valueOf(meta.get("dtype")), Integer.parseInt(meta.get("threads")));
-        GptModel model = GptModel.uninitialized(config, options);
+        CausalLm model = family.uninitialized(cfg, source, options);
         try {
-          for (ParameterLayout.Entry e : model.parameters().layout().entries()) {
+          ParameterLayout layout = model.parameters().layout();
+          for (String name : r.names()) {
+            if (!layout.contains(name)) {
+              throw new RlhfException(source + ": unexpected tensor " + name + " for a " + architecture + " model");
+            }
+          }
+          for (ParameterLayout.Entry e : layout.entries()) {
             if (!r.contains(e.name())) {
               throw new RlhfException(source + ": tensor " + e.name() + " is missing");
+            }
+            if (!java.util.Arrays.equals(r.info(e.name()).shapeArray(), e.shape())) {
+              throw new RlhfException(source + ": tensor " + e.name() + " has shape " + r.info(e.name()).shape()
+                  + ", expected " + java.util.Arrays.toString(e.shape()));
             }
             var target = model.parameters().get(e.name()).array();
             r.readInto(e.name(), target);

@@ -32,13 +32,23 @@ final class RolloutWire {
     }
   }
 
-  /** The sampling and KL settings of a {@link RolloutCollector}. */
-  record Spec(Sampling samplingFields, double logProbTemperature, String klEstimator, int padId, int stopToken)
-      implements Serializable {
+  /** Where a collector's values come from: none, the policy's value head, or a separate critic. */
+  enum Values {
+    NONE, POLICY, CRITIC;
+
+    static Values of(RolloutCollector c) {
+      return c.valueModel().map(m -> m == c.policy() ? POLICY : CRITIC).orElse(NONE);
+    }
+  }
+
+  /** The sampling, KL and value settings of a {@link RolloutCollector}. */
+  record Spec(Sampling samplingFields, double logProbTemperature, String klEstimator, int padId, int stopToken,
+      Values values) implements Serializable {
     private static final long serialVersionUID = 1L;
 
     static Spec of(RolloutCollector c) {
-      return new Spec(Sampling.of(c.sampling()), c.temperature(), c.klEstimator().name(), c.padId(), c.stopToken());
+      return new Spec(Sampling.of(c.sampling()), c.temperature(), c.klEstimator().name(), c.padId(), c.stopToken(),
+          Values.of(c));
     }
 
     SamplingConfig sampling() {
@@ -63,9 +73,14 @@ final class RolloutWire {
     }
   }
 
-  /** A unit's rollout as arrays ({@code [B, P+N]} row-major tokens, {@code [B*N]} per-token values). */
+  /**
+   * A unit's rollout as arrays ({@code [B, P+N]} row-major tokens, {@code [B*N]} per-token values):
+   * everything a collected rollout has, the entropies and the values (empty arrays when the rollout
+   * has none) and the count of clamped KL estimates included.
+   */
   record Result(int index, int promptLength, int steps, int[] ids, int[] mask, int[] length, boolean[] hasEos,
-      double[] logProbs, double[] refLogProbs, double[] kl, double[] scores, int modelsBuilt, double buildSeconds,
+      double[] logProbs, double[] refLogProbs, double[] kl, double[] scores, boolean hasEntropy, double[] entropy,
+      boolean hasValues, double[] values, int klClamped, int modelsBuilt, double buildSeconds,
       double rolloutSeconds, int attempt) implements Serializable {
     private static final long serialVersionUID = 1L;
 
@@ -73,15 +88,25 @@ final class RolloutWire {
         int attempt) {
       TokenBatch s = r.sequences();
       return new Result(index, r.promptLength(), r.steps(), s.ids(), s.mask(), r.length(), r.hasEos(),
-          flat(r.logProbs()), flat(r.refLogProbs()), flat(r.kl()), r.scores(), modelsBuilt, buildSeconds,
+          flat(r.logProbs()), flat(r.refLogProbs()), flat(r.kl()), r.scores(), r.hasEntropy(),
+          r.hasEntropy() ? flat(r.entropy()) : new double[0], r.hasValues(),
+          r.hasValues() ? flat(r.values()) : new double[0], r.klClampedTokens(), modelsBuilt, buildSeconds,
           rolloutSeconds, attempt);
     }
 
     Rollout toRollout() {
       int b = length.length;
       int w = promptLength + steps;
-      return Rollout.of(TokenBatch.of(b, w, ids, mask), promptLength, steps, length, hasEos,
-          rows(logProbs, b, steps), rows(refLogProbs, b, steps), rows(kl, b, steps), scores);
+      Rollout.Builder rb = Rollout.builder(TokenBatch.of(b, w, ids, mask), promptLength, steps).length(length)
+          .hasEos(hasEos).logProbs(rows(logProbs, b, steps)).refLogProbs(rows(refLogProbs, b, steps))
+          .kl(rows(kl, b, steps)).scores(scores).klClampedTokens(klClamped);
+      if (hasEntropy) {
+        rb.entropy(rows(entropy, b, steps));
+      }
+      if (hasValues) {
+        rb.values(rows(values, b, steps));
+      }
+      return rb.build();
     }
 
     private static double[] flat(double[][] a) {

@@ -21,7 +21,6 @@ import org.apache.spark.sql.types.StructType;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.model.CausalLm;
-import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.reward.TransformerRewardModel;
 import org.rlhf4j.reward.sampling.BestOfNSampler;
@@ -131,7 +130,7 @@ public final class SparkBestOfN implements AutoCloseable {
       if (!rows.hasNext()) {
         return out.iterator();
       }
-      try (ExecutorModels.Lease<GptModel> policy = models.policy();
+      try (ExecutorModels.Lease<CausalLm> policy = models.policy();
           ExecutorModels.Lease<TransformerRewardModel> rm = models.rewardModel();
           ExecutorModels.Lease<FrozenModels.CachedTokenizer> tok = models.tokenizer()) {
         BestOfNSampler sampler = BestOfNSampler.builder(policy.get(), rm.get(), tok.get().tokenizer())

@@ -15,7 +15,6 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.CausalLm;
-import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.ppo.Rollout;
 import org.rlhf4j.ppo.RolloutCollector;
 import org.rlhf4j.ppo.RolloutSource;
@@ -24,13 +23,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A {@link RolloutSource} that rolls a step's prompt groups out on Spark executors. Each call
- * broadcasts the policy's current weights as safetensors bytes ({@link ModelBytes}); the reference
- * and the reward model are broadcast once per run (again only if the collector's objects change).
+ * A {@link RolloutSource} that rolls a step's prompt groups out on Spark executors, for GRPO / RLOO
+ * ({@code GrpoTrainer.Builder.rolloutSource}) and PPO ({@code PpoTrainer.Builder.rolloutSource}).
+ * Each call broadcasts the policy's current weights as safetensors bytes ({@link ModelBytes}), and
+ * PPO's separate critic when it has one (both are trained every step); the reference and the reward
+ * model are broadcast once per run (again only if the collector's objects change). Any architecture
+ * registered as a {@link org.rlhf4j.core.model.ModelFamily} (GPT-2, Llama / Qwen2 / Mistral) can be broadcast.
  * Executors rebuild each broadcast model once per version (a copy per concurrently running task)
  * and keep it in their JVM-wide cache ({@link ExecutorModels}), sample and score their partition's groups with
  * {@link RolloutCollector#collectSeeded} and the driver's seeds, and send back tokens, log-probs,
- * reference log-probs, KL and scores. The driver puts the groups back in order, so a trainer's step
+ * reference log-probs, KL, scores, the policy's entropies and (for PPO) the values of its value head
+ * or of the critic. The driver puts the groups back in order, so a trainer's step
  * equals the in-process {@link RolloutSource#PER_PROMPT} one for the same seed and model threads.
  * Spark retries a failed task; only the successful attempt's results reach the driver, and the
  * driver checks that every group came back exactly once.
@@ -53,6 +56,7 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
   private Broadcast<byte[]> reward;
   private long frozenVersion = -1;
   private Broadcast<byte[]> policy;
+  private Broadcast<byte[]> critic; // null: no separate critic
   private long policyVersion = -1;
   private Timings last;
   private boolean closed;
@@ -116,11 +120,19 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
       broadcastReward = rm;
       frozenVersion++;
     }
+    RolloutWire.Spec spec = RolloutWire.Spec.of(collector);
     ModelBytes.checkSize("policy", collector.policy(), maxBroadcastBytes);
+    CausalLm criticModel = spec.values() == RolloutWire.Values.CRITIC ? collector.valueModel().orElseThrow() : null;
+    if (criticModel != null) {
+      ModelBytes.checkSize("critic", criticModel, maxBroadcastBytes);
+    }
     byte[] pol = ModelBytes.of(collector.policy());
-    bytes += pol.length;
+    byte[] cri = criticModel == null ? null : ModelBytes.of(criticModel); // trained with the policy: every step
+    bytes += pol.length + (cri == null ? 0 : cri.length);
     destroy(policy);
+    destroy(critic);
     policy = sc.broadcast(pol);
+    critic = cri == null ? null : sc.broadcast(cri);
     policyVersion++;
     long t1 = System.nanoTime();
 
@@ -133,8 +145,8 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
       }
       units.add(new RolloutWire.Unit(u, p, groupSize, seeds[u]));
     }
-    RolloutTask task = new RolloutTask(runId, policy, policyVersion, reference, reward, frozenVersion,
-        RolloutWire.Spec.of(collector), hook);
+    RolloutTask task = new RolloutTask(runId, policy, critic, policyVersion, reference, reward, frozenVersion, spec,
+        hook);
     List<RolloutWire.Result> results = sc.parallelize(units, Math.min(partitions, units.size()))
         .mapPartitions(task).collect();
     long t2 = System.nanoTime();
@@ -185,6 +197,7 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
     }
     closed = true;
     destroy(policy);
+    destroy(critic);
     destroy(reference);
     destroy(reward);
     ExecutorModels.release(runId);
@@ -195,6 +208,7 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
     private static final long serialVersionUID = 1L;
     private final String runId;
     private final Broadcast<byte[]> policy;
+    private final Broadcast<byte[]> critic; // null: none
     private final long policyVersion;
     private final Broadcast<byte[]> reference;
     private final Broadcast<byte[]> reward;
@@ -202,10 +216,11 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
     private final RolloutWire.Spec spec;
     private final TaskHook hook;
 
-    RolloutTask(String runId, Broadcast<byte[]> policy, long policyVersion, Broadcast<byte[]> reference,
-        Broadcast<byte[]> reward, long frozenVersion, RolloutWire.Spec spec, TaskHook hook) {
+    RolloutTask(String runId, Broadcast<byte[]> policy, Broadcast<byte[]> critic, long policyVersion,
+        Broadcast<byte[]> reference, Broadcast<byte[]> reward, long frozenVersion, RolloutWire.Spec spec, TaskHook hook) {
       this.runId = runId;
       this.policy = policy;
+      this.critic = critic;
       this.policyVersion = policyVersion;
       this.reference = reference;
       this.reward = reward;
@@ -226,17 +241,26 @@ public final class SparkRolloutSource implements RolloutSource, AutoCloseable {
         return out.iterator();
       }
       long t0 = System.nanoTime();
-      try (ExecutorModels.Lease<GptModel> pol = ExecutorModels.borrow(
+      try (ExecutorModels.Lease<CausalLm> pol = ExecutorModels.borrow(
               new ExecutorModels.Key(runId, "policy", policyVersion), () -> ModelBytes.toModel(policy.value(), "policy v" + policyVersion));
-          ExecutorModels.Lease<GptModel> ref = ExecutorModels.borrow(
+          ExecutorModels.Lease<CausalLm> cri = critic == null ? null : ExecutorModels.borrow(
+              new ExecutorModels.Key(runId, "critic", policyVersion), () -> ModelBytes.toModel(critic.value(), "critic v" + policyVersion));
+          ExecutorModels.Lease<CausalLm> ref = ExecutorModels.borrow(
               new ExecutorModels.Key(runId, "reference", frozenVersion), () -> ModelBytes.toModel(reference.value(), "reference"));
           ExecutorModels.Lease<TransformerRewardModel> rew = ExecutorModels.borrow(
               new ExecutorModels.Key(runId, "reward", frozenVersion), () -> ModelBytes.toRewardModel(reward.value(), "reward model"))) {
-        int built = (pol.built() ? 1 : 0) + (ref.built() ? 1 : 0) + (rew.built() ? 1 : 0);
+        int built = (pol.built() ? 1 : 0) + (cri != null && cri.built() ? 1 : 0) + (ref.built() ? 1 : 0)
+            + (rew.built() ? 1 : 0);
         double buildSeconds = (System.nanoTime() - t0) / 1e9;
-        RolloutCollector c = RolloutCollector.builder().policy(pol.get()).reference(ref.get()).rewardModel(rew.get())
-            .tokenizer(new SpecialIds(spec.padId(), spec.stopToken())).sampling(spec.sampling())
-            .temperature(spec.logProbTemperature()).klEstimator(spec.estimator()).build();
+        RolloutCollector.Builder cb = RolloutCollector.builder().policy(pol.get()).reference(ref.get())
+            .rewardModel(rew.get()).tokenizer(new SpecialIds(spec.padId(), spec.stopToken())).sampling(spec.sampling())
+            .temperature(spec.logProbTemperature()).klEstimator(spec.estimator());
+        switch (spec.values()) {
+          case POLICY -> cb.values(pol.get()); // the policy's value head, from the same forward pass
+          case CRITIC -> cb.values(cri.get());
+          case NONE -> { }
+        }
+        RolloutCollector c = cb.build();
         boolean first = true;
         while (units.hasNext()) {
           RolloutWire.Unit u = units.next();

@@ -3,6 +3,7 @@ package org.rlhf4j.spark;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,7 +13,9 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.rlhf4j.core.RlhfException;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.model.llama.LlamaModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.reward.TransformerRewardModel;
 
@@ -23,11 +26,51 @@ class ModelBytesTest {
     try (GptModel m = TestSpark.tinyModel(3)) {
       byte[] bytes = ModelBytes.of(m);
       assertTrue(bytes.length > ModelBytes.parameterBytes(m) && bytes.length < ModelBytes.parameterBytes(m) + 8192);
-      try (GptModel back = ModelBytes.toModel(bytes, "test")) {
+      try (GptModel back = (GptModel) ModelBytes.toModel(bytes, "test")) {
         assertEquals(m.config(), back.config());
         assertEquals(m.options(), back.options());
         assertEquals(m.parameters().flat().array(), back.parameters().flat().array());
       }
+    }
+  }
+
+  @Test
+  void llamaAndQwen2ModelsRoundTripExactly() {
+    for (boolean qwen : new boolean[] {false, true}) {
+      try (LlamaModel m = TestSpark.tinyLlama(3, qwen)) {
+        try (CausalLm back = ModelBytes.toModel(ModelBytes.of(m), "llama")) {
+          LlamaModel l = assertInstanceOf(LlamaModel.class, back);
+          assertEquals(m.config(), l.config());
+          assertEquals(m.options(), l.options());
+          assertEquals(m.parameters().flat().array(), l.parameters().flat().array());
+        }
+        // a Llama reward model: backbone, scalar head and normalisation
+        try (TransformerRewardModel rm = TransformerRewardModel.fromPolicy(m, 5)) {
+          rm.setNormalization(2.0, 0.5);
+          try (TransformerRewardModel back = ModelBytes.toRewardModel(ModelBytes.of(rm), "rm")) {
+            assertInstanceOf(LlamaModel.class, back.model());
+            assertEquals(2.0, back.gain());
+            assertEquals(rm.model().parameters().flat().array(), back.model().parameters().flat().array());
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void anArchitectureWithoutARegisteredFamilyIsRefusedByName() {
+    try (LlamaModel m = TestSpark.tinyLlama(3, false)) {
+      byte[] bytes = ModelBytes.of(m);
+      // rename the architecture in the header (same length, so the file stays well-formed)
+      String latin = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1);
+      int at = latin.indexOf("\"architecture\":\"llama\"");
+      assertTrue(at > 0, "the header names the architecture");
+      byte[] renamed = bytes.clone();
+      byte[] other = "\"architecture\":\"zzzzz\"".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+      System.arraycopy(other, 0, renamed, at, other.length);
+      RlhfException e = assertThrows(RlhfException.class, () -> ModelBytes.toModel(renamed, "renamed"));
+      assertTrue(e.getMessage().contains("renamed: a zzzzz model") && e.getMessage().contains("no model family"),
+          e.getMessage());
     }
   }
 

@@ -8,22 +8,29 @@ import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.ppo.GrpoConfig;
 import org.rlhf4j.ppo.GrpoTrainer;
+import org.rlhf4j.ppo.PpoConfig;
+import org.rlhf4j.ppo.PpoTrainer;
 import org.rlhf4j.reward.TransformerRewardModel;
 
 /**
- * The README's Spark snippet, compiled (rlhf-examples' ReadmeSnippetsTest checks that the README's
+ * The README's Spark snippet (GRPO, PPO, scoring, best-of-n), compiled (rlhf-examples' ReadmeSnippetsTest checks that the README's
  * text appears here verbatim); not run.
  */
 final class SparkReadmeSnippets {
   private SparkReadmeSnippets() {}
 
-  static void sparkSection(GrpoConfig cfg, GptModel policy, GptModel sft, TransformerRewardModel rm, Tokenizer tok,
-      List<String> prompts, Dataset<Row> pairs, Dataset<Row> rankings, Dataset<Row> promptRows) {
+  static void sparkSection(GrpoConfig cfg, PpoConfig ppoCfg, GptModel policy, GptModel actor, GptModel sft,
+      TransformerRewardModel rm, Tokenizer tok, List<String> prompts, Dataset<Row> pairs, Dataset<Row> rankings, Dataset<Row> promptRows) {
     SparkSession spark = SparkSession.builder().getOrCreate();  // master etc. from spark-submit
     try (SparkRolloutSource rollouts = SparkRolloutSource.builder(spark).partitions(8).build();
          GrpoTrainer trainer = GrpoTrainer.builder(cfg).policy(policy).reference(sft).rewardModel(rm)
              .tokenizer(tok).prompts(prompts).rolloutSource(rollouts).build()) {
       trainer.train(100);                                     // rollouts on the executors, the update here
+    }
+    try (SparkRolloutSource rollouts = SparkRolloutSource.builder(spark).build();
+         PpoTrainer ppo = PpoTrainer.builder(ppoCfg).policy(actor).reference(sft)  // actor: a value head
+             .rewardModel(rm).tokenizer(tok).prompts(prompts).rolloutSource(rollouts).build()) {
+      ppo.train(100);                                         // with .critic(c), c is broadcast each step too
     }
     try (SparkRewardScorer scorer = SparkRewardScorer.builder(spark, rm, tok).build()) {
       Dataset<Row> scored = scorer.score(pairs, "prompt", "response");           // + a "score" column

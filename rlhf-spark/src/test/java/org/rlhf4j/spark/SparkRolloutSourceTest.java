@@ -14,6 +14,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.llama.LlamaModel;
 import org.rlhf4j.ppo.GrpoConfig;
 import org.rlhf4j.ppo.GrpoStats;
 import org.rlhf4j.ppo.GrpoTrainer;
@@ -103,6 +104,27 @@ class SparkRolloutSourceTest {
       }
       assertEquals(0, timings.get(0).retriedUnits());
     }
+  }
+
+  @Test
+  void aLlamaGrpoStepOnSparkEqualsTheInProcessOne() {
+    List<List<GrpoStats>> runs = new ArrayList<>();
+    for (boolean onSpark : new boolean[] {false, true}) {
+      try (LlamaModel sft = TestSpark.tinyLlama(3, false);
+          TransformerRewardModel rm = TransformerRewardModel.fromPolicy(sft, 9);
+          LlamaModel policy = sft.copy(sft.options());
+          SparkRolloutSource src = SparkRolloutSource.builder(spark).partitions(2).build();
+          GrpoTrainer t = GrpoTrainer.builder(grpo()).policy(policy).reference(sft).rewardModel(rm)
+              .tokenizer(TestSpark.TOK).prompts(TestSpark.prompts())
+              .rolloutSource(onSpark ? src : RolloutSource.PER_PROMPT).build()) {
+        runs.add(t.train(1));
+        if (onSpark) {
+          assertTrue(ExecutorModels.built(src.runId(), "policy") >= 1, "the Llama policy was rebuilt on an executor");
+        }
+      }
+    }
+    assertSameSteps(runs.get(0), runs.get(1));
+    assertTrue(runs.get(0).get(0).get("loss/total_avg") != 0.0);
   }
 
   @Test

@@ -6,6 +6,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.model.llama.LlamaConfig;
+import org.rlhf4j.core.model.llama.LlamaModel;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 
 /** The tests' shared local Spark session and tiny models. */
@@ -36,6 +38,21 @@ public final class TestSpark {
     GptConfig c = GptConfig.builder().vocabSize(ByteTokenizer.VOCAB_SIZE).dModel(16).heads(2).layers(1)
         .contextLength(32).build();
     return GptModel.randomInit(c, seed, new ModelOptions(DataType.FLOAT, 2));
+  }
+
+  /**
+   * A 1-layer Llama of width 16 over bytes (grouped-query attention: 2 heads, 1 key/value head;
+   * Llama-3 rope scaling), FLOAT, 2 threads; {@code qwen}: Qwen2's q/k/v biases and tied embeddings.
+   */
+  static LlamaModel tinyLlama(long seed, boolean qwen) {
+    LlamaConfig.Builder b = LlamaConfig.builder().vocabSize(ByteTokenizer.VOCAB_SIZE).hiddenSize(16)
+        .intermediateSize(24).layers(1).heads(2).kvHeads(1).contextLength(32).ropeTheta(100);
+    if (qwen) {
+      b.family(LlamaConfig.Family.QWEN2).qkvBias(true).tiedEmbeddings(true);
+    } else {
+      b.llama3Scaling(new LlamaConfig.Llama3Scaling(4, 1, 4, 16));
+    }
+    return LlamaModel.randomInit(b.build(), seed, new ModelOptions(DataType.FLOAT, 2));
   }
 
   static List<String> prompts() {

@@ -3,7 +3,6 @@ package org.rlhf4j.core.tensor;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Carves many tensors out of one preallocated native buffer, so that activations are allocated once
@@ -23,6 +22,7 @@ public final class Arena implements AutoCloseable {
 
   private final DataType type;
   private INDArray buffer;
+  private Tensor whole; // the buffer as a tensor; take() hands out views of it
   private long cursor;
   private boolean measuring;
 
@@ -42,6 +42,7 @@ public final class Arena implements AutoCloseable {
         buffer.close();
       }
       buffer = Nd4j.create(type, Math.max(1, needed));
+      whole = Tensor.of(buffer);
     }
     measuring = false;
     cursor = 0;
@@ -60,8 +61,7 @@ public final class Arena implements AutoCloseable {
     if (measuring) {
       return null;
     }
-    INDArray view = buffer.get(NDArrayIndex.interval(start, start + size)).reshape('c', shape);
-    return Tensor.of(view);
+    return whole.rows(start, start + size).reshape(shape);
   }
 
   /** Frees the native buffer. */
@@ -70,6 +70,7 @@ public final class Arena implements AutoCloseable {
     if (buffer != null) {
       buffer.close();
       buffer = null;
+      whole = null;
     }
   }
 }

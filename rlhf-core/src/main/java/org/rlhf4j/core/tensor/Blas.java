@@ -32,8 +32,22 @@ import org.slf4j.LoggerFactory;
  */
 public final class Blas {
   private static final Logger LOG = LoggerFactory.getLogger(Blas.class);
-  /** Products smaller than this many multiply-adds are not split across threads. */
-  static volatile long minSplitWork = 1L << 19; // tests lower it
+  /**
+   * A product is split across threads into parts of at least this many multiply-adds (one-row
+   * products, which are bound by reading the matrix rather than by arithmetic: a sixteenth of it).
+   * With {@link Parallel}'s spinning hand-off a split costs well under a microsecond when the other
+   * threads are idle, so parts of a few microseconds are worth it.
+   */
+  static volatile long minSplitWork = 1L << 17; // tests lower it
+
+  /**
+   * Work at matrix-vector speed (one-row products, attention) does far fewer multiply-adds per
+   * microsecond than a matrix product: its parts may be this power of two smaller. Splitting every
+   * product of a decode step also gives each thread the same block of every weight matrix, which then
+   * stays in that core's cache (the {@code small} preset's 3.3 MB do not fit one core's L2, half of
+   * them do).
+   */
+  private static final int VECTOR_SPLIT_SHIFT = 4;
 
   /** How products are computed. */
   enum Route {
@@ -48,11 +62,12 @@ public final class Blas {
   private Blas() {}
 
   /**
-   * The fewest multiply-adds worth splitting across threads (a split costs a thread hand-off, some
-   * microseconds); callers splitting other work (attention heads) use the same threshold.
+   * The fewest multiply-adds of work at matrix-vector speed (attention heads, one-row products)
+   * worth a thread of their own (a split costs a thread hand-off): callers splitting attention by
+   * heads use it.
    */
   public static long minSplitWork() {
-    return minSplitWork;
+    return Math.max(1, minSplitWork >> VECTOR_SPLIT_SHIFT);
   }
 
   /** {@code c = alpha * op(a) op(b) + beta * c} for 2-D tensors. */
@@ -157,6 +172,71 @@ public final class Blas {
         pb.position(b0 + i * sb);
         pc.position(c0 + i * sc);
         openblas_nolapack.cblas_dgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1.0, pa, lda, pb, ldb, 0.0, pc, n);
+      }
+    }
+  }
+
+  /**
+   * {@code y = alpha * op(A) x + beta * y} on FLOAT tensors at element offsets: {@code A} row-major
+   * {@code [rows, cols]} with leading dimension {@code lda} from {@code aOff}; {@code op(A) = A^T}
+   * if {@code trans}; {@code x} and {@code y} contiguous. For kernels (attention over a cache).
+   */
+  static void gemvFloat(boolean trans, int rows, int cols, double alpha, Tensor a, int aOff, int lda, Tensor x, int xOff, double beta, Tensor y, int yOff) {
+    int ny = trans ? cols : rows;
+    if (route() != Route.DIRECT) {
+      javaGemv(trans, rows, cols, alpha, a, aOff, lda, x, xOff, beta, y, yOff);
+      return;
+    }
+    if (beta == 0) { // gemv computes beta * y, and 0 * NaN is NaN
+      FloatBuffer yb = y.writableFloatBuffer();
+      for (int i = 0; i < ny; i++) {
+        yb.put(yOff + i, 0f);
+      }
+    }
+    openblas_nolapack.cblas_sgemv(
+        openblas_nolapack.CblasRowMajor,
+        trans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+        rows, cols, (float) alpha,
+        offset(a.floatPointer(), aOff), lda, offset(x.floatPointer(), xOff), 1,
+        (float) beta, offset(y.floatPointer(), yOff), 1);
+  }
+
+  /** {@link #gemvFloat} for DOUBLE tensors. */
+  static void gemvDouble(boolean trans, int rows, int cols, double alpha, Tensor a, int aOff, int lda, Tensor x, int xOff, double beta, Tensor y, int yOff) {
+    int ny = trans ? cols : rows;
+    if (route() != Route.DIRECT) {
+      javaGemv(trans, rows, cols, alpha, a, aOff, lda, x, xOff, beta, y, yOff);
+      return;
+    }
+    if (beta == 0) {
+      DoubleBuffer yb = y.writableDoubleBuffer();
+      for (int i = 0; i < ny; i++) {
+        yb.put(yOff + i, 0.0);
+      }
+    }
+    openblas_nolapack.cblas_dgemv(
+        openblas_nolapack.CblasRowMajor,
+        trans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+        rows, cols, alpha,
+        offset(a.doublePointer(), aOff), lda, offset(x.doublePointer(), xOff), 1,
+        beta, offset(y.doublePointer(), yOff), 1);
+  }
+
+  /** {@link #gemvFloat} in Java, in double, for either type (the fallback routes). */
+  private static void javaGemv(boolean trans, int rows, int cols, double alpha, Tensor a, int aOff, int lda, Tensor x, int xOff, double beta, Tensor y, int yOff) {
+    int ny = trans ? cols : rows;
+    int nx = trans ? rows : cols;
+    for (int i = 0; i < ny; i++) {
+      double sum = 0;
+      for (int p = 0; p < nx; p++) {
+        double av = a.get(aOff + (trans ? p * lda + i : i * lda + p));
+        sum += av * x.get(xOff + p);
+      }
+      double v = alpha * sum + (beta == 0 ? 0 : beta * y.get(yOff + i));
+      if (y.dataType() == DataType.FLOAT) {
+        y.writableFloatBuffer().put(yOff + i, (float) v);
+      } else {
+        y.writableDoubleBuffer().put(yOff + i, v);
       }
     }
   }
@@ -298,7 +378,8 @@ public final class Blas {
     int lda = (int) as[1];
     int ldb = (int) bs[1];
     long work = (long) m * n * k;
-    int parts = (int) Math.max(1, Math.min(Math.min(ways, work / minSplitWork), n / 16));
+    long minPart = Math.max(1, m == 1 ? minSplitWork >> VECTOR_SPLIT_SHIFT : minSplitWork);
+    int parts = (int) Math.max(1, Math.min(Math.min(ways, work / minPart), n / 16));
     if (parts <= 1) {
       block(a, b, c, transA, transB, alpha, beta, m, n, k, lda, ldb, 0, n);
       return;
@@ -314,6 +395,53 @@ public final class Blas {
 
   /** Columns {@code [j0, j1)} of {@code c}. */
   private static void block(
+      Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int m, int n, int k, int lda, int ldb, int j0, int j1) {
+    if (m == 1) {
+      vectorBlock(a, b, c, transB, alpha, beta, n, k, ldb, j0, j1);
+    } else {
+      matrixBlock(a, b, c, transA, transB, alpha, beta, m, n, k, lda, ldb, j0, j1);
+    }
+  }
+
+  /**
+   * Columns {@code [j0, j1)} of a one-row product {@code c [1, n] = alpha * a [1, k] op(b) + beta *
+   * c}, as a matrix-vector product: OpenBLAS 0.3.19's {@code gemm} packs all of {@code b} even for
+   * one row, which makes it 2-4x slower than {@code gemv} at decoding sizes ({@code a} is a vector
+   * with unit stride whether or not it is transposed).
+   */
+  private static void vectorBlock(Tensor a, Tensor b, Tensor c, boolean transB, double alpha, double beta, int n, int k, int ldb, int j0, int j1) {
+    int cols = j1 - j0;
+    long bOffset = transB ? (long) j0 * ldb : j0;
+    // transB: b is [n, k], c_j = sum_p b[j, p] a_p (no transpose); else b is [k, n], c_j = sum_p b[p, j] a_p.
+    int trans = transB ? openblas_nolapack.CblasNoTrans : openblas_nolapack.CblasTrans;
+    int rows = transB ? cols : k;
+    int width = transB ? k : cols;
+    if (c.dataType() == DataType.FLOAT) {
+      if (beta == 0) { // gemv scales c by beta, and 0 * NaN is NaN: clear it
+        FloatBuffer cb = c.writableFloatBuffer();
+        for (int j = j0; j < j1; j++) {
+          cb.put(j, 0f);
+        }
+      }
+      FloatPointer pb = offset(b.floatPointer(), bOffset);
+      FloatPointer pc = offset(c.floatPointer(), j0);
+      openblas_nolapack.cblas_sgemv(
+          openblas_nolapack.CblasRowMajor, trans, rows, width, (float) alpha, pb, ldb, a.floatPointer(), 1, (float) beta, pc, 1);
+    } else {
+      if (beta == 0) {
+        DoubleBuffer cb = c.writableDoubleBuffer();
+        for (int j = j0; j < j1; j++) {
+          cb.put(j, 0.0);
+        }
+      }
+      DoublePointer pb = offset(b.doublePointer(), bOffset);
+      DoublePointer pc = offset(c.doublePointer(), j0);
+      openblas_nolapack.cblas_dgemv(openblas_nolapack.CblasRowMajor, trans, rows, width, alpha, pb, ldb, a.doublePointer(), 1, beta, pc, 1);
+    }
+  }
+
+  /** Columns {@code [j0, j1)} of {@code c}, with {@code gemm}. */
+  private static void matrixBlock(
       Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int m, int n, int k, int lda, int ldb, int j0, int j1) {
     int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;

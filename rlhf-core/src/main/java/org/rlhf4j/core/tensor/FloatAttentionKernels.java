@@ -171,53 +171,47 @@ final class FloatAttentionKernels implements AttentionKernels {
     }
   }
 
+  /**
+   * Per head, two matrix-vector products over the cache (OpenBLAS's AVX kernels; the JIT does not
+   * vectorise the dot products of a head width of 32): scores {@code s = K q} into a native scratch
+   * vector, the masked softmax in Java, and {@code out = V^T p}.
+   */
   @Override
   public void attendCached(Tensor q, Tensor kCache, Tensor vCache, int[] keyMask, Tensor out, int b, int heads, int capacity, int length, int dh, double scale) {
-    FloatBuffer qb = q.asFloatBuffer();
-    FloatBuffer kb = kCache.asFloatBuffer();
-    FloatBuffer vb = vCache.asFloatBuffer();
-    FloatBuffer ob = out.writableFloatBuffer();
-    float[] qr = Scratch.arrayFloat(0, dh);
-    float[] kv = Scratch.arrayFloat(1, length * dh);
-    float[] acc = Scratch.arrayFloat(2, dh);
+    Tensor sv = Scratch.tensorFloat(length);
+    FloatBuffer sb = sv.writableFloatBuffer();
     float[] w = Scratch.arrayFloat(3, length);
     for (int bi = 0; bi < b; bi++) {
       int maskOff = bi * capacity;
       for (int h = 0; h < heads; h++) {
         int bh = bi * heads + h;
         int co = bh * capacity * dh;
-        qb.get(bh * dh, qr, 0, dh);
-        kb.get(co, kv, 0, length * dh);
+        Blas.gemvFloat(false, length, dh, scale, kCache, co, dh, q, bh * dh, 0, sv, 0); // s = scale * K q
+        sb.get(0, w, 0, length);
         float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < length; j++) {
-          if (keyMask[maskOff + j] == 0) {
-            w[j] = Float.NEGATIVE_INFINITY;
-            continue;
+          if (keyMask[maskOff + j] != 0) {
+            max = Math.max(max, w[j]);
           }
-          float dot = 0;
+        }
+        if (max == Float.NEGATIVE_INFINITY) { // no visible key: a zero output
+          FloatBuffer ob = out.writableFloatBuffer();
           for (int c = 0; c < dh; c++) {
-            dot += qr[c] * kv[j * dh + c];
+            ob.put(bh * dh + c, (float) 0);
           }
-          w[j] = (float) (scale * dot);
-          max = Math.max(max, w[j]);
+          continue;
         }
-        java.util.Arrays.fill(acc, 0, dh, (float) 0);
-        if (max != Float.NEGATIVE_INFINITY) {
-          double sum = 0;
-          for (int j = 0; j < length; j++) {
-            w[j] = w[j] == Float.NEGATIVE_INFINITY ? 0 : KernelMath.exp(w[j] - max);
-            sum += w[j];
-          }
-          float inv = (float) (1.0 / sum);
-          vb.get(co, kv, 0, length * dh);
-          for (int j = 0; j < length; j++) {
-            float wj = w[j] * inv;
-            for (int c = 0; c < dh; c++) {
-              acc[c] += wj * kv[j * dh + c];
-            }
-          }
+        double sum = 0;
+        for (int j = 0; j < length; j++) {
+          w[j] = keyMask[maskOff + j] == 0 ? 0 : KernelMath.exp(w[j] - max);
+          sum += w[j];
         }
-        ob.put(bh * dh, acc, 0, dh);
+        float inv = (float) (1.0 / sum);
+        for (int j = 0; j < length; j++) {
+          w[j] *= inv;
+        }
+        sb.put(0, w, 0, length);
+        Blas.gemvFloat(true, length, dh, 1.0, vCache, co, dh, sv, 0, 0, out, bh * dh); // out = V^T p
       }
     }
   }

@@ -21,20 +21,39 @@ final class FloatOptimKernels implements OptimKernels {
     for (int start = 0; start < n; start += CHUNK) {
       int len = Math.min(CHUNK, n - start);
       b.get(start, c, 0, len);
+      // Eight independent sums: one would be a chain of dependent adds (the JIT keeps their order).
       double s0 = 0;
       double s1 = 0;
+      double s2 = 0;
+      double s3 = 0;
+      double s4 = 0;
+      double s5 = 0;
+      double s6 = 0;
+      double s7 = 0;
       int i = 0;
-      for (; i + 1 < len; i += 2) {
-        double a = c[i];
-        double b2 = c[i + 1];
-        s0 += a * a;
-        s1 += b2 * b2;
+      for (; i + 7 < len; i += 8) {
+        double a0 = c[i];
+        double a1 = c[i + 1];
+        double a2 = c[i + 2];
+        double a3 = c[i + 3];
+        double a4 = c[i + 4];
+        double a5 = c[i + 5];
+        double a6 = c[i + 6];
+        double a7 = c[i + 7];
+        s0 += a0 * a0;
+        s1 += a1 * a1;
+        s2 += a2 * a2;
+        s3 += a3 * a3;
+        s4 += a4 * a4;
+        s5 += a5 * a5;
+        s6 += a6 * a6;
+        s7 += a7 * a7;
       }
-      if (i < len) {
+      for (; i < len; i++) {
         double a = c[i];
         s0 += a * a;
       }
-      total += s0 + s1;
+      total += ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
     return total;
   }

@@ -1,62 +1,165 @@
 package org.rlhf4j.core.tensor;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 
 /**
- * Runs the shards of a computation on several threads: shard 0 on the calling thread, the others on
- * a shared pool of daemon threads. Each shard must touch only its own outputs, so results do not
- * depend on thread timing.
+ * Runs the shards of a computation on several threads: the calling thread and a persistent pool of
+ * daemon workers take shard indices from a shared counter until none are left, so each shard runs
+ * exactly once, on whichever thread claims it. Each shard must touch only its own outputs, so
+ * results do not depend on thread timing or on which thread ran which shard.
+ *
+ * <p>The hand-off is built for splits of a few microseconds (a matrix product of a decode step): an
+ * idle worker waits for {@link #SPIN_NANOS} before it parks (spinning at first, then yielding its
+ * core to other runnable threads; workers beyond the number of processors park at once), so the next split of the same step
+ * reaches it in well under a microsecond instead of the tens of microseconds a thread wake-up
+ * costs; the caller never waits for a worker that has not started (it claims the remaining shards
+ * itself), so a busy machine costs at most the time of the unsplit work. Calls may nest (a shard
+ * may split its own work); a nested call that finds no idle worker runs its shards on its own
+ * thread.
  */
 public final class Parallel {
-  private static final AtomicInteger THREAD_ID = new AtomicInteger();
-  private static final ExecutorService POOL =
-      Executors.newCachedThreadPool(
-          r -> {
-            Thread t = new Thread(r, "rlhf4j-shard-" + THREAD_ID.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-          });
+  /** How long an idle worker waits for the next split (busy, then yielding its core), before it parks. */
+  static final long SPIN_NANOS = 200_000;
+  /**
+   * How long a waiting thread spins without yielding its core: on a busy machine (more runnable
+   * threads than cores) spinning would keep the thread it waits for off the core.
+   */
+  private static final long BUSY_SPIN_NANOS = 10_000;
+  /** How long a caller waits for shards running on workers (busy, then yielding), before it parks. */
+  private static final long WAIT_SPIN_NANOS = 100_000;
+  /** The most workers the pool starts (more shards than that run on the threads at hand). */
+  private static final int MAX_WORKERS = 256;
+  private static final Object GROW_LOCK = new Object();
+  private static volatile Worker[] workers = new Worker[0];
 
   private Parallel() {}
 
-  /** Runs {@code body(0) ... body(count - 1)} concurrently and waits for all; rethrows the first failure. */
-  public static void forEach(int count, IntConsumer body) {
-    if (count == 1) {
-      body.accept(0);
-      return;
+  /** One call of {@link #forEach}: the shards not yet claimed, those finished, the first failure. */
+  private static final class Job {
+    final int count;
+    final IntConsumer body;
+    final AtomicInteger next = new AtomicInteger(1); // shard 0 belongs to the caller
+    final AtomicInteger done = new AtomicInteger();
+    final AtomicReference<Throwable> failure = new AtomicReference<>();
+    final Thread caller = Thread.currentThread();
+    volatile boolean callerParked;
+
+    Job(int count, IntConsumer body) {
+      this.count = count;
+      this.body = body;
     }
-    List<Future<?>> futures = new ArrayList<>(count - 1);
-    for (int s = 1; s < count; s++) {
-      final int shard = s;
-      futures.add(POOL.submit(() -> body.accept(shard)));
-    }
-    Throwable failure = null;
-    try {
-      body.accept(0);
-    } catch (RuntimeException | Error e) {
-      failure = e;
-    }
-    for (Future<?> f : futures) {
-      try {
-        f.get();
-      } catch (ExecutionException e) {
-        if (failure == null) {
-          failure = e.getCause();
+
+    /**
+     * Claims and runs shards until none are left (the caller first runs shard 0, so that with
+     * responsive workers each thread gets the same shard of every split, and its caches the same
+     * part of the weights); unparks a waiting caller after the last one.
+     */
+    void runShards() {
+      int finished = 0;
+      int i = Thread.currentThread() == caller ? 0 : next.getAndIncrement();
+      for (; i < count; i = next.getAndIncrement()) {
+        try {
+          body.accept(i);
+        } catch (Throwable e) {
+          failure.compareAndSet(null, e);
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        if (failure == null) {
-          failure = e;
-        }
+        finished++;
+      }
+      if (finished > 0 && done.addAndGet(finished) == count && Thread.currentThread() != caller && callerParked) {
+        LockSupport.unpark(caller);
       }
     }
+  }
+
+  /** A pool thread: spins for a while after each job, then parks until handed the next. */
+  private static final class Worker implements Runnable {
+    static final int IDLE = 0;
+    static final int TAKEN = 1;
+    final AtomicInteger state = new AtomicInteger(IDLE);
+    final Thread thread;
+    final long spinNanos;
+    volatile Job job;
+    volatile boolean parked;
+
+    Worker(int id) {
+      // Workers beyond the processors would only spin on a core another thread needs: they park at once.
+      spinNanos = id < Runtime.getRuntime().availableProcessors() ? SPIN_NANOS : 0;
+      thread = new Thread(this, "rlhf4j-worker-" + id);
+      thread.setDaemon(true);
+    }
+
+    /** Hands {@code j} to this worker if it is idle. */
+    boolean offer(Job j) {
+      if (!state.compareAndSet(IDLE, TAKEN)) {
+        return false;
+      }
+      job = j;
+      if (parked) {
+        LockSupport.unpark(thread);
+      }
+      return true;
+    }
+
+    @Override
+    public void run() {
+      while (true) {
+        Job j = awaitJob();
+        j.runShards();
+        job = null;
+        state.set(IDLE);
+      }
+    }
+
+    private Job awaitJob() {
+      long start = System.nanoTime();
+      int spins = 0;
+      while (true) {
+        Job j = job;
+        if (j != null) {
+          return j;
+        }
+        if ((++spins & 63) != 0) {
+          Thread.onSpinWait();
+          continue;
+        }
+        long waited = System.nanoTime() - start;
+        if (waited < spinNanos) {
+          if (waited >= BUSY_SPIN_NANOS) {
+            Thread.yield();
+          }
+          continue;
+        }
+        parked = true;
+        if (job == null) {
+          LockSupport.park(this);
+        }
+        parked = false;
+        start = System.nanoTime();
+      }
+    }
+  }
+
+  /** Runs {@code body(0) ... body(count - 1)} concurrently and waits for all; rethrows the first failure. */
+  public static void forEach(int count, IntConsumer body) {
+    if (count <= 1) {
+      if (count == 1) {
+        body.accept(0);
+      }
+      return;
+    }
+    Job job = new Job(count, body);
+    int helpers = offer(job, pool(count - 1), 0);
+    if (helpers < count - 1) { // workers busy with other calls (nested splits): start more
+      startWorkersFor(job, count - 1 - helpers);
+    }
+    job.runShards();
+    if (job.done.get() != count) {
+      awaitDone(job);
+    }
+    Throwable failure = job.failure.get();
     if (failure instanceof RuntimeException) {
       throw (RuntimeException) failure;
     }
@@ -65,6 +168,88 @@ public final class Parallel {
     }
     if (failure != null) {
       throw new IllegalStateException("shard failed", failure);
+    }
+  }
+
+  /** Offers {@code job} to idle workers until it has {@code count - 1} helpers; returns the number. */
+  private static int offer(Job job, Worker[] pool, int helpers) {
+    for (int w = 0; w < pool.length && helpers < job.count - 1; w++) {
+      if (pool[w].offer(job)) {
+        helpers++;
+      }
+    }
+    return helpers;
+  }
+
+  /** Waits for the shards that workers claimed: spins briefly, then parks until the last one is done. */
+  private static void awaitDone(Job job) {
+    boolean interrupted = false;
+    long start = System.nanoTime();
+    int spins = 0;
+    while (job.done.get() != job.count) {
+      if ((++spins & 63) != 0) {
+        Thread.onSpinWait();
+        continue;
+      }
+      long waited = System.nanoTime() - start;
+      if (waited < WAIT_SPIN_NANOS) {
+        if (waited >= BUSY_SPIN_NANOS) {
+          Thread.yield();
+        }
+        continue;
+      }
+      job.callerParked = true;
+      if (job.done.get() != job.count) {
+        LockSupport.parkNanos(job, 1_000_000);
+        // An interrupt would make every park return at once: note it, and restore it when done.
+        interrupted |= Thread.interrupted();
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Starts up to {@code n} more workers (within {@link #MAX_WORKERS}), each handed {@code job} before
+   * any other caller can see it, so that concurrent callers cannot take them from each other.
+   */
+  private static void startWorkersFor(Job job, int n) {
+    synchronized (GROW_LOCK) {
+      Worker[] w = workers;
+      int k = Math.min(n, MAX_WORKERS - w.length);
+      if (k <= 0) {
+        return;
+      }
+      Worker[] grown = java.util.Arrays.copyOf(w, w.length + k);
+      for (int i = w.length; i < grown.length; i++) {
+        grown[i] = new Worker(i + 1);
+        grown[i].offer(job);
+        grown[i].thread.start();
+      }
+      workers = grown;
+    }
+  }
+
+  /** The workers, at least {@code n} of them (started on first need). */
+  private static Worker[] pool(int n) {
+    n = Math.min(n, MAX_WORKERS);
+    Worker[] w = workers;
+    if (w.length >= n) {
+      return w;
+    }
+    synchronized (GROW_LOCK) {
+      w = workers;
+      if (w.length < n) {
+        Worker[] grown = java.util.Arrays.copyOf(w, n);
+        for (int i = w.length; i < n; i++) {
+          grown[i] = new Worker(i + 1);
+          grown[i].thread.start();
+        }
+        workers = grown;
+        w = grown;
+      }
+      return w;
     }
   }
 

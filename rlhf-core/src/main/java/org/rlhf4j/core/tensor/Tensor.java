@@ -14,7 +14,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.concurrency.AffinityManager;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
@@ -22,20 +21,84 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * of its elements, so that the Java kernels of this package can read and write it without a native
  * call per element.
  *
- * <p>The NIO view starts at the array's first element (views of bigger buffers are handled). On a
- * backend with device memory (CUDA), {@link #asFloatBuffer()} and {@link #asDoubleBuffer()} first
- * bring the host copy up to date, and the {@code writable...} accessors mark the host copy as the
- * current one, so kernels stay correct there too (if slower than on the CPU backend).
+ * <p>{@link #rows} and {@link #reshape} are cheap: a view shares its source's memory and records
+ * only an element offset and a shape (no ND4J call, which costs microseconds — more than many of
+ * the kernels and products at decoding sizes); its ND4J array is made on the first call of {@link
+ * #array()}. The NIO view starts at the tensor's first element (views of bigger buffers are
+ * handled). On a backend with device memory (CUDA), {@link #asFloatBuffer()} and {@link
+ * #asDoubleBuffer()} first bring the host copy up to date, and the {@code writable...} accessors
+ * mark the host copy as the current one, so kernels stay correct there too (if slower than on the
+ * CPU backend).
  */
 public final class Tensor {
-  private final INDArray array;
+  /** What all views of one wrapped array share: the array and its elements seen from Java and C. */
+  private static final class Base {
+    final INDArray root; // contiguous, row-major
+    final int length;
+    final FloatBuffer floats; // element 0 = the root's element 0, or null
+    final DoubleBuffer doubles;
+    private volatile FloatPointer floatPointer; // made on first use
+    private volatile DoublePointer doublePointer;
+    private volatile INDArray flat; // the root as a vector, for making views' arrays
+
+    Base(INDArray root) {
+      this.root = root;
+      this.length = (int) root.length();
+      ByteBuffer bytes = root.data().asNio().order(ByteOrder.nativeOrder());
+      int offset = Math.toIntExact(root.offset());
+      if (root.dataType() == DataType.FLOAT) {
+        FloatBuffer all = bytes.asFloatBuffer();
+        all.position(offset).limit(offset + length);
+        floats = all.slice();
+        doubles = null;
+      } else {
+        DoubleBuffer all = bytes.asDoubleBuffer();
+        all.position(offset).limit(offset + length);
+        doubles = all.slice();
+        floats = null;
+      }
+    }
+
+    FloatPointer floatPointer() {
+      FloatPointer p = floatPointer;
+      if (p == null) {
+        p = new FloatPointer(floats);
+        floatPointer = p;
+      }
+      return p;
+    }
+
+    DoublePointer doublePointer() {
+      DoublePointer p = doublePointer;
+      if (p == null) {
+        p = new DoublePointer(doubles);
+        doublePointer = p;
+      }
+      return p;
+    }
+
+    INDArray flat() {
+      INDArray f = flat;
+      if (f == null) {
+        f = root.reshape('c', new long[] {length});
+        flat = f;
+      }
+      return f;
+    }
+  }
+
+  private final Base base;
+  private final DataType type;
+  private final long[] shape;
+  private final int offset; // of element 0 in the base
+  private final int length;
   private final FloatBuffer floats;
   private final DoubleBuffer doubles;
-  private FloatPointer floatPointer; // for direct BLAS calls, made on first use
-  private DoublePointer doublePointer;
+  private volatile INDArray array; // made on first use for views
+  private volatile FloatPointer floatPointer; // for direct BLAS calls, made on first use
+  private volatile DoublePointer doublePointer;
 
   private Tensor(INDArray array) {
-    this.array = array;
     DataType type = array.dataType();
     checkArgument(
         type == DataType.FLOAT || type == DataType.DOUBLE,
@@ -48,19 +111,32 @@ public final class Tensor {
         Arrays.toString(array.stride()),
         Arrays.toString(array.shape()));
     checkArgument(array.length() <= Integer.MAX_VALUE, "tensor too large: %s", array.length());
-    ByteBuffer bytes = array.data().asNio().order(ByteOrder.nativeOrder());
-    int offset = Math.toIntExact(array.offset());
-    int length = (int) array.length();
-    if (type == DataType.FLOAT) {
-      FloatBuffer all = bytes.asFloatBuffer();
-      all.position(offset).limit(offset + length);
-      floats = all.slice();
-      doubles = null;
+    this.base = new Base(array);
+    this.type = type;
+    this.shape = array.shape();
+    this.offset = 0;
+    this.length = base.length;
+    this.floats = base.floats;
+    this.doubles = base.doubles;
+    this.array = array;
+  }
+
+  /** A view of {@code length} elements of {@code base} from {@code offset}, with {@code shape}. */
+  private Tensor(Base base, DataType type, long[] shape, int offset, int length) {
+    this.base = base;
+    this.type = type;
+    this.shape = shape;
+    this.offset = offset;
+    this.length = length;
+    if (offset == 0 && length == base.length) {
+      this.floats = base.floats;
+      this.doubles = base.doubles;
+    } else if (base.floats != null) {
+      this.floats = base.floats.duplicate().position(offset).limit(offset + length).slice();
+      this.doubles = null;
     } else {
-      DoubleBuffer all = bytes.asDoubleBuffer();
-      all.position(offset).limit(offset + length);
-      doubles = all.slice();
-      floats = null;
+      this.doubles = base.doubles.duplicate().position(offset).limit(offset + length).slice();
+      this.floats = null;
     }
   }
 
@@ -83,72 +159,82 @@ public final class Tensor {
     return new Tensor(array);
   }
 
-  /** The wrapped array. */
+  /** The wrapped array (for a view made by {@link #rows} or {@link #reshape}: a view of the source array). */
   public INDArray array() {
-    return array;
+    INDArray a = array;
+    if (a == null) {
+      INDArray flat = base.flat();
+      INDArray part = offset == 0 && length == base.length ? flat : flat.get(NDArrayIndex.interval(offset, offset + length));
+      a = shape.length == 1 ? part : part.reshape('c', shape);
+      array = a;
+    }
+    return a;
   }
 
   /** The element type. */
   public DataType dataType() {
-    return array.dataType();
+    return type;
   }
 
   /** The number of elements. */
   public int length() {
-    return (int) array.length();
+    return length;
   }
 
   /** The shape (a copy). */
   public long[] shape() {
-    return array.shape();
+    return shape.clone();
+  }
+
+  /** The size of dimension {@code i}. */
+  public long size(int i) {
+    return shape[i];
+  }
+
+  /** The number of dimensions. */
+  public int rank() {
+    return shape.length;
   }
 
   /** The elements of a FLOAT tensor, for reading (and writing, for in-place updates). */
   public FloatBuffer asFloatBuffer() {
-    checkState(floats != null, "not a FLOAT tensor: %s", array.dataType());
-    Nd4j.getAffinityManager().ensureLocation(array, AffinityManager.Location.HOST);
+    checkState(floats != null, "not a FLOAT tensor: %s", type);
+    Nd4j.getAffinityManager().ensureLocation(base.root, AffinityManager.Location.HOST);
     return floats;
   }
 
   /** The elements of a DOUBLE tensor, for reading (and writing, for in-place updates). */
   public DoubleBuffer asDoubleBuffer() {
-    checkState(doubles != null, "not a DOUBLE tensor: %s", array.dataType());
-    Nd4j.getAffinityManager().ensureLocation(array, AffinityManager.Location.HOST);
+    checkState(doubles != null, "not a DOUBLE tensor: %s", type);
+    Nd4j.getAffinityManager().ensureLocation(base.root, AffinityManager.Location.HOST);
     return doubles;
   }
 
   /** The elements of a FLOAT tensor about to be written by a kernel. */
   public FloatBuffer writableFloatBuffer() {
     FloatBuffer b = asFloatBuffer();
-    Nd4j.getAffinityManager().tagLocation(array, AffinityManager.Location.HOST);
+    Nd4j.getAffinityManager().tagLocation(base.root, AffinityManager.Location.HOST);
     return b;
   }
 
   /** The elements of a DOUBLE tensor about to be written by a kernel. */
   public DoubleBuffer writableDoubleBuffer() {
     DoubleBuffer b = asDoubleBuffer();
-    Nd4j.getAffinityManager().tagLocation(array, AffinityManager.Location.HOST);
+    Nd4j.getAffinityManager().tagLocation(base.root, AffinityManager.Location.HOST);
     return b;
   }
 
   /** The sub-tensor of indices {@code [from, to)} along dimension 0 (a view, still contiguous). */
   public Tensor rows(long from, long to) {
-    checkArgument(0 <= from && from <= to && to <= array.size(0), "rows [%s, %s) of %s", from, to, array.size(0));
-    if (from == 0 && to == array.size(0)) {
+    long size0 = shape.length == 0 ? 1 : shape[0];
+    checkArgument(0 <= from && from <= to && to <= size0, "rows [%s, %s) of %s", from, to, size0);
+    if (from == 0 && to == size0) {
       return this;
     }
-    INDArray view;
-    if (array.rank() == 1) {
-      view = array.get(NDArrayIndex.interval(from, to));
-    } else {
-      INDArrayIndex[] idx = new INDArrayIndex[array.rank()];
-      idx[0] = NDArrayIndex.interval(from, to);
-      for (int i = 1; i < idx.length; i++) {
-        idx[i] = NDArrayIndex.all();
-      }
-      view = array.get(idx);
-    }
-    return new Tensor(view);
+    long inner = size0 == 0 ? 0 : length / size0;
+    long[] s = shape.clone();
+    s[0] = to - from;
+    return new Tensor(base, type, s, (int) (offset + from * inner), (int) ((to - from) * inner));
   }
 
   /** The same elements seen with another shape of equal length (a view). */
@@ -157,8 +243,11 @@ public final class Tensor {
     for (long s : shape) {
       n *= s;
     }
-    checkArgument(n == array.length(), "cannot view %s elements as %s", array.length(), Arrays.toString(shape));
-    return new Tensor(array.reshape('c', shape));
+    checkArgument(n == length, "cannot view %s elements as %s", length, Arrays.toString(shape));
+    if (Arrays.equals(shape, this.shape)) {
+      return this;
+    }
+    return new Tensor(base, type, shape.clone(), offset, length);
   }
 
   /** Element {@code i} (row-major), as a double; for non-hot code. */
@@ -185,7 +274,9 @@ public final class Tensor {
   FloatPointer floatPointer() {
     FloatPointer p = floatPointer;
     if (p == null) {
-      p = new FloatPointer(asFloatBuffer());
+      asFloatBuffer();
+      FloatPointer b = base.floatPointer();
+      p = offset == 0 ? b : new FloatPointer(b).position(b.position() + offset);
       floatPointer = p;
     }
     return p;
@@ -195,7 +286,9 @@ public final class Tensor {
   DoublePointer doublePointer() {
     DoublePointer p = doublePointer;
     if (p == null) {
-      p = new DoublePointer(asDoubleBuffer());
+      asDoubleBuffer();
+      DoublePointer b = base.doublePointer();
+      p = offset == 0 ? b : new DoublePointer(b).position(b.position() + offset);
       doublePointer = p;
     }
     return p;
@@ -203,11 +296,25 @@ public final class Tensor {
 
   /** Sets every element to zero. */
   public void zero() {
-    array.assign(0);
+    if (length <= 4096) {
+      if (floats != null) {
+        FloatBuffer b = writableFloatBuffer();
+        for (int i = 0; i < length; i++) {
+          b.put(i, 0f);
+        }
+      } else {
+        DoubleBuffer b = writableDoubleBuffer();
+        for (int i = 0; i < length; i++) {
+          b.put(i, 0.0);
+        }
+      }
+    } else {
+      array().assign(0);
+    }
   }
 
   @Override
   public String toString() {
-    return "Tensor" + Arrays.toString(array.shape()) + " " + array.dataType();
+    return "Tensor" + Arrays.toString(shape) + " " + type;
   }
 }

@@ -116,9 +116,15 @@ public final class HfTokenizer implements Tokenizer {
   private final int eos;
   private final int pad;
   private final PieceCache cache = new PieceCache();
+  private final byte[] tokenizerJson; // the tokenizer.json bytes, written back by Tokenizers.save
+  private final JsonNode configJson; // tokenizer_config.json as read (a private copy), or null
+  private final String chatTemplate; // the Jinja chat template, or null
 
-  private HfTokenizer(JsonNode root, String src, Optional<JsonNode> config) {
+  private HfTokenizer(JsonNode root, byte[] rawJson, String src, Optional<JsonNode> config, String chatTemplate) {
     this.source = src;
+    this.tokenizerJson = rawJson;
+    this.configJson = config.isPresent() ? config.get().deepCopy() : null;
+    this.chatTemplate = chatTemplate;
     JsonNode model = root.path("model");
     if (!model.isObject()) {
       throw new DataFormatException(src, 1, "expected a JSON object with a \"model\" object");
@@ -498,12 +504,15 @@ public final class HfTokenizer implements Tokenizer {
    */
   public static HfTokenizer fromFile(Path tokenizerJson) {
     Preconditions.checkNotNull(tokenizerJson, "tokenizerJson");
-    return new HfTokenizer(readJson(tokenizerJson), tokenizerJson.toString(), Optional.empty());
+    byte[] raw = readBytes(tokenizerJson);
+    return new HfTokenizer(parseJson(raw, tokenizerJson.toString()), raw, tokenizerJson.toString(), Optional.empty(), null);
   }
 
   /**
    * The tokenizer of a model directory: its {@code tokenizer.json}, with BOS/EOS/PAD from its
-   * {@code tokenizer_config.json} if there is one.
+   * {@code tokenizer_config.json} if there is one, and the chat template of {@code
+   * chat_template.jinja} or of that file's {@code chat_template} field (a string, or the entry
+   * named {@code default} of a list), if any ({@link #chatTemplate()}).
    *
    * @throws RlhfException if {@code tokenizer.json} is missing or unreadable, or (as
    *     DataFormatException) a file is malformed
@@ -517,12 +526,91 @@ public final class HfTokenizer implements Tokenizer {
     Path configFile = dir.resolve("tokenizer_config.json");
     Optional<JsonNode> config =
         Files.isRegularFile(configFile) ? Optional.of(readJson(configFile)) : Optional.empty();
-    return new HfTokenizer(readJson(file), file.toString(), config);
+    String template = null;
+    Path jinja = dir.resolve(CHAT_TEMPLATE_FILE);
+    if (Files.isRegularFile(jinja)) {
+      try {
+        template = Files.readString(jinja, java.nio.charset.StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw BpeFiles.unreadable("chat template", jinja, e);
+      }
+    } else if (config.isPresent()) {
+      JsonNode t = config.get().path("chat_template");
+      if (t.isTextual()) {
+        template = t.textValue();
+      } else if (t.isArray()) {
+        for (JsonNode named : t) {
+          if ("default".equals(named.path("name").asText()) && named.path("template").isTextual()) {
+            template = named.get("template").textValue();
+          }
+        }
+      }
+    }
+    byte[] raw = readBytes(file);
+    return new HfTokenizer(parseJson(raw, file.toString()), raw, file.toString(), config, template);
   }
+
+  /** The file name of a chat template saved beside {@code tokenizer_config.json} (transformers 5). */
+  public static final String CHAT_TEMPLATE_FILE = "chat_template.jinja";
 
   /** The tokenizer of an already parsed {@code tokenizer.json}; {@code source} names it in errors. */
   static HfTokenizer fromJson(JsonNode root, String source) {
-    return new HfTokenizer(root, source, Optional.empty());
+    byte[] raw;
+    try {
+      raw = BpeFiles.JSON.writeValueAsBytes(root);
+    } catch (JsonProcessingException e) {
+      throw new RlhfException(source + ": cannot serialise the tokenizer: " + e.getOriginalMessage(), e);
+    }
+    return new HfTokenizer(root, raw, source, Optional.empty(), null);
+  }
+
+  /**
+   * This tokenizer with {@code template} (Jinja source) as its chat template, e.g. ChatML for a
+   * base model that has none: {@link Tokenizers#save} writes it into {@code
+   * tokenizer_config.json}'s {@code chat_template}, where {@code transformers} reads it.
+   */
+  public HfTokenizer withChatTemplate(String template) {
+    Preconditions.checkNotNull(template, "template");
+    Preconditions.checkArgument(!template.isBlank(), "the chat template is blank");
+    return new HfTokenizer(parseJson(tokenizerJson, source), tokenizerJson, source, Optional.ofNullable(configJson), template);
+  }
+
+  /** The Jinja chat template that came with this tokenizer (see {@link #fromDirectory}), if any. */
+  public Optional<String> chatTemplate() {
+    return Optional.ofNullable(chatTemplate);
+  }
+
+  /** The bytes of the {@code tokenizer.json} this tokenizer was read from (a copy). */
+  public byte[] tokenizerJsonBytes() {
+    return tokenizerJson.clone();
+  }
+
+  /** A copy of the {@code tokenizer_config.json} this tokenizer was read with, if any. */
+  public Optional<JsonNode> tokenizerConfig() {
+    return configJson == null ? Optional.empty() : Optional.of(configJson.deepCopy());
+  }
+
+  private static byte[] readBytes(Path file) {
+    try {
+      return Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw BpeFiles.unreadable(file.getFileName().toString(), file, e);
+    }
+  }
+
+  private static JsonNode parseJson(byte[] raw, String src) {
+    JsonNode root;
+    try {
+      root = BpeFiles.JSON.readTree(raw);
+    } catch (JsonProcessingException e) {
+      throw BpeFiles.invalidJson(src, e);
+    } catch (IOException e) {
+      throw new RlhfException("cannot parse " + src + ": " + e, e);
+    }
+    if (root == null || !root.isObject()) {
+      throw new DataFormatException(src, 1, "expected a JSON object");
+    }
+    return root;
   }
 
   static JsonNode readJson(Path file) {

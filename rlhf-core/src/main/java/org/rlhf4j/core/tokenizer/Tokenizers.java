@@ -24,6 +24,13 @@ import org.rlhf4j.core.data.DataFormatException;
  * that file) carries none of rlhf4j's keys along. Every file is written atomically, the metadata
  * last, so a directory with our metadata always has complete files.
  *
+ * <p>An {@link HfTokenizer} (Llama, Qwen2, Mistral, SmolLM2, ...) is saved as {@code "type":
+ * "hf-tokenizer"}: its {@code tokenizer.json} byte for byte, and a {@value #HF_CONFIG_FILE} that is
+ * the one it was read with (else a new one with {@code tokenizer_class}, {@code bos_token}, {@code
+ * eos_token} and {@code pad_token}, the tokens it uses) holding its chat template as {@code
+ * chat_template}, so that loading the directory gives the same ids, special tokens and template,
+ * and {@code transformers.AutoTokenizer.from_pretrained(dir)} reads it too.
+ *
  * <p>{@link #load} reads, in order: {@value #METADATA_FILE}; the layout of rlhf4j before 0.2 (our
  * {@code "type"} inside {@value #HF_CONFIG_FILE}); else the Hugging Face / OpenAI files with {@link
  * Gpt2BpeTokenizer#fromDirectory} ({@code vocab.json} + {@code merges.txt}, {@code encoder.json} +
@@ -51,9 +58,17 @@ public final class Tokenizers {
 
   private Tokenizers() {}
 
-  /** Whether {@link #save} can write {@code tokenizer} (the byte-level and GPT-2 tokenizers). */
+  /** The {@code "type"} of a saved {@link HfTokenizer}. */
+  public static final String HF_TOKENIZER_TYPE = "hf-tokenizer";
+
+  /**
+   * Whether {@link #save} can write {@code tokenizer} (the byte-level, GPT-2 and {@code
+   * tokenizer.json} tokenizers).
+   */
   public static boolean canSave(Tokenizer tokenizer) {
-    return tokenizer instanceof ByteTokenizer || tokenizer instanceof Gpt2BpeTokenizer;
+    return tokenizer instanceof ByteTokenizer
+        || tokenizer instanceof Gpt2BpeTokenizer
+        || tokenizer instanceof HfTokenizer;
   }
 
   /**
@@ -68,7 +83,7 @@ public final class Tokenizers {
     Preconditions.checkNotNull(dir, "dir");
     Preconditions.checkArgument(
         canSave(tokenizer),
-        "cannot save tokenizer %s (%s): only ByteTokenizer and Gpt2BpeTokenizer can be saved",
+        "cannot save tokenizer %s (%s): only ByteTokenizer, Gpt2BpeTokenizer and HfTokenizer can be saved",
         tokenizer.describe(),
         tokenizer.getClass().getName());
     ObjectNode config = BpeFiles.JSON.createObjectNode();
@@ -76,6 +91,15 @@ public final class Tokenizers {
       Files.createDirectories(dir);
       if (tokenizer instanceof ByteTokenizer) {
         config.put("type", "byte");
+      } else if (tokenizer instanceof HfTokenizer hft) {
+        AtomicFiles.writeBytes(dir.resolve(HfTokenizerJson.FILE), hft.tokenizerJsonBytes());
+        AtomicFiles.writeBytes(
+            dir.resolve(HF_CONFIG_FILE),
+            BpeFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(hfConfig(hft)));
+        // the template now lives in tokenizer_config.json; a stale .jinja file would take precedence
+        Files.deleteIfExists(dir.resolve(HfTokenizer.CHAT_TEMPLATE_FILE));
+        config.put("type", HF_TOKENIZER_TYPE);
+        config.put("tokenizer_file", HfTokenizerJson.FILE);
       } else {
         Gpt2BpeTokenizer bpe = (Gpt2BpeTokenizer) tokenizer;
         AtomicFiles.writeBytes(
@@ -106,6 +130,28 @@ public final class Tokenizers {
       throw new RlhfException(
           "cannot save tokenizer " + tokenizer.describe() + " to " + dir + ": " + e, e);
     }
+  }
+
+  /**
+   * The {@code tokenizer_config.json} of {@code tok}: the one it was read with, or one naming the
+   * special tokens it uses; its chat template as {@code chat_template} (a list of named templates
+   * in the original is kept as it is).
+   */
+  private static ObjectNode hfConfig(HfTokenizer tok) {
+    ObjectNode hf;
+    if (tok.tokenizerConfig().isPresent() && tok.tokenizerConfig().get().isObject()) {
+      hf = (ObjectNode) tok.tokenizerConfig().get();
+    } else {
+      hf = BpeFiles.JSON.createObjectNode();
+      hf.put("tokenizer_class", "PreTrainedTokenizerFast");
+      hf.put("bos_token", tok.token(tok.bosId()));
+      hf.put("eos_token", tok.token(tok.eosId()));
+      hf.put("pad_token", tok.token(tok.padId()));
+    }
+    if (tok.chatTemplate().isPresent() && !hf.path("chat_template").isArray()) {
+      hf.put("chat_template", tok.chatTemplate().get());
+    }
+    return hf;
   }
 
   /**
@@ -172,6 +218,14 @@ public final class Tokenizers {
       case "byte":
         tokenizer = ByteTokenizer.create();
         break;
+      case HF_TOKENIZER_TYPE:
+        Path json = file(dir, config, "tokenizer_file", HfTokenizerJson.FILE, src);
+        if (!json.getFileName().toString().equals(HfTokenizerJson.FILE)) {
+          throw new DataFormatException(
+              src, 1, "field \"tokenizer_file\" must be " + HfTokenizerJson.FILE + ", got " + config.get("tokenizer_file"));
+        }
+        tokenizer = HfTokenizer.fromDirectory(dir);
+        break;
       case "gpt2-bpe":
         Path vocab = file(dir, config, "vocab_file", VOCAB_FILE, src);
         Path merges = file(dir, config, "merges_file", MERGES_FILE, src);
@@ -189,7 +243,7 @@ public final class Tokenizers {
             1,
             "field \"type\": unknown tokenizer type "
                 + config.get("type")
-                + ", expected \"byte\" or \"gpt2-bpe\"");
+                + ", expected \"byte\", \"gpt2-bpe\" or \"" + HF_TOKENIZER_TYPE + "\"");
     }
     JsonNode size = config.path("vocab_size");
     if (!size.isMissingNode() && size.asInt(-1) != tokenizer.vocabSize()) {

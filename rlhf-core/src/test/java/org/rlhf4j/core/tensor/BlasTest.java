@@ -92,6 +92,45 @@ class BlasTest {
   }
 
   @Test
+  void oneRowProductsMatchTheReferenceSplitOrNot() {
+    // One-row products take OpenBLAS's gemv; with beta = 0 the output's old contents (here NaN) must
+    // not leak into the result (gemv computes beta * c, and 0 * NaN is NaN).
+    Random r = new Random(5);
+    int n = 200;
+    int k = 77;
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      for (int t = 0; t < 4; t++) {
+        boolean ta = (t & 1) != 0;
+        boolean tb = (t & 2) != 0;
+        Tensor a = ta ? randomTensor(r, type, k, 1) : randomTensor(r, type, 1, k);
+        Tensor b = tb ? randomTensor(r, type, n, k) : randomTensor(r, type, k, n);
+        Tensor c0 = randomTensor(r, type, 1, n);
+        for (double beta : new double[] {0.0, 0.25}) {
+          double[][] want = reference(a, b, c0, ta, tb, 0.5, beta);
+          for (int ways : new int[] {1, 2, 3}) {
+            Tensor c = randomTensor(r, type, 1, n);
+            c.array().assign(c0.array());
+            if (beta == 0) {
+              c.array().assign(Double.NaN);
+            }
+            long saved = Blas.minSplitWork;
+            Blas.minSplitWork = 1;
+            try {
+              Blas.gemm(a, b, c, ta, tb, 0.5, beta, ways);
+            } finally {
+              Blas.minSplitWork = saved;
+            }
+            double tol = type == DataType.FLOAT ? 1e-4 : 1e-12;
+            for (int j = 0; j < n; j++) {
+              assertEquals(want[0][j], c.array().getDouble(0, j), tol * (1 + Math.abs(want[0][j])), type + " " + ta + tb + " beta " + beta + " ways " + ways + " at " + j);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
   void batchedProductsMatchTheReference() {
     Random r = new Random(4);
     Tensor a = randomTensor(r, DataType.DOUBLE, 3 * 5, 7).reshape(3, 5, 7);

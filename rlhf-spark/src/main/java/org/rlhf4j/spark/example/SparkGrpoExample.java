@@ -16,6 +16,7 @@ import org.apache.spark.sql.types.StructType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.io.ModelCheckpoint;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
@@ -121,11 +122,11 @@ public final class SparkGrpoExample {
   /** Runs the example on {@code spark} and returns what it did. */
   public static Result run(SparkSession spark, Options o) {
     Tokenizer tok;
-    GptModel reference;
+    CausalLm reference;
     TransformerRewardModel rm;
     ModelOptions mo = new ModelOptions(DataType.FLOAT, 1);
     if (o.sft() != null) {
-      ModelCheckpoint.Loaded l = ModelCheckpoint.load(o.sft(), mo);
+      ModelCheckpoint.LoadedLm l = ModelCheckpoint.loadAny(o.sft(), mo); // any registered architecture
       reference = l.model();
       tok = l.tokenizer().orElseThrow(() -> new IllegalArgumentException(o.sft() + " has no tokenizer"));
       rm = TransformerRewardModel.load(o.reward(), mo);
@@ -146,9 +147,9 @@ public final class SparkGrpoExample {
     if (o.partitions() > 0) {
       sb.partitions(o.partitions());
     }
-    try (GptModel ref = reference;
+    try (CausalLm ref = reference;
         TransformerRewardModel reward = rm;
-        GptModel policy = ref.copy(ref.options());
+        CausalLm policy = ref.copy(ref.options());
         SparkRolloutSource source = sb.build()) {
       RolloutSource recording = (c, prompts, g, seeds) -> {
         var r = source.collect(c, prompts, g, seeds);

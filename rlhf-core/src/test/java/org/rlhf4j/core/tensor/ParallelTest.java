@@ -1,0 +1,134 @@
+package org.rlhf4j.core.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Parallel#forEach} runs every shard exactly once, for any count (more shards than workers
+ * included), when calls nest (shards splitting their own work, as a shard of a batch splits its
+ * products; nested splits get threads of their own), from several callers at once, from an
+ * interrupted caller (which keeps its interrupt), and when shards fail (the first failure is
+ * rethrown after all shards have finished, and the pool keeps working).
+ */
+class ParallelTest {
+
+  @Test
+  void everyShardRunsExactlyOnce() {
+    for (int count : new int[] {0, 1, 2, 3, 7, 33}) {
+      for (int rep = 0; rep < 200; rep++) {
+        AtomicIntegerArray runs = new AtomicIntegerArray(Math.max(count, 1));
+        Parallel.forEach(count, i -> runs.incrementAndGet(i));
+        for (int i = 0; i < count; i++) {
+          assertEquals(1, runs.get(i), "count " + count + " shard " + i);
+        }
+      }
+    }
+  }
+
+  @Test
+  void nestedCallsFromSeveralCallersComplete() throws Exception {
+    AtomicIntegerArray runs = new AtomicIntegerArray(4 * 3 * 5);
+    Thread[] callers = new Thread[2];
+    for (int c = 0; c < callers.length; c++) {
+      final int caller = c;
+      callers[c] =
+          new Thread(
+              () -> {
+                for (int rep = 0; rep < 100; rep++) {
+                  Parallel.forEach(
+                      2,
+                      i -> Parallel.forEach(3, j -> Parallel.forEach(5, k -> runs.incrementAndGet(((caller * 2 + i) * 3 + j) * 5 + k))));
+                }
+              });
+      callers[c].start();
+    }
+    for (Thread t : callers) {
+      t.join();
+    }
+    for (int i = 0; i < runs.length(); i++) {
+      assertEquals(100, runs.get(i), "shard " + i);
+    }
+  }
+
+  @Test
+  void nestedSplitsRunConcurrentlyWhenTheWorkersAreBusy() {
+    // 2 x 50 shards that can only finish together: the two outer shards each split in 50, and
+    // every inner shard waits at one barrier, so all 100 must run at once (the pool starts more
+    // workers when its workers are busy with other calls; more than the other tests here need, so
+    // the pool cannot already be large enough). A broken pool fails at the timeout.
+    int inner = 50;
+    java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(2 * inner);
+    AtomicIntegerArray runs = new AtomicIntegerArray(2 * inner);
+    Parallel.forEach(
+        2,
+        i ->
+            Parallel.forEach(
+                inner,
+                j -> {
+                  try {
+                    barrier.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                  } catch (Exception e) {
+                    throw new IllegalStateException("shards did not run concurrently", e);
+                  }
+                  runs.incrementAndGet(i * inner + j);
+                }));
+    for (int i = 0; i < 2 * inner; i++) {
+      assertEquals(1, runs.get(i), "shard " + i);
+    }
+  }
+
+  @Test
+  void anInterruptedCallerWaitsForAllShardsAndKeepsItsInterrupt() {
+    AtomicIntegerArray runs = new AtomicIntegerArray(4);
+    Thread.currentThread().interrupt();
+    try {
+      Parallel.forEach(
+          4,
+          i -> {
+            long x = 0;
+            for (int k = 0; k < 2_000_000; k++) { // some work, so that workers are still busy
+              x += k ^ i;
+            }
+            runs.addAndGet(i, x == 42 ? 2 : 1);
+          });
+    } finally {
+      assertTrue(Thread.interrupted(), "the interrupt is kept");
+    }
+    for (int i = 0; i < 4; i++) {
+      assertEquals(1, runs.get(i), "shard " + i);
+    }
+  }
+
+  @Test
+  void theFirstFailureIsRethrownAfterAllShardsFinished() {
+    for (int rep = 0; rep < 50; rep++) {
+      AtomicIntegerArray runs = new AtomicIntegerArray(6);
+      IllegalStateException boom = new IllegalStateException("shard 3 failed");
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class,
+              () ->
+                  Parallel.forEach(
+                      6,
+                      i -> {
+                        runs.incrementAndGet(i);
+                        if (i == 3) {
+                          throw boom;
+                        }
+                      }));
+      assertSame(boom, e);
+      for (int i = 0; i < 6; i++) {
+        assertEquals(1, runs.get(i), "shard " + i);
+      }
+    }
+    AtomicIntegerArray after = new AtomicIntegerArray(2);
+    Parallel.forEach(2, i -> after.incrementAndGet(i));
+    assertEquals(1, after.get(0));
+    assertEquals(1, after.get(1));
+  }
+}
