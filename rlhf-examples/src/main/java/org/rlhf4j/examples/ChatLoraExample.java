@@ -226,8 +226,8 @@ public final class ChatLoraExample {
       List<SftExample> examples = SftDatasets.read(sftFile, SftDatasets.Format.AUTO, template);
       SftData sft = assistantOnly(examples, tok, o.maxLength());
       double before = SftTrainer.evaluate(model, sft, o.batchSize()).loss();
-      new SftTrainer(SftConfig.builder().learningRate(o.learningRate()).maxSteps(o.sftSteps()).batchSize(o.batchSize()).seed(o.seed()).build())
-          .train(model, sft);
+      SftTrainer.builder(SftConfig.builder().learningRate(o.learningRate()).maxSteps(o.sftSteps()).batchSize(o.batchSize()).seed(o.seed()).build())
+          .build().train(model, sft);
       double after = SftTrainer.evaluate(model, sft, o.batchSize()).loss();
 
       // --- DPO on conversational preference pairs; the reference is the model with the adapter disabled

@@ -261,9 +261,10 @@ class LlamaLoraTest {
       org.rlhf4j.core.io.CheckpointException e =
           assertThrows(
               org.rlhf4j.core.io.CheckpointException.class,
-              () -> new org.rlhf4j.core.sft.SftTrainer(
+              () -> org.rlhf4j.core.sft.SftTrainer.builder(
                       org.rlhf4j.core.sft.SftConfig.builder().learningRate(1e-3).maxSteps(4).batchSize(2).seed(1).build())
-                  .withCheckpoints(tmp.resolve("ckpt"), 2)
+                  .checkpoints(tmp.resolve("ckpt"), 2)
+                  .build()
                   .train(model, data));
       assertTrue(e.getMessage().contains("LoRA") && e.getMessage().contains("LoraAdapter.save"), e.getMessage());
       model.setAdapters(null);
