@@ -149,6 +149,34 @@ def bench_llama():
     ms = sorted(ts)[len(ts) // 2]
     print(f"llama (d 256, GQA 8/2, 4 layers, V 4096): train {ms:.1f} ms/step (batch {B} x {T}), {B*T/ms*1e3:.0f} tokens/s")
     bench_sample(m, 16, V)
+    # LoRA r 8, alpha 16 on every linear layer of the blocks (PEFT's "all-linear": not the tied head); base frozen
+    m = Llama(V, 256, 688, 8, 2, 4, T)
+    for p in m.parameters(): p.requires_grad_(False)
+    for blk in m.blocks:
+        for name, mod in list(blk.named_children()):
+            if isinstance(mod, nn.Linear): setattr(blk, name, LoraLinear(mod, 8, 16.0))
+    params = [p for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    def lora_step():
+        logits = m(x[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
+        opt.zero_grad(); loss.backward(); opt.step()
+    for _ in range(3): lora_step()
+    ts = []
+    for _ in range(10):
+        t0 = time.perf_counter(); lora_step(); ts.append((time.perf_counter() - t0) * 1e3)
+    ms = sorted(ts)[len(ts) // 2]
+    print(f"llama (d 256, GQA 8/2, 4 layers, V 4096): LoRA r 8 train {ms:.1f} ms/step (batch {B} x {T}), {sum(p.numel() for p in params)} trained parameters")
+
+class LoraLinear(nn.Module):
+    """y = W x (+ b) + (alpha / r) B A x, with W frozen (PEFT's LoRA, no dropout)."""
+    def __init__(s, base, r, alpha):
+        super().__init__()
+        s.base = base; s.scale = alpha / r
+        s.A = nn.Parameter(torch.randn(r, base.in_features) / base.in_features ** 0.5)
+        s.B = nn.Parameter(torch.zeros(base.out_features, r))
+    def forward(s, x):
+        return s.base(x) + (x @ s.A.T) @ s.B.T * s.scale
 
 def blas_info():
     """The OpenBLAS this process loaded (config and kernels), if any, for the report."""

@@ -10,6 +10,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.lora.LlamaLora;
+import org.rlhf4j.core.lora.LoraConfig;
+import org.rlhf4j.core.lora.LoraLayers;
+import org.rlhf4j.core.lora.TargetModules;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.OutputGradients;
@@ -70,29 +74,10 @@ public final class LlamaBenchmark {
     LlamaConfig c = shape();
     int batch = 8;
     int t = c.contextLength();
+    String name = "llama (d 256, GQA 8/2, 4 layers, V 4096)";
     try (LlamaModel m = LlamaModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, threads));
         AdamW opt = new AdamW(AdamWConfig.builder().learningRate(1e-4).build(), m)) {
-      Random r = new Random(0);
-      int[][] rows = new int[batch][t];
-      for (int[] row : rows) {
-        Arrays.setAll(row, i -> r.nextInt(c.vocabSize()));
-      }
-      TokenBatch tokens = TokenBatch.unpadded(rows);
-      INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
-      double[] times = new double[10];
-      for (int s = -3; s < times.length; s++) {
-        long t0 = System.nanoTime();
-        m.zeroGradients();
-        ForwardPass p = m.forward(tokens);
-        SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
-        p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
-        opt.step(loss.loss());
-        if (s >= 0) {
-          times[s] = (System.nanoTime() - t0) / 1e9;
-        }
-      }
-      double sec = median(times);
-      String name = "llama (d 256, GQA 8/2, 4 layers, V 4096)";
+      double sec = trainingStep(m, opt, batch, t);
       out.add(new Benchmark.Figure(name + ": training step, batch " + batch + " x " + t, sec * 1e3, "ms"));
       out.add(new Benchmark.Figure(name + ": training throughput", batch * t / sec, "tokens/s"));
       List<int[]> prompts = new ArrayList<>();
@@ -110,7 +95,41 @@ public final class LlamaBenchmark {
       }
       out.add(new Benchmark.Figure(name + ": KV-cached sampling, batch 16, 64 new tokens", median(st), "ms/token-step"));
     }
+    // The same step with a LoRA adapter (r 8, alpha 16, every linear layer): the base is frozen, so only
+    // the adapter gets gradients and AdamW state, and the base weights' gradient products are skipped.
+    try (LlamaModel m = LlamaModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, threads));
+        LoraLayers lora = LlamaLora.create(m, LoraConfig.builder().r(8).alpha(16).targetModules(TargetModules.allLinear()).build(), 2);
+        AdamW opt = new AdamW(AdamWConfig.builder().learningRate(1e-4).build(), m)) {
+      double sec = trainingStep(m, opt, batch, t);
+      out.add(new Benchmark.Figure(name + ": LoRA r 8 training step, batch " + batch + " x " + t, sec * 1e3, "ms"));
+      out.add(new Benchmark.Figure(name + ": LoRA trained parameters", lora.adapter().trainableParameterCount(), ""));
+      m.setAdapters(null);
+    }
     return out;
+  }
+
+  /** The median seconds of a training step (forward, SFT loss, backward, AdamW) after 3 warm-up steps. */
+  private static double trainingStep(LlamaModel m, AdamW opt, int batch, int t) {
+    Random r = new Random(0);
+    int[][] rows = new int[batch][t];
+    for (int[] row : rows) {
+      Arrays.setAll(row, i -> r.nextInt(m.vocabSize()));
+    }
+    TokenBatch tokens = TokenBatch.unpadded(rows);
+    INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
+    double[] times = new double[10];
+    for (int s = -3; s < times.length; s++) {
+      long t0 = System.nanoTime();
+      m.zeroGradients();
+      ForwardPass p = m.forward(tokens);
+      SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
+      p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
+      opt.step(loss.loss());
+      if (s >= 0) {
+        times[s] = (System.nanoTime() - t0) / 1e9;
+      }
+    }
+    return median(times);
   }
 
   private static double median(double[] xs) {
