@@ -1,5 +1,9 @@
 package org.rlhf4j.core.model;
 
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+
+import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -21,5 +25,34 @@ public record OutputGradients(INDArray logProbs, INDArray entropy, INDArray valu
   /** Gradients of the scalar-head outputs only. */
   public static OutputGradients ofValues(INDArray dValues) {
     return new OutputGradients(null, null, dValues, null);
+  }
+
+  /**
+   * Checks these gradients against a pass over {@code batch} rows of {@code length} tokens and a
+   * vocabulary of {@code vocab}: every present gradient has its output's shape, log-prob/entropy
+   * gradients come after {@link ForwardPass#tokenLogProbs} ({@code logProbsComputed}), and value
+   * gradients only for a model with a scalar head. Shared by every model family's backward pass.
+   *
+   * @return whether a gradient reaches the logits (log-probs, entropy or logits themselves)
+   */
+  public boolean check(int batch, int length, int vocab, boolean logProbsComputed, boolean scalarHead) {
+    boolean headGrads = logProbs != null || entropy != null;
+    if (headGrads) {
+      checkState(logProbsComputed, "backward with log-prob or entropy gradients needs tokenLogProbs() first");
+      checkShape(logProbs, "logProbs", batch, length - 1);
+      checkShape(entropy, "entropy", batch, length - 1);
+    }
+    checkShape(values, "values", batch, length);
+    checkShape(logits, "logits", batch, length, vocab);
+    if (values != null) {
+      checkState(scalarHead, "value gradients given but the model has no scalar head");
+    }
+    return headGrads || logits != null;
+  }
+
+  private static void checkShape(INDArray a, String name, long... shape) {
+    if (a != null) {
+      checkArgument(Arrays.equals(a.shape(), shape), "%s gradient has shape %s, expected %s", name, Arrays.toString(a.shape()), Arrays.toString(shape));
+    }
   }
 }

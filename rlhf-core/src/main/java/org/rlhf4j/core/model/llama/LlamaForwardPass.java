@@ -3,7 +3,6 @@ package org.rlhf4j.core.model.llama;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 
-import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.model.ForwardPass;
@@ -90,18 +89,8 @@ public final class LlamaForwardPass implements ForwardPass {
     int b = batch.batchSize();
     int t = batch.length();
     int v = model.config().vocabSize();
+    boolean hasDLogits = g.check(b, t, v, logProbs != null, model.config().scalarHead());
     boolean headGrads = g.logProbs() != null || g.entropy() != null;
-    if (headGrads) {
-      checkState(logProbs != null, "backward with log-prob or entropy gradients needs tokenLogProbs() first");
-      checkShape(g.logProbs(), "logProbs", b, t - 1);
-      checkShape(g.entropy(), "entropy", b, t - 1);
-    }
-    checkShape(g.values(), "values", b, t);
-    checkShape(g.logits(), "logits", b, t, v);
-    if (g.values() != null) {
-      checkState(model.config().scalarHead(), "value gradients given but the model has no scalar head");
-    }
-    boolean hasDLogits = headGrads || g.logits() != null;
     LlamaWorkspace ws = model.workspace();
     if (hasDLogits) {
       ensureLogits();
@@ -123,11 +112,5 @@ public final class LlamaForwardPass implements ForwardPass {
 
   private Tensor tensorOrNull(INDArray a) {
     return a == null ? null : Tensor.of(a.castTo(model.dataType()).dup('c'));
-  }
-
-  private static void checkShape(INDArray a, String name, long... shape) {
-    if (a != null) {
-      checkArgument(Arrays.equals(a.shape(), shape), "%s gradient has shape %s, expected %s", name, Arrays.toString(a.shape()), Arrays.toString(shape));
-    }
   }
 }
