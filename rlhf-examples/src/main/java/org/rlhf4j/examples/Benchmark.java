@@ -137,8 +137,8 @@ public final class Benchmark {
 
   /**
    * Times {@code stepsPerRound} steps on a 1-thread and a {@code threads}-thread copy of the same
-   * model, alternately for 7 rounds after 2 warm-up rounds; reports both medians (ms per step) and
-   * their ratio.
+   * model, alternately for 7 rounds after warm-up rounds (at least 2 and 1 s); reports both medians
+   * (ms per step) and their ratio.
    */
   private static void scaling(List<Figure> out, String name, GptConfig c, int threads, java.util.function.Function<GptModel, Stepper> make, int stepsPerRound) {
     try (GptModel one = GptModel.randomInit(c, 5, new ModelOptions(DataType.FLOAT, 1));
@@ -148,25 +148,36 @@ public final class Benchmark {
       int rounds = 7;
       double[] t1 = new double[rounds];
       double[] tn = new double[rounds];
-      for (int r = -2; r < rounds; r++) {
-        for (int which = 0; which < 2; which++) {
-          Stepper s = which == 0 ? s1 : sn;
-          s.prepare(stepsPerRound);
-          long t0 = System.nanoTime();
-          for (int i = 0; i < stepsPerRound; i++) {
-            s.step();
-          }
-          double ms = (System.nanoTime() - t0) / 1e6 / stepsPerRound;
-          if (r >= 0) {
-            (which == 0 ? t1 : tn)[r] = ms;
-          }
-        }
+      // Warm-up: at least 2 rounds and 1 s, so that the JIT has compiled the step (its compiler threads
+      // otherwise compete with the N-thread copy's workers for the cores during the first rounds).
+      long warmUntil = System.nanoTime() + 1_000_000_000L;
+      for (int warm = 0; warm < 2 || System.nanoTime() < warmUntil; warm++) {
+        round(s1, sn, stepsPerRound, new double[2]);
+      }
+      double[] ms = new double[2];
+      for (int r = 0; r < rounds; r++) {
+        round(s1, sn, stepsPerRound, ms);
+        t1[r] = ms[0];
+        tn[r] = ms[1];
       }
       double a = median(t1);
       double b = median(tn);
       out.add(new Figure(name + ", 1 thread", a, "ms"));
       out.add(new Figure(name + ", " + threads + " threads", b, "ms"));
       out.add(new Figure(name + ", speed-up with " + threads + " threads", a / b, "x"));
+    }
+  }
+
+  /** One round: {@code steps} steps of {@code s1}, then of {@code sn}; their ms per step into {@code ms[0], ms[1]}. */
+  private static void round(Stepper s1, Stepper sn, int steps, double[] ms) {
+    for (int which = 0; which < 2; which++) {
+      Stepper s = which == 0 ? s1 : sn;
+      s.prepare(steps);
+      long t0 = System.nanoTime();
+      for (int i = 0; i < steps; i++) {
+        s.step();
+      }
+      ms[which] = (System.nanoTime() - t0) / 1e6 / steps;
     }
   }
 

@@ -188,17 +188,47 @@ public final class Blas {
       return;
     }
     if (beta == 0) { // gemv computes beta * y, and 0 * NaN is NaN
-      FloatBuffer yb = y.writableFloatBuffer();
-      for (int i = 0; i < ny; i++) {
-        yb.put(yOff + i, 0f);
-      }
+      zero(y.writableFloatBuffer(), yOff, ny);
     }
     openblas_nolapack.cblas_sgemv(
         openblas_nolapack.CblasRowMajor,
         trans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
         rows, cols, (float) alpha,
-        offset(a.floatPointer(), aOff), lda, offset(x.floatPointer(), xOff), 1,
-        (float) beta, offset(y.floatPointer(), yOff), 1);
+        offset(a.floatPointer(), aOff, 0), lda, offset(x.floatPointer(), xOff, 1), 1,
+        (float) beta, offset(y.floatPointer(), yOff, 2), 1);
+  }
+
+  /**
+   * One row times a block of a matrix, for a thread's share of a one-row product: {@code y[yOff + j]
+   * = (accumulate ? y[yOff + j] : 0) + sum_{p < rows} x[xOff + p] * b[row0 + p, col0 + j]} for {@code
+   * j < cols}, with {@code b} a row-major 2-D tensor; touches no other element of {@code y}. A
+   * split by columns ({@code row0 = 0, rows = b.size(0)}) gives each element the same sum as the
+   * unsplit product; a split by rows gives partial sums.
+   */
+  public static void rowTimesBlock(Tensor x, int xOff, Tensor b, int row0, int rows, int col0, int cols, Tensor y, int yOff, boolean accumulate) {
+    // (checks without varargs: this runs a dozen times per layer of a decode step)
+    checkArgument(b.rank() == 2, "b must be 2-D: %s", b);
+    int ldb = (int) b.size(1);
+    if (row0 < 0 || rows < 0 || row0 + rows > b.size(0) || col0 < 0 || cols < 0 || col0 + cols > ldb) {
+      throw new IllegalArgumentException(
+          "block rows [" + row0 + ", " + (row0 + rows) + ") x columns [" + col0 + ", " + (col0 + cols) + ") outside " + b);
+    }
+    if (xOff < 0 || xOff + rows > x.length() || yOff < 0 || yOff + cols > y.length()) {
+      throw new IllegalArgumentException(
+          "x [" + xOff + ", " + (xOff + rows) + ") outside " + x + " or y [" + yOff + ", " + (yOff + cols) + ") outside " + y);
+    }
+    if (x.dataType() != b.dataType() || y.dataType() != b.dataType()) {
+      throw new IllegalArgumentException("mixed types: " + x + " " + b + " " + y);
+    }
+    if (cols == 0) {
+      return;
+    }
+    double beta = accumulate ? 1 : 0;
+    if (b.dataType() == DataType.FLOAT) {
+      gemvFloat(true, rows, cols, 1.0, b, row0 * ldb + col0, ldb, x, xOff, beta, y, yOff);
+    } else {
+      gemvDouble(true, rows, cols, 1.0, b, row0 * ldb + col0, ldb, x, xOff, beta, y, yOff);
+    }
   }
 
   /** {@link #gemvFloat} for DOUBLE tensors. */
@@ -209,17 +239,14 @@ public final class Blas {
       return;
     }
     if (beta == 0) {
-      DoubleBuffer yb = y.writableDoubleBuffer();
-      for (int i = 0; i < ny; i++) {
-        yb.put(yOff + i, 0.0);
-      }
+      zero(y.writableDoubleBuffer(), yOff, ny);
     }
     openblas_nolapack.cblas_dgemv(
         openblas_nolapack.CblasRowMajor,
         trans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
         rows, cols, alpha,
-        offset(a.doublePointer(), aOff), lda, offset(x.doublePointer(), xOff), 1,
-        beta, offset(y.doublePointer(), yOff), 1);
+        offset(a.doublePointer(), aOff, 0), lda, offset(x.doublePointer(), xOff, 1), 1,
+        beta, offset(y.doublePointer(), yOff, 2), 1);
   }
 
   /** {@link #gemvFloat} in Java, in double, for either type (the fallback routes). */
@@ -418,24 +445,18 @@ public final class Blas {
     int width = transB ? k : cols;
     if (c.dataType() == DataType.FLOAT) {
       if (beta == 0) { // gemv scales c by beta, and 0 * NaN is NaN: clear it
-        FloatBuffer cb = c.writableFloatBuffer();
-        for (int j = j0; j < j1; j++) {
-          cb.put(j, 0f);
-        }
+        zero(c.writableFloatBuffer(), j0, j1 - j0);
       }
-      FloatPointer pb = offset(b.floatPointer(), bOffset);
-      FloatPointer pc = offset(c.floatPointer(), j0);
+      FloatPointer pb = offset(b.floatPointer(), bOffset, 0);
+      FloatPointer pc = offset(c.floatPointer(), j0, 1);
       openblas_nolapack.cblas_sgemv(
           openblas_nolapack.CblasRowMajor, trans, rows, width, (float) alpha, pb, ldb, a.floatPointer(), 1, (float) beta, pc, 1);
     } else {
       if (beta == 0) {
-        DoubleBuffer cb = c.writableDoubleBuffer();
-        for (int j = j0; j < j1; j++) {
-          cb.put(j, 0.0);
-        }
+        zero(c.writableDoubleBuffer(), j0, j1 - j0);
       }
-      DoublePointer pb = offset(b.doublePointer(), bOffset);
-      DoublePointer pc = offset(c.doublePointer(), j0);
+      DoublePointer pb = offset(b.doublePointer(), bOffset, 0);
+      DoublePointer pc = offset(c.doublePointer(), j0, 1);
       openblas_nolapack.cblas_dgemv(openblas_nolapack.CblasRowMajor, trans, rows, width, alpha, pb, ldb, a.doublePointer(), 1, beta, pc, 1);
     }
   }
@@ -448,24 +469,75 @@ public final class Blas {
     long bOffset = transB ? (long) j0 * ldb : j0;
     if (c.dataType() == DataType.FLOAT) {
       FloatPointer pa = a.floatPointer();
-      FloatPointer pb = offset(b.floatPointer(), bOffset);
-      FloatPointer pc = offset(c.floatPointer(), j0);
+      FloatPointer pb = offset(b.floatPointer(), bOffset, 0);
+      FloatPointer pc = offset(c.floatPointer(), j0, 1);
       openblas_nolapack.cblas_sgemm(
           openblas_nolapack.CblasRowMajor, ta, tb, m, j1 - j0, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, n);
     } else {
       DoublePointer pa = a.doublePointer();
-      DoublePointer pb = offset(b.doublePointer(), bOffset);
-      DoublePointer pc = offset(c.doublePointer(), j0);
+      DoublePointer pb = offset(b.doublePointer(), bOffset, 0);
+      DoublePointer pc = offset(c.doublePointer(), j0, 1);
       openblas_nolapack.cblas_dgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, j1 - j0, k, alpha, pa, lda, pb, ldb, beta, pc, n);
     }
   }
 
-  private static FloatPointer offset(FloatPointer p, long elements) {
-    return elements == 0 ? p : new FloatPointer(p).position(p.position() + elements);
+  /**
+   * {@code p} moved on by {@code elements}: one of this thread's reusable pointers ({@code slot} 0-2,
+   * one per operand of a call), valid until this thread's next BLAS call. A new JavaCPP pointer per call
+   * (with its deallocator proxy) cost more than a small decode-step product.
+   */
+  private static FloatPointer offset(FloatPointer p, long elements, int slot) {
+    return elements == 0 ? p : MOVED.get().floats[slot].at(p, elements);
   }
 
-  private static DoublePointer offset(DoublePointer p, long elements) {
-    return elements == 0 ? p : new DoublePointer(p).position(p.position() + elements);
+  private static DoublePointer offset(DoublePointer p, long elements, int slot) {
+    return elements == 0 ? p : MOVED.get().doubles[slot].at(p, elements);
+  }
+
+  /** A thread's reusable pointers for {@link #offset}. */
+  private static final class Moved {
+    final FloatAt[] floats = {new FloatAt(), new FloatAt(), new FloatAt()};
+    final DoubleAt[] doubles = {new DoubleAt(), new DoubleAt(), new DoubleAt()};
+  }
+
+  private static final ThreadLocal<Moved> MOVED = ThreadLocal.withInitial(Moved::new);
+
+  /** A float pointer set to another's address plus an offset (no allocation, no deallocator). */
+  private static final class FloatAt extends FloatPointer {
+    FloatAt at(FloatPointer base, long elements) {
+      address = base.address();
+      position = base.position() + elements;
+      limit = 0;
+      capacity = 0;
+      return this;
+    }
+  }
+
+  /** The double twin of {@link FloatAt}. */
+  private static final class DoubleAt extends DoublePointer {
+    DoubleAt at(DoublePointer base, long elements) {
+      address = base.address();
+      position = base.position() + elements;
+      limit = 0;
+      capacity = 0;
+      return this;
+    }
+  }
+
+  private static final float[] ZERO_FLOATS = new float[1024];
+  private static final double[] ZERO_DOUBLES = new double[1024];
+
+  /** Sets {@code n} elements from {@code from} to zero, with bulk copies. */
+  private static void zero(FloatBuffer b, int from, int n) {
+    for (int i = 0; i < n; i += ZERO_FLOATS.length) {
+      b.put(from + i, ZERO_FLOATS, 0, Math.min(ZERO_FLOATS.length, n - i));
+    }
+  }
+
+  private static void zero(DoubleBuffer b, int from, int n) {
+    for (int i = 0; i < n; i += ZERO_DOUBLES.length) {
+      b.put(from + i, ZERO_DOUBLES, 0, Math.min(ZERO_DOUBLES.length, n - i));
+    }
   }
 
   // ---------------------------------------------------------------- plain Java (fallback)

@@ -13,12 +13,19 @@ import java.util.function.IntConsumer;
  *
  * <p>The hand-off is built for splits of a few microseconds (a matrix product of a decode step): an
  * idle worker waits for {@link #SPIN_NANOS} before it parks (spinning at first, then yielding its
- * core to other runnable threads; workers beyond the number of processors park at once), so the next split of the same step
- * reaches it in well under a microsecond instead of the tens of microseconds a thread wake-up
- * costs; the caller never waits for a worker that has not started (it claims the remaining shards
- * itself), so a busy machine costs at most the time of the unsplit work. Calls may nest (a shard
- * may split its own work); a nested call that finds no idle worker runs its shards on its own
- * thread.
+ * core to other runnable threads; workers beyond the number of processors park at once), so the next
+ * split of the same step reaches it in well under a microsecond instead of the tens of microseconds a
+ * thread wake-up costs; the caller never waits for a worker that has not started (it claims the
+ * remaining shards itself), so a busy machine costs at most the time of the unsplit work. A worker is
+ * idle again before the caller can see its shards done, so a caller that splits again at once finds
+ * it free.
+ *
+ * <p>A call from outside any split uses at most as many threads as there are processors: the caller
+ * and the workers that spin while idle. One of those still busy (late for the previous split, whose
+ * shards the caller then ran itself) gets the job queued rather than another worker woken, which would
+ * cost more than a short split gains and put more threads than cores on the machine. Calls may nest
+ * (a shard may split its own work); a nested call that finds no idle worker starts more, so that the
+ * shards of nested splits all get threads of their own.
  */
 public final class Parallel {
   /** How long an idle worker waits for the next split (busy, then yielding its core), before it parks. */
@@ -33,6 +40,10 @@ public final class Parallel {
   /** The most workers the pool starts (more shards than that run on the threads at hand). */
   private static final int MAX_WORKERS = 256;
   private static final Object GROW_LOCK = new Object();
+  /** The processors: a call from outside any split uses at most this many threads (the caller and the spinning workers). */
+  private static final int CORES = Runtime.getRuntime().availableProcessors();
+  /** How many splits the current thread is running shards of (workers: always at least 1). */
+  private static final ThreadLocal<int[]> DEPTH = ThreadLocal.withInitial(() -> new int[1]);
   private static volatile Worker[] workers = new Worker[0];
 
   private Parallel() {}
@@ -55,11 +66,14 @@ public final class Parallel {
     /**
      * Claims and runs shards until none are left (the caller first runs shard 0, so that with
      * responsive workers each thread gets the same shard of every split, and its caches the same
-     * part of the weights); unparks a waiting caller after the last one.
+     * part of the weights); unparks a waiting caller after the last one. A worker ({@code self}, null
+     * for the caller) is made idle before its shards count as done, so that a caller which sees its
+     * job finished and splits again at once finds the worker free (otherwise it would wake or start
+     * another worker for each such split, which costs microseconds).
      */
-    void runShards() {
+    void runShards(Worker self) {
       int finished = 0;
-      int i = Thread.currentThread() == caller ? 0 : next.getAndIncrement();
+      int i = self == null ? 0 : next.getAndIncrement();
       for (; i < count; i = next.getAndIncrement()) {
         try {
           body.accept(i);
@@ -68,7 +82,10 @@ public final class Parallel {
         }
         finished++;
       }
-      if (finished > 0 && done.addAndGet(finished) == count && Thread.currentThread() != caller && callerParked) {
+      if (self != null) {
+        self.state.set(Worker.IDLE);
+      }
+      if (finished > 0 && done.addAndGet(finished) == count && self != null && callerParked) {
         LockSupport.unpark(caller);
       }
     }
@@ -79,6 +96,8 @@ public final class Parallel {
     static final int IDLE = 0;
     static final int TAKEN = 1;
     final AtomicInteger state = new AtomicInteger(IDLE);
+    /** A job handed to this worker while it was busy, to take when it is idle again (see {@link #queue}). */
+    final AtomicReference<Job> queued = new AtomicReference<>();
     final Thread thread;
     final long spinNanos;
     volatile Job job;
@@ -103,23 +122,45 @@ public final class Parallel {
       return true;
     }
 
+    /**
+     * Queues {@code j} for this worker, which is busy (typically still finishing, or not yet scheduled
+     * for, a split whose shards the caller has run itself): it takes {@code j} as soon as it is idle,
+     * and runs whichever shards of it are still unclaimed then. Replaces a queued job whose shards
+     * have all been claimed (by its caller); fails if the queued job still has unclaimed shards.
+     */
+    boolean queue(Job j) {
+      Job cur = queued.get();
+      if (cur != null && cur.next.get() < cur.count || !queued.compareAndSet(cur, j)) {
+        return false;
+      }
+      if (parked) { // it went idle meanwhile, and may be about to park
+        LockSupport.unpark(thread);
+      }
+      return true;
+    }
+
     @Override
     public void run() {
+      DEPTH.get()[0] = 1; // every call from a worker is nested in a split
       while (true) {
-        Job j = awaitJob();
-        j.runShards();
-        job = null;
-        state.set(IDLE);
+        awaitJob().runShards(this);
       }
     }
 
+    /** Waits for a job offered or queued, takes it (this worker is then TAKEN) and returns it. */
     private Job awaitJob() {
       long start = System.nanoTime();
       int spins = 0;
       while (true) {
         Job j = job;
         if (j != null) {
+          job = null; // taken; the next offer (possible once runShards makes this worker idle) sets it again
           return j;
+        }
+        Job q = queued.get();
+        if (q != null && state.compareAndSet(IDLE, TAKEN)) {
+          queued.compareAndSet(q, null); // unless a caller replaced it meanwhile (then taken next time)
+          return q;
         }
         if ((++spins & 63) != 0) {
           Thread.onSpinWait();
@@ -133,7 +174,7 @@ public final class Parallel {
           continue;
         }
         parked = true;
-        if (job == null) {
+        if (job == null && queued.get() == null) {
           LockSupport.park(this);
         }
         parked = false;
@@ -151,11 +192,39 @@ public final class Parallel {
       return;
     }
     Job job = new Job(count, body);
-    int helpers = offer(job, pool(count - 1), 0);
-    if (helpers < count - 1) { // workers busy with other calls (nested splits): start more
-      startWorkersFor(job, count - 1 - helpers);
+    int[] depth = DEPTH.get();
+    if (depth[0] == 0) {
+      // Outside any split: only the first CORES - 1 workers (those that spin while idle) help. If one
+      // of them is still busy (it was late for the previous split, whose shards the caller then ran),
+      // the caller runs its shards itself rather than wake a parked worker, which would cost more than
+      // a short split gains and put more threads than cores on the machine.
+      int want = Math.min(count, CORES) - 1;
+      if (want > 0) {
+        Worker[] spinning = pool(CORES - 1);
+        int helpers = offer(job, spinning, want, CORES - 1);
+        // Busy ones get the job queued (so that every shard still gets a thread of its own, should the
+        // caller's shard wait for another); only if that fails too (several callers), more workers.
+        for (int w = 0; w < CORES - 1 && helpers < want; w++) {
+          if (spinning[w].state.get() != Worker.IDLE && spinning[w].queue(job)) {
+            helpers++;
+          }
+        }
+        if (helpers < want) {
+          startWorkersFor(job, want - helpers);
+        }
+      }
+    } else {
+      int helpers = offer(job, pool(count - 1), count - 1, Integer.MAX_VALUE);
+      if (helpers < count - 1) { // workers busy with other calls (nested splits): start more
+        startWorkersFor(job, count - 1 - helpers);
+      }
     }
-    job.runShards();
+    depth[0]++;
+    try {
+      job.runShards(null);
+    } finally {
+      depth[0]--;
+    }
     if (job.done.get() != count) {
       awaitDone(job);
     }
@@ -171,9 +240,13 @@ public final class Parallel {
     }
   }
 
-  /** Offers {@code job} to idle workers until it has {@code count - 1} helpers; returns the number. */
-  private static int offer(Job job, Worker[] pool, int helpers) {
-    for (int w = 0; w < pool.length && helpers < job.count - 1; w++) {
+  /**
+   * Offers {@code job} to idle workers among the first {@code firstWorkers} of {@code pool} until it has
+   * {@code max} helpers; returns the number.
+   */
+  private static int offer(Job job, Worker[] pool, int max, int firstWorkers) {
+    int helpers = 0;
+    for (int w = 0; w < pool.length && w < firstWorkers && helpers < max; w++) {
       if (pool[w].offer(job)) {
         helpers++;
       }

@@ -131,4 +131,65 @@ class ParallelTest {
     assertEquals(1, after.get(0));
     assertEquals(1, after.get(1));
   }
+
+  private static long workerThreads() {
+    return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("rlhf4j-worker-")).count();
+  }
+
+  @Test
+  void splitsOutsideAnySplitDoNotGrowThePool() {
+    // A caller that splits again as soon as a split returns must find the spinning worker idle (it is
+    // made idle before its shards count as done) or queue on it, never wake or start other workers
+    // (the pool used to grow by one worker per such miss, each woken split costing microseconds).
+    AtomicIntegerArray runs = new AtomicIntegerArray(2);
+    Parallel.forEach(2, runs::incrementAndGet); // the pool's spinning workers exist from here on
+    long before = workerThreads();
+    for (int rep = 0; rep < 20_000; rep++) {
+      Parallel.forEach(2, runs::incrementAndGet);
+    }
+    assertEquals(20_001, runs.get(0));
+    assertEquals(20_001, runs.get(1));
+    assertTrue(workerThreads() <= before, "workers before " + before + ", after " + workerThreads());
+  }
+
+  @Test
+  void aSplitWhileTheSpinningWorkersAreBusyRunsEveryShardAndIsQueuedForThem() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 processors");
+    int cores = Runtime.getRuntime().availableProcessors();
+    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(cores);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    Thread busy = new Thread(() -> Parallel.forEach(cores, i -> { // occupies every spinning worker
+      started.countDown();
+      try {
+        release.await(60, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }));
+    busy.start();
+    assertTrue(started.await(60, java.util.concurrent.TimeUnit.SECONDS), "the spinning workers took the shards");
+    // The caller runs every shard itself; the job is queued on the busy workers.
+    AtomicIntegerArray runs = new AtomicIntegerArray(5);
+    Parallel.forEach(5, runs::incrementAndGet);
+    for (int i = 0; i < 5; i++) {
+      assertEquals(1, runs.get(i), "shard " + i);
+    }
+    // Shards that wait for each other: the second one runs on a worker once it is free again.
+    java.util.concurrent.CyclicBarrier both = new java.util.concurrent.CyclicBarrier(2);
+    AtomicIntegerArray met = new AtomicIntegerArray(2);
+    Thread waiting = new Thread(() -> Parallel.forEach(2, i -> {
+      try {
+        both.await(60, java.util.concurrent.TimeUnit.SECONDS);
+        met.incrementAndGet(i);
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }));
+    waiting.start();
+    release.countDown();
+    waiting.join(60_000);
+    busy.join(60_000);
+    assertEquals(1, met.get(0));
+    assertEquals(1, met.get(1));
+  }
 }

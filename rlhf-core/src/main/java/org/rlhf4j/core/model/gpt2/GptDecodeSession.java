@@ -12,6 +12,7 @@ import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tensor.Arena;
 import org.rlhf4j.core.tensor.AttentionKernels;
 import org.rlhf4j.core.tensor.Blas;
+import org.rlhf4j.core.tensor.DecodeKernels;
 import org.rlhf4j.core.tensor.Parallel;
 import org.rlhf4j.core.tensor.Tensor;
 
@@ -55,12 +56,15 @@ final class GptDecodeSession implements DecodeSession {
     Tensor fcPre; // [m, F]
     Tensor fcTanh;
     Tensor fcAct;
-    Tensor logits; // [m, V]
+    Tensor partials; // [P, d]: each thread's partial sum of a product split by rows (one sequence, P threads)
+    final Tensor logits; // [m, V]: this shard's rows of the session's logits (a view)
     final BlockActs[] acts = new BlockActs[2]; // even layers write out, odd layers x (the scratch is shared)
 
-    Shard(GptConfig c, GptModel model, int m, int capacity, int ways) {
+    Shard(GptConfig c, GptModel model, int m, int capacity, int ways, Tensor logits) {
       this.m = m;
       this.ways = ways;
+      this.logits = logits;
+      int parts = Math.max(model.math().attentionParts(ways), model.math().mlpParts(ways));
       this.arena = new Arena(model.dataType());
       this.keyMask = new int[m * capacity];
       this.positions = new int[m];
@@ -89,7 +93,7 @@ final class GptDecodeSession implements DecodeSession {
             fcPre = a.take(m, f);
             fcTanh = a.take(m, f);
             fcAct = a.take(m, f);
-            logits = a.take(m, c.vocabSize());
+            partials = a.take(parts, d);
           });
       for (int i = 0; i < 2; i++) {
         BlockActs b = new BlockActs();
@@ -133,8 +137,11 @@ final class GptDecodeSession implements DecodeSession {
     }
     this.logits = Nd4j.create(model.dataType(), batch, c.vocabSize());
     this.shards = new Shard[count];
+    Tensor all = Tensor.of(logits);
     for (int s = 0; s < count; s++) {
-      shards[s] = new Shard(c, model, bounds[s + 1] - bounds[s], capacity, GptModel.intraShardWays(model.options().threads(), count, s));
+      shards[s] = new Shard(
+          c, model, bounds[s + 1] - bounds[s], capacity, GptModel.intraShardWays(model.options().threads(), count, s),
+          all.rows(bounds[s], bounds[s + 1]));
     }
   }
 
@@ -164,9 +171,6 @@ final class GptDecodeSession implements DecodeSession {
       checkArgument(prompts.isLeftPadded(b), "prompt %s must be left-padded and non-empty", b);
     }
     model.forward(prompts);
-    int v = c.vocabSize();
-    int d = c.dModel();
-    Tensor res = Tensor.of(logits);
     Parallel.forEach(
         shards.length,
         s -> {
@@ -185,8 +189,7 @@ final class GptDecodeSession implements DecodeSession {
             // the last prompt position's hidden state -> the logits of the first new token
             sh.x.array().getRow(r).assign(ws.hidden.array().getRow((long) r * t + t - 1));
           }
-          gemm(sh.x, model.weights().wte, sh.logits, false, true);
-          res.rows(bounds[s], bounds[s + 1]).array().assign(sh.logits.array());
+          gemm(sh.x, model.weights().wte, sh.logits, false, true); // this shard's rows of the session's logits
         });
     length = t;
     prefilled = true;
@@ -203,15 +206,13 @@ final class GptDecodeSession implements DecodeSession {
       checkArgument(
           tokens[i] >= 0 && tokens[i] < c.vocabSize(), "token %s of row %s is outside the vocabulary", tokens[i], i);
     }
-    Tensor res = Tensor.of(logits);
     final int pos = length;
     Parallel.forEach(
         shards.length,
         s -> {
           Shard sh = shards[s];
           System.arraycopy(tokens, bounds[s], sh.tokens, 0, sh.m);
-          stepShard(s, sh, pos);
-          res.rows(bounds[s], bounds[s + 1]).array().assign(sh.logits.array());
+          stepShard(s, sh, pos); // writes this shard's rows of the session's logits
         });
     length++;
     return logits;
@@ -252,16 +253,47 @@ final class GptDecodeSession implements DecodeSession {
     };
     math.embed(sh.tokens, sh.positions, w, sh.x, m);
     Tensor x = sh.x;
-    for (int l = 0; l < c.layers(); l++) {
-      BlockActs a = sh.acts[l % 2];
-      math.block(l, w.blocks.get(l), x, a, sh.qkv, m, ways, cached, ad, false);
-      x = a.out;
+    if (splitOneRow(sh, ad)) { // one sequence on several threads: two hand-offs per block
+      DecodeKernels dk = DecodeKernels.of(model.dataType());
+      double scale = 1.0 / Math.sqrt(dh);
+      ShardMath.HeadAttention heads = (layer, qkv, bias, h0, h1) -> {
+        dk.appendKvHeads(qkv, bias, sh.q, sh.kCache[layer], sh.vCache[layer], h, dh, capacity, pos, h0, h1);
+        attn.attendCached(
+            sh.q.rows(h0, h1), sh.kCache[layer].rows(h0, h1), sh.vCache[layer].rows(h0, h1), sh.keyMask,
+            sh.att.rows(h0, h1), 1, h1 - h0, capacity, pos + 1, dh, scale);
+      };
+      for (int l = 0; l < c.layers(); l++) {
+        BlockActs a = sh.acts[l % 2];
+        math.blockOneRowSplit(l, w.blocks.get(l), x, a, sh.qkv, sh.partials, ways, heads);
+        x = a.out;
+      }
+    } else {
+      for (int l = 0; l < c.layers(); l++) {
+        BlockActs a = sh.acts[l % 2];
+        math.block(l, w.blocks.get(l), x, a, sh.qkv, m, ways, cached, ad, false);
+        x = a.out;
+      }
     }
     math.finalNorm(x, w, sh.lnOut, sh.lnHat, sh.lnRstd, m);
     gemm(sh.lnOut, w.wte, sh.logits, false, true, sh.ways);
     for (int r = 0; r < m; r++) {
       sh.positions[r]++;
     }
+  }
+
+  /**
+   * Whether a step of this shard runs {@link ShardMath#blockOneRowSplit}: one sequence, several
+   * threads, no adapters, and each thread's share of a block's attention products ({@code 4 d^2}
+   * multiply-adds) worth a hand-off ({@link Blas#minSplitWork()}).
+   */
+  private boolean splitOneRow(Shard sh, org.rlhf4j.core.model.LinearAdapters ad) {
+    long d = c.dModel();
+    return sh.m == 1 && sh.ways > 1 && ad == null && 4 * d * d / model.math().attentionParts(sh.ways) >= Blas.minSplitWork();
+  }
+
+  /** Whether a step of the first shard takes {@link ShardMath#blockOneRowSplit} (adapters aside); for tests. */
+  boolean splitsOneRow() {
+    return splitOneRow(shards[0], null);
   }
 
   private void checkOpen() {

@@ -1,0 +1,33 @@
+package org.rlhf4j.core.tensor;
+
+import org.nd4j.linalg.api.buffer.DataType;
+
+/**
+ * Kernels of a KV-cached decode step of one sequence split across threads by heads and by column
+ * blocks (see {@code GptDecodeSession}): each thread appends the keys and values of its own heads,
+ * and each thread's share of a product whose inner dimension is split is a partial sum that one
+ * thread then adds up in a fixed order. Implemented once for float; the double twin is generated at
+ * build time.
+ */
+public interface DecodeKernels {
+
+  /** The implementation for {@code type} (FLOAT or DOUBLE). */
+  static DecodeKernels of(DataType type) {
+    return type == DataType.DOUBLE ? DoubleDecodeKernels.INSTANCE : FloatDecodeKernels.INSTANCE;
+  }
+
+  /**
+   * {@link AttentionKernels#appendKv} for one sequence and the heads {@code [h0, h1)} only: adds
+   * {@code bias [3*H*dh]} to those heads' columns of {@code qkv [1, 3*H*dh]}, writes their queries to
+   * {@code q [H, dh]} and their keys and values at index {@code position} of the caches {@code [H,
+   * capacity, dh]}. Touches nothing of the other heads.
+   */
+  void appendKvHeads(Tensor qkv, Tensor bias, Tensor q, Tensor kCache, Tensor vCache, int heads, int dh, int capacity, int position, int h0, int h1);
+
+  /**
+   * {@code dst [cols] = src + bias + partials[0] + ... + partials[parts - 1]}, summed in that order
+   * (so the result depends only on {@code parts}); {@code partials} is {@code [parts, cols]}. {@code
+   * dst} may be {@code src}.
+   */
+  void addPartials(Tensor src, Tensor bias, Tensor partials, int parts, Tensor dst, int cols);
+}
