@@ -1,7 +1,7 @@
 package org.rlhf4j.core.model.gpt2;
 
-import static org.rlhf4j.core.tensor.Blas.batchedMatmul;
 import static org.rlhf4j.core.tensor.Blas.gemm;
+import static org.rlhf4j.core.tensor.Blas.gemmAt;
 import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
 
 import org.nd4j.linalg.api.buffer.DataType;
@@ -159,19 +159,28 @@ final class ShardMath {
     embed(ws.ids, ws.positions, w, ws.emb, n); // x = wte[ids] + wpe[pos]
     org.rlhf4j.core.model.LinearAdapters ad = ws.adapters != null && ws.adapters.beginPass(n) ? ws.adapters : null;
     ws.adapted = ad != null;
+    int d = c.dModel();
     Attention full = (layer, qkv, bias, y) -> { // over the batch's own keys, causally
       BlockActs a = ws.layers[layer];
-      attn.splitQkv(qkv, bias, a.q, a.k, a.v, b, t, h, dh); // -> [b*H, T, dh] each
+      overRows(ws.ways, n, 3 * d, (r0, r1) -> pw.copyAddBias(qkv.rows(r0, r1), bias, qkv.rows(r0, r1), r1 - r0, 3 * d));
+      // Head i = (sequence bi, head hh) reads its q, k, v where they lie in qkv [n, 3d] (row stride
+      // 3d) and writes its output into its columns of y [n, d]: no copies of the heads.
       overHeads(ws, (h0, h1) -> { // per head: scores [T, T] = q k^T, softmax, y [T, dh] = P v
-        batchedMatmul(a.q.rows(h0, h1), a.k.rows(h0, h1), a.att.rows(h0, h1), false, true);
+        for (int i = h0; i < h1; i++) {
+          long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
+          gemmAt(false, true, t, t, dh, 1.0, qkv, q0, 3 * d, qkv, q0 + d, 3 * d, 0.0, a.att, (long) i * t * t, t);
+        }
         attn.causalSoftmax(a.att.rows(h0, h1), ws.keyMask, b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale);
-        batchedMatmul(a.att.rows(h0, h1), a.v.rows(h0, h1), ws.yh.rows(h0, h1), false, false);
+        for (int i = h0; i < h1; i++) {
+          long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
+          long y0 = (long) (i / h) * t * d + (long) (i % h) * dh;
+          gemmAt(false, false, t, dh, t, 1.0, a.att, (long) i * t * t, t, qkv, q0 + 2 * d, 3 * d, 0.0, y, y0, d);
+        }
       });
-      attn.mergeHeads(ws.yh, y, b, t, h, dh); // [n, d]
     };
     Tensor x = ws.emb;
     for (int l = 0; l < c.layers(); l++) {
-      block(l, w.blocks.get(l), x, ws.layers[l], ws.qkv, n, ws.ways, full, ad, true);
+      block(l, w.blocks.get(l), x, ws.layers[l], ws.layers[l].qkv, n, ws.ways, full, ad, true);
       x = ws.layers[l].out;
     }
     finalNorm(x, w, ws.hidden, ws.lnfHat, ws.lnfRstd, n);
@@ -275,15 +284,25 @@ final class ShardMath {
       if (ad != null) {
         ad.backward(mod[1], a.y, ws.dResid, ws.dY, ws.ways);
       }
-      attn.splitHeads(ws.dY, ws.dyh, b, t, h, dh); // [b*H, T, dh]
+      // Per head, reading and writing the heads where they lie: dY [n, d], qkv and dQkv [n, 3d].
+      Tensor qkv = a.qkv;
       overHeads(ws, (h0, h1) -> {
-        batchedMatmul(ws.dyh.rows(h0, h1), a.v.rows(h0, h1), ws.dAtt.rows(h0, h1), false, true); // dP = dY V^T [b*H, T, T]
-        batchedMatmul(a.att.rows(h0, h1), ws.dyh.rows(h0, h1), ws.dv.rows(h0, h1), true, false); // dV = P^T dY
+        for (int i = h0; i < h1; i++) {
+          long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
+          long y0 = (long) (i / h) * t * d + (long) (i % h) * dh;
+          long s0 = (long) i * t * t;
+          gemmAt(false, true, t, t, dh, 1.0, ws.dY, y0, d, qkv, q0 + 2 * d, 3 * d, 0.0, ws.dAtt, s0, t); // dP = dY V^T [T, T]
+          gemmAt(true, false, t, dh, t, 1.0, a.att, s0, t, ws.dY, y0, d, 0.0, ws.dQkv, q0 + 2 * d, 3 * d); // dV = P^T dY
+        }
         attn.causalSoftmaxBackward(a.att.rows(h0, h1), ws.dAtt.rows(h0, h1), b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale); // dS
-        batchedMatmul(ws.dAtt.rows(h0, h1), a.k.rows(h0, h1), ws.dq.rows(h0, h1), false, false); // dQ = dS K
-        batchedMatmul(ws.dAtt.rows(h0, h1), a.q.rows(h0, h1), ws.dk.rows(h0, h1), true, false); // dK = dS^T Q
+        for (int i = h0; i < h1; i++) {
+          long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
+          long s0 = (long) i * t * t;
+          gemmAt(false, false, t, dh, t, 1.0, ws.dAtt, s0, t, qkv, q0 + d, 3 * d, 0.0, ws.dQkv, q0, 3 * d); // dQ = dS K
+          gemmAt(true, false, t, dh, t, 1.0, ws.dAtt, s0, t, qkv, q0, 3 * d, 0.0, ws.dQkv, q0 + d, 3 * d); // dK = dS^T Q
+        }
       });
-      attn.mergeQkvGrad(ws.dq, ws.dk, ws.dv, ws.dQkv, gp.attnB(), b, t, h, dh);
+      pw.sumRows(ws.dQkv, gp.attnB(), n, 3 * d);
       if (base) {
         gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false, ws.ways); // [d, n] x [n, 3d]
       }
