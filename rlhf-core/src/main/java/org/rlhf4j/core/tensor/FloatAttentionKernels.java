@@ -95,6 +95,13 @@ final class FloatAttentionKernels implements AttentionKernels {
    */
   @Override
   public void causalSoftmax(Tensor scores, int[] keyMask, int b, int heads, int t, double scale) {
+    for (int bi = 0; bi < b; bi++) {
+      causalSoftmaxOf(scores.rows((long) bi * heads, (long) (bi + 1) * heads), keyMask, bi * t, heads, t, scale);
+    }
+  }
+
+  @Override
+  public void causalSoftmaxOf(Tensor scores, int[] keyMask, int maskOffset, int heads, int t, double scale) {
     FloatBuffer s = scores.writableFloatBuffer();
     int tt = t * t;
     float[] m = Scratch.arrayFloat(0, tt);
@@ -102,16 +109,15 @@ final class FloatAttentionKernels implements AttentionKernels {
     float[] on = Scratch.arrayFloat(3, t);
     float[] shift = Scratch.arrayFloat(4, t);
     float sc = (float) scale;
-    for (int bi = 0; bi < b; bi++) {
-      int maskOff = bi * t;
+    {
       boolean all = true;
       for (int j = 0; j < t; j++) {
-        boolean v = keyMask[maskOff + j] != 0;
+        boolean v = keyMask[maskOffset + j] != 0;
         on[j] = v ? 1 : 0;
         all &= v;
       }
       for (int h = 0; h < heads; h++) {
-        int base = (bi * heads + h) * tt;
+        int base = h * tt;
         s.get(base, m, 0, tt);
         for (int i = 0; i < t; i++) { // each row's largest visible score, scaled (scale > 0)
           int off = i * t;

@@ -62,6 +62,15 @@ final class ShardMath {
     Parallel.forEach(parts, p -> body.run(heads * p / parts, heads * (p + 1) / parts));
   }
 
+  /**
+   * The row blocks of a causal attention product over {@code t} positions: two halves from 16
+   * positions on (3/4 of the full products' work; more blocks would make the products too small for
+   * BLAS to run them at speed), else one block.
+   */
+  static int[] causalCuts(int t) {
+    return t >= 16 ? new int[] {0, t / 2, t} : new int[] {0, t};
+  }
+
   /** Element-wise rows worth splitting: at least this many elements (tanh and exp per element). */
   private static final long MIN_ROW_SPLIT_ELEMENTS = 1 << 14;
 
@@ -165,16 +174,25 @@ final class ShardMath {
       overRows(ws.ways, n, 3 * d, (r0, r1) -> pw.copyAddBias(qkv.rows(r0, r1), bias, qkv.rows(r0, r1), r1 - r0, 3 * d));
       // Head i = (sequence bi, head hh) reads its q, k, v where they lie in qkv [n, 3d] (row stride
       // 3d) and writes its output into its columns of y [n, d]: no copies of the heads.
+      // One head at a time (its [T, T] block stays in cache from the scores to the output), and
+      // causally: query rows [r0, r1) of a row block need keys [0, r1) only.
+      int[] cuts = causalCuts(t);
       overHeads(ws, (h0, h1) -> { // per head: scores [T, T] = q k^T, softmax, y [T, dh] = P v
         for (int i = h0; i < h1; i++) {
           long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
-          gemmAt(false, true, t, t, dh, 1.0, qkv, q0, 3 * d, qkv, q0 + d, 3 * d, 0.0, a.att, (long) i * t * t, t);
-        }
-        attn.causalSoftmax(a.att.rows(h0, h1), ws.keyMask, b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale);
-        for (int i = h0; i < h1; i++) {
-          long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
           long y0 = (long) (i / h) * t * d + (long) (i % h) * dh;
-          gemmAt(false, false, t, dh, t, 1.0, a.att, (long) i * t * t, t, qkv, q0 + 2 * d, 3 * d, 0.0, y, y0, d);
+          long s0 = (long) i * t * t;
+          for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
+            int r0 = cuts[c0];
+            int r1 = cuts[c0 + 1];
+            gemmAt(false, true, r1 - r0, r1, dh, 1.0, qkv, q0 + (long) r0 * 3 * d, 3 * d, qkv, q0 + d, 3 * d, 0.0, a.att, s0 + (long) r0 * t, t);
+          }
+          attn.causalSoftmaxOf(a.att.rows(i, i + 1), ws.keyMask, (i / h) * t, 1, t, attnScale);
+          for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
+            int r0 = cuts[c0];
+            int r1 = cuts[c0 + 1];
+            gemmAt(false, false, r1 - r0, dh, r1, 1.0, a.att, s0 + (long) r0 * t, t, qkv, q0 + 2 * d, 3 * d, 0.0, y, y0 + (long) r0 * d, d);
+          }
         }
       });
     };
@@ -286,20 +304,33 @@ final class ShardMath {
       }
       // Per head, reading and writing the heads where they lie: dY [n, d], qkv and dQkv [n, 3d].
       Tensor qkv = a.qkv;
+      // One head at a time, causally: query rows [r0, r1) see keys [0, r1); key rows [r0, r1) are
+      // seen by query rows [r0, T) (P and dS are 0 above the diagonal).
+      int[] cuts = causalCuts(t);
       overHeads(ws, (h0, h1) -> {
         for (int i = h0; i < h1; i++) {
           long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
           long y0 = (long) (i / h) * t * d + (long) (i % h) * dh;
           long s0 = (long) i * t * t;
-          gemmAt(false, true, t, t, dh, 1.0, ws.dY, y0, d, qkv, q0 + 2 * d, 3 * d, 0.0, ws.dAtt, s0, t); // dP = dY V^T [T, T]
-          gemmAt(true, false, t, dh, t, 1.0, a.att, s0, t, ws.dY, y0, d, 0.0, ws.dQkv, q0 + 2 * d, 3 * d); // dV = P^T dY
-        }
-        attn.causalSoftmaxBackward(a.att.rows(h0, h1), ws.dAtt.rows(h0, h1), b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale); // dS
-        for (int i = h0; i < h1; i++) {
-          long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
-          long s0 = (long) i * t * t;
-          gemmAt(false, false, t, dh, t, 1.0, ws.dAtt, s0, t, qkv, q0 + d, 3 * d, 0.0, ws.dQkv, q0, 3 * d); // dQ = dS K
-          gemmAt(true, false, t, dh, t, 1.0, ws.dAtt, s0, t, qkv, q0, 3 * d, 0.0, ws.dQkv, q0 + d, 3 * d); // dK = dS^T Q
+          for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
+            int r0 = cuts[c0];
+            int r1 = cuts[c0 + 1];
+            // dP = dY V^T [T, T], lower blocks
+            gemmAt(false, true, r1 - r0, r1, dh, 1.0, ws.dY, y0 + (long) r0 * d, d, qkv, q0 + 2 * d, 3 * d, 0.0, ws.dAtt, s0 + (long) r0 * t, t);
+            // dV rows [r0, r1) = P[r0.., r0..r1)^T dY[r0..]
+            gemmAt(true, false, r1 - r0, dh, t - r0, 1.0, a.att, s0 + (long) r0 * t + r0, t, ws.dY, y0 + (long) r0 * d, d, 0.0, ws.dQkv,
+                q0 + 2 * d + (long) r0 * 3 * d, 3 * d);
+          }
+          attn.causalSoftmaxBackward(a.att.rows(i, i + 1), ws.dAtt.rows(i, i + 1), 1, 1, t, attnScale); // dS
+          for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
+            int r0 = cuts[c0];
+            int r1 = cuts[c0 + 1];
+            // dQ rows [r0, r1) = dS[r0..r1, 0..r1) K[0..r1)
+            gemmAt(false, false, r1 - r0, dh, r1, 1.0, ws.dAtt, s0 + (long) r0 * t, t, qkv, q0 + d, 3 * d, 0.0, ws.dQkv, q0 + (long) r0 * 3 * d, 3 * d);
+            // dK rows [r0, r1) = dS[r0.., r0..r1)^T Q[r0..]
+            gemmAt(true, false, r1 - r0, dh, t - r0, 1.0, ws.dAtt, s0 + (long) r0 * t + r0, t, qkv, q0 + (long) r0 * 3 * d, 3 * d, 0.0, ws.dQkv,
+                q0 + d + (long) r0 * 3 * d, 3 * d);
+          }
         }
       });
       pw.sumRows(ws.dQkv, gp.attnB(), n, 3 * d);
