@@ -109,60 +109,58 @@ final class FloatAttentionKernels implements AttentionKernels {
     float[] on = Scratch.arrayFloat(3, t);
     float[] shift = Scratch.arrayFloat(4, t);
     float sc = (float) scale;
-    {
-      boolean all = true;
-      for (int j = 0; j < t; j++) {
-        boolean v = keyMask[maskOffset + j] != 0;
-        on[j] = v ? 1 : 0;
-        all &= v;
-      }
-      for (int h = 0; h < heads; h++) {
-        int base = h * tt;
-        s.get(base, m, 0, tt);
-        for (int i = 0; i < t; i++) { // each row's largest visible score, scaled (scale > 0)
-          int off = i * t;
-          float max;
-          if (all) {
-            max = max(m, off, i + 1);
-          } else {
-            max = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j <= i; j++) {
-              if (on[j] != 0) {
-                max = Math.max(max, m[off + j]);
-              }
+    boolean all = true;
+    for (int j = 0; j < t; j++) {
+      boolean v = keyMask[maskOffset + j] != 0;
+      on[j] = v ? 1 : 0;
+      all &= v;
+    }
+    for (int h = 0; h < heads; h++) {
+      int base = h * tt;
+      s.get(base, m, 0, tt);
+      for (int i = 0; i < t; i++) { // each row's largest visible score, scaled (scale > 0)
+        int off = i * t;
+        float max;
+        if (all) {
+          max = max(m, off, i + 1);
+        } else {
+          max = Float.NEGATIVE_INFINITY;
+          for (int j = 0; j <= i; j++) {
+            if (on[j] != 0) {
+              max = Math.max(max, m[off + j]);
             }
           }
-          shift[i] = max * sc;
         }
-        for (int i = 0; i < t; i++) {
-          int off = i * t;
-          float sh = shift[i] == Float.NEGATIVE_INFINITY ? 0 : shift[i];
-          // hidden keys and entries above the diagonal may exceed the row's maximum: keep them finite
-          for (int j = off; j < off + t; j++) {
-            m[j] = Math.min(0, m[j] * sc - sh);
-          }
-        }
-        KernelMath.exp(m, tmp, tt);
-        for (int i = 0; i < t; i++) {
-          int off = i * t;
-          int len = i + 1;
-          if (shift[i] == Float.NEGATIVE_INFINITY) { // no visible key: a zero row
-            java.util.Arrays.fill(m, off, off + t, (float) 0);
-            continue;
-          }
-          if (!all) {
-            for (int j = 0; j < len; j++) {
-              m[off + j] *= on[j];
-            }
-          }
-          float inv = (float) (1.0 / FloatNormKernels.sum(m, off, len));
-          for (int j = off; j < off + len; j++) {
-            m[j] *= inv;
-          }
-          java.util.Arrays.fill(m, off + len, off + t, (float) 0);
-        }
-        s.put(base, m, 0, tt);
+        shift[i] = max * sc;
       }
+      for (int i = 0; i < t; i++) {
+        int off = i * t;
+        float sh = shift[i] == Float.NEGATIVE_INFINITY ? 0 : shift[i];
+        // hidden keys and entries above the diagonal may exceed the row's maximum: keep them finite
+        for (int j = off; j < off + t; j++) {
+          m[j] = Math.min(0, m[j] * sc - sh);
+        }
+      }
+      KernelMath.exp(m, tmp, tt);
+      for (int i = 0; i < t; i++) {
+        int off = i * t;
+        int len = i + 1;
+        if (shift[i] == Float.NEGATIVE_INFINITY) { // no visible key: a zero row
+          java.util.Arrays.fill(m, off, off + t, (float) 0);
+          continue;
+        }
+        if (!all) {
+          for (int j = 0; j < len; j++) {
+            m[off + j] *= on[j];
+          }
+        }
+        float inv = (float) (1.0 / FloatNormKernels.sum(m, off, len));
+        for (int j = off; j < off + len; j++) {
+          m[j] *= inv;
+        }
+        java.util.Arrays.fill(m, off + len, off + t, (float) 0);
+      }
+      s.put(base, m, 0, tt);
     }
   }
 

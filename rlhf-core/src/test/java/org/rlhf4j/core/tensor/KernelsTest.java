@@ -12,7 +12,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * The element-wise kernels against plain double references written out here: the array {@code exp}
  * of {@link KernelMath} (float: relative error of a few ulp over the whole float range, 0 for
  * -infinity and far below, NaN kept), the causal softmax forward and backward (float and double
- * twins; with and without padded keys, and a row with no visible key).
+ * twins; with and without padded keys, and a row with no visible key; whole batches and one head of
+ * one sequence at a time).
  */
 class KernelsTest {
 
@@ -124,6 +125,18 @@ class KernelsTest {
         double tol = type == DataType.FLOAT ? 2e-6 : 1e-14;
         for (int i = 0; i < want.length; i++) {
           assertEquals(want[i], got[i], tol, type + " element " + i + (mask == padded ? " (padded)" : ""));
+        }
+        // One sequence's heads at a time (its mask at an offset), head by head: the same numbers.
+        Tensor again = tensor(type, s, b * heads, t, t);
+        for (int bi = 0; bi < b; bi++) {
+          for (int h = 0; h < heads; h++) {
+            int i = bi * heads + h;
+            AttentionKernels.of(type).causalSoftmaxOf(again.rows(i, i + 1), mask, bi * t, 1, t, 0.3);
+          }
+        }
+        double[] one = values(again);
+        for (int i = 0; i < want.length; i++) {
+          assertEquals(got[i], one[i], 0.0, type + " element " + i + " head by head");
         }
       }
     }
