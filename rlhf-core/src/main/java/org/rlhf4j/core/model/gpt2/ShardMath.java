@@ -131,7 +131,7 @@ final class ShardMath {
     norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
     gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ways); // [n, F]
     adapt(ad, keep, mod[2], a.ln2Out, a.fcPre, ways);
-    overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcTanh.rows(r0, r1), a.fcAct.rows(r0, r1), r1 - r0, f));
+    overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcAct.rows(r0, r1), r1 - r0, f)); // tanh not kept
     pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
     gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ways); // out = mid + gelu(.) Wfc2 + bfc2
     adapt(ad, keep, mod[3], a.fcAct, a.out, ways);
@@ -283,7 +283,7 @@ final class ShardMath {
       if (ad != null) {
         ad.backward(mod[3], a.fcAct, ws.dResid, ws.dFc, ws.ways);
       }
-      overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), a.fcTanh.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre
+      overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre (tanh recomputed)
       if (base) {
         pw.sumRows(ws.dFc, gp.fcB(), n, f);
         gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, ws.ways); // [d, n] x [n, F]

@@ -82,7 +82,6 @@ final class ShardWorkspace implements AutoCloseable {
       x.ln2Rstd = a.take(n);
       x.ln2Out = a.take(n, d);
       x.fcPre = a.take(n, f);
-      x.fcTanh = a.take(n, f);
       x.fcAct = a.take(n, f);
       x.out = a.take(n, d);
       layers[l] = x;
