@@ -38,6 +38,13 @@ public interface AttentionKernels {
   void causalSoftmax(Tensor scores, int[] keyMask, int b, int heads, int t, double scale);
 
   /**
+   * {@link #causalSoftmax} for {@code heads} heads {@code [heads, t, t]} of one sequence whose key
+   * mask is {@code keyMask[maskOffset .. maskOffset + t)} (e.g. one head at a time, right after its
+   * scores were computed, while they are in cache).
+   */
+  void causalSoftmaxOf(Tensor scores, int[] keyMask, int maskOffset, int heads, int t, double scale);
+
+  /**
    * In place: {@code dP} (gradient of the probabilities) becomes the gradient of the raw scores,
    * {@code scale * P * (dP - rowsum(dP * P))}.
    */

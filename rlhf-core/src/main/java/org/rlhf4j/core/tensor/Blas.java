@@ -177,6 +177,70 @@ public final class Blas {
   }
 
   /**
+   * One product of matrices stored inside bigger row-major tensors: {@code C = alpha * op(A) op(B) +
+   * beta * C} with {@code C} the {@code [m, n]} block of {@code c} starting at element {@code cOff}
+   * with row stride {@code ldc}, {@code op(A)} {@code [m, k]} and {@code op(B)} {@code [k, n]} likewise
+   * ({@code A} stored {@code [k, m]} if {@code transA}, {@code B} stored {@code [n, k]} if {@code
+   * transB}). E.g. one attention head's queries inside the projections {@code qkv [n, 3d]}: offset
+   * {@code h * dh}, stride {@code 3d}, so the heads need no copies. One single-threaded BLAS call on
+   * the direct route (with {@code beta == 0} the old contents of {@code C} are ignored, NaN
+   * included), plain Java on the others.
+   */
+  public static void gemmAt(
+      boolean transA, boolean transB, int m, int n, int k, double alpha, Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
+      double beta, Tensor c, long cOff, int ldc) {
+    checkArgument(a.dataType() == c.dataType() && b.dataType() == c.dataType(), "mixed types: %s %s %s", a, b, c);
+    checkArgument(m >= 0 && n >= 0 && k >= 0, "negative size %s x %s x %s", m, n, k);
+    checkArgument(lda >= (transA ? m : k) && ldb >= (transB ? k : n) && ldc >= n, "leading dimensions %s %s %s too small for %s x %s x %s", lda, ldb, ldc, m, n, k);
+    checkArgument(
+        m == 0 || n == 0 || (aOff >= 0 && aOff + (long) ((transA ? k : m) - 1) * lda + (transA ? m : k) <= a.length()
+            && bOff >= 0 && bOff + (long) ((transB ? n : k) - 1) * ldb + (transB ? k : n) <= b.length()
+            && cOff >= 0 && cOff + (long) (m - 1) * ldc + n <= c.length()),
+        "blocks outside their tensors: %s at %s, %s at %s, %s at %s (%s x %s x %s)", a, aOff, b, bOff, c, cOff, m, n, k);
+    if (m == 0 || n == 0) {
+      return;
+    }
+    if (route() != Route.DIRECT) {
+      javaGemmAt(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+      return;
+    }
+    int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+    int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+    if (c.dataType() == DataType.FLOAT) {
+      openblas_nolapack.cblas_sgemm(
+          openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, (float) alpha, offset(a.floatPointer(), aOff), lda,
+          offset(b.floatPointer(), bOff), ldb, (float) beta, offset(c.floatPointer(), cOff), ldc);
+    } else {
+      openblas_nolapack.cblas_dgemm(
+          openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, alpha, offset(a.doublePointer(), aOff), lda,
+          offset(b.doublePointer(), bOff), ldb, beta, offset(c.doublePointer(), cOff), ldc);
+    }
+  }
+
+  /** {@link #gemmAt} in Java, in double, for either type (the fallback routes). */
+  private static void javaGemmAt(
+      boolean transA, boolean transB, int m, int n, int k, double alpha, Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
+      double beta, Tensor c, long cOff, int ldc) {
+    for (int i = 0; i < m; i++) {
+      for (int j = 0; j < n; j++) {
+        double sum = 0;
+        for (int p = 0; p < k; p++) {
+          double x = a.get((int) (aOff + (transA ? (long) p * lda + i : (long) i * lda + p)));
+          double y = b.get((int) (bOff + (transB ? (long) j * ldb + p : (long) p * ldb + j)));
+          sum += x * y;
+        }
+        long idx = cOff + (long) i * ldc + j;
+        double v = alpha * sum + (beta == 0 ? 0 : beta * c.get((int) idx));
+        if (c.dataType() == DataType.FLOAT) {
+          c.writableFloatBuffer().put((int) idx, (float) v);
+        } else {
+          c.writableDoubleBuffer().put((int) idx, v);
+        }
+      }
+    }
+  }
+
+  /**
    * {@code y = alpha * op(A) x + beta * y} on FLOAT tensors at element offsets: {@code A} row-major
    * {@code [rows, cols]} with leading dimension {@code lda} from {@code aOff}; {@code op(A) = A^T}
    * if {@code trans}; {@code x} and {@code y} contiguous. For kernels (attention over a cache).

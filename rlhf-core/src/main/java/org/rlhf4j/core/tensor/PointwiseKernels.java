@@ -23,6 +23,15 @@ public interface PointwiseKernels {
   /** Backward of GELU: {@code dPre = dAct * gelu'(pre)} ({@code dPre} may be {@code dAct}). */
   void geluBackward(Tensor dAct, Tensor pre, Tensor tanh, Tensor dPre, int count);
 
+  /**
+   * {@link #biasGelu(Tensor, Tensor, Tensor, Tensor, int, int)} without saving the tanh (the backward
+   * recomputes it from {@code pre}: one {@code [n, F]} buffer less per block, and less memory traffic).
+   */
+  void biasGelu(Tensor pre, Tensor bias, Tensor act, int n, int cols);
+
+  /** Backward of GELU from the pre-activation alone (its tanh recomputed): {@code dPre} may be {@code dAct}. */
+  void geluBackward(Tensor dAct, Tensor pre, Tensor dPre, int count);
+
   /** {@code dst[r] = src[r] + bias} for each of the {@code n} rows. */
   void copyAddBias(Tensor src, Tensor bias, Tensor dst, int n, int cols);
 

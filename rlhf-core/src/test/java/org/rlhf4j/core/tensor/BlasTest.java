@@ -130,6 +130,60 @@ class BlasTest {
     }
   }
 
+  /**
+   * {@link Blas#gemmAt}: blocks inside bigger matrices (offsets, row strides wider than the block),
+   * every transposition, float and double, alpha and beta, against a reference on the same elements;
+   * the elements of {@code c} outside the block are untouched.
+   */
+  @Test
+  void productsOfBlocksAtOffsetsAndStridesMatchTheReference() {
+    Random r = new Random(9);
+    int m = 7;
+    int n = 5;
+    int k = 6;
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      for (int ta = 0; ta < 2; ta++) {
+        for (int tb = 0; tb < 2; tb++) {
+          boolean transA = ta == 1;
+          boolean transB = tb == 1;
+          int lda = (transA ? m : k) + 3;
+          int ldb = (transB ? k : n) + 4;
+          int ldc = n + 2;
+          Tensor a = randomTensor(r, type, (transA ? k : m) + 1, lda);
+          Tensor b = randomTensor(r, type, (transB ? n : k) + 2, ldb);
+          Tensor c = randomTensor(r, type, m + 1, ldc);
+          long aOff = lda + 2; // block starts at row 1, column 2
+          long bOff = 2L * ldb + 1;
+          long cOff = ldc + 1;
+          double[] before = c.array().castTo(DataType.DOUBLE).data().asDouble();
+          Blas.gemmAt(transA, transB, m, n, k, 0.5, a, aOff, lda, b, bOff, ldb, 0.25, c, cOff, ldc);
+          double[] after = c.array().castTo(DataType.DOUBLE).data().asDouble();
+          double tol = type == DataType.FLOAT ? 1e-5 : 1e-12;
+          for (int idx = 0; idx < after.length; idx++) {
+            int row = idx / ldc;
+            int col = idx % ldc;
+            int i = row - 1;
+            int j = col - 1;
+            if (i < 0 || i >= m || j < 0 || j >= n) {
+              assertEquals(before[idx], after[idx], 0.0, "outside the block: " + idx);
+              continue;
+            }
+            double s = 0;
+            for (int p = 0; p < k; p++) {
+              double x = a.get((int) (aOff + (transA ? (long) p * lda + i : (long) i * lda + p)));
+              double y = b.get((int) (bOff + (transB ? (long) j * ldb + p : (long) p * ldb + j)));
+              s += x * y;
+            }
+            assertEquals(0.5 * s + 0.25 * before[idx], after[idx], tol, type + " transA=" + transA + " transB=" + transB + " (" + i + "," + j + ")");
+          }
+        }
+      }
+    }
+    Tensor small = randomTensor(r, DataType.FLOAT, 2, 2);
+    org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalArgumentException.class, () -> Blas.gemmAt(false, false, 2, 2, 2, 1, small, 1, 2, small, 0, 2, 0, small, 0, 2));
+  }
+
   @Test
   void batchedProductsMatchTheReference() {
     Random r = new Random(4);

@@ -5,16 +5,14 @@ import org.rlhf4j.core.tensor.Tensor;
 /**
  * The activations of one transformer block over {@code n} rows, as {@link ShardMath#block} writes
  * them: in a forward pass, what the backward pass needs (one per layer, with the attention's {@code
- * q, k, v} and probabilities); in a decode step, scratch shared by the layers ({@code q, k, v, att}
+ * qkv} and probabilities); in a decode step, scratch shared by the layers ({@code qkv, att}
  * unused). Shapes with {@code d = dModel}, {@code F = 4d}, {@code H} heads of width {@code dh}.
  */
 final class BlockActs {
   Tensor ln1Hat; // [n, d]
   Tensor ln1Rstd; // [n]
   Tensor ln1Out; // [n, d]
-  Tensor q; // [b*H, T, dh] (full pass only)
-  Tensor k; // [b*H, T, dh] (full pass only)
-  Tensor v; // [b*H, T, dh] (full pass only)
+  Tensor qkv; // [n, 3d] projections with bias: q, k, v of all heads, head h in columns h*dh.. of each third (full pass only)
   Tensor att; // [b*H, T, T] probabilities (full pass only)
   Tensor y; // [n, d] attention output, heads merged
   Tensor mid; // [n, d] residual after attention
@@ -22,7 +20,7 @@ final class BlockActs {
   Tensor ln2Rstd; // [n]
   Tensor ln2Out; // [n, d]
   Tensor fcPre; // [n, F] pre-activation (bias included)
-  Tensor fcTanh; // [n, F] tanh saved by GELU
+  Tensor fcTanh; // [n, F] unused since the GELU's backward recomputes its tanh (a decode session still hands one)
   Tensor fcAct; // [n, F]
   Tensor out; // [n, d] residual after the MLP (the next block's input)
 }

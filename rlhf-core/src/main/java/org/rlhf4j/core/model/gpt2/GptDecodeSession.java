@@ -160,6 +160,17 @@ final class GptDecodeSession implements DecodeSession {
     return batch;
   }
 
+  /**
+   * The keys ({@code part} 1) or values (2) of a full pass's projections {@code qkv [m*t, 3d]} (heads
+   * in column blocks) as {@code [m*H, t, dh]}, the cache's layout.
+   */
+  private INDArray heads(Tensor qkv, int part, int m, int t) {
+    int h = c.heads();
+    int dh = c.headDim();
+    return qkv.array().reshape('c', m, t, 3, h, dh).get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(part), NDArrayIndex.all(), NDArrayIndex.all())
+        .permute(0, 2, 1, 3).dup('c').reshape('c', (long) m * h, t, dh);
+  }
+
   @Override
   public INDArray prefill(TokenBatch prompts) {
     checkOpen();
@@ -177,8 +188,8 @@ final class GptDecodeSession implements DecodeSession {
           Shard sh = shards[s];
           ShardWorkspace ws = model.shard(s).ws;
           for (int l = 0; l < c.layers(); l++) {
-            sh.kCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(ws.layers[l].k.array());
-            sh.vCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(ws.layers[l].v.array());
+            sh.kCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(heads(ws.layers[l].qkv, 1, sh.m, t));
+            sh.vCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(heads(ws.layers[l].qkv, 2, sh.m, t));
           }
           for (int r = 0; r < sh.m; r++) {
             int row = bounds[s] + r;

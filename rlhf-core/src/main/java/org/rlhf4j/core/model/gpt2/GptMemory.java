@@ -23,8 +23,9 @@ public final class GptMemory {
     long f = c.mlpDim();
     long h = c.heads();
     long v = c.vocabSize();
-    // per token: each block keeps 11 d + 3 F + 2 + H T values; the model adds 17 d + F + 2 V + 2 + H T
-    double perToken = c.layers() * (11.0 * d + 3.0 * f + 2 + (double) h * length) + 17.0 * d + f + 2.0 * v + 2 + (double) h * length;
+    // per token: each block keeps 11 d + 2 F + 2 + H T values (qkv 3d among them; the GELU's tanh is recomputed); the model adds 9 d + F + 2 V + 2 + H T
+    // (the heads are read in place from qkv: no split/merged copies)
+    double perToken = c.layers() * (11.0 * d + 2.0 * f + 2 + (double) h * length) + 9.0 * d + f + 2.0 * v + 2 + (double) h * length;
     double bytes = perToken * batch * length * elementBytes(type) + 12.0 * batch * length; // + int ids, masks, positions
     return saturate(bytes);
   }

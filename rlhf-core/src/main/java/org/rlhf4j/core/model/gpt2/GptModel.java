@@ -17,6 +17,7 @@ import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tensor.Parallel;
+import org.rlhf4j.core.tensor.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -221,7 +222,9 @@ public final class GptModel implements CausalLm {
   @Override
   public void zeroGradients() {
     checkOpen();
-    grads.zero();
+    Tensor f = grads.flat();
+    int parts = flatParts(f.length());
+    Parallel.forEach(parts, p -> f.rows(partStart(f.length(), parts, p), partStart(f.length(), parts, p + 1)).zero());
     if (adapters != null) {
       adapters.zeroGradients();
     }
@@ -358,11 +361,39 @@ public final class GptModel implements CausalLm {
     return weights;
   }
 
-  /** Adds the private gradients of shards 1.. to the model's gradients, in shard order. */
+  /**
+   * Adds the private gradients of shards 1.. to the model's gradients, in shard order (each element
+   * gets the same additions in the same order however the buffer is cut, so the result does not
+   * depend on the cut), over the model's threads in contiguous parts.
+   */
   void reduceShardGradients(int shardCount) {
-    for (int s = 1; s < shardCount; s++) {
-      grads.flat().array().addi(shards.get(s).grads.flat().array());
+    if (shardCount <= 1) {
+      return;
     }
+    Tensor f = grads.flat();
+    int n = f.length();
+    int parts = flatParts(n);
+    Parallel.forEach(
+        parts,
+        p -> {
+          int from = partStart(n, parts, p);
+          int to = partStart(n, parts, p + 1);
+          org.nd4j.linalg.api.ndarray.INDArray dst = f.rows(from, to).array();
+          for (int s = 1; s < shardCount; s++) {
+            dst.addi(shards.get(s).grads.flat().rows(from, to).array());
+          }
+        });
+  }
+
+  /** Parts of at least this many elements when the flat gradient buffers are zeroed or summed over threads. */
+  private static final int MIN_FLAT_PART = 1 << 16;
+
+  private int flatParts(int n) {
+    return Math.max(1, Math.min(options.threads(), n / MIN_FLAT_PART));
+  }
+
+  private static int partStart(int n, int parts, int p) {
+    return (int) ((long) n * p / parts);
   }
 
   @Override

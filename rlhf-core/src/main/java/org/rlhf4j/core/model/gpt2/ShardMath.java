@@ -1,7 +1,7 @@
 package org.rlhf4j.core.model.gpt2;
 
-import static org.rlhf4j.core.tensor.Blas.batchedMatmul;
 import static org.rlhf4j.core.tensor.Blas.gemm;
+import static org.rlhf4j.core.tensor.Blas.gemmAt;
 import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
 
 import org.nd4j.linalg.api.buffer.DataType;
@@ -65,6 +65,15 @@ final class ShardMath {
     Parallel.forEach(parts, p -> body.run(heads * p / parts, heads * (p + 1) / parts));
   }
 
+  /**
+   * The row blocks of a causal attention product over {@code t} positions: two halves from 16
+   * positions on (3/4 of the full products' work; more blocks would make the products too small for
+   * BLAS to run them at speed), else one block.
+   */
+  static int[] causalCuts(int t) {
+    return t >= 16 ? new int[] {0, t / 2, t} : new int[] {0, t};
+  }
+
   /** Element-wise rows worth splitting: at least this many elements (tanh and exp per element). */
   private static final long MIN_ROW_SPLIT_ELEMENTS = 1 << 14;
 
@@ -125,7 +134,7 @@ final class ShardMath {
     norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
     gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ways); // [n, F]
     adapt(ad, keep, mod[2], a.ln2Out, a.fcPre, ways);
-    overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcTanh.rows(r0, r1), a.fcAct.rows(r0, r1), r1 - r0, f));
+    overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcAct.rows(r0, r1), r1 - r0, f)); // tanh not kept
     pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
     gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ways); // out = mid + gelu(.) Wfc2 + bfc2
     adapt(ad, keep, mod[3], a.fcAct, a.out, ways);
@@ -231,19 +240,37 @@ final class ShardMath {
     embed(ws.ids, ws.positions, w, ws.emb, n); // x = wte[ids] + wpe[pos]
     org.rlhf4j.core.model.LinearAdapters ad = ws.adapters != null && ws.adapters.beginPass(n) ? ws.adapters : null;
     ws.adapted = ad != null;
+    int d = c.dModel();
     Attention full = (layer, qkv, bias, y) -> { // over the batch's own keys, causally
       BlockActs a = ws.layers[layer];
-      attn.splitQkv(qkv, bias, a.q, a.k, a.v, b, t, h, dh); // -> [b*H, T, dh] each
+      overRows(ws.ways, n, 3 * d, (r0, r1) -> pw.copyAddBias(qkv.rows(r0, r1), bias, qkv.rows(r0, r1), r1 - r0, 3 * d));
+      // Head i = (sequence bi, head hh) reads its q, k, v where they lie in qkv [n, 3d] (row stride
+      // 3d) and writes its output into its columns of y [n, d]: no copies of the heads.
+      // One head at a time (its [T, T] block stays in cache from the scores to the output), and
+      // causally: query rows [r0, r1) of a row block need keys [0, r1) only.
+      int[] cuts = causalCuts(t);
       overHeads(ws, (h0, h1) -> { // per head: scores [T, T] = q k^T, softmax, y [T, dh] = P v
-        batchedMatmul(a.q.rows(h0, h1), a.k.rows(h0, h1), a.att.rows(h0, h1), false, true);
-        attn.causalSoftmax(a.att.rows(h0, h1), ws.keyMask, b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale);
-        batchedMatmul(a.att.rows(h0, h1), a.v.rows(h0, h1), ws.yh.rows(h0, h1), false, false);
+        for (int i = h0; i < h1; i++) {
+          long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
+          long y0 = (long) (i / h) * t * d + (long) (i % h) * dh;
+          long s0 = (long) i * t * t;
+          for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
+            int r0 = cuts[c0];
+            int r1 = cuts[c0 + 1];
+            gemmAt(false, true, r1 - r0, r1, dh, 1.0, qkv, q0 + (long) r0 * 3 * d, 3 * d, qkv, q0 + d, 3 * d, 0.0, a.att, s0 + (long) r0 * t, t);
+          }
+          attn.causalSoftmaxOf(a.att.rows(i, i + 1), ws.keyMask, (i / h) * t, 1, t, attnScale);
+          for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
+            int r0 = cuts[c0];
+            int r1 = cuts[c0 + 1];
+            gemmAt(false, false, r1 - r0, dh, r1, 1.0, a.att, s0 + (long) r0 * t, t, qkv, q0 + 2 * d, 3 * d, 0.0, y, y0 + (long) r0 * d, d);
+          }
+        }
       });
-      attn.mergeHeads(ws.yh, y, b, t, h, dh); // [n, d]
     };
     Tensor x = ws.emb;
     for (int l = 0; l < c.layers(); l++) {
-      block(l, w.blocks.get(l), x, ws.layers[l], ws.qkv, n, ws.ways, full, ad, true);
+      block(l, w.blocks.get(l), x, ws.layers[l], ws.layers[l].qkv, n, ws.ways, full, ad, true);
       x = ws.layers[l].out;
     }
     finalNorm(x, w, ws.hidden, ws.lnfHat, ws.lnfRstd, n);
@@ -328,7 +355,7 @@ final class ShardMath {
       if (ad != null) {
         ad.backward(mod[3], a.fcAct, ws.dResid, ws.dFc, ws.ways);
       }
-      overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), a.fcTanh.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre
+      overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre (tanh recomputed)
       if (base) {
         pw.sumRows(ws.dFc, gp.fcB(), n, f);
         gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, ws.ways); // [d, n] x [n, F]
@@ -347,15 +374,38 @@ final class ShardMath {
       if (ad != null) {
         ad.backward(mod[1], a.y, ws.dResid, ws.dY, ws.ways);
       }
-      attn.splitHeads(ws.dY, ws.dyh, b, t, h, dh); // [b*H, T, dh]
+      // Per head, reading and writing the heads where they lie: dY [n, d], qkv and dQkv [n, 3d].
+      Tensor qkv = a.qkv;
+      // One head at a time, causally: query rows [r0, r1) see keys [0, r1); key rows [r0, r1) are
+      // seen by query rows [r0, T) (P and dS are 0 above the diagonal).
+      int[] cuts = causalCuts(t);
       overHeads(ws, (h0, h1) -> {
-        batchedMatmul(ws.dyh.rows(h0, h1), a.v.rows(h0, h1), ws.dAtt.rows(h0, h1), false, true); // dP = dY V^T [b*H, T, T]
-        batchedMatmul(a.att.rows(h0, h1), ws.dyh.rows(h0, h1), ws.dv.rows(h0, h1), true, false); // dV = P^T dY
-        attn.causalSoftmaxBackward(a.att.rows(h0, h1), ws.dAtt.rows(h0, h1), b == 1 ? 1 : b, b == 1 ? h1 - h0 : h, t, attnScale); // dS
-        batchedMatmul(ws.dAtt.rows(h0, h1), a.k.rows(h0, h1), ws.dq.rows(h0, h1), false, false); // dQ = dS K
-        batchedMatmul(ws.dAtt.rows(h0, h1), a.q.rows(h0, h1), ws.dk.rows(h0, h1), true, false); // dK = dS^T Q
+        for (int i = h0; i < h1; i++) {
+          long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
+          long y0 = (long) (i / h) * t * d + (long) (i % h) * dh;
+          long s0 = (long) i * t * t;
+          for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
+            int r0 = cuts[c0];
+            int r1 = cuts[c0 + 1];
+            // dP = dY V^T [T, T], lower blocks
+            gemmAt(false, true, r1 - r0, r1, dh, 1.0, ws.dY, y0 + (long) r0 * d, d, qkv, q0 + 2 * d, 3 * d, 0.0, ws.dAtt, s0 + (long) r0 * t, t);
+            // dV rows [r0, r1) = P[r0.., r0..r1)^T dY[r0..]
+            gemmAt(true, false, r1 - r0, dh, t - r0, 1.0, a.att, s0 + (long) r0 * t + r0, t, ws.dY, y0 + (long) r0 * d, d, 0.0, ws.dQkv,
+                q0 + 2 * d + (long) r0 * 3 * d, 3 * d);
+          }
+          attn.causalSoftmaxBackward(a.att.rows(i, i + 1), ws.dAtt.rows(i, i + 1), 1, 1, t, attnScale); // dS
+          for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
+            int r0 = cuts[c0];
+            int r1 = cuts[c0 + 1];
+            // dQ rows [r0, r1) = dS[r0..r1, 0..r1) K[0..r1)
+            gemmAt(false, false, r1 - r0, dh, r1, 1.0, ws.dAtt, s0 + (long) r0 * t, t, qkv, q0 + d, 3 * d, 0.0, ws.dQkv, q0 + (long) r0 * 3 * d, 3 * d);
+            // dK rows [r0, r1) = dS[r0.., r0..r1)^T Q[r0..]
+            gemmAt(true, false, r1 - r0, dh, t - r0, 1.0, ws.dAtt, s0 + (long) r0 * t + r0, t, qkv, q0 + (long) r0 * 3 * d, 3 * d, 0.0, ws.dQkv,
+                q0 + d + (long) r0 * 3 * d, 3 * d);
+          }
+        }
       });
-      attn.mergeQkvGrad(ws.dq, ws.dk, ws.dv, ws.dQkv, gp.attnB(), b, t, h, dh);
+      pw.sumRows(ws.dQkv, gp.attnB(), n, 3 * d);
       if (base) {
         gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false, ws.ways); // [d, n] x [n, 3d]
       }

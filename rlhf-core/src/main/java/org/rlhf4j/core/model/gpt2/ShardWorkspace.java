@@ -32,19 +32,12 @@ final class ShardWorkspace implements AutoCloseable {
   Tensor hidden; // [n, d] final LayerNorm output
   Tensor logits; // [n, V] (computed on demand)
   Tensor lse; // [b, T-1]
-  // Scratch, shared by all blocks.
-  Tensor qkv; // [n, 3d]
-  Tensor yh; // [b*H, T, dh]
   // Backward scratch.
   Tensor dResid; // [n, d]
   Tensor dHidden; // [n, d]
   Tensor dLn; // [n, d]
   Tensor dY; // [n, d]
   Tensor dQkv; // [n, 3d]
-  Tensor dq; // [b*H, T, dh]
-  Tensor dk;
-  Tensor dv;
-  Tensor dyh;
   Tensor dAtt; // [b*H, T, T]
   Tensor dFc; // [n, F]
   Tensor dLogits; // [n, V]
@@ -73,7 +66,6 @@ final class ShardWorkspace implements AutoCloseable {
     long d = config.dModel();
     long f = config.mlpDim();
     long bh = (long) b * config.heads();
-    long dh = config.headDim();
     long v = config.vocabSize();
     emb = a.take(n, d);
     layers = new BlockActs[config.layers()];
@@ -82,9 +74,7 @@ final class ShardWorkspace implements AutoCloseable {
       x.ln1Hat = a.take(n, d);
       x.ln1Rstd = a.take(n);
       x.ln1Out = a.take(n, d);
-      x.q = a.take(bh, t, dh);
-      x.k = a.take(bh, t, dh);
-      x.v = a.take(bh, t, dh);
+      x.qkv = a.take(n, 3 * d);
       x.att = a.take(bh, t, t);
       x.y = a.take(n, d);
       x.mid = a.take(n, d);
@@ -92,7 +82,6 @@ final class ShardWorkspace implements AutoCloseable {
       x.ln2Rstd = a.take(n);
       x.ln2Out = a.take(n, d);
       x.fcPre = a.take(n, f);
-      x.fcTanh = a.take(n, f);
       x.fcAct = a.take(n, f);
       x.out = a.take(n, d);
       layers[l] = x;
@@ -102,17 +91,11 @@ final class ShardWorkspace implements AutoCloseable {
     hidden = a.take(n, d);
     logits = a.take(n, v);
     lse = a.take(Math.max(1, (long) b * (t - 1)));
-    qkv = a.take(n, 3 * d);
-    yh = a.take(bh, t, dh);
     dResid = a.take(n, d);
     dHidden = a.take(n, d);
     dLn = a.take(n, d);
     dY = a.take(n, d);
     dQkv = a.take(n, 3 * d);
-    dq = a.take(bh, t, dh);
-    dk = a.take(bh, t, dh);
-    dv = a.take(bh, t, dh);
-    dyh = a.take(bh, t, dh);
     dAtt = a.take(bh, t, t);
     dFc = a.take(n, f);
     dLogits = a.take(n, v);

@@ -124,6 +124,39 @@ class GptGradientCheckTest {
     checkAllParameters(model, batch, new Loss(batch, 11, 3, 1.3, false));
   }
 
+  /**
+   * Sequences of 18 positions (from 16 on, the attention products are computed in causal row
+   * blocks, {@link ShardMath#causalCuts}), one left-padded and one with a hidden key in the middle,
+   * on one shard and split across threads by heads.
+   */
+  @Test
+  void allParametersOnLongerSequencesComputedInCausalBlocks() throws Exception {
+    GptConfig cfg = tinyConfig().toBuilder().contextLength(20).build();
+    assertEquals(3, ShardMath.causalCuts(18).length);
+    int t = 18;
+    int[] ids = new int[2 * t];
+    int[] mask = new int[2 * t];
+    for (int j = 0; j < t; j++) {
+      ids[j] = (3 * j + 1) % 11;
+      mask[j] = j < 5 ? 0 : 1; // left-padded by 5
+      ids[t + j] = (5 * j + 2) % 11;
+      mask[t + j] = j == 9 ? 0 : 1; // one hidden key in the middle
+    }
+    TokenBatch batch = TokenBatch.of(2, t, ids, mask);
+    GptModel model = GptModel.randomInit(cfg, 12, new ModelOptions(DataType.DOUBLE, 1));
+    perturbNonTrivially(model);
+    checkAllParameters(model, batch, new Loss(batch, 11, 7, 0.8, true));
+    long saved = setMinSplitWork(1);
+    try {
+      TokenBatch one = TokenBatch.of(1, t, java.util.Arrays.copyOf(ids, t), java.util.Arrays.copyOf(mask, t));
+      GptModel split = GptModel.randomInit(cfg, 13, new ModelOptions(DataType.DOUBLE, 2));
+      perturbNonTrivially(split);
+      checkAllParameters(split, one, new Loss(one, 11, 8, 1.0, false));
+    } finally {
+      setMinSplitWork(saved);
+    }
+  }
+
   @Test
   void shardedGradientsEqualUnsharded() {
     GptModel one = GptModel.randomInit(tinyConfig(), 5, new ModelOptions(DataType.DOUBLE, 1));
