@@ -73,22 +73,28 @@ final class FloatLlamaKernels implements LlamaKernels {
     FloatBuffer xb = x.asFloatBuffer();
     FloatBuffer rs = rstd.asFloatBuffer();
     FloatBuffer dxb = dx.writableFloatBuffer();
-    FloatBuffer dgb = dGamma.writableFloatBuffer();
+    FloatBuffer dgb = dGamma == null ? null : dGamma.writableFloatBuffer();
     float[] g = Scratch.arrayFloat(0, d);
     float[] dg = Scratch.arrayFloat(1, d);
     float[] row = Scratch.arrayFloat(2, d);
     float[] up = Scratch.arrayFloat(3, d);
     float[] acc = Scratch.arrayFloat(4, d);
     gamma.asFloatBuffer().get(0, g, 0, d);
-    dgb.get(0, dg, 0, d);
+    if (dgb != null) {
+      dgb.get(0, dg, 0, d);
+    }
     for (int r = 0; r < n; r++) {
       float inv = rs.get(r);
       xb.get(r * d, row, 0, d);
       gy.get(r * d, up, 0, d);
       dxb.get(r * d, acc, 0, d);
+      if (dgb != null) {
+        for (int j = 0; j < d; j++) {
+          dg[j] += up[j] * row[j] * inv; // dGamma += dy * xhat
+        }
+      }
       double dot = 0;
       for (int j = 0; j < d; j++) {
-        dg[j] += up[j] * row[j] * inv; // dGamma += dy * xhat
         up[j] *= g[j]; // u = gamma * dy
         double u = up[j];
         dot += u * row[j];
@@ -100,7 +106,9 @@ final class FloatLlamaKernels implements LlamaKernels {
       }
       dxb.put(r * d, acc, 0, d);
     }
-    dgb.put(0, dg, 0, d);
+    if (dgb != null) {
+      dgb.put(0, dg, 0, d);
+    }
   }
 
   @Override
@@ -264,6 +272,182 @@ final class FloatLlamaKernels implements LlamaKernels {
           }
           ob.put(bh * dh, acc, 0, dh);
         }
+      }
+    }
+  }
+
+  /** Rotates {@code row[0, 2*half)} in place: {@code (x[i], x[i+half])} by the angle of {@code (c[i], sign * s[i])}. */
+  private static void rotate(float[] row, float[] c, float[] s, int half, float sign) {
+    for (int i = 0; i < half; i++) {
+      float x1 = row[i];
+      float x2 = row[i + half];
+      float si = sign * s[i];
+      row[i] = x1 * c[i] - x2 * si;
+      row[i + half] = x2 * c[i] + x1 * si;
+    }
+  }
+
+  /** Matrix {@code i} of a batch of {@code rows x cols} matrices stored one after another. */
+  private static Tensor matrix(Tensor batch, int i, long rows, long cols) {
+    return batch.reshape(batch.length() / (rows * cols), rows, cols).rows(i, i + 1).reshape(rows, cols);
+  }
+
+  @Override
+  public void attentionForward(
+      Tensor q2, Tensor k2, Tensor v2, Tensor cos, Tensor sin, int[] positions, int[] keyMask, Tensor q, Tensor k, Tensor v,
+      Tensor att, Tensor yh, Tensor y, int b, int t, int heads, int kvHeads, int dh, double scale, int g0, int g1) {
+    int rep = heads / kvHeads;
+    int qd = heads * dh;
+    int kvd = kvHeads * dh;
+    int half = dh / 2;
+    long rt = (long) rep * t;
+    FloatBuffer qs = q2.asFloatBuffer();
+    FloatBuffer ks = k2.asFloatBuffer();
+    FloatBuffer vs = v2.asFloatBuffer();
+    FloatBuffer qo = q.writableFloatBuffer();
+    FloatBuffer ko = k.writableFloatBuffer();
+    FloatBuffer vo = v.writableFloatBuffer();
+    FloatBuffer ab = att.writableFloatBuffer();
+    FloatBuffer cb = cos.asFloatBuffer();
+    FloatBuffer sb = sin.asFloatBuffer();
+    float[] row = Scratch.arrayFloat(0, Math.max(dh, t));
+    float[] c = Scratch.arrayFloat(1, half);
+    float[] s = Scratch.arrayFloat(2, half);
+    float sc = (float) scale;
+    for (int gi = g0; gi < g1; gi++) {
+      int bi = gi / kvHeads;
+      int g = gi % kvHeads;
+      // gather and rotate the group's query heads, its key head; gather its value head
+      for (int ti = 0; ti < t; ti++) {
+        int pos = positions[bi * t + ti];
+        cb.get(pos * half, c, 0, half);
+        sb.get(pos * half, s, 0, half);
+        int src = bi * t + ti;
+        for (int hr = 0; hr < rep; hr++) {
+          int h = g * rep + hr;
+          qs.get(src * qd + h * dh, row, 0, dh);
+          rotate(row, c, s, half, ONE);
+          qo.put(((bi * heads + h) * t + ti) * dh, row, 0, dh);
+        }
+        ks.get(src * kvd + g * dh, row, 0, dh);
+        rotate(row, c, s, half, ONE);
+        ko.put((gi * t + ti) * dh, row, 0, dh);
+        vo.put((gi * t + ti) * dh, vs, src * kvd + g * dh, dh);
+      }
+      Tensor scores = matrix(att, gi, rt, t);
+      Blas.gemm(matrix(q, gi, rt, dh), matrix(k, gi, t, dh), scores, false, true); // [rep*T, T]
+      int maskOff = bi * t;
+      for (int r = 0; r < rt; r++) {
+        int i = r % t;
+        int off = (int) ((gi * rt + r) * t);
+        ab.get(off, row, 0, i + 1);
+        int visible = 0;
+        for (int j = 0; j <= i; j++) {
+          boolean on = keyMask[maskOff + j] != 0;
+          row[j] = on ? row[j] * sc : Float.NEGATIVE_INFINITY;
+          visible += on ? 1 : 0;
+        }
+        java.util.Arrays.fill(row, i + 1, t, (float) 0);
+        if (visible == 0) {
+          java.util.Arrays.fill(row, 0, i + 1, (float) 0);
+        } else {
+          float max = Float.NEGATIVE_INFINITY;
+          for (int j = 0; j <= i; j++) {
+            max = Math.max(max, row[j]);
+          }
+          for (int j = 0; j <= i; j++) {
+            row[j] = KernelMath.exp(row[j] - max);
+          }
+          float inv = (float) (1.0 / FloatNormKernels.sum(row, i + 1));
+          for (int j = 0; j <= i; j++) {
+            row[j] *= inv;
+          }
+        }
+        ab.put(off, row, 0, t);
+      }
+      Blas.gemm(scores, matrix(v, gi, t, dh), matrix(yh, gi, rt, dh), false, false); // [rep*T, dh]
+      FloatBuffer yb = yh.asFloatBuffer();
+      FloatBuffer yo = y.writableFloatBuffer();
+      for (int hr = 0; hr < rep; hr++) {
+        int h = g * rep + hr;
+        for (int ti = 0; ti < t; ti++) {
+          yo.put((bi * t + ti) * qd + h * dh, yb, ((bi * heads + h) * t + ti) * dh, dh);
+        }
+      }
+    }
+  }
+
+  @Override
+  public void attentionBackward(
+      Tensor dY, Tensor cos, Tensor sin, int[] positions, Tensor q, Tensor k, Tensor v, Tensor att, Tensor dyh, Tensor dAtt,
+      Tensor dq, Tensor dk, Tensor dv, Tensor dq2, Tensor dk2, Tensor dv2, int b, int t, int heads, int kvHeads, int dh, double scale,
+      int g0, int g1) {
+    int rep = heads / kvHeads;
+    int qd = heads * dh;
+    int kvd = kvHeads * dh;
+    int half = dh / 2;
+    long rt = (long) rep * t;
+    FloatBuffer dyb = dY.asFloatBuffer();
+    FloatBuffer dyo = dyh.writableFloatBuffer();
+    FloatBuffer pb = att.asFloatBuffer();
+    FloatBuffer gb = dAtt.writableFloatBuffer();
+    FloatBuffer cb = cos.asFloatBuffer();
+    FloatBuffer sb = sin.asFloatBuffer();
+    float[] p = Scratch.arrayFloat(0, Math.max(dh, t));
+    float[] gr = Scratch.arrayFloat(1, t);
+    float[] c = Scratch.arrayFloat(2, half);
+    float[] s = Scratch.arrayFloat(3, half);
+    float sc = (float) scale;
+    for (int gi = g0; gi < g1; gi++) {
+      int bi = gi / kvHeads;
+      int g = gi % kvHeads;
+      for (int hr = 0; hr < rep; hr++) {
+        int h = g * rep + hr;
+        for (int ti = 0; ti < t; ti++) {
+          dyo.put(((bi * heads + h) * t + ti) * dh, dyb, (bi * t + ti) * qd + h * dh, dh);
+        }
+      }
+      Tensor dyg = matrix(dyh, gi, rt, dh);
+      Tensor probs = matrix(att, gi, rt, t);
+      Tensor dS = matrix(dAtt, gi, rt, t);
+      Blas.gemm(dyg, matrix(v, gi, t, dh), dS, false, true); // dP = dY V^T [rep*T, T]
+      Blas.gemm(probs, dyg, matrix(dv, gi, t, dh), true, false); // dV = P^T dY [T, dh]
+      for (int r = 0; r < rt; r++) { // dS = scale * P * (dP - rowsum(P * dP))
+        int i = r % t;
+        int off = (int) ((gi * rt + r) * t);
+        pb.get(off, p, 0, i + 1);
+        gb.get(off, gr, 0, i + 1);
+        float fd = FloatNormKernels.dot(p, gr, i + 1);
+        for (int j = 0; j <= i; j++) {
+          gr[j] = sc * p[j] * (gr[j] - fd);
+        }
+        java.util.Arrays.fill(gr, i + 1, t, (float) 0);
+        gb.put(off, gr, 0, t);
+      }
+      Blas.gemm(dS, matrix(k, gi, t, dh), matrix(dq, gi, rt, dh), false, false); // dQ = dS K
+      Blas.gemm(dS, matrix(q, gi, rt, dh), matrix(dk, gi, t, dh), true, false); // dK = dS^T Q
+      // undo the rotations and scatter into the projections' gradients
+      FloatBuffer dqb = dq.asFloatBuffer();
+      FloatBuffer dkb = dk.asFloatBuffer();
+      FloatBuffer dvb = dv.asFloatBuffer();
+      FloatBuffer dqo = dq2.writableFloatBuffer();
+      FloatBuffer dko = dk2.writableFloatBuffer();
+      FloatBuffer dvo = dv2.writableFloatBuffer();
+      for (int ti = 0; ti < t; ti++) {
+        int pos = positions[bi * t + ti];
+        cb.get(pos * half, c, 0, half);
+        sb.get(pos * half, s, 0, half);
+        int dst = bi * t + ti;
+        for (int hr = 0; hr < rep; hr++) {
+          int h = g * rep + hr;
+          dqb.get(((bi * heads + h) * t + ti) * dh, p, 0, dh);
+          rotate(p, c, s, half, -ONE);
+          dqo.put(dst * qd + h * dh, p, 0, dh);
+        }
+        dkb.get((gi * t + ti) * dh, p, 0, dh);
+        rotate(p, c, s, half, -ONE);
+        dko.put(dst * kvd + g * dh, p, 0, dh);
+        dvo.put(dst * kvd + g * dh, dvb, (gi * t + ti) * dh, dh);
       }
     }
   }
