@@ -86,64 +86,129 @@ final class FloatAttentionKernels implements AttentionKernels {
     FloatNormKernels.addInto(dBias.writableFloatBuffer(), acc, 3 * d);
   }
 
+  /**
+   * Row {@code i} of each head's scores: the first {@code i + 1} entries are scaled, exponentiated and
+   * normalised, the rest set to 0. Each head's {@code [t, t]} block is copied in and out in one piece
+   * and exponentiated as a whole with {@link KernelMath#exp(float[], float[], int)} (vectorised
+   * passes; twice the entries, but far faster than row by row: the rows are short), the entries
+   * above the diagonal (clamped, finite) then cleared.
+   */
   @Override
   public void causalSoftmax(Tensor scores, int[] keyMask, int b, int heads, int t, double scale) {
     FloatBuffer s = scores.writableFloatBuffer();
-    float[] row = Scratch.arrayFloat(0, t);
+    int tt = t * t;
+    float[] m = Scratch.arrayFloat(0, tt);
+    float[] tmp = Scratch.arrayFloat(1, tt);
+    float[] on = Scratch.arrayFloat(3, t);
+    float[] shift = Scratch.arrayFloat(4, t);
     float sc = (float) scale;
     for (int bi = 0; bi < b; bi++) {
       int maskOff = bi * t;
+      boolean all = true;
+      for (int j = 0; j < t; j++) {
+        boolean v = keyMask[maskOff + j] != 0;
+        on[j] = v ? 1 : 0;
+        all &= v;
+      }
       for (int h = 0; h < heads; h++) {
-        for (int i = 0; i < t; i++) {
-          int off = ((bi * heads + h) * t + i) * t;
-          s.get(off, row, 0, i + 1);
-          int visible = 0;
-          for (int j = 0; j <= i; j++) {
-            boolean on = keyMask[maskOff + j] != 0;
-            row[j] = on ? row[j] * sc : Float.NEGATIVE_INFINITY;
-            visible += on ? 1 : 0;
-          }
-          java.util.Arrays.fill(row, i + 1, t, (float) 0);
-          if (visible == 0) {
-            java.util.Arrays.fill(row, 0, i + 1, (float) 0);
+        int base = (bi * heads + h) * tt;
+        s.get(base, m, 0, tt);
+        for (int i = 0; i < t; i++) { // each row's largest visible score, scaled (scale > 0)
+          int off = i * t;
+          float max;
+          if (all) {
+            max = max(m, off, i + 1);
           } else {
-            float max = Float.NEGATIVE_INFINITY;
+            max = Float.NEGATIVE_INFINITY;
             for (int j = 0; j <= i; j++) {
-              max = Math.max(max, row[j]);
-            }
-            for (int j = 0; j <= i; j++) {
-              row[j] = KernelMath.exp(row[j] - max);
-            }
-            float inv = (float) (1.0 / FloatNormKernels.sum(row, i + 1));
-            for (int j = 0; j <= i; j++) {
-              row[j] *= inv;
+              if (on[j] != 0) {
+                max = Math.max(max, m[off + j]);
+              }
             }
           }
-          s.put(off, row, 0, t);
+          shift[i] = max * sc;
         }
+        for (int i = 0; i < t; i++) {
+          int off = i * t;
+          float sh = shift[i] == Float.NEGATIVE_INFINITY ? 0 : shift[i];
+          // hidden keys and entries above the diagonal may exceed the row's maximum: keep them finite
+          for (int j = off; j < off + t; j++) {
+            m[j] = Math.min(0, m[j] * sc - sh);
+          }
+        }
+        KernelMath.exp(m, tmp, tt);
+        for (int i = 0; i < t; i++) {
+          int off = i * t;
+          int len = i + 1;
+          if (shift[i] == Float.NEGATIVE_INFINITY) { // no visible key: a zero row
+            java.util.Arrays.fill(m, off, off + t, (float) 0);
+            continue;
+          }
+          if (!all) {
+            for (int j = 0; j < len; j++) {
+              m[off + j] *= on[j];
+            }
+          }
+          float inv = (float) (1.0 / FloatNormKernels.sum(m, off, len));
+          for (int j = off; j < off + len; j++) {
+            m[j] *= inv;
+          }
+          java.util.Arrays.fill(m, off + len, off + t, (float) 0);
+        }
+        s.put(base, m, 0, tt);
       }
     }
+  }
+
+  /**
+   * The largest of {@code a[off..off+n)} (n >= 1; a NaN entry may be skipped: callers see it later), with four independent
+   * maxima and comparisons rather than {@code Math.max} (whose NaN and signed-zero rules cost three
+   * times as much here).
+   */
+  static float max(float[] a, int off, int n) {
+    float m0 = a[off];
+    float m1 = m0;
+    float m2 = m0;
+    float m3 = m0;
+    int j = off;
+    n += off;
+    for (; j + 3 < n; j += 4) {
+      float x0 = a[j];
+      float x1 = a[j + 1];
+      float x2 = a[j + 2];
+      float x3 = a[j + 3];
+      m0 = x0 > m0 ? x0 : m0;
+      m1 = x1 > m1 ? x1 : m1;
+      m2 = x2 > m2 ? x2 : m2;
+      m3 = x3 > m3 ? x3 : m3;
+    }
+    for (; j < n; j++) {
+      m0 = a[j] > m0 ? a[j] : m0;
+    }
+    return Math.max(Math.max(m0, m1), Math.max(m2, m3));
   }
 
   @Override
   public void causalSoftmaxBackward(Tensor probs, Tensor dProbs, int b, int heads, int t, double scale) {
     FloatBuffer pb = probs.asFloatBuffer();
     FloatBuffer gb = dProbs.writableFloatBuffer();
-    float[] p = Scratch.arrayFloat(0, t);
-    float[] g = Scratch.arrayFloat(1, t);
+    float[] p = Scratch.arrayFloat(0, t * t);
+    float[] g = Scratch.arrayFloat(1, t * t);
     float sc = (float) scale;
-    int rows = b * heads * t;
-    for (int r = 0; r < rows; r++) {
-      int i = r % t;
-      int off = r * t;
-      pb.get(off, p, 0, i + 1);
-      gb.get(off, g, 0, i + 1);
-      float fd = FloatNormKernels.dot(p, g, i + 1);
-      for (int j = 0; j <= i; j++) {
-        g[j] = sc * p[j] * (g[j] - fd);
+    for (int bh = 0; bh < b * heads; bh++) {
+      int base = bh * t * t;
+      pb.get(base, p, 0, t * t);
+      gb.get(base, g, 0, t * t);
+      for (int i = 0; i < t; i++) {
+        int off = i * t;
+        int len = i + 1;
+        float fd = FloatNormKernels.dot(p, g, off, len);
+        for (int j = off; j < off + len; j++) {
+          g[j] = sc * p[j] * (g[j] - fd);
+        }
+        java.util.Arrays.fill(g, off + len, off + t, (float) 0);
       }
-      java.util.Arrays.fill(g, i + 1, t, (float) 0);
-      gb.put(off, g, 0, t);
+      gb.put(base, g, 0, t * t);
     }
   }
 

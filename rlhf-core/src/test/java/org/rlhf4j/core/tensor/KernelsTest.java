@@ -1,0 +1,170 @@
+package org.rlhf4j.core.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The element-wise kernels against plain double references written out here: the array {@code exp}
+ * of {@link KernelMath} (float: relative error of a few ulp over the whole float range, 0 for
+ * -infinity and far below, NaN kept), the causal softmax forward and backward (float and double
+ * twins; with and without padded keys, and a row with no visible key).
+ */
+class KernelsTest {
+
+  @Test
+  void arrayExpMatchesMathExpOverTheFloatRange() {
+    Random rnd = new Random(3);
+    int n = 5000;
+    float[] a = new float[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = (float) (rnd.nextDouble() * 180 - 90); // [-90, 90): below the float range to near its top
+    }
+    a[0] = 0f;
+    a[1] = Float.NEGATIVE_INFINITY;
+    a[2] = -1000f;
+    a[3] = Float.NaN;
+    a[4] = 88.5f; // above the range: clamped to the largest float power, finite
+    a[5] = -87.0f;
+    float[] x = a.clone();
+    KernelMath.exp(x, new float[n], n);
+    assertEquals(1f, x[0]);
+    assertEquals(0f, x[1]);
+    assertEquals(0f, x[2]);
+    assertTrue(Float.isNaN(x[3]));
+    assertTrue(Float.isFinite(x[4]) && x[4] > 1e38f, "clamped: " + x[4]);
+    for (int i = 5; i < n; i++) {
+      double want = Math.exp(a[i]);
+      if (want < 1.2e-38) { // below the normal floats: 0 or a denormal
+        assertTrue(x[i] >= 0 && x[i] < 2e-38, a[i] + " -> " + x[i]);
+        continue;
+      }
+      if (a[i] > 88.37f) { // clamped at ln(2^127.5), like the one-element exp
+        assertTrue(x[i] > 1.6e38f && Float.isFinite(x[i]), a[i] + " -> " + x[i]);
+        continue;
+      }
+      assertEquals(1.0, x[i] / want, 3e-7, "exp(" + a[i] + ")");
+      assertEquals(KernelMath.exp(a[i]), x[i], 3e-7 * want, "same as the one-element exp at " + a[i]);
+    }
+    double[] d = {0, -2.5, 3.25, Double.NEGATIVE_INFINITY};
+    KernelMath.exp(d, new double[4], 4);
+    assertEquals(1.0, d[0]);
+    assertEquals(Math.exp(-2.5), d[1]);
+    assertEquals(Math.exp(3.25), d[2]);
+    assertEquals(0.0, d[3]);
+  }
+
+  /** A plain causal masked softmax of {@code [b, heads, t, t]} scores, in double. */
+  private static double[] softmaxReference(double[] s, int[] mask, int b, int heads, int t, double scale) {
+    double[] out = new double[s.length];
+    for (int bi = 0; bi < b; bi++) {
+      for (int h = 0; h < heads; h++) {
+        for (int i = 0; i < t; i++) {
+          int off = ((bi * heads + h) * t + i) * t;
+          double max = Double.NEGATIVE_INFINITY;
+          for (int j = 0; j <= i; j++) {
+            if (mask[bi * t + j] != 0) {
+              max = Math.max(max, s[off + j] * scale);
+            }
+          }
+          if (max == Double.NEGATIVE_INFINITY) {
+            continue; // no visible key: zeros
+          }
+          double sum = 0;
+          for (int j = 0; j <= i; j++) {
+            if (mask[bi * t + j] != 0) {
+              out[off + j] = Math.exp(s[off + j] * scale - max);
+              sum += out[off + j];
+            }
+          }
+          for (int j = 0; j <= i; j++) {
+            out[off + j] /= sum;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  private static Tensor tensor(DataType type, double[] v, long... shape) {
+    return Tensor.of(Nd4j.create(v, shape, 'c').castTo(type));
+  }
+
+  private static double[] values(Tensor t) {
+    return t.array().castTo(DataType.DOUBLE).data().asDouble();
+  }
+
+  @Test
+  void causalSoftmaxMatchesAPlainReference() {
+    int b = 3;
+    int heads = 2;
+    int t = 37; // odd, not a multiple of any vector width
+    Random rnd = new Random(7);
+    double[] s = new double[b * heads * t * t];
+    for (int i = 0; i < s.length; i++) {
+      s[i] = rnd.nextGaussian() * 20; // wide: rows whose entries differ by far more than exp's range
+    }
+    int[] allVisible = new int[b * t];
+    java.util.Arrays.fill(allVisible, 1);
+    int[] padded = allVisible.clone();
+    for (int j = 0; j < 5; j++) {
+      padded[t + j] = 0; // sequence 1 is left-padded by 5: its first 5 rows see no key
+    }
+    padded[2 * t + 10] = 0; // sequence 2 hides one key in the middle
+    for (int[] mask : new int[][] {allVisible, padded}) {
+      for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+        Tensor scores = tensor(type, s, b * heads, t, t);
+        AttentionKernels.of(type).causalSoftmax(scores, mask, b, heads, t, 0.3);
+        double[] got = values(scores);
+        double[] want = softmaxReference(s, mask, b, heads, t, 0.3);
+        double tol = type == DataType.FLOAT ? 2e-6 : 1e-14;
+        for (int i = 0; i < want.length; i++) {
+          assertEquals(want[i], got[i], tol, type + " element " + i + (mask == padded ? " (padded)" : ""));
+        }
+      }
+    }
+  }
+
+  @Test
+  void causalSoftmaxBackwardMatchesAPlainReference() {
+    int b = 2;
+    int heads = 3;
+    int t = 19;
+    Random rnd = new Random(11);
+    double[] s = new double[b * heads * t * t];
+    double[] g = new double[s.length];
+    for (int i = 0; i < s.length; i++) {
+      s[i] = rnd.nextGaussian();
+      g[i] = rnd.nextGaussian();
+    }
+    int[] mask = new int[b * t];
+    java.util.Arrays.fill(mask, 1);
+    double[] p = softmaxReference(s, mask, b, heads, t, 0.5);
+    double[] want = new double[s.length]; // dS = scale * p * (g - sum_j p_j g_j), 0 above the diagonal
+    for (int r = 0; r < b * heads * t; r++) {
+      int i = r % t;
+      int off = r * t;
+      double dot = 0;
+      for (int j = 0; j <= i; j++) {
+        dot += p[off + j] * g[off + j];
+      }
+      for (int j = 0; j <= i; j++) {
+        want[off + j] = 0.5 * p[off + j] * (g[off + j] - dot);
+      }
+    }
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      Tensor probs = tensor(type, p, b * heads, t, t);
+      Tensor grads = tensor(type, g, b * heads, t, t);
+      AttentionKernels.of(type).causalSoftmaxBackward(probs, grads, b, heads, t, 0.5);
+      double[] got = values(grads);
+      double tol = type == DataType.FLOAT ? 1e-6 : 1e-14;
+      for (int i = 0; i < want.length; i++) {
+        assertEquals(want[i], got[i], tol, type + " element " + i);
+      }
+    }
+  }
+}
