@@ -167,12 +167,18 @@ final class FloatLlamaKernels implements LlamaKernels {
     FloatBuffer ab = act.writableFloatBuffer();
     float[] g = Scratch.arrayFloat(0, CHUNK);
     float[] u = Scratch.arrayFloat(1, CHUNK);
+    float[] e = Scratch.arrayFloat(2, CHUNK);
+    float[] tmp = Scratch.arrayFloat(3, CHUNK);
     for (int start = 0; start < count; start += CHUNK) {
       int len = Math.min(CHUNK, count - start);
       gb.get(start, g, 0, len);
       ub.get(start, u, 0, len);
       for (int j = 0; j < len; j++) {
-        u[j] *= g[j] / (ONE + KernelMath.exp(-g[j]));
+        e[j] = -g[j];
+      }
+      KernelMath.exp(e, tmp, len); // e^-g for the whole chunk (vectorised)
+      for (int j = 0; j < len; j++) {
+        u[j] *= g[j] / (ONE + e[j]);
       }
       ab.put(start, u, 0, len);
     }
@@ -190,13 +196,19 @@ final class FloatLlamaKernels implements LlamaKernels {
     float[] u = Scratch.arrayFloat(2, CHUNK);
     float[] outG = Scratch.arrayFloat(3, CHUNK);
     float[] outU = Scratch.arrayFloat(4, CHUNK);
+    float[] e = Scratch.arrayFloat(5, CHUNK);
+    float[] tmp = Scratch.arrayFloat(6, CHUNK);
     for (int start = 0; start < count; start += CHUNK) {
       int len = Math.min(CHUNK, count - start);
       db.get(start, da, 0, len);
       gb.get(start, g, 0, len);
       ub.get(start, u, 0, len);
       for (int j = 0; j < len; j++) {
-        float sig = ONE / (ONE + KernelMath.exp(-g[j]));
+        e[j] = -g[j];
+      }
+      KernelMath.exp(e, tmp, len); // e^-g for the whole chunk (vectorised)
+      for (int j = 0; j < len; j++) {
+        float sig = ONE / (ONE + e[j]);
         outU[j] = da[j] * g[j] * sig;
         outG[j] = da[j] * u[j] * sig * (ONE + g[j] * (ONE - sig));
       }
@@ -307,13 +319,11 @@ final class FloatLlamaKernels implements LlamaKernels {
     FloatBuffer qo = q.writableFloatBuffer();
     FloatBuffer ko = k.writableFloatBuffer();
     FloatBuffer vo = v.writableFloatBuffer();
-    FloatBuffer ab = att.writableFloatBuffer();
     FloatBuffer cb = cos.asFloatBuffer();
     FloatBuffer sb = sin.asFloatBuffer();
-    float[] row = Scratch.arrayFloat(0, Math.max(dh, t));
-    float[] c = Scratch.arrayFloat(1, half);
-    float[] s = Scratch.arrayFloat(2, half);
-    float sc = (float) scale;
+    float[] row = Scratch.arrayFloat(5, dh);
+    float[] c = Scratch.arrayFloat(6, half);
+    float[] s = Scratch.arrayFloat(7, half);
     for (int gi = g0; gi < g1; gi++) {
       int bi = gi / kvHeads;
       int g = gi % kvHeads;
@@ -336,35 +346,9 @@ final class FloatLlamaKernels implements LlamaKernels {
       }
       Tensor scores = matrix(att, gi, rt, t);
       Blas.gemm(matrix(q, gi, rt, dh), matrix(k, gi, t, dh), scores, false, true); // [rep*T, T]
-      int maskOff = bi * t;
-      for (int r = 0; r < rt; r++) {
-        int i = r % t;
-        int off = (int) ((gi * rt + r) * t);
-        ab.get(off, row, 0, i + 1);
-        int visible = 0;
-        for (int j = 0; j <= i; j++) {
-          boolean on = keyMask[maskOff + j] != 0;
-          row[j] = on ? row[j] * sc : Float.NEGATIVE_INFINITY;
-          visible += on ? 1 : 0;
-        }
-        java.util.Arrays.fill(row, i + 1, t, (float) 0);
-        if (visible == 0) {
-          java.util.Arrays.fill(row, 0, i + 1, (float) 0);
-        } else {
-          float max = Float.NEGATIVE_INFINITY;
-          for (int j = 0; j <= i; j++) {
-            max = Math.max(max, row[j]);
-          }
-          for (int j = 0; j <= i; j++) {
-            row[j] = KernelMath.exp(row[j] - max);
-          }
-          float inv = (float) (1.0 / FloatNormKernels.sum(row, i + 1));
-          for (int j = 0; j <= i; j++) {
-            row[j] *= inv;
-          }
-        }
-        ab.put(off, row, 0, t);
-      }
+      // the masked causal softmax of the group's rep heads (one sequence: its row of the key mask)
+      FloatAttentionKernels.INSTANCE.causalSoftmax(
+          att.reshape((long) b * kvHeads, rt, t).rows(gi, gi + 1), java.util.Arrays.copyOfRange(keyMask, bi * t, bi * t + t), 1, rep, t, scale);
       Blas.gemm(scores, matrix(v, gi, t, dh), matrix(yh, gi, rt, dh), false, false); // [rep*T, dh]
       FloatBuffer yb = yh.asFloatBuffer();
       FloatBuffer yo = y.writableFloatBuffer();
@@ -389,15 +373,11 @@ final class FloatLlamaKernels implements LlamaKernels {
     long rt = (long) rep * t;
     FloatBuffer dyb = dY.asFloatBuffer();
     FloatBuffer dyo = dyh.writableFloatBuffer();
-    FloatBuffer pb = att.asFloatBuffer();
-    FloatBuffer gb = dAtt.writableFloatBuffer();
     FloatBuffer cb = cos.asFloatBuffer();
     FloatBuffer sb = sin.asFloatBuffer();
-    float[] p = Scratch.arrayFloat(0, Math.max(dh, t));
-    float[] gr = Scratch.arrayFloat(1, t);
-    float[] c = Scratch.arrayFloat(2, half);
-    float[] s = Scratch.arrayFloat(3, half);
-    float sc = (float) scale;
+    float[] p = Scratch.arrayFloat(5, dh);
+    float[] c = Scratch.arrayFloat(6, half);
+    float[] s = Scratch.arrayFloat(7, half);
     for (int gi = g0; gi < g1; gi++) {
       int bi = gi / kvHeads;
       int g = gi % kvHeads;
@@ -412,18 +392,8 @@ final class FloatLlamaKernels implements LlamaKernels {
       Tensor dS = matrix(dAtt, gi, rt, t);
       Blas.gemm(dyg, matrix(v, gi, t, dh), dS, false, true); // dP = dY V^T [rep*T, T]
       Blas.gemm(probs, dyg, matrix(dv, gi, t, dh), true, false); // dV = P^T dY [T, dh]
-      for (int r = 0; r < rt; r++) { // dS = scale * P * (dP - rowsum(P * dP))
-        int i = r % t;
-        int off = (int) ((gi * rt + r) * t);
-        pb.get(off, p, 0, i + 1);
-        gb.get(off, gr, 0, i + 1);
-        float fd = FloatNormKernels.dot(p, gr, i + 1);
-        for (int j = 0; j <= i; j++) {
-          gr[j] = sc * p[j] * (gr[j] - fd);
-        }
-        java.util.Arrays.fill(gr, i + 1, t, (float) 0);
-        gb.put(off, gr, 0, t);
-      }
+      FloatAttentionKernels.INSTANCE.causalSoftmaxBackward( // dS = scale * P * (dP - rowsum(P * dP))
+          att.reshape((long) b * kvHeads, rt, t).rows(gi, gi + 1), dAtt.reshape((long) b * kvHeads, rt, t).rows(gi, gi + 1), 1, rep, t, scale);
       Blas.gemm(dS, matrix(k, gi, t, dh), matrix(dq, gi, rt, dh), false, false); // dQ = dS K
       Blas.gemm(dS, matrix(q, gi, rt, dh), matrix(dk, gi, t, dh), true, false); // dK = dS^T Q
       // undo the rotations and scatter into the projections' gradients
