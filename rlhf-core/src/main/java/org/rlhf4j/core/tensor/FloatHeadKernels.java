@@ -19,6 +19,7 @@ final class FloatHeadKernels implements HeadKernels {
     FloatBuffer ls = lse.writableFloatBuffer();
     float[] z = Scratch.arrayFloat(0, vocab);
     float[] e = Scratch.arrayFloat(1, vocab);
+    float[] tmp = Scratch.arrayFloat(2, vocab);
     float inv = (float) invTemperature;
     for (int bi = 0; bi < b; bi++) {
       for (int ti = 0; ti < t - 1; ti++) {
@@ -29,8 +30,9 @@ final class FloatHeadKernels implements HeadKernels {
           max = Math.max(max, z[j]);
         }
         for (int j = 0; j < vocab; j++) {
-          e[j] = KernelMath.exp(z[j] - max);
+          e[j] = z[j] - max;
         }
+        KernelMath.exp(e, tmp, vocab); // the whole row at once (vectorised)
         double sum = 0;
         double sumEz = 0;
         for (int j = 0; j < vocab; j++) {
@@ -56,6 +58,8 @@ final class FloatHeadKernels implements HeadKernels {
     FloatBuffer ge = gEntropy == null ? null : gEntropy.asFloatBuffer();
     FloatBuffer dz = dLogits.writableFloatBuffer();
     float[] z = Scratch.arrayFloat(0, vocab);
+    float[] p = Scratch.arrayFloat(1, vocab);
+    float[] tmp = Scratch.arrayFloat(2, vocab);
     float inv = (float) invTemperature;
     for (int bi = 0; bi < b; bi++) {
       for (int ti = 0; ti < t; ti++) {
@@ -73,9 +77,12 @@ final class FloatHeadKernels implements HeadKernels {
         float h = ent.get(out);
         // d logp_y / dz_j = [j == y] - p_j ;  d H / dz_j = -p_j (log p_j + H) ; dlogits = dz / T
         for (int j = 0; j < vocab; j++) {
-          float logP = z[j] * inv - logZ;
-          float p = KernelMath.exp(logP);
-          z[j] = (-gLp * p - gEnt * p * (logP + h)) * inv;
+          z[j] = z[j] * inv - logZ; // log p_j
+          p[j] = z[j];
+        }
+        KernelMath.exp(p, tmp, vocab); // the whole row at once (vectorised)
+        for (int j = 0; j < vocab; j++) {
+          z[j] = (-gLp * p[j] - gEnt * p[j] * (z[j] + h)) * inv;
         }
         z[ids[bi * t + ti + 1]] += gLp * inv;
         dz.put(row, z, 0, vocab);
