@@ -288,14 +288,18 @@ final class FloatLlamaKernels implements LlamaKernels {
     }
   }
 
-  /** Rotates {@code row[0, 2*half)} in place: {@code (x[i], x[i+half])} by the angle of {@code (c[i], sign * s[i])}. */
-  private static void rotate(float[] row, float[] c, float[] s, int half, float sign) {
+  /**
+   * Writes to {@code dst[dOff, dOff + 2*half)} the rotation of {@code src[sOff, sOff + 2*half)}: {@code
+   * (x[i], x[i+half])} by the angle of {@code (cs[i], sign * cs[half + i])} (cosines, then sines).
+   */
+  private static void rotate(float[] src, int sOff, float[] dst, int dOff, float[] cs, int half, float sign) {
     for (int i = 0; i < half; i++) {
-      float x1 = row[i];
-      float x2 = row[i + half];
-      float si = sign * s[i];
-      row[i] = x1 * c[i] - x2 * si;
-      row[i + half] = x2 * c[i] + x1 * si;
+      float x1 = src[sOff + i];
+      float x2 = src[sOff + i + half];
+      float c = cs[i];
+      float si = sign * cs[half + i];
+      dst[dOff + i] = x1 * c - x2 * si;
+      dst[dOff + i + half] = x2 * c + x1 * si;
     }
   }
 
@@ -312,6 +316,7 @@ final class FloatLlamaKernels implements LlamaKernels {
     int qd = heads * dh;
     int kvd = kvHeads * dh;
     int half = dh / 2;
+    int gw = rep * dh; // the group's query columns
     long rt = (long) rep * t;
     FloatBuffer qs = q2.asFloatBuffer();
     FloatBuffer ks = k2.asFloatBuffer();
@@ -321,42 +326,47 @@ final class FloatLlamaKernels implements LlamaKernels {
     FloatBuffer vo = v.writableFloatBuffer();
     FloatBuffer cb = cos.asFloatBuffer();
     FloatBuffer sb = sin.asFloatBuffer();
-    float[] row = Scratch.arrayFloat(5, dh);
-    float[] c = Scratch.arrayFloat(6, half);
-    float[] s = Scratch.arrayFloat(7, half);
     for (int gi = g0; gi < g1; gi++) {
       int bi = gi / kvHeads;
       int g = gi % kvHeads;
-      // gather and rotate the group's query heads, its key head; gather its value head
+      // gather and rotate the group's query heads and key head, gather its value head: [rep*T, dh], [T, dh]
+      float[] qBlk = Scratch.arrayFloat(0, rep * t * dh);
+      float[] kBlk = Scratch.arrayFloat(1, t * dh);
+      float[] vBlk = Scratch.arrayFloat(2, t * dh);
+      float[] row = Scratch.arrayFloat(3, gw);
+      float[] cs = Scratch.arrayFloat(4, dh);
       for (int ti = 0; ti < t; ti++) {
         int pos = positions[bi * t + ti];
-        cb.get(pos * half, c, 0, half);
-        sb.get(pos * half, s, 0, half);
+        cb.get(pos * half, cs, 0, half);
+        sb.get(pos * half, cs, half, half);
         int src = bi * t + ti;
+        qs.get(src * qd + g * gw, row, 0, gw);
         for (int hr = 0; hr < rep; hr++) {
-          int h = g * rep + hr;
-          qs.get(src * qd + h * dh, row, 0, dh);
-          rotate(row, c, s, half, ONE);
-          qo.put(((bi * heads + h) * t + ti) * dh, row, 0, dh);
+          rotate(row, hr * dh, qBlk, (hr * t + ti) * dh, cs, half, ONE);
         }
         ks.get(src * kvd + g * dh, row, 0, dh);
-        rotate(row, c, s, half, ONE);
-        ko.put((gi * t + ti) * dh, row, 0, dh);
-        vo.put((gi * t + ti) * dh, vs, src * kvd + g * dh, dh);
+        rotate(row, 0, kBlk, ti * dh, cs, half, ONE);
+        vs.get(src * kvd + g * dh, vBlk, ti * dh, dh);
       }
+      qo.put(gi * rep * t * dh, qBlk, 0, rep * t * dh);
+      ko.put(gi * t * dh, kBlk, 0, t * dh);
+      vo.put(gi * t * dh, vBlk, 0, t * dh);
       Tensor scores = matrix(att, gi, rt, t);
       Blas.gemm(matrix(q, gi, rt, dh), matrix(k, gi, t, dh), scores, false, true); // [rep*T, T]
       // the masked causal softmax of the group's rep heads (one sequence: its row of the key mask)
       FloatAttentionKernels.INSTANCE.causalSoftmax(
           att.reshape((long) b * kvHeads, rt, t).rows(gi, gi + 1), java.util.Arrays.copyOfRange(keyMask, bi * t, bi * t + t), 1, rep, t, scale);
       Blas.gemm(scores, matrix(v, gi, t, dh), matrix(yh, gi, rt, dh), false, false); // [rep*T, dh]
-      FloatBuffer yb = yh.asFloatBuffer();
+      // merge: the group's heads are adjacent columns of y
+      float[] yBlk = Scratch.arrayFloat(0, rep * t * dh);
+      float[] out = Scratch.arrayFloat(3, gw);
+      yh.asFloatBuffer().get(gi * rep * t * dh, yBlk, 0, rep * t * dh);
       FloatBuffer yo = y.writableFloatBuffer();
-      for (int hr = 0; hr < rep; hr++) {
-        int h = g * rep + hr;
-        for (int ti = 0; ti < t; ti++) {
-          yo.put((bi * t + ti) * qd + h * dh, yb, ((bi * heads + h) * t + ti) * dh, dh);
+      for (int ti = 0; ti < t; ti++) {
+        for (int hr = 0; hr < rep; hr++) {
+          System.arraycopy(yBlk, (hr * t + ti) * dh, out, hr * dh, dh);
         }
+        yo.put((bi * t + ti) * qd + g * gw, out, 0, gw);
       }
     }
   }
@@ -370,23 +380,23 @@ final class FloatLlamaKernels implements LlamaKernels {
     int qd = heads * dh;
     int kvd = kvHeads * dh;
     int half = dh / 2;
+    int gw = rep * dh;
     long rt = (long) rep * t;
     FloatBuffer dyb = dY.asFloatBuffer();
-    FloatBuffer dyo = dyh.writableFloatBuffer();
     FloatBuffer cb = cos.asFloatBuffer();
     FloatBuffer sb = sin.asFloatBuffer();
-    float[] p = Scratch.arrayFloat(5, dh);
-    float[] c = Scratch.arrayFloat(6, half);
-    float[] s = Scratch.arrayFloat(7, half);
     for (int gi = g0; gi < g1; gi++) {
       int bi = gi / kvHeads;
       int g = gi % kvHeads;
-      for (int hr = 0; hr < rep; hr++) {
-        int h = g * rep + hr;
-        for (int ti = 0; ti < t; ti++) {
-          dyo.put(((bi * heads + h) * t + ti) * dh, dyb, (bi * t + ti) * qd + h * dh, dh);
+      float[] blk = Scratch.arrayFloat(0, rep * t * dh);
+      float[] row = Scratch.arrayFloat(3, gw);
+      for (int ti = 0; ti < t; ti++) {
+        dyb.get((bi * t + ti) * qd + g * gw, row, 0, gw);
+        for (int hr = 0; hr < rep; hr++) {
+          System.arraycopy(row, hr * dh, blk, (hr * t + ti) * dh, dh);
         }
       }
+      dyh.writableFloatBuffer().put(gi * rep * t * dh, blk, 0, rep * t * dh);
       Tensor dyg = matrix(dyh, gi, rt, dh);
       Tensor probs = matrix(att, gi, rt, t);
       Tensor dS = matrix(dAtt, gi, rt, t);
@@ -397,27 +407,29 @@ final class FloatLlamaKernels implements LlamaKernels {
       Blas.gemm(dS, matrix(k, gi, t, dh), matrix(dq, gi, rt, dh), false, false); // dQ = dS K
       Blas.gemm(dS, matrix(q, gi, rt, dh), matrix(dk, gi, t, dh), true, false); // dK = dS^T Q
       // undo the rotations and scatter into the projections' gradients
-      FloatBuffer dqb = dq.asFloatBuffer();
-      FloatBuffer dkb = dk.asFloatBuffer();
-      FloatBuffer dvb = dv.asFloatBuffer();
+      float[] dqBlk = Scratch.arrayFloat(0, rep * t * dh);
+      float[] dkBlk = Scratch.arrayFloat(1, t * dh);
+      float[] dvBlk = Scratch.arrayFloat(2, t * dh);
+      float[] out = Scratch.arrayFloat(3, gw);
+      float[] cs = Scratch.arrayFloat(4, dh);
+      dq.asFloatBuffer().get(gi * rep * t * dh, dqBlk, 0, rep * t * dh);
+      dk.asFloatBuffer().get(gi * t * dh, dkBlk, 0, t * dh);
+      dv.asFloatBuffer().get(gi * t * dh, dvBlk, 0, t * dh);
       FloatBuffer dqo = dq2.writableFloatBuffer();
       FloatBuffer dko = dk2.writableFloatBuffer();
       FloatBuffer dvo = dv2.writableFloatBuffer();
       for (int ti = 0; ti < t; ti++) {
         int pos = positions[bi * t + ti];
-        cb.get(pos * half, c, 0, half);
-        sb.get(pos * half, s, 0, half);
+        cb.get(pos * half, cs, 0, half);
+        sb.get(pos * half, cs, half, half);
         int dst = bi * t + ti;
         for (int hr = 0; hr < rep; hr++) {
-          int h = g * rep + hr;
-          dqb.get(((bi * heads + h) * t + ti) * dh, p, 0, dh);
-          rotate(p, c, s, half, -ONE);
-          dqo.put(dst * qd + h * dh, p, 0, dh);
+          rotate(dqBlk, (hr * t + ti) * dh, out, hr * dh, cs, half, -ONE);
         }
-        dkb.get((gi * t + ti) * dh, p, 0, dh);
-        rotate(p, c, s, half, -ONE);
-        dko.put(dst * kvd + g * dh, p, 0, dh);
-        dvo.put(dst * kvd + g * dh, dvb, (gi * t + ti) * dh, dh);
+        dqo.put(dst * qd + g * gw, out, 0, gw);
+        rotate(dkBlk, ti * dh, out, 0, cs, half, -ONE);
+        dko.put(dst * kvd + g * dh, out, 0, dh);
+        dvo.put(dst * kvd + g * dh, dvBlk, ti * dh, dh);
       }
     }
   }
