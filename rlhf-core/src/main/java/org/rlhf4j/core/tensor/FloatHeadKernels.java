@@ -27,18 +27,40 @@ final class FloatHeadKernels implements HeadKernels {
         float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < vocab; j++) {
           z[j] *= inv;
-          max = Math.max(max, z[j]);
+        }
+        for (int j = 0; j < vocab; j++) { // a comparison, not Math.max (whose NaN rules keep the loop scalar)
+          max = z[j] > max ? z[j] : max;
         }
         for (int j = 0; j < vocab; j++) {
           e[j] = z[j] - max;
         }
         KernelMath.exp(e, tmp, vocab); // the whole row at once (vectorised)
-        double sum = 0;
-        double sumEz = 0;
-        for (int j = 0; j < vocab; j++) {
-          sum += e[j];
-          sumEz += e[j] * (z[j] - max);
+        // four independent accumulators of each sum (one chain of dependent double additions is latency-bound)
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        double q0 = 0;
+        double q1 = 0;
+        double q2 = 0;
+        double q3 = 0;
+        int j = 0;
+        for (; j + 3 < vocab; j += 4) {
+          s0 += e[j];
+          s1 += e[j + 1];
+          s2 += e[j + 2];
+          s3 += e[j + 3];
+          q0 += e[j] * (z[j] - max);
+          q1 += e[j + 1] * (z[j + 1] - max);
+          q2 += e[j + 2] * (z[j + 2] - max);
+          q3 += e[j + 3] * (z[j + 3] - max);
         }
+        for (; j < vocab; j++) {
+          s0 += e[j];
+          q0 += e[j] * (z[j] - max);
+        }
+        double sum = (s0 + s1) + (s2 + s3);
+        double sumEz = (q0 + q1) + (q2 + q3);
         double logZ = Math.log(sum); // relative to max
         int out = bi * (t - 1) + ti;
         int target = ids[bi * t + ti + 1];
