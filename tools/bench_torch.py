@@ -142,7 +142,7 @@ def bench_llama():
         logits = m(x[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
         opt.zero_grad(); loss.backward(); opt.step()
-    for _ in range(3): step()
+    for _ in range(15): step()  # as many warm-up steps as LlamaBenchmark (whose JIT needs ~10)
     ts = []
     for _ in range(10):
         t0 = time.perf_counter(); step(); ts.append((time.perf_counter() - t0) * 1e3)
@@ -161,7 +161,7 @@ def bench_llama():
         logits = m(x[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
         opt.zero_grad(); loss.backward(); opt.step()
-    for _ in range(3): lora_step()
+    for _ in range(15): lora_step()
     ts = []
     for _ in range(10):
         t0 = time.perf_counter(); lora_step(); ts.append((time.perf_counter() - t0) * 1e3)

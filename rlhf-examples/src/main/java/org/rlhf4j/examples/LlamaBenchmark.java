@@ -108,7 +108,7 @@ public final class LlamaBenchmark {
     return out;
   }
 
-  /** The median seconds of a training step (forward, SFT loss, backward, AdamW) after 3 warm-up steps. */
+  /** The median seconds of a training step (forward, SFT loss, backward, AdamW) after 15 warm-up steps (the JIT is still compiling the kernels during the first ~10). */
   private static double trainingStep(LlamaModel m, AdamW opt, int batch, int t) {
     Random r = new Random(0);
     int[][] rows = new int[batch][t];
@@ -118,7 +118,7 @@ public final class LlamaBenchmark {
     TokenBatch tokens = TokenBatch.unpadded(rows);
     INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
     double[] times = new double[10];
-    for (int s = -3; s < times.length; s++) {
+    for (int s = -15; s < times.length; s++) {
       long t0 = System.nanoTime();
       m.zeroGradients();
       ForwardPass p = m.forward(tokens);

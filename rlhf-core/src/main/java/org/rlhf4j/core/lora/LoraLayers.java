@@ -90,6 +90,11 @@ public final class LoraLayers implements LinearAdapters, AutoCloseable {
   }
 
   @Override
+  public boolean adapts(String module) {
+    return index.containsKey(module);
+  }
+
+  @Override
   public boolean activeForDecode() {
     return adapter.active();
   }
@@ -228,6 +233,11 @@ public final class LoraLayers implements LinearAdapters, AutoCloseable {
       LoraMath.backward(
           x, u[i].rows(0, n), adapter.a(module), adapter.b(module), adapter.scale(), dy, du.rows(0, n), gradA(module),
           gradB(module), dx, ways);
+    }
+
+    @Override
+    public boolean adapts(String module) {
+      return index.containsKey(module);
     }
 
     @Override

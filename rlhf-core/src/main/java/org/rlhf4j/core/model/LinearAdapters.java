@@ -26,9 +26,19 @@ public interface LinearAdapters {
 
   /**
    * Adds to the adapter's gradients and to {@code dx} (the gradient of the layer's input), given the
-   * output's gradient {@code dy}; {@code x} is the forward pass's input.
+   * output's gradient {@code dy}; {@code x} is the forward pass's input. {@code dx} is {@code null}
+   * when nothing needs the input's gradient (the lowest adapted layer of a frozen base).
    */
   void backward(String module, Tensor x, Tensor dy, Tensor dx, int ways);
+
+  /**
+   * Whether {@code module} has an adapter (its {@link #forward} and {@link #backward} do anything); a
+   * model on a frozen base stops its backward pass below the lowest adapted module. Implementations
+   * that cannot tell return {@code true}.
+   */
+  default boolean adapts(String module) {
+    return true;
+  }
 
   /** Whether a cached decoding step adds the adapters (enabled and not merged). */
   boolean activeForDecode();

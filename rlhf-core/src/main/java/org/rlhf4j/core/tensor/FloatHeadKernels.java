@@ -19,6 +19,7 @@ final class FloatHeadKernels implements HeadKernels {
     FloatBuffer ls = lse.writableFloatBuffer();
     float[] z = Scratch.arrayFloat(0, vocab);
     float[] e = Scratch.arrayFloat(1, vocab);
+    float[] tmp = Scratch.arrayFloat(2, vocab);
     float inv = (float) invTemperature;
     for (int bi = 0; bi < b; bi++) {
       for (int ti = 0; ti < t - 1; ti++) {
@@ -26,17 +27,40 @@ final class FloatHeadKernels implements HeadKernels {
         float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < vocab; j++) {
           z[j] *= inv;
-          max = Math.max(max, z[j]);
+        }
+        for (int j = 0; j < vocab; j++) { // a comparison, not Math.max (whose NaN rules keep the loop scalar)
+          max = z[j] > max ? z[j] : max;
         }
         for (int j = 0; j < vocab; j++) {
-          e[j] = KernelMath.exp(z[j] - max);
+          e[j] = z[j] - max;
         }
-        double sum = 0;
-        double sumEz = 0;
-        for (int j = 0; j < vocab; j++) {
-          sum += e[j];
-          sumEz += e[j] * (z[j] - max);
+        KernelMath.exp(e, tmp, vocab); // the whole row at once (vectorised)
+        // four independent accumulators of each sum (one chain of dependent double additions is latency-bound)
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        double q0 = 0;
+        double q1 = 0;
+        double q2 = 0;
+        double q3 = 0;
+        int j = 0;
+        for (; j + 3 < vocab; j += 4) {
+          s0 += e[j];
+          s1 += e[j + 1];
+          s2 += e[j + 2];
+          s3 += e[j + 3];
+          q0 += e[j] * (z[j] - max);
+          q1 += e[j + 1] * (z[j + 1] - max);
+          q2 += e[j + 2] * (z[j + 2] - max);
+          q3 += e[j + 3] * (z[j + 3] - max);
         }
+        for (; j < vocab; j++) {
+          s0 += e[j];
+          q0 += e[j] * (z[j] - max);
+        }
+        double sum = (s0 + s1) + (s2 + s3);
+        double sumEz = (q0 + q1) + (q2 + q3);
         double logZ = Math.log(sum); // relative to max
         int out = bi * (t - 1) + ti;
         int target = ids[bi * t + ti + 1];
@@ -56,6 +80,8 @@ final class FloatHeadKernels implements HeadKernels {
     FloatBuffer ge = gEntropy == null ? null : gEntropy.asFloatBuffer();
     FloatBuffer dz = dLogits.writableFloatBuffer();
     float[] z = Scratch.arrayFloat(0, vocab);
+    float[] p = Scratch.arrayFloat(1, vocab);
+    float[] tmp = Scratch.arrayFloat(2, vocab);
     float inv = (float) invTemperature;
     for (int bi = 0; bi < b; bi++) {
       for (int ti = 0; ti < t; ti++) {
@@ -73,9 +99,12 @@ final class FloatHeadKernels implements HeadKernels {
         float h = ent.get(out);
         // d logp_y / dz_j = [j == y] - p_j ;  d H / dz_j = -p_j (log p_j + H) ; dlogits = dz / T
         for (int j = 0; j < vocab; j++) {
-          float logP = z[j] * inv - logZ;
-          float p = KernelMath.exp(logP);
-          z[j] = (-gLp * p - gEnt * p * (logP + h)) * inv;
+          z[j] = z[j] * inv - logZ; // log p_j
+          p[j] = z[j];
+        }
+        KernelMath.exp(p, tmp, vocab); // the whole row at once (vectorised)
+        for (int j = 0; j < vocab; j++) {
+          z[j] = (-gLp * p[j] - gEnt * p[j] * (z[j] + h)) * inv;
         }
         z[ids[bi * t + ti + 1]] += gLp * inv;
         dz.put(row, z, 0, vocab);

@@ -73,22 +73,28 @@ final class FloatLlamaKernels implements LlamaKernels {
     FloatBuffer xb = x.asFloatBuffer();
     FloatBuffer rs = rstd.asFloatBuffer();
     FloatBuffer dxb = dx.writableFloatBuffer();
-    FloatBuffer dgb = dGamma.writableFloatBuffer();
+    FloatBuffer dgb = dGamma == null ? null : dGamma.writableFloatBuffer();
     float[] g = Scratch.arrayFloat(0, d);
     float[] dg = Scratch.arrayFloat(1, d);
     float[] row = Scratch.arrayFloat(2, d);
     float[] up = Scratch.arrayFloat(3, d);
     float[] acc = Scratch.arrayFloat(4, d);
     gamma.asFloatBuffer().get(0, g, 0, d);
-    dgb.get(0, dg, 0, d);
+    if (dgb != null) {
+      dgb.get(0, dg, 0, d);
+    }
     for (int r = 0; r < n; r++) {
       float inv = rs.get(r);
       xb.get(r * d, row, 0, d);
       gy.get(r * d, up, 0, d);
       dxb.get(r * d, acc, 0, d);
+      if (dgb != null) {
+        for (int j = 0; j < d; j++) {
+          dg[j] += up[j] * row[j] * inv; // dGamma += dy * xhat
+        }
+      }
       double dot = 0;
       for (int j = 0; j < d; j++) {
-        dg[j] += up[j] * row[j] * inv; // dGamma += dy * xhat
         up[j] *= g[j]; // u = gamma * dy
         double u = up[j];
         dot += u * row[j];
@@ -100,7 +106,9 @@ final class FloatLlamaKernels implements LlamaKernels {
       }
       dxb.put(r * d, acc, 0, d);
     }
-    dgb.put(0, dg, 0, d);
+    if (dgb != null) {
+      dgb.put(0, dg, 0, d);
+    }
   }
 
   @Override
@@ -159,12 +167,18 @@ final class FloatLlamaKernels implements LlamaKernels {
     FloatBuffer ab = act.writableFloatBuffer();
     float[] g = Scratch.arrayFloat(0, CHUNK);
     float[] u = Scratch.arrayFloat(1, CHUNK);
+    float[] e = Scratch.arrayFloat(2, CHUNK);
+    float[] tmp = Scratch.arrayFloat(3, CHUNK);
     for (int start = 0; start < count; start += CHUNK) {
       int len = Math.min(CHUNK, count - start);
       gb.get(start, g, 0, len);
       ub.get(start, u, 0, len);
       for (int j = 0; j < len; j++) {
-        u[j] *= g[j] / (ONE + KernelMath.exp(-g[j]));
+        e[j] = -g[j];
+      }
+      KernelMath.exp(e, tmp, len); // e^-g for the whole chunk (vectorised)
+      for (int j = 0; j < len; j++) {
+        u[j] *= g[j] / (ONE + e[j]);
       }
       ab.put(start, u, 0, len);
     }
@@ -182,13 +196,19 @@ final class FloatLlamaKernels implements LlamaKernels {
     float[] u = Scratch.arrayFloat(2, CHUNK);
     float[] outG = Scratch.arrayFloat(3, CHUNK);
     float[] outU = Scratch.arrayFloat(4, CHUNK);
+    float[] e = Scratch.arrayFloat(5, CHUNK);
+    float[] tmp = Scratch.arrayFloat(6, CHUNK);
     for (int start = 0; start < count; start += CHUNK) {
       int len = Math.min(CHUNK, count - start);
       db.get(start, da, 0, len);
       gb.get(start, g, 0, len);
       ub.get(start, u, 0, len);
       for (int j = 0; j < len; j++) {
-        float sig = ONE / (ONE + KernelMath.exp(-g[j]));
+        e[j] = -g[j];
+      }
+      KernelMath.exp(e, tmp, len); // e^-g for the whole chunk (vectorised)
+      for (int j = 0; j < len; j++) {
+        float sig = ONE / (ONE + e[j]);
         outU[j] = da[j] * g[j] * sig;
         outG[j] = da[j] * u[j] * sig * (ONE + g[j] * (ONE - sig));
       }
@@ -264,6 +284,241 @@ final class FloatLlamaKernels implements LlamaKernels {
           }
           ob.put(bh * dh, acc, 0, dh);
         }
+      }
+    }
+  }
+
+  /**
+   * Writes to {@code dst[dOff, dOff + 2*half)} the rotation of {@code src[sOff, sOff + 2*half)}: {@code
+   * (x[i], x[i+half])} by the angle of {@code (cs[i], sign * cs[half + i])} (cosines, then sines).
+   */
+  private static void rotate(float[] src, int sOff, float[] dst, int dOff, float[] cs, int half, float sign) {
+    for (int i = 0; i < half; i++) {
+      float x1 = src[sOff + i];
+      float x2 = src[sOff + i + half];
+      float c = cs[i];
+      float si = sign * cs[half + i];
+      dst[dOff + i] = x1 * c - x2 * si;
+      dst[dOff + i + half] = x2 * c + x1 * si;
+    }
+  }
+
+  /**
+   * In place: the masked causal softmax of the {@code rows x t} scores from element {@code base} of
+   * {@code att} (row {@code r} is query position {@code r % t}; keys {@code j > r % t} and hidden keys,
+   * {@code keyMask[maskOff + j] == 0}, get 0; a row with no visible key is all 0), scaled by {@code
+   * scale}. Only the causal triangle is computed: its exponentials in one vectorised call.
+   */
+  private static void groupSoftmax(Tensor att, int base, int rows, int t, int[] keyMask, int maskOff, float scale) {
+    FloatBuffer ab = att.writableFloatBuffer();
+    int tri = rows * (t + 1) / 2 + t;
+    float[] m = Scratch.arrayFloat(0, rows * t);
+    float[] e = Scratch.arrayFloat(1, tri);
+    float[] tmp = Scratch.arrayFloat(2, tri);
+    float[] on = Scratch.arrayFloat(3, t);
+    float[] shift = Scratch.arrayFloat(4, rows);
+    boolean all = true;
+    for (int j = 0; j < t; j++) {
+      boolean visible = keyMask[maskOff + j] != 0;
+      on[j] = visible ? ONE : 0;
+      all &= visible;
+    }
+    ab.get(base, m, 0, rows * t);
+    int pk = 0;
+    for (int r = 0; r < rows; r++) {
+      int off = r * t;
+      int len = r % t + 1;
+      float max = Float.NEGATIVE_INFINITY;
+      if (all) {
+        for (int j = off; j < off + len; j++) {
+          max = m[j] > max ? m[j] : max;
+        }
+      } else {
+        for (int j = 0; j < len; j++) {
+          max = on[j] != 0 && m[off + j] > max ? m[off + j] : max;
+        }
+      }
+      shift[r] = max;
+      float sh = max == Float.NEGATIVE_INFINITY ? 0 : max * scale;
+      // hidden keys may exceed the maximum: KernelMath.exp keeps their exponentials finite, and they are
+      // masked below
+      for (int j = 0; j < len; j++) {
+        e[pk + j] = m[off + j] * scale - sh;
+      }
+      pk += len;
+    }
+    KernelMath.exp(e, tmp, pk);
+    pk = 0;
+    for (int r = 0; r < rows; r++) {
+      int off = r * t;
+      int len = r % t + 1;
+      if (shift[r] == Float.NEGATIVE_INFINITY) { // no visible key
+        java.util.Arrays.fill(m, off, off + t, (float) 0);
+        pk += len;
+        continue;
+      }
+      if (!all) {
+        for (int j = 0; j < len; j++) {
+          e[pk + j] *= on[j];
+        }
+      }
+      float inv = (float) (1.0 / FloatNormKernels.sum(e, pk, len));
+      for (int j = 0; j < len; j++) {
+        m[off + j] = e[pk + j] * inv;
+      }
+      java.util.Arrays.fill(m, off + len, off + t, (float) 0);
+      pk += len;
+    }
+    ab.put(base, m, 0, rows * t);
+  }
+
+  /**
+   * In place: the backward pass of {@link #groupSoftmax} over the same block, {@code dP} in {@code
+   * dAtt} becomes {@code dS = scale * P * (dP - rowsum(P * dP))} (0 above the diagonal).
+   */
+  private static void groupSoftmaxBackward(Tensor att, Tensor dAtt, int base, int rows, int t, float scale) {
+    FloatBuffer pb = att.asFloatBuffer();
+    FloatBuffer gb = dAtt.writableFloatBuffer();
+    float[] p = Scratch.arrayFloat(0, rows * t);
+    float[] g = Scratch.arrayFloat(1, rows * t);
+    pb.get(base, p, 0, rows * t);
+    gb.get(base, g, 0, rows * t);
+    for (int r = 0; r < rows; r++) {
+      int off = r * t;
+      int len = r % t + 1;
+      float fd = FloatNormKernels.dot(p, g, off, len);
+      for (int j = off; j < off + len; j++) {
+        g[j] = scale * p[j] * (g[j] - fd);
+      }
+      java.util.Arrays.fill(g, off + len, off + t, (float) 0);
+    }
+    gb.put(base, g, 0, rows * t);
+  }
+
+  /** Matrix {@code i} of a batch of {@code rows x cols} matrices stored one after another. */
+  private static Tensor matrix(Tensor batch, int i, long rows, long cols) {
+    return batch.reshape(batch.length() / (rows * cols), rows, cols).rows(i, i + 1).reshape(rows, cols);
+  }
+
+  @Override
+  public void attentionForward(
+      Tensor q2, Tensor k2, Tensor v2, Tensor cos, Tensor sin, int[] positions, int[] keyMask, Tensor q, Tensor k, Tensor v,
+      Tensor att, Tensor yh, Tensor y, int b, int t, int heads, int kvHeads, int dh, double scale, int g0, int g1) {
+    int rep = heads / kvHeads;
+    int qd = heads * dh;
+    int kvd = kvHeads * dh;
+    int half = dh / 2;
+    int gw = rep * dh; // the group's query columns
+    long rt = (long) rep * t;
+    FloatBuffer qs = q2.asFloatBuffer();
+    FloatBuffer ks = k2.asFloatBuffer();
+    FloatBuffer vs = v2.asFloatBuffer();
+    FloatBuffer qo = q.writableFloatBuffer();
+    FloatBuffer ko = k.writableFloatBuffer();
+    FloatBuffer vo = v.writableFloatBuffer();
+    FloatBuffer cb = cos.asFloatBuffer();
+    FloatBuffer sb = sin.asFloatBuffer();
+    for (int gi = g0; gi < g1; gi++) {
+      int bi = gi / kvHeads;
+      int g = gi % kvHeads;
+      // gather and rotate the group's query heads and key head, gather its value head: [rep*T, dh], [T, dh]
+      float[] qBlk = Scratch.arrayFloat(0, rep * t * dh);
+      float[] kBlk = Scratch.arrayFloat(1, t * dh);
+      float[] vBlk = Scratch.arrayFloat(2, t * dh);
+      float[] row = Scratch.arrayFloat(3, gw);
+      float[] cs = Scratch.arrayFloat(4, dh);
+      for (int ti = 0; ti < t; ti++) {
+        int pos = positions[bi * t + ti];
+        cb.get(pos * half, cs, 0, half);
+        sb.get(pos * half, cs, half, half);
+        int src = bi * t + ti;
+        qs.get(src * qd + g * gw, row, 0, gw);
+        for (int hr = 0; hr < rep; hr++) {
+          rotate(row, hr * dh, qBlk, (hr * t + ti) * dh, cs, half, ONE);
+        }
+        ks.get(src * kvd + g * dh, row, 0, dh);
+        rotate(row, 0, kBlk, ti * dh, cs, half, ONE);
+        vs.get(src * kvd + g * dh, vBlk, ti * dh, dh);
+      }
+      qo.put(gi * rep * t * dh, qBlk, 0, rep * t * dh);
+      ko.put(gi * t * dh, kBlk, 0, t * dh);
+      vo.put(gi * t * dh, vBlk, 0, t * dh);
+      Tensor scores = matrix(att, gi, rt, t);
+      Blas.gemm(matrix(q, gi, rt, dh), matrix(k, gi, t, dh), scores, false, true); // [rep*T, T]
+      groupSoftmax(att, (int) (gi * rt * t), (int) rt, t, keyMask, bi * t, (float) scale);
+      Blas.gemm(scores, matrix(v, gi, t, dh), matrix(yh, gi, rt, dh), false, false); // [rep*T, dh]
+      // merge: the group's heads are adjacent columns of y
+      float[] yBlk = Scratch.arrayFloat(0, rep * t * dh);
+      float[] out = Scratch.arrayFloat(3, gw);
+      yh.asFloatBuffer().get(gi * rep * t * dh, yBlk, 0, rep * t * dh);
+      FloatBuffer yo = y.writableFloatBuffer();
+      for (int ti = 0; ti < t; ti++) {
+        for (int hr = 0; hr < rep; hr++) {
+          System.arraycopy(yBlk, (hr * t + ti) * dh, out, hr * dh, dh);
+        }
+        yo.put((bi * t + ti) * qd + g * gw, out, 0, gw);
+      }
+    }
+  }
+
+  @Override
+  public void attentionBackward(
+      Tensor dY, Tensor cos, Tensor sin, int[] positions, Tensor q, Tensor k, Tensor v, Tensor att, Tensor dyh, Tensor dAtt,
+      Tensor dq, Tensor dk, Tensor dv, Tensor dq2, Tensor dk2, Tensor dv2, int b, int t, int heads, int kvHeads, int dh, double scale,
+      int g0, int g1) {
+    int rep = heads / kvHeads;
+    int qd = heads * dh;
+    int kvd = kvHeads * dh;
+    int half = dh / 2;
+    int gw = rep * dh;
+    long rt = (long) rep * t;
+    FloatBuffer dyb = dY.asFloatBuffer();
+    FloatBuffer cb = cos.asFloatBuffer();
+    FloatBuffer sb = sin.asFloatBuffer();
+    for (int gi = g0; gi < g1; gi++) {
+      int bi = gi / kvHeads;
+      int g = gi % kvHeads;
+      float[] blk = Scratch.arrayFloat(0, rep * t * dh);
+      float[] row = Scratch.arrayFloat(3, gw);
+      for (int ti = 0; ti < t; ti++) {
+        dyb.get((bi * t + ti) * qd + g * gw, row, 0, gw);
+        for (int hr = 0; hr < rep; hr++) {
+          System.arraycopy(row, hr * dh, blk, (hr * t + ti) * dh, dh);
+        }
+      }
+      dyh.writableFloatBuffer().put(gi * rep * t * dh, blk, 0, rep * t * dh);
+      Tensor dyg = matrix(dyh, gi, rt, dh);
+      Tensor probs = matrix(att, gi, rt, t);
+      Tensor dS = matrix(dAtt, gi, rt, t);
+      Blas.gemm(dyg, matrix(v, gi, t, dh), dS, false, true); // dP = dY V^T [rep*T, T]
+      Blas.gemm(probs, dyg, matrix(dv, gi, t, dh), true, false); // dV = P^T dY [T, dh]
+      groupSoftmaxBackward(att, dAtt, (int) (gi * rt * t), (int) rt, t, (float) scale); // dS = scale * P * (dP - rowsum(P * dP))
+      Blas.gemm(dS, matrix(k, gi, t, dh), matrix(dq, gi, rt, dh), false, false); // dQ = dS K
+      Blas.gemm(dS, matrix(q, gi, rt, dh), matrix(dk, gi, t, dh), true, false); // dK = dS^T Q
+      // undo the rotations and scatter into the projections' gradients
+      float[] dqBlk = Scratch.arrayFloat(0, rep * t * dh);
+      float[] dkBlk = Scratch.arrayFloat(1, t * dh);
+      float[] dvBlk = Scratch.arrayFloat(2, t * dh);
+      float[] out = Scratch.arrayFloat(3, gw);
+      float[] cs = Scratch.arrayFloat(4, dh);
+      dq.asFloatBuffer().get(gi * rep * t * dh, dqBlk, 0, rep * t * dh);
+      dk.asFloatBuffer().get(gi * t * dh, dkBlk, 0, t * dh);
+      dv.asFloatBuffer().get(gi * t * dh, dvBlk, 0, t * dh);
+      FloatBuffer dqo = dq2.writableFloatBuffer();
+      FloatBuffer dko = dk2.writableFloatBuffer();
+      FloatBuffer dvo = dv2.writableFloatBuffer();
+      for (int ti = 0; ti < t; ti++) {
+        int pos = positions[bi * t + ti];
+        cb.get(pos * half, cs, 0, half);
+        sb.get(pos * half, cs, half, half);
+        int dst = bi * t + ti;
+        for (int hr = 0; hr < rep; hr++) {
+          rotate(dqBlk, (hr * t + ti) * dh, out, hr * dh, cs, half, -ONE);
+        }
+        dqo.put(dst * qd + g * gw, out, 0, gw);
+        rotate(dkBlk, ti * dh, out, 0, cs, half, -ONE);
+        dko.put(dst * kvd + g * dh, out, 0, dh);
+        dvo.put(dst * kvd + g * dh, dvBlk, ti * dh, dh);
       }
     }
   }

@@ -31,7 +31,8 @@ public interface LlamaKernels {
 
   /**
    * Backward of {@link #rmsNorm}: {@code dx += dL/dx} and {@code dGamma += sum_rows dy * x * rstd},
-   * from the upstream {@code dy}, the input {@code x} and the saved {@code rstd}.
+   * from the upstream {@code dy}, the input {@code x} and the saved {@code rstd}; {@code dGamma} may
+   * be {@code null} (a frozen gain: only {@code dx} is computed).
    */
   void rmsNormBackward(Tensor dy, Tensor x, Tensor rstd, Tensor gamma, Tensor dx, Tensor dGamma, int n, int d);
 
@@ -70,4 +71,33 @@ public interface LlamaKernels {
    */
   void attendCachedGrouped(
       Tensor q, Tensor kCache, Tensor vCache, int[] keyMask, Tensor out, int b, int heads, int kvHeads, int capacity, int length, int dh, double scale);
+
+  /**
+   * Causal grouped-query self-attention for the key/value groups {@code [g0, g1)} of the {@code
+   * b*kvHeads} groups (group {@code gi} is sequence {@code gi / kvHeads}, key/value head {@code gi %
+   * kvHeads}, and the {@code rep = heads/kvHeads} query heads {@code (gi % kvHeads)*rep ...} that share
+   * it), so that disjoint ranges can run on different threads. From the projections {@code q2 [b*T,
+   * heads*dh]}, {@code k2}, {@code v2 [b*T, kvHeads*dh]}, per group: the heads are gathered and rotated
+   * ({@link #rope}) into {@code q [b*heads, T, dh]}, {@code k}, {@code v [b*kvHeads, T, dh]} (kept for
+   * the backward pass), the scores {@code Q K^T} are one product of the group's {@code [rep*T, dh]}
+   * queries, their masked causal softmax (scaled by {@code scale}; keys {@code j > i} and padded keys,
+   * {@code keyMask[b*T] == 0}, get probability 0, a row with no visible key is all 0) is written to
+   * {@code att [b*heads, T, T]}, and {@code P V} goes through {@code yh [b*heads, T, dh]} into the
+   * merged output {@code y [b*T, heads*dh]}.
+   */
+  void attentionForward(
+      Tensor q2, Tensor k2, Tensor v2, Tensor cos, Tensor sin, int[] positions, int[] keyMask, Tensor q, Tensor k, Tensor v,
+      Tensor att, Tensor yh, Tensor y, int b, int t, int heads, int kvHeads, int dh, double scale, int g0, int g1);
+
+  /**
+   * Backward of {@link #attentionForward} for the groups {@code [g0, g1)}: from the merged output's
+   * gradient {@code dY [b*T, heads*dh]} and the saved {@code q, k, v, att}, writes the gradients of the
+   * projections (before rotation) {@code dq2 [b*T, heads*dh]}, {@code dk2}, {@code dv2 [b*T,
+   * kvHeads*dh]} for the columns of these groups; {@code dyh}, {@code dq [b*heads, T, dh]}, {@code dk},
+   * {@code dv [b*kvHeads, T, dh]} and {@code dAtt [b*heads, T, T]} are scratch (the group's slices).
+   */
+  void attentionBackward(
+      Tensor dY, Tensor cos, Tensor sin, int[] positions, Tensor q, Tensor k, Tensor v, Tensor att, Tensor dyh, Tensor dAtt,
+      Tensor dq, Tensor dk, Tensor dv, Tensor dq2, Tensor dk2, Tensor dv2, int b, int t, int heads, int kvHeads, int dh, double scale,
+      int g0, int g1);
 }

@@ -140,6 +140,58 @@ class LlamaLoraTest {
     }
   }
 
+  /**
+   * Adapters on the upper layer only (q_proj and gate_proj of layer 1): on a frozen base the backward
+   * pass stops at layer 1 (nothing below needs a gradient); the adapter's gradients still match finite
+   * differences, and equal those of the same adapter on a base that is trained too (whose backward
+   * runs through every layer).
+   */
+  @Test
+  void backwardStopsAtTheLowestAdaptedLayerWithTheSameAdapterGradients() {
+    LlamaConfig cfg = tiny();
+    LoraConfig lc =
+        LoraConfig.builder().r(2).alpha(3).targetModules(TargetModules.regex("model\\.layers\\.1\\.(self_attn\\.q_proj|mlp\\.gate_proj)"))
+            .init(LoraInit.RANDOM).build();
+    TokenBatch b = batch();
+    INDArray cLogp = Nd4j.create(DataType.DOUBLE, 2, 4);
+    SplittableRandom rng = new SplittableRandom(8);
+    for (long i = 0; i < cLogp.length(); i++) {
+      cLogp.putScalar(i, rng.nextGaussian());
+    }
+    INDArray[] grads = new INDArray[2];
+    for (int run = 0; run < 2; run++) {
+      boolean frozen = run == 0;
+      try (LlamaModel model = LlamaModel.randomInit(cfg, 3, 0.3, new ModelOptions(DataType.DOUBLE, 1))) {
+        LoraAdapter a = LoraAdapter.create(lc, LlamaLora.linearModules(cfg), LoraLayers.views(model.parameters()), 5, DataType.DOUBLE);
+        try (LoraLayers lora = new LoraLayers(a, frozen)) {
+          model.setAdapters(lora);
+          assertEquals(2, a.modules().size());
+          assertTrue(lora.adapts("model.layers.1.mlp.gate_proj"));
+          assertFalse(lora.adapts("model.layers.0.mlp.gate_proj"));
+          model.zeroGradients();
+          a.zeroGradients();
+          LlamaForwardPass p = model.forward(b);
+          p.tokenLogProbs(1.0);
+          p.backward(OutputGradients.ofLogProbs(cLogp));
+          grads[run] = a.gradients().flat().array().dup();
+          if (frozen) {
+            java.util.function.DoubleSupplier loss = () -> model.forward(b).tokenLogProbs(1.0).logProbs().mul(cLogp).sumNumber().doubleValue();
+            for (String m : new String[] {"model.layers.1.self_attn.q_proj", "model.layers.1.mlp.gate_proj"}) {
+              GradientCheck.assertMatches(m + " A", a.a(m).array(), a.gradA(m).array().dup(), loss, 1e-5);
+              GradientCheck.assertMatches(m + " B", a.b(m).array(), a.gradB(m).array().dup(), loss, 1e-5);
+            }
+            assertFalse(model.gradientsAllocated());
+          } else {
+            assertTrue(model.gradients().flat().array().amaxNumber().doubleValue() > 0, "the trained base got gradients");
+          }
+          model.setAdapters(null);
+        }
+      }
+    }
+    assertTrue(grads[0].amaxNumber().doubleValue() > 0);
+    assertEquals(0.0, grads[0].sub(grads[1]).amaxNumber().doubleValue(), 1e-12 * grads[0].amaxNumber().doubleValue());
+  }
+
   private static LlamaConfig tiny() {
     return LlamaConfig.builder().vocabSize(16).hiddenSize(8).intermediateSize(12).layers(2).heads(2).kvHeads(1).headDim(4)
         .contextLength(8).qkvBias(true).build();

@@ -64,7 +64,7 @@ public final class LlamaForwardPass implements ForwardPass {
     int t = batch.length();
     INDArray logp = Nd4j.create(model.dataType(), batch.batchSize(), t - 1);
     INDArray ent = Nd4j.create(model.dataType(), batch.batchSize(), t - 1);
-    model.math().tokenLogProbs(model.workspace(), 1.0 / temperature, Tensor.of(logp), Tensor.of(ent));
+    model.math().tokenLogProbs(model.workspace(), 1.0 / temperature, Tensor.of(logp), Tensor.of(ent), model.options().threads());
     logProbs = new TokenLogProbs(logp, ent, temperature);
     return logProbs;
   }
@@ -102,7 +102,8 @@ public final class LlamaForwardPass implements ForwardPass {
               headGrads ? Tensor.of(logProbs.entropy()) : null,
               tensorOrNull(g.logProbs()),
               tensorOrNull(g.entropy()),
-              g.logits() == null ? null : Tensor.of(g.logits().castTo(model.dataType()).dup('c').reshape((long) b * t, v)));
+              g.logits() == null ? null : Tensor.of(g.logits().castTo(model.dataType()).dup('c').reshape((long) b * t, v)),
+              model.options().threads());
     }
     Tensor gv = g.values() == null ? null : tensorOrNull(g.values()).reshape((long) b * t);
     // adapters on a frozen base: the model's own gradient buffer is neither needed nor allocated

@@ -1,14 +1,13 @@
 package org.rlhf4j.core.model.llama;
 
-import static org.rlhf4j.core.tensor.Blas.batchedMatmul;
 import static org.rlhf4j.core.tensor.Blas.gemm;
 import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
-import org.rlhf4j.core.tensor.AttentionKernels;
 import org.rlhf4j.core.tensor.HeadKernels;
 import org.rlhf4j.core.tensor.LlamaKernels;
+import org.rlhf4j.core.tensor.Parallel;
 import org.rlhf4j.core.tensor.PointwiseKernels;
 import org.rlhf4j.core.model.LinearAdapters;
 import org.rlhf4j.core.tensor.Tensor;
@@ -27,7 +26,6 @@ import org.rlhf4j.core.tensor.Tensor;
 final class LlamaMath {
   private final LlamaConfig c;
   private final LlamaKernels lk;
-  private final AttentionKernels attn;
   private final PointwiseKernels pw;
   private final HeadKernels head;
   private final double attnScale;
@@ -45,15 +43,20 @@ final class LlamaMath {
   static final int UP = 5;
   static final int DOWN = 6;
   static final String LM_HEAD = "lm_head";
-  /** Where the frozen base's norm-gain and head gradients go when they are not kept ([d], [d], [1]). */
-  private Tensor gainScratch;
+  /** Where the frozen base's head gradients go when they are not kept ([d], [1]). */
   private Tensor headWScratch;
   private Tensor headBScratch;
+  /** Per-part partial norm-gain gradients of a split RMSNorm backward, {@code [parts, d]}. */
+  private Tensor gainParts;
+  /**
+   * The fewest elements an element-wise part is worth a thread of its own for (a hand-off costs well
+   * under a microsecond with {@link Parallel}'s spinning workers; 2^14 elements take several).
+   */
+  static volatile long minElements = 1L << 14; // tests lower it
 
   LlamaMath(LlamaConfig config, DataType type) {
     this.c = config;
     this.lk = LlamaKernels.of(type);
-    this.attn = AttentionKernels.of(type);
     this.pw = PointwiseKernels.of(type);
     this.head = HeadKernels.of(type);
     this.attnScale = 1.0 / Math.sqrt(config.headDim());
@@ -101,7 +104,7 @@ final class LlamaMath {
       LlamaWorkspace.LayerActs a = ws.layers[l];
       Tensor out = l + 1 < c.layers() ? ws.layers[l + 1].in : ws.last;
       // --- attention on RMSNorm(in)
-      lk.rmsNorm(a.in, p.inputNorm(), a.xn1, a.rstd1, n, d, eps);
+      rmsNorm(a.in, p.inputNorm(), a.xn1, a.rstd1, n, d, eps, ways);
       gemm(a.xn1, p.wq(), ws.q2, false, true, ways); // [n, qd]
       gemm(a.xn1, p.wk(), ws.k2, false, true, ways); // [n, kvd]
       gemm(a.xn1, p.wv(), ws.v2, false, true, ways);
@@ -115,38 +118,42 @@ final class LlamaMath {
         lk.addBias(ws.k2, p.bk(), n, kv * dh);
         lk.addBias(ws.v2, p.bv(), n, kv * dh);
       }
-      attn.splitHeads(ws.q2, a.q, b, t, h, dh); // [b*H, T, dh]
-      attn.splitHeads(ws.k2, a.k, b, t, kv, dh); // [b*KV, T, dh]
-      attn.splitHeads(ws.v2, a.v, b, t, kv, dh);
-      lk.rope(a.q, cos, sin, ws.positions, b, h, t, dh, false);
-      lk.rope(a.k, cos, sin, ws.positions, b, kv, t, dh, false);
-      Tensor qg = a.q.reshape((long) b * kv, (long) rep * t, dh);
-      Tensor attg = a.att.reshape((long) b * kv, (long) rep * t, t);
-      batchedMatmul(qg, a.k, attg, false, true); // scores [b*KV, rep*T, T]
-      attn.causalSoftmax(a.att, ws.keyMask, b, h, t, attnScale);
-      batchedMatmul(attg, a.v, ws.yh.reshape((long) b * kv, (long) rep * t, dh), false, false); // [b*H, T, dh]
-      attn.mergeHeads(ws.yh, a.y, b, t, h, dh); // [n, qd]
+      // q [b*H, T, dh], k, v [b*KV, T, dh] (rotated), att [b*H, T, T], y [n, qd]: one task per key/value group
+      int[] groups = split(b * kv, ways, 1);
+      Parallel.forEach(
+          groups.length - 1,
+          part ->
+              lk.attentionForward(
+                  ws.q2, ws.k2, ws.v2, cos, sin, ws.positions, ws.keyMask, a.q, a.k, a.v, a.att, ws.yh, a.y, b, t, h, kv, dh,
+                  attnScale, groups[part], groups[part + 1]));
       a.mid.array().assign(a.in.array());
       gemmAccumulate(a.y, p.wo(), a.mid, false, true, ways); // mid = in + y Wo^T
       if (ad != null) {
         ad.forward(modules[l][O], a.y, a.mid, ways);
       }
       // --- SwiGLU MLP on RMSNorm(mid)
-      lk.rmsNorm(a.mid, p.postNorm(), a.xn2, a.rstd2, n, d, eps);
+      rmsNorm(a.mid, p.postNorm(), a.xn2, a.rstd2, n, d, eps, ways);
       gemm(a.xn2, p.wGate(), a.gate, false, true, ways); // [n, F]
       gemm(a.xn2, p.wUp(), a.up, false, true, ways);
       if (ad != null) {
         ad.forward(modules[l][GATE], a.xn2, a.gate, ways);
         ad.forward(modules[l][UP], a.xn2, a.up, ways);
       }
-      lk.siluGate(a.gate, a.up, a.act, n * f);
+      int[] rowsF = split(n, ways, minRows(f));
+      Parallel.forEach(
+          rowsF.length - 1,
+          part -> {
+            int r0 = rowsF[part];
+            int r1 = rowsF[part + 1];
+            lk.siluGate(a.gate.rows(r0, r1), a.up.rows(r0, r1), a.act.rows(r0, r1), (r1 - r0) * f);
+          });
       out.array().assign(a.mid.array());
       gemmAccumulate(a.act, p.wDown(), out, false, true, ways); // out = mid + act Wdown^T
       if (ad != null) {
         ad.forward(modules[l][DOWN], a.act, out, ways);
       }
     }
-    lk.rmsNorm(ws.last, w.norm, ws.hidden, ws.rstdF, n, d, eps);
+    rmsNorm(ws.last, w.norm, ws.hidden, ws.rstdF, n, d, eps, ways);
   }
 
   /** {@code logits [n, V] = hidden W_lm^T}. */
@@ -158,8 +165,24 @@ final class LlamaMath {
   }
 
   /** Per-token log-probabilities and entropies at a temperature; needs {@link #logits} first. */
-  void tokenLogProbs(LlamaWorkspace ws, double invTemperature, Tensor logp, Tensor entropy) {
-    head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.b, ws.t, c.vocabSize());
+  void tokenLogProbs(LlamaWorkspace ws, double invTemperature, Tensor logp, Tensor entropy, int ways) {
+    int t = ws.t;
+    int v = c.vocabSize();
+    int[] seqs = split(ws.b, ways, (int) Math.max(1, minElements / ((long) t * v)));
+    Parallel.forEach(
+        seqs.length - 1,
+        part -> {
+          int b0 = seqs[part];
+          int b1 = seqs[part + 1];
+          head.tokenLogProbs(
+              ws.logits.rows((long) b0 * t, (long) b1 * t), idsOf(ws, b0, b1), invTemperature, logp.rows(b0, b1),
+              entropy.rows(b0, b1), ws.lse.rows((long) b0 * (t - 1), (long) b1 * (t - 1)), b1 - b0, t, v);
+        });
+  }
+
+  /** The token ids of sequences {@code [b0, b1)} (all of them without a copy). */
+  private static int[] idsOf(LlamaWorkspace ws, int b0, int b1) {
+    return b0 == 0 && b1 == ws.b ? ws.ids : java.util.Arrays.copyOfRange(ws.ids, b0 * ws.t, b1 * ws.t);
   }
 
   /** {@code values [n] = hidden . w_head + b_head}. */
@@ -173,9 +196,23 @@ final class LlamaMath {
    * Converts upstream gradients of the log-probabilities and entropies into {@code ws.dLogits};
    * {@code extraDLogits} (a gradient of the raw logits, may be {@code null}) is added.
    */
-  void logitsGradient(LlamaWorkspace ws, double invTemperature, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor extraDLogits) {
+  void logitsGradient(
+      LlamaWorkspace ws, double invTemperature, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor extraDLogits, int ways) {
     if (gLogp != null || gEntropy != null) {
-      head.tokenLogProbsBackward(ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, c.vocabSize());
+      int t = ws.t;
+      int v = c.vocabSize();
+      int[] seqs = split(ws.b, ways, (int) Math.max(1, minElements / ((long) t * v)));
+      Parallel.forEach(
+          seqs.length - 1,
+          part -> {
+            int b0 = seqs[part];
+            int b1 = seqs[part + 1];
+            head.tokenLogProbsBackward(
+                ws.logits.rows((long) b0 * t, (long) b1 * t), idsOf(ws, b0, b1), invTemperature,
+                ws.lse.rows((long) b0 * (t - 1), (long) b1 * (t - 1)), entropy.rows(b0, b1),
+                gLogp == null ? null : gLogp.rows(b0, b1), gEntropy == null ? null : gEntropy.rows(b0, b1),
+                ws.dLogits.rows((long) b0 * t, (long) b1 * t), b1 - b0, t, v);
+          });
       if (extraDLogits != null) {
         ws.dLogits.array().addi(extraDLogits.array());
       }
@@ -197,16 +234,12 @@ final class LlamaMath {
     int h = c.heads();
     int kv = c.kvHeads();
     int dh = c.headDim();
-    int rep = h / kv;
     int f = c.intermediateSize();
-    long bkv = (long) b * kv;
-    long rt = (long) rep * t;
     LinearAdapters ad = ws.adapted ? adapters : null;
     // with adapters on a frozen base, the base weights get no gradients
     boolean base = ad == null || !ad.freezesBase();
-    if (!base && gainScratch == null) {
+    if (!base && headWScratch == null) {
       DataType type = ws.dResid.dataType();
-      gainScratch = Tensor.of(Nd4j.create(type, d));
       headWScratch = Tensor.of(Nd4j.create(type, d));
       headBScratch = Tensor.of(Nd4j.create(type, 1));
     }
@@ -233,8 +266,10 @@ final class LlamaMath {
     }
     // --- final RMSNorm
     ws.dResid.zero();
-    lk.rmsNormBackward(ws.dHidden, ws.last, ws.rstdF, w.norm, ws.dResid, base ? g.norm : gainScratch, n, d);
-    for (int l = c.layers() - 1; l >= 0; l--) {
+    rmsNormBackward(ws.dHidden, ws.last, ws.rstdF, w.norm, ws.dResid, base ? g.norm : null, n, d, ways);
+    // on a frozen base, nothing below the lowest adapted layer needs a gradient
+    int lowest = base ? 0 : lowestAdaptedLayer(ad);
+    for (int l = c.layers() - 1; l >= lowest; l--) {
       LlamaWeights.Block p = w.blocks.get(l);
       LlamaWeights.Block gp = base ? g.blocks.get(l) : null;
       LlamaWorkspace.LayerActs a = ws.layers[l];
@@ -246,7 +281,15 @@ final class LlamaMath {
       if (ad != null) {
         ad.backward(modules[l][DOWN], a.act, ws.dResid, ws.dAct, ways);
       }
-      lk.siluGateBackward(ws.dAct, a.gate, a.up, ws.dGate, ws.dUp, n * f);
+      int[] rowsF = split(n, ways, minRows(f));
+      Parallel.forEach(
+          rowsF.length - 1,
+          part -> {
+            int r0 = rowsF[part];
+            int r1 = rowsF[part + 1];
+            lk.siluGateBackward(
+                ws.dAct.rows(r0, r1), a.gate.rows(r0, r1), a.up.rows(r0, r1), ws.dGate.rows(r0, r1), ws.dUp.rows(r0, r1), (r1 - r0) * f);
+          });
       if (base) {
         gemmAccumulate(ws.dGate, a.xn2, gp.wGate(), true, false, ways); // [F, n] x [n, d]
         gemmAccumulate(ws.dUp, a.xn2, gp.wUp(), true, false, ways);
@@ -257,7 +300,7 @@ final class LlamaMath {
         ad.backward(modules[l][GATE], a.xn2, ws.dGate, ws.dXn, ways);
         ad.backward(modules[l][UP], a.xn2, ws.dUp, ws.dXn, ways);
       }
-      lk.rmsNormBackward(ws.dXn, a.mid, a.rstd2, p.postNorm(), ws.dResid, base ? gp.postNorm() : gainScratch, n, d); // dResid = dL/dmid
+      rmsNormBackward(ws.dXn, a.mid, a.rstd2, p.postNorm(), ws.dResid, base ? gp.postNorm() : null, n, d, ways); // dResid = dL/dmid
       // --- attention: mid = in + merge(softmax(rope(q) rope(k)^T / sqrt(dh)) v) Wo^T
       if (base) {
         gemmAccumulate(ws.dResid, a.y, gp.wo(), true, false, ways); // [d, n] x [n, qd]
@@ -266,20 +309,14 @@ final class LlamaMath {
       if (ad != null) {
         ad.backward(modules[l][O], a.y, ws.dResid, ws.dY, ways);
       }
-      attn.splitHeads(ws.dY, ws.dyh, b, t, h, dh); // [b*H, T, dh]
-      Tensor dyg = ws.dyh.reshape(bkv, rt, dh);
-      Tensor attg = a.att.reshape(bkv, rt, t);
-      Tensor dAttg = ws.dAtt.reshape(bkv, rt, t);
-      batchedMatmul(dyg, a.v, dAttg, false, true); // dP = dY V^T [b*KV, rep*T, T]
-      batchedMatmul(attg, dyg, ws.dv, true, false); // dV = P^T dY [b*KV, T, dh]
-      attn.causalSoftmaxBackward(a.att, ws.dAtt, b, h, t, attnScale); // dS
-      batchedMatmul(dAttg, a.k, ws.dq.reshape(bkv, rt, dh), false, false); // dQ = dS K
-      batchedMatmul(dAttg, a.q.reshape(bkv, rt, dh), ws.dk, true, false); // dK = dS^T Q
-      lk.rope(ws.dq, cos, sin, ws.positions, b, h, t, dh, true);
-      lk.rope(ws.dk, cos, sin, ws.positions, b, kv, t, dh, true);
-      attn.mergeHeads(ws.dq, ws.dq2, b, t, h, dh); // [n, qd]
-      attn.mergeHeads(ws.dk, ws.dk2, b, t, kv, dh); // [n, kvd]
-      attn.mergeHeads(ws.dv, ws.dv2, b, t, kv, dh);
+      // dP = dY V^T, dV = P^T dY, dS, dQ = dS K, dK = dS^T Q, rotations undone: one task per key/value group
+      int[] groups = split(b * kv, ways, 1);
+      Parallel.forEach(
+          groups.length - 1,
+          part ->
+              lk.attentionBackward(
+                  ws.dY, cos, sin, ws.positions, a.q, a.k, a.v, a.att, ws.dyh, ws.dAtt, ws.dq, ws.dk, ws.dv, ws.dq2, ws.dk2, ws.dv2,
+                  b, t, h, kv, dh, attnScale, groups[part], groups[part + 1]));
       if (c.qkvBias() && base) {
         pw.sumRows(ws.dq2, gp.bq(), n, h * dh);
         pw.sumRows(ws.dk2, gp.bk(), n, kv * dh);
@@ -290,18 +327,107 @@ final class LlamaMath {
         gemmAccumulate(ws.dk2, a.xn1, gp.wk(), true, false, ways);
         gemmAccumulate(ws.dv2, a.xn1, gp.wv(), true, false, ways);
       }
-      gemm(ws.dq2, p.wq(), ws.dXn, false, false, ways); // [n, qd] x [qd, d]
-      gemmAccumulate(ws.dk2, p.wk(), ws.dXn, false, false, ways);
-      gemmAccumulate(ws.dv2, p.wv(), ws.dXn, false, false, ways);
-      if (ad != null) {
-        ad.backward(modules[l][Q], a.xn1, ws.dq2, ws.dXn, ways);
-        ad.backward(modules[l][K], a.xn1, ws.dk2, ws.dXn, ways);
-        ad.backward(modules[l][V], a.xn1, ws.dv2, ws.dXn, ways);
+      // the block's input gradient is needed by the layers below (or the embedding)
+      boolean below = base || l > lowest;
+      if (below) {
+        gemm(ws.dq2, p.wq(), ws.dXn, false, false, ways); // [n, qd] x [qd, d]
+        gemmAccumulate(ws.dk2, p.wk(), ws.dXn, false, false, ways);
+        gemmAccumulate(ws.dv2, p.wv(), ws.dXn, false, false, ways);
       }
-      lk.rmsNormBackward(ws.dXn, a.in, a.rstd1, p.inputNorm(), ws.dResid, base ? gp.inputNorm() : gainScratch, n, d); // dResid = dL/din
+      if (ad != null) {
+        ad.backward(modules[l][Q], a.xn1, ws.dq2, below ? ws.dXn : null, ways);
+        ad.backward(modules[l][K], a.xn1, ws.dk2, below ? ws.dXn : null, ways);
+        ad.backward(modules[l][V], a.xn1, ws.dv2, below ? ws.dXn : null, ways);
+      }
+      if (below) {
+        rmsNormBackward(ws.dXn, a.in, a.rstd1, p.inputNorm(), ws.dResid, base ? gp.inputNorm() : null, n, d, ways); // dResid = dL/din
+      }
     }
     if (base) {
       lk.embedBackward(ws.ids, ws.dResid, g.embed, n, d);
     }
+  }
+
+  /**
+   * Edges {@code e[0] = 0 < e[1] < ... < e[parts] = units} of at most {@code ways} contiguous parts of
+   * at least {@code minUnits} units each (one part when there is too little work to split); the same
+   * edges for the same arguments, so results depend on the thread count only.
+   */
+  static int[] split(int units, int ways, int minUnits) {
+    int parts = Math.max(1, Math.min(ways, units / Math.max(1, minUnits)));
+    int[] edges = new int[parts + 1];
+    for (int p = 0; p <= parts; p++) {
+      edges[p] = (int) ((long) units * p / parts);
+    }
+    return edges;
+  }
+
+  /** The fewest rows of width {@code cols} worth a part of their own. */
+  private static int minRows(long cols) {
+    return (int) Math.max(1, minElements / Math.max(1, cols));
+  }
+
+  /** {@link LlamaKernels#rmsNorm} over row blocks on up to {@code ways} threads. */
+  private void rmsNorm(Tensor x, Tensor gamma, Tensor out, Tensor rstd, int n, int d, double eps, int ways) {
+    int[] rows = split(n, ways, minRows(d));
+    Parallel.forEach(
+        rows.length - 1,
+        part -> {
+          int r0 = rows[part];
+          int r1 = rows[part + 1];
+          lk.rmsNorm(x.rows(r0, r1), gamma, out.rows(r0, r1), rstd.rows(r0, r1), r1 - r0, d, eps);
+        });
+  }
+
+  /**
+   * {@link LlamaKernels#rmsNormBackward} over row blocks on up to {@code ways} threads; each part sums
+   * its rows' gain gradient apart, and the parts are added to {@code dGamma} in order (so the result
+   * depends on the thread count only). {@code dGamma} may be null (frozen gain).
+   */
+  private void rmsNormBackward(Tensor dy, Tensor x, Tensor rstd, Tensor gamma, Tensor dx, Tensor dGamma, int n, int d, int ways) {
+    int[] rows = split(n, ways, minRows(d));
+    int parts = rows.length - 1;
+    if (parts == 1) {
+      lk.rmsNormBackward(dy, x, rstd, gamma, dx, dGamma, n, d);
+      return;
+    }
+    Tensor partial = dGamma == null ? null : gainParts(parts, d, dGamma);
+    Parallel.forEach(
+        parts,
+        part -> {
+          int r0 = rows[part];
+          int r1 = rows[part + 1];
+          Tensor g = null;
+          if (partial != null) {
+            g = partial.rows(part, part + 1).reshape(d);
+            g.zero();
+          }
+          lk.rmsNormBackward(dy.rows(r0, r1), x.rows(r0, r1), rstd.rows(r0, r1), gamma, dx.rows(r0, r1), g, r1 - r0, d);
+        });
+    if (partial != null) {
+      pw.sumRows(partial, dGamma, parts, d); // dGamma += the parts' sums, in part order
+    }
+  }
+
+  private Tensor gainParts(int parts, int d, Tensor like) {
+    if (gainParts == null || gainParts.size(0) < parts || gainParts.size(1) != d || gainParts.dataType() != like.dataType()) {
+      gainParts = Tensor.of(Nd4j.create(like.dataType(), parts, d));
+    }
+    return gainParts.rows(0, parts);
+  }
+
+  /**
+   * The lowest block with an adapted module ({@code layers} if none): on a frozen base, the backward
+   * pass stops there.
+   */
+  private int lowestAdaptedLayer(LinearAdapters ad) {
+    for (int l = 0; l < c.layers(); l++) {
+      for (String m : modules[l]) {
+        if (ad.adapts(m)) {
+          return l;
+        }
+      }
+    }
+    return c.layers();
   }
 }

@@ -180,10 +180,16 @@ class LlamaGradientCheckTest {
     }
   }
 
-  /** Products split over three threads (split threshold lowered) give the single-thread gradients. */
+  /**
+   * Products, attention groups and the element-wise kernels (RMSNorm and its backward, SwiGLU, the
+   * log-probability head) split over three threads (split thresholds lowered) give the single-thread
+   * gradients.
+   */
   @Test
   void threadedProductsGiveTheSameGradients() throws Exception {
     long saved = setMinSplitWork(1);
+    long savedElements = LlamaMath.minElements;
+    LlamaMath.minElements = 1;
     try (LlamaModel one = model(gqaConfig(), 5, 1);
         LlamaModel three = model(gqaConfig(), 5, 3)) {
       TokenBatch batch = paddedBatch();
@@ -196,6 +202,22 @@ class LlamaGradientCheckTest {
       assertEquals(0.0, a.sub(b).amaxNumber().doubleValue(), 1e-12 * a.amaxNumber().doubleValue());
     } finally {
       setMinSplitWork(saved);
+      LlamaMath.minElements = savedElements;
+    }
+  }
+
+  /** The gradient check with every kernel split over three threads (thresholds lowered). */
+  @Test
+  void gradientCheckWithEverythingSplitOverThreeThreads() throws Exception {
+    long saved = setMinSplitWork(1);
+    long savedElements = LlamaMath.minElements;
+    LlamaMath.minElements = 1;
+    try (LlamaModel model = model(gqaConfig(), 12, 3)) {
+      TokenBatch batch = paddedBatch();
+      checkAllParameters(model, batch, new Loss(batch, 11, 6, 0.9, true));
+    } finally {
+      setMinSplitWork(saved);
+      LlamaMath.minElements = savedElements;
     }
   }
 
