@@ -23,18 +23,30 @@ mkdir -p "$DEST/shared" && tar -C "$DEST/shared" -xJf "$APP/data.tar.xz"
 for v in $(env | grep -o '^OPENBLAS_[A-Z0-9_]*'); do unset "$v"; done
 echo "commit: $(tr '\n' ' ' < "$APP/COMMIT")  cpu: $(lscpu | sed -n 's/^Model name: *//p')  nproc: $(nproc)  seeds: $SEEDS  args: $*"
 mkdir -p "$OUT"
-for s in $SEEDS; do
-  (cd "$DEST" && OMP_NUM_THREADS=1 timeout -k 5 "$CAP_S" "$H/jre/bin/java" -Xmx8g \
-     -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.log.org.nd4j=warn \
-     "-Dorg.bytedeco.javacpp.cachedir=$H/javacpp-cache-$s" "-Drlhf4j.data=$DEST/shared/data" \
-     -cp "$H/lib/*" org.rlhf4j.examples.QuickStart --seed "$s" --threads "$QS_THREADS" --quiet \
-     --out "$DEST/qs/seed-$s" "$@" > "$OUT/seed-$s.log" 2>&1; echo "seed $s exit $?" >> "$OUT/seed-$s.log") &
+# GROUPS (optional): configurations to compare, '|'-separated, each "LABEL;SEEDS;JVM ARGS" (e.g.
+# "a;1 2 3 4;-Drlhf4j.quickstart.ppoLr=1e-4|b;1 2 3 4;-Drlhf4j.quickstart.ppoLr=2e-4"); outputs go to
+# LABEL-seed-N. Without it: SEEDS with no extra JVM arguments, outputs in seed-N.
+GROUPS=${GROUPS:-";$SEEDS;"}
+RUNS=()
+IFS='|' read -ra ENTRIES <<< "$GROUPS"
+for e in "${ENTRIES[@]}"; do
+  IFS=';' read -r label seeds jargs <<< "$e"
+  for s in $seeds; do
+    name="seed-$s"; [ -n "$label" ] && name="$label-seed-$s"
+    RUNS+=("$name")
+    # shellcheck disable=SC2086
+    (cd "$DEST" && OMP_NUM_THREADS=1 timeout -k 5 "$CAP_S" "$H/jre/bin/java" -Xmx8g $jargs \
+       -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.log.org.nd4j=warn \
+       "-Dorg.bytedeco.javacpp.cachedir=$H/javacpp-cache-$name" "-Drlhf4j.data=$DEST/shared/data" \
+       -cp "$H/lib/*" org.rlhf4j.examples.QuickStart --seed "$s" --threads "$QS_THREADS" --quiet \
+       --out "$DEST/qs/$name" "$@" > "$OUT/$name.log" 2>&1; echo "$name exit $? jvm args: $jargs" >> "$OUT/$name.log") &
+  done
 done
 wait
-for s in $SEEDS; do
-  mkdir -p "$OUT/seed-$s"
+for name in "${RUNS[@]}"; do
+  mkdir -p "$OUT/$name"
   for f in summary.json summary.txt win-rates.json samples-sft.jsonl samples-ppo.jsonl samples-best-of-16.jsonl metrics.jsonl overoptimisation.png; do
-    [ -f "$DEST/qs/seed-$s/$f" ] && cp "$DEST/qs/seed-$s/$f" "$OUT/seed-$s/"
+    [ -f "$DEST/qs/$name/$f" ] && cp "$DEST/qs/$name/$f" "$OUT/$name/"
   done
-  tail -3 "$OUT/seed-$s.log"
+  tail -3 "$OUT/$name.log"
 done
