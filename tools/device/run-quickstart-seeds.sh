@@ -21,14 +21,14 @@ rm -f "$H"/lib/*rlhf-core-*.jar "$H"/lib/*rlhf-reward-*.jar "$H"/lib/*rlhf-ppo-*
 cp "$APP"/jars/*.jar "$H/lib/"
 mkdir -p "$DEST/shared" && tar -C "$DEST/shared" -xJf "$APP/data.tar.xz"
 for v in $(env | grep -o '^OPENBLAS_[A-Z0-9_]*'); do unset "$v"; done
-echo "commit: $(tr '\n' ' ' < "$APP/COMMIT")  cpu: $(lscpu | sed -n 's/^Model name: *//p')  nproc: $(nproc)  seeds: $SEEDS  args: $*"
+echo "commit: $(tr '\n' ' ' < "$APP/COMMIT")  cpu: $(lscpu | sed -n 's/^Model name: *//p')  nproc: $(nproc)  args: $*"
 mkdir -p "$OUT"
-# GROUPS (optional): configurations to compare, '|'-separated, each "LABEL;SEEDS;JVM ARGS" (e.g.
+# QS_GROUPS (optional): configurations to compare, '|'-separated, each "LABEL;SEEDS;JVM ARGS" (e.g.
 # "a;1 2 3 4;-Drlhf4j.quickstart.ppoLr=1e-4|b;1 2 3 4;-Drlhf4j.quickstart.ppoLr=2e-4"); outputs go to
 # LABEL-seed-N. Without it: SEEDS with no extra JVM arguments, outputs in seed-N.
-GROUPS=${GROUPS:-";$SEEDS;"}
+QS_GROUPS=${QS_GROUPS:-";$SEEDS;"}
 RUNS=()
-IFS='|' read -ra ENTRIES <<< "$GROUPS"
+IFS='|' read -ra ENTRIES <<< "$QS_GROUPS"
 for e in "${ENTRIES[@]}"; do
   IFS=';' read -r label seeds jargs <<< "$e"
   for s in $seeds; do
@@ -39,14 +39,13 @@ for e in "${ENTRIES[@]}"; do
        -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.log.org.nd4j=warn \
        "-Dorg.bytedeco.javacpp.cachedir=$H/javacpp-cache-$name" "-Drlhf4j.data=$DEST/shared/data" \
        -cp "$H/lib/*" org.rlhf4j.examples.QuickStart --seed "$s" --threads "$QS_THREADS" --quiet \
-       --out "$DEST/qs/$name" "$@" > "$OUT/$name.log" 2>&1; echo "$name exit $? jvm args: $jargs" >> "$OUT/$name.log") &
+       --out "$DEST/qs/$name" "$@" > "$OUT/$name.log" 2>&1; echo "$name exit $? after $SECONDS s; jvm args: $jargs" >> "$OUT/$name.log"
+     # copied as soon as this run ends, so that a device call cut short still returns the runs that finished
+     mkdir -p "$OUT/$name"
+     for f in summary.json summary.txt win-rates.json samples-sft.jsonl samples-ppo.jsonl samples-best-of-16.jsonl metrics.jsonl overoptimisation.png; do
+       [ -f "$DEST/qs/$name/$f" ] && cp "$DEST/qs/$name/$f" "$OUT/$name/"
+     done) &
   done
 done
 wait
-for name in "${RUNS[@]}"; do
-  mkdir -p "$OUT/$name"
-  for f in summary.json summary.txt win-rates.json samples-sft.jsonl samples-ppo.jsonl samples-best-of-16.jsonl metrics.jsonl overoptimisation.png; do
-    [ -f "$DEST/qs/$name/$f" ] && cp "$DEST/qs/$name/$f" "$OUT/$name/"
-  done
-  tail -3 "$OUT/$name.log"
-done
+for name in "${RUNS[@]}"; do tail -2 "$OUT/$name.log"; done
