@@ -208,12 +208,12 @@ public final class Blas {
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     if (c.dataType() == DataType.FLOAT) {
       openblas_nolapack.cblas_sgemm(
-          openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, (float) alpha, offset(a.floatPointer(), aOff), lda,
-          offset(b.floatPointer(), bOff), ldb, (float) beta, offset(c.floatPointer(), cOff), ldc);
+          openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, (float) alpha, offset(a.floatPointer(), aOff, 0), lda,
+          offset(b.floatPointer(), bOff, 1), ldb, (float) beta, offset(c.floatPointer(), cOff, 2), ldc);
     } else {
       openblas_nolapack.cblas_dgemm(
-          openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, alpha, offset(a.doublePointer(), aOff), lda,
-          offset(b.doublePointer(), bOff), ldb, beta, offset(c.doublePointer(), cOff), ldc);
+          openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, alpha, offset(a.doublePointer(), aOff, 0), lda,
+          offset(b.doublePointer(), bOff, 1), ldb, beta, offset(c.doublePointer(), cOff, 2), ldc);
     }
   }
 
