@@ -68,7 +68,9 @@ import org.slf4j.LoggerFactory;
  * samples on other held-out prompts, with win rates judged by the gold model.
  *
  * <p>{@code --preset tiny|small} (default small), {@code --seed N}, {@code --out DIR} (default {@code
- * rlhf-output/quickstart}), {@code --model DIR}, {@code --threads N}, {@code --quiet}. Writes {@code
+ * rlhf-output/quickstart}), {@code --model DIR}, {@code --threads N}, {@code --reuse DIR} (the stage
+ * cache: the tokenizer, SFT and reward models of the finished run in DIR, see {@link StageCache}),
+ * {@code --quiet}. {@link QuickStartSeeds} runs several seeds and reports mean ± spread. Writes {@code
  * summary.txt}, {@code summary.json}, {@code win-rates.json}, {@code metrics.jsonl}, {@code
  * samples-sft.jsonl}, {@code samples-ppo.jsonl}, {@code samples-best-of-16.jsonl}, {@code
  * tokenizer.json}, PNG plots (among them {@code overoptimisation.png}) and each stage's checkpoint
@@ -165,7 +167,10 @@ public final class QuickStart {
   /** A point of the over-optimisation curve: proxy and gold mean scores at a KL (nats). */
   public record CurvePoint(String policy, long stepOrN, double kl, double proxy, double gold) {}
 
-  /** The headline numbers of a run. */
+  /**
+   * The headline numbers of a run; {@code dataSeed} is the seed of the data split (the run's own
+   * seed, or with {@code --reuse} the cached run's).
+   */
   public record Result(
       double pretrainPerplexity,
       double sftPerplexity,
