@@ -3,6 +3,7 @@ package org.rlhf4j.examples;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.common.base.Preconditions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -228,7 +229,8 @@ public final class QuickStart {
     sb.append(String.format(Locale.ROOT, "RLHF quick-start (%s preset, seed %d, %d threads) finished in %.0f s; outputs in %s%n", o.preset(), o.seed(), o.threads(), r.seconds(), r.out()));
     sb.append(String.format(Locale.ROOT, "  stage seconds: %s%n", r.stageSeconds()));
     if (o.reuse() != null) {
-      sb.append(String.format(Locale.ROOT, "  tokenizer, pre-training, SFT and reward models reused from %s (its numbers below)%n", o.reuse()));
+      boolean rewards = System.getProperty("rlhf4j.quickstart.reuseStages", "reward").equals("reward");
+      sb.append(String.format(Locale.ROOT, "  tokenizer, pre-training, SFT%s reused from %s (its numbers below)%n", rewards ? " and reward models" : "", o.reuse()));
     }
     if (Double.isNaN(r.pretrainPerplexity())) {
       sb.append(String.format(Locale.ROOT, "  pre-training: skipped (started from %s)%n", o.modelDir()));
@@ -256,7 +258,10 @@ public final class QuickStart {
     long start = System.nanoTime();
     Preset p = o.preset();
     Path reviews = SharedData.require("sentiment/movie-review-snippets.tsv");
-    StageCache cache = o.reuse() == null ? null : StageCache.open(o.reuse(), p); // read before the output directory is written to
+    String reuseStages = System.getProperty("rlhf4j.quickstart.reuseStages", "reward");
+    Preconditions.checkArgument(reuseStages.equals("reward") || reuseStages.equals("sft"), "rlhf4j.quickstart.reuseStages must be reward or sft, got %s", reuseStages);
+    // Read before the output directory is written to (it may be the cached run's directory).
+    StageCache cache = o.reuse() == null ? null : StageCache.open(o.reuse(), p, reuseStages.equals("reward"));
     Files.createDirectories(o.out());
     Files.deleteIfExists(o.out().resolve("metrics.jsonl"));
     MetricsRecorder recorder = new MetricsRecorder();
@@ -286,25 +291,32 @@ public final class QuickStart {
       double sftPpl;
       double proxyAccuracy;
       double goldAccuracy;
+      GptModel base = null;
+      proxy = null;
+      gold = null;
+      proxyAccuracy = Double.NaN;
+      goldAccuracy = Double.NaN;
       if (cache != null) {
-        // 1-3 from the stage cache: the cached run's tokenizer, SFT model and normalised reward models.
+        // From the stage cache: the cached run's tokenizer, pre-trained and SFT models, and (unless only
+        // the stages up to SFT are reused) its normalised reward models.
         cache.replay(Listeners.of(recorder, metrics));
         cache.copyTo(o.out());
         tok = cache.tokenizer();
         sft = cache.sft(mo);
-        proxy = cache.rewardModel("reward", mo);
-        gold = cache.rewardModel("gold-reward", mo);
         pretrainPpl = cache.pretrainPerplexity;
         sftPpl = cache.sftPerplexity;
-        proxyAccuracy = cache.proxyAccuracy;
-        goldAccuracy = cache.goldAccuracy;
-        maxNew = Math.min(p.responseLength, sft.config().contextLength() - 8);
-        sampling = SamplingConfig.builder().temperature(temperature).maxNewTokens(maxNew).stopTokens(tok.eosId()).build();
+        if (cache.includesRewardModels()) {
+          proxy = cache.rewardModel("reward", mo);
+          gold = cache.rewardModel("gold-reward", mo);
+          proxyAccuracy = cache.proxyAccuracy;
+          goldAccuracy = cache.goldAccuracy;
+        } else {
+          base = cache.pretrain(mo);
+        }
         stageSeconds.put("cached stages", Math.round((System.nanoTime() - mark) / 1e8) / 10.0);
         mark = System.nanoTime();
       } else {
         // 1. Base model: a byte-level BPE tokenizer and a small GPT pre-trained on the training text (or load one).
-        GptModel base;
         if (o.modelDir() != null) {
           PretrainedModels.Pretrained l = PretrainedModels.load(o.modelDir(), mo);
           base = l.model();
@@ -343,10 +355,13 @@ public final class QuickStart {
         ModelCheckpoint.save(ckpt.resolve("sft"), sft, Provenance.of("sft", o.seed(), sftCfg.toMap(), "pretrain"), Map.of(), tok);
         mark = lap(stageSeconds, "sft", mark);
 
+      }
+      int context = sft.config().contextLength();
+      maxNew = Math.min(p.responseLength, context - 8);
+      sampling = SamplingConfig.builder().temperature(temperature).maxNewTokens(maxNew).stopTokens(tok.eosId()).build();
+      if (proxy == null) {
         // 3. Two reward models on disjoint halves of the human comparisons: the proxy (optimised by PPO)
         //    and a larger gold model (the stand-in for human judgement, never seen by PPO).
-        maxNew = Math.min(p.responseLength, context - 8);
-        sampling = SamplingConfig.builder().temperature(temperature).maxNewTokens(maxNew).stopTokens(tok.eosId()).build();
         List<String> normPrompts = data.ppoPrompts.subList(0, Math.min(64, data.ppoPrompts.size()));
         TrainedReward proxyTrained = rewardModel("proxy", knob("proxyDModel", p.proxyDModel), knob("proxyLayers", p.proxyLayers), knobD("proxyLr", 1e-3), data.proxyComparisons,
             base, sft, tok, context, mo, o.seed() + 1, data, listener);
@@ -363,7 +378,6 @@ public final class QuickStart {
         gold.save(ckpt.resolve("gold-reward"), Provenance.of("gold-reward", o.seed(), Map.of("role", "gold"), "sft"), tok);
         mark = lap(stageSeconds, "reward", mark);
       }
-      int context = sft.config().contextLength();
 
       // 4. PPO against the proxy, with an adaptive KL penalty to the frozen SFT model; every few steps
       //    proxy and gold scores of fixed held-out prompts are measured, and the best policy by gold kept.

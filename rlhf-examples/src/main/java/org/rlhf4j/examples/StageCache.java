@@ -38,15 +38,20 @@ import org.rlhf4j.reward.TransformerRewardModel;
  * evaluation's random numbers. The earlier stages' metrics are replayed from {@code
  * DIR/metrics.jsonl} and their checkpoints copied, so the new output directory has every file of a
  * full run; with the cached run's seed the new run's numbers equal a full run's.
+ *
+ * <p>With {@code includeRewardModels} false (the knob {@code -Drlhf4j.quickstart.reuseStages=sft}),
+ * only the tokenizer, the pre-trained and the SFT model are reused and the reward models are trained
+ * anew (for reward-model experiments).
  */
 final class StageCache {
   /** The phases of the cached stages (in {@code metrics.jsonl}). */
-  static final Set<String> PHASES = Set.of("pretrain", "sft", "reward", "gold-reward");
+  static final List<String> PHASES = List.of("pretrain", "sft", "reward", "gold-reward");
 
-  /** The checkpoints copied from the cached run. */
-  static final List<String> CHECKPOINTS = List.of("pretrain", "sft", "reward", "gold-reward");
+  /** The checkpoints copied from the cached run (the phases' names). */
+  static final List<String> CHECKPOINTS = PHASES;
 
   final Path dir;
+  private final boolean includeRewardModels;
   final long dataSeed;
   final String preset;
   final double pretrainPerplexity;
@@ -56,9 +61,10 @@ final class StageCache {
   /** The cached stages' metrics, in the order written: kind ("train", "eval", "summary") and metrics. */
   private final List<Map.Entry<String, Metrics>> records;
 
-  private StageCache(Path dir, long dataSeed, String preset, double pretrainPpl, double sftPpl, double proxyAcc, double goldAcc,
+  private StageCache(Path dir, boolean includeRewardModels, long dataSeed, String preset, double pretrainPpl, double sftPpl, double proxyAcc, double goldAcc,
       List<Map.Entry<String, Metrics>> records) {
     this.dir = dir;
+    this.includeRewardModels = includeRewardModels;
     this.dataSeed = dataSeed;
     this.preset = preset;
     this.pretrainPerplexity = pretrainPpl;
@@ -75,11 +81,17 @@ final class StageCache {
    * @throws IllegalArgumentException if a file is missing, or the run was made with another preset
    */
   static StageCache open(Path dir, Preset preset) {
+    return open(dir, preset, true);
+  }
+
+  /** As {@link #open(Path, Preset)}; without the reward models when {@code includeRewardModels} is false. */
+  static StageCache open(Path dir, Preset preset, boolean includeRewardModels) {
+    List<String> phases = includeRewardModels ? PHASES : List.of("pretrain", "sft");
     Path summary = dir.resolve("summary.json");
     for (Path f : List.of(summary, dir.resolve("tokenizer.json"), dir.resolve("metrics.jsonl"))) {
       Preconditions.checkArgument(Files.isRegularFile(f), "--reuse %s: %s is missing (the directory must hold a finished quick-start run)", dir, f);
     }
-    for (String c : CHECKPOINTS) {
+    for (String c : phases) {
       Preconditions.checkArgument(ModelCheckpoint.isCheckpoint(dir.resolve("checkpoints").resolve(c)), "--reuse %s: no checkpoint in %s", dir, dir.resolve("checkpoints").resolve(c));
     }
     ObjectMapper json = new ObjectMapper();
@@ -104,7 +116,7 @@ final class StageCache {
         }
         JsonNode n = json.readTree(line);
         String phase = n.path("phase").asText();
-        if (!PHASES.contains(phase)) {
+        if (!phases.contains(phase)) {
           continue;
         }
         ImmutableMap.Builder<String, Double> values = ImmutableMap.builder();
@@ -126,13 +138,23 @@ final class StageCache {
     } catch (IOException | NumberFormatException e) {
       throw new IllegalArgumentException(metrics + " line " + lineNo + ": " + e.getMessage(), e);
     }
-    return new StageCache(dir, dataSeed, cachedPreset, number(s, "pretrain_perplexity", summary), number(s, "sft_perplexity", summary), number(s, "proxy_accuracy", summary),
+    return new StageCache(dir, includeRewardModels, dataSeed, cachedPreset, number(s, "pretrain_perplexity", summary), number(s, "sft_perplexity", summary), number(s, "proxy_accuracy", summary),
         number(s, "gold_accuracy", summary), records);
   }
 
   /** The cached run's tokenizer. */
   Gpt2BpeTokenizer tokenizer() {
     return Gpt2BpeTokenizer.fromTokenizerJson(dir.resolve("tokenizer.json"));
+  }
+
+  /** Whether the reward models are reused (else they are trained anew). */
+  boolean includesRewardModels() {
+    return includeRewardModels;
+  }
+
+  /** The cached pre-trained model. */
+  GptModel pretrain(ModelOptions mo) {
+    return ModelCheckpoint.load(dir.resolve("checkpoints/pretrain"), mo).model();
   }
 
   /** The cached SFT model. */
@@ -162,7 +184,7 @@ final class StageCache {
       return;
     }
     Files.copy(dir.resolve("tokenizer.json"), out.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
-    for (String c : CHECKPOINTS) {
+    for (String c : includeRewardModels ? CHECKPOINTS : List.of("pretrain", "sft")) {
       Path from = dir.resolve("checkpoints").resolve(c);
       Path to = out.resolve("checkpoints").resolve(c);
       Path tmp = out.resolve("checkpoints").resolve(c + ".tmp");
