@@ -3,6 +3,7 @@ package org.rlhf4j.examples;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.common.base.Preconditions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -68,7 +69,9 @@ import org.slf4j.LoggerFactory;
  * samples on other held-out prompts, with win rates judged by the gold model.
  *
  * <p>{@code --preset tiny|small} (default small), {@code --seed N}, {@code --out DIR} (default {@code
- * rlhf-output/quickstart}), {@code --model DIR}, {@code --threads N}, {@code --quiet}. Writes {@code
+ * rlhf-output/quickstart}), {@code --model DIR}, {@code --threads N}, {@code --reuse DIR} (the stage
+ * cache: the tokenizer, SFT and reward models of the finished run in DIR, see {@link StageCache}),
+ * {@code --quiet}. {@link QuickStartSeeds} runs several seeds and reports mean ± spread. Writes {@code
  * summary.txt}, {@code summary.json}, {@code win-rates.json}, {@code metrics.jsonl}, {@code
  * samples-sft.jsonl}, {@code samples-ppo.jsonl}, {@code samples-best-of-16.jsonl}, {@code
  * tokenizer.json}, PNG plots (among them {@code overoptimisation.png}) and each stage's checkpoint
@@ -79,20 +82,44 @@ public final class QuickStart {
   private static final Logger LOG = LoggerFactory.getLogger(QuickStart.class);
 
 
-  /** The command-line options. */
-  public record Options(long seed, Path out, Preset preset, Path modelDir, int threads, boolean quiet) {
-    /** The defaults: seed 42, ./rlhf-output/quickstart, SMALL, all processors. */
-    public static Options defaults() {
-      return new Options(42, Path.of("rlhf-output", "quickstart"), Preset.SMALL, null, Runtime.getRuntime().availableProcessors(), false);
+  /**
+   * The command-line options; {@code modelDir} and {@code reuse} may be null (not given). {@code
+   * reuse} is a finished run's output directory whose tokenizer, SFT model and reward models are
+   * reused (the stage cache, see {@link StageCache}).
+   */
+  public record Options(long seed, Path out, Preset preset, Path modelDir, int threads, boolean quiet, Path reuse) {
+    /** Options without a stage cache. */
+    public Options(long seed, Path out, Preset preset, Path modelDir, int threads, boolean quiet) {
+      this(seed, out, preset, modelDir, threads, quiet, null);
     }
 
-    /** Parses {@code --seed --out --preset --model --threads --quiet}. */
+    /** The defaults: seed 42, ./rlhf-output/quickstart, SMALL, all processors. */
+    public static Options defaults() {
+      return new Options(42, Path.of("rlhf-output", "quickstart"), Preset.SMALL, null, Runtime.getRuntime().availableProcessors(), false, null);
+    }
+
+    /** These options with another seed. */
+    public Options withSeed(long s) {
+      return new Options(s, out, preset, modelDir, threads, quiet, reuse);
+    }
+
+    /** These options with another output directory. */
+    public Options withOut(Path dir) {
+      return new Options(seed, dir, preset, modelDir, threads, quiet, reuse);
+    }
+
+    /** These options reusing the tokenizer, SFT and reward models of the finished run in {@code dir}. */
+    public Options withReuse(Path dir) {
+      return new Options(seed, out, preset, modelDir, threads, quiet, dir);
+    }
+
+    /** Parses {@code --seed --out --preset --model --threads --reuse --quiet}. */
     public static Options parse(String[] args) {
       Options o = defaults();
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
         if (a.equals("--quiet")) {
-          o = new Options(o.seed, o.out, o.preset, o.modelDir, o.threads, true);
+          o = new Options(o.seed, o.out, o.preset, o.modelDir, o.threads, true, o.reuse);
           continue;
         }
         if (i + 1 >= args.length) {
@@ -100,22 +127,51 @@ public final class QuickStart {
         }
         String v = args[++i];
         switch (a) {
-          case "--seed" -> o = new Options(Long.parseLong(v), o.out, o.preset, o.modelDir, o.threads, o.quiet);
-          case "--out" -> o = new Options(o.seed, Path.of(v), o.preset, o.modelDir, o.threads, o.quiet);
-          case "--preset" -> o = new Options(o.seed, o.out, Preset.valueOf(v.toUpperCase(Locale.ROOT)), o.modelDir, o.threads, o.quiet);
-          case "--model" -> o = new Options(o.seed, o.out, o.preset, Path.of(v), o.threads, o.quiet);
-          case "--threads" -> o = new Options(o.seed, o.out, o.preset, o.modelDir, Integer.parseInt(v), o.quiet);
-          default -> throw new IllegalArgumentException("unknown option " + a + " (known: --preset tiny|small, --seed N, --out DIR, --model DIR, --threads N, --quiet)");
+          case "--seed" -> o = o.withSeed(parseLong(a, v));
+          case "--out" -> o = o.withOut(Path.of(v));
+          case "--preset" -> o = new Options(o.seed, o.out, parsePreset(v), o.modelDir, o.threads, o.quiet, o.reuse);
+          case "--model" -> o = new Options(o.seed, o.out, o.preset, Path.of(v), o.threads, o.quiet, o.reuse);
+          case "--threads" -> o = new Options(o.seed, o.out, o.preset, o.modelDir, (int) parseLong(a, v), o.quiet, o.reuse);
+          case "--reuse" -> o = o.withReuse(Path.of(v));
+          default -> throw new IllegalArgumentException("unknown option " + a + " (known: " + USAGE + ")");
         }
+      }
+      if (o.modelDir != null && o.reuse != null) {
+        throw new IllegalArgumentException("--model and --reuse exclude each other (--reuse starts from the cached run's SFT model)");
+      }
+      if (o.threads < 1) {
+        throw new IllegalArgumentException("--threads must be at least 1, got " + o.threads);
       }
       return o;
     }
+
+    static long parseLong(String option, String v) {
+      try {
+        return Long.parseLong(v);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("option " + option + " needs a whole number, got " + v);
+      }
+    }
+
+    static Preset parsePreset(String v) {
+      try {
+        return Preset.valueOf(v.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--preset must be tiny or small, got " + v);
+      }
+    }
   }
+
+  /** The options {@link Options#parse} knows. */
+  static final String USAGE = "--preset tiny|small, --seed N, --out DIR, --model DIR, --threads N, --reuse DIR, --quiet";
 
   /** A point of the over-optimisation curve: proxy and gold mean scores at a KL (nats). */
   public record CurvePoint(String policy, long stepOrN, double kl, double proxy, double gold) {}
 
-  /** The headline numbers of a run. */
+  /**
+   * The headline numbers of a run; {@code dataSeed} is the seed of the data split (the run's own
+   * seed, or with {@code --reuse} the cached run's).
+   */
   public record Result(
       double pretrainPerplexity,
       double sftPerplexity,
@@ -141,7 +197,8 @@ public final class QuickStart {
       double lastPpoScore,
       double seconds,
       Map<String, Double> stageSeconds,
-      Path out) {
+      Path out,
+      long dataSeed) {
     /** Gold score gain of PPO over SFT in SFT-sample standard deviations of the gold model. */
     public double goldGainInStd() {
       return (ppoGold - sftGold) / sftGoldStd;
@@ -171,6 +228,10 @@ public final class QuickStart {
     StringBuilder sb = new StringBuilder();
     sb.append(String.format(Locale.ROOT, "RLHF quick-start (%s preset, seed %d, %d threads) finished in %.0f s; outputs in %s%n", o.preset(), o.seed(), o.threads(), r.seconds(), r.out()));
     sb.append(String.format(Locale.ROOT, "  stage seconds: %s%n", r.stageSeconds()));
+    if (o.reuse() != null) {
+      boolean rewards = System.getProperty("rlhf4j.quickstart.reuseStages", "reward").equals("reward");
+      sb.append(String.format(Locale.ROOT, "  tokenizer, pre-training, SFT%s reused from %s (its numbers below)%n", rewards ? " and reward models" : "", o.reuse()));
+    }
     if (Double.isNaN(r.pretrainPerplexity())) {
       sb.append(String.format(Locale.ROOT, "  pre-training: skipped (started from %s)%n", o.modelDir()));
     } else {
@@ -197,6 +258,10 @@ public final class QuickStart {
     long start = System.nanoTime();
     Preset p = o.preset();
     Path reviews = SharedData.require("sentiment/movie-review-snippets.tsv");
+    String reuseStages = System.getProperty("rlhf4j.quickstart.reuseStages", "reward");
+    Preconditions.checkArgument(reuseStages.equals("reward") || reuseStages.equals("sft"), "rlhf4j.quickstart.reuseStages must be reward or sft, got %s", reuseStages);
+    // Read before the output directory is written to (it may be the cached run's directory).
+    StageCache cache = o.reuse() == null ? null : StageCache.open(o.reuse(), p, reuseStages.equals("reward"));
     Files.createDirectories(o.out());
     Files.deleteIfExists(o.out().resolve("metrics.jsonl"));
     MetricsRecorder recorder = new MetricsRecorder();
@@ -210,69 +275,109 @@ public final class QuickStart {
       TrainingListener listener = Listeners.of(ls);
       ModelOptions mo = new ModelOptions(DataType.FLOAT, o.threads());
       Path ckpt = o.out().resolve("checkpoints");
-      ReviewData data = ReviewData.load(reviews, knob("maxChars", p.maxChars), knob("proxySteps", p.proxySteps) * 16, knob("goldSteps", p.goldSteps) * 16, p.evalPrompts, p.trackPrompts, o.seed());
+      // With a stage cache, the data are split as in the cached run, so that its reward models never score their training sentences.
+      long dataSeed = cache == null ? o.seed() : cache.dataSeed;
+      ReviewData data = ReviewData.load(reviews, knob("maxChars", p.maxChars), knob("proxySteps", p.proxySteps) * 16, knob("goldSteps", p.goldSteps) * 16,
+          knob("evalPrompts", p.evalPrompts), knob("trackPrompts", p.trackPrompts), dataSeed);
       List<String> corpus = trainingText(data);
-
-      // 1. Base model: a byte-level BPE tokenizer and a small GPT pre-trained on the training text (or load one).
-      Tokenizer tok;
-      GptModel base;
-      double pretrainPpl = Double.NaN;
-      if (o.modelDir() != null) {
-        PretrainedModels.Pretrained l = PretrainedModels.load(o.modelDir(), mo);
-        base = l.model();
-        tok = l.tokenizer();
-      } else {
-        Gpt2BpeTokenizer bpe = BpeTrainer.of(knob("vocab", p.vocab)).train(corpus);
-        Tokenizers.writeTokenizerJson(bpe, o.out().resolve("tokenizer.json"));
-        tok = bpe;
-        int context = p.context;
-        SftData train = SftData.fromCorpus(stream(tok, corpus), context);
-        List<String> heldOutText = new ArrayList<>();
-        for (SftExample e : data.heldOutDemonstrations) {
-          heldOutText.add(e.prompt() + e.completion());
-        }
-        SftData heldOut = SftData.fromCorpus(stream(tok, heldOutText), context).head(64);
-        GptConfig cfg = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(p.dModel).heads(p.heads).layers(p.layers).contextLength(context).build();
-        base = GptModel.randomInit(cfg, o.seed(), mo);
-        int steps = knob("pretrainSteps", p.pretrainSteps);
-        SftConfig pre = SftConfig.builder().learningRate(knobD("pretrainLr", 2e-3)).schedule(SftConfig.Schedule.COSINE).warmupSteps(steps / 20).maxSteps(steps).batchSize(16).seed(o.seed()).build();
-        SftResult r = SftTrainer.builder(pre).listener(stage("pretrain", listener)).build().train(base, train, heldOut);
-        pretrainPpl = r.finalEval().get().perplexity();
-        ModelCheckpoint.save(ckpt.resolve("pretrain"), base, Provenance.of("pretrain", o.seed(), pre.toMap(), null), Map.of(), tok);
-      }
-      mark = lap(stageSeconds, "pretrain", mark);
-      int context = base.config().contextLength();
-
-      // 2. SFT on human-written review completions.
-      GptModel sft = base.copy(mo);
-      int sftSteps = knob("sftSteps", p.sftSteps);
-      SftConfig sftCfg = SftConfig.builder().learningRate(knobD("sftLr", 1e-3)).schedule(SftConfig.Schedule.COSINE).warmupSteps(sftSteps / 20).maxSteps(sftSteps).batchSize(16).maxLength(context).seed(o.seed()).build();
-      SftData demos = SftData.fromExamples(data.demonstrations, tok, context, true, true);
-      SftData heldOutDemos = SftData.fromExamples(data.heldOutDemonstrations, tok, context, true, true).head(128);
-      SftResult sftResult = SftTrainer.builder(sftCfg).listener(stage("sft", listener)).build().train(sft, demos, heldOutDemos);
-      ModelCheckpoint.save(ckpt.resolve("sft"), sft, Provenance.of("sft", o.seed(), sftCfg.toMap(), "pretrain"), Map.of(), tok);
-      mark = lap(stageSeconds, "sft", mark);
-
-      // 3. Two reward models on disjoint halves of the human comparisons: the proxy (optimised by PPO)
-      //    and a larger gold model (the stand-in for human judgement, never seen by PPO).
-      int maxNew = Math.min(p.responseLength, context - 8);
+      int maxNew;
       double temperature = knobD("temperature", TEMPERATURE);
-      SamplingConfig sampling = SamplingConfig.builder().temperature(temperature).maxNewTokens(maxNew).stopTokens(tok.eosId()).build();
-      List<String> normPrompts = data.ppoPrompts.subList(0, Math.min(64, data.ppoPrompts.size()));
-      TrainedReward proxyTrained = rewardModel("proxy", knob("proxyDModel", p.proxyDModel), knob("proxyLayers", p.proxyLayers), knobD("proxyLr", 1e-3), data.proxyComparisons,
-          base, sft, tok, context, mo, o.seed() + 1, data, listener);
-      TransformerRewardModel proxy = proxyTrained.model();
-      RewardResult proxyResult = proxyTrained.result();
-      TrainedReward goldTrained = rewardModel("gold", knob("goldDModel", p.goldDModel), knob("goldLayers", p.goldLayers), knobD("goldLr", 3e-4), data.goldComparisons,
-          base, sft, tok, context, mo, o.seed() + 11, data, listener);
-      TransformerRewardModel gold = goldTrained.model();
-      RewardResult goldResult = goldTrained.result();
-      List<Samples.Sample> reference = Samples.sampleAndScore(sft, sft, proxy, gold, tok, normPrompts, sampling, o.seed() + 2, 32);
-      proxy.normalizeTo(reference.stream().mapToDouble(Samples.Sample::score).toArray());
-      gold.normalizeTo(reference.stream().mapToDouble(Samples.Sample::gold).toArray());
-      proxy.save(ckpt.resolve("reward"), Provenance.of("reward", o.seed(), Map.of("role", "proxy"), "sft"), tok);
-      gold.save(ckpt.resolve("gold-reward"), Provenance.of("gold-reward", o.seed(), Map.of("role", "gold"), "sft"), tok);
-      mark = lap(stageSeconds, "reward", mark);
+      SamplingConfig sampling;
+      Tokenizer tok;
+      GptModel sft;
+      TransformerRewardModel proxy;
+      TransformerRewardModel gold;
+      double pretrainPpl = Double.NaN;
+      double sftPpl;
+      double proxyAccuracy;
+      double goldAccuracy;
+      GptModel base = null;
+      proxy = null;
+      gold = null;
+      proxyAccuracy = Double.NaN;
+      goldAccuracy = Double.NaN;
+      if (cache != null) {
+        // From the stage cache: the cached run's tokenizer, pre-trained and SFT models, and (unless only
+        // the stages up to SFT are reused) its normalised reward models.
+        cache.replay(Listeners.of(recorder, metrics));
+        cache.copyTo(o.out());
+        tok = cache.tokenizer();
+        sft = cache.sft(mo);
+        pretrainPpl = cache.pretrainPerplexity;
+        sftPpl = cache.sftPerplexity;
+        if (cache.includesRewardModels()) {
+          proxy = cache.rewardModel("reward", mo);
+          gold = cache.rewardModel("gold-reward", mo);
+          proxyAccuracy = cache.proxyAccuracy;
+          goldAccuracy = cache.goldAccuracy;
+        } else {
+          base = cache.pretrain(mo);
+        }
+        stageSeconds.put("cached stages", Math.round((System.nanoTime() - mark) / 1e8) / 10.0);
+        mark = System.nanoTime();
+      } else {
+        // 1. Base model: a byte-level BPE tokenizer and a small GPT pre-trained on the training text (or load one).
+        if (o.modelDir() != null) {
+          PretrainedModels.Pretrained l = PretrainedModels.load(o.modelDir(), mo);
+          base = l.model();
+          tok = l.tokenizer();
+        } else {
+          Gpt2BpeTokenizer bpe = BpeTrainer.of(knob("vocab", p.vocab)).train(corpus);
+          Tokenizers.writeTokenizerJson(bpe, o.out().resolve("tokenizer.json"));
+          tok = bpe;
+          int context = p.context;
+          SftData train = SftData.fromCorpus(stream(tok, corpus), context);
+          List<String> heldOutText = new ArrayList<>();
+          for (SftExample e : data.heldOutDemonstrations) {
+            heldOutText.add(e.prompt() + e.completion());
+          }
+          SftData heldOut = SftData.fromCorpus(stream(tok, heldOutText), context).head(64);
+          GptConfig cfg = GptConfig.builder().vocabSize(tok.vocabSize()).dModel(knob("dModel", p.dModel)).heads(knob("heads", p.heads)).layers(knob("layers", p.layers))
+              .contextLength(context).build();
+          base = GptModel.randomInit(cfg, o.seed(), mo);
+          int steps = knob("pretrainSteps", p.pretrainSteps);
+          SftConfig pre = SftConfig.builder().learningRate(knobD("pretrainLr", 2e-3)).schedule(SftConfig.Schedule.COSINE).warmupSteps(steps / 20).maxSteps(steps).batchSize(16).seed(o.seed()).build();
+          SftResult r = SftTrainer.builder(pre).listener(stage("pretrain", listener)).build().train(base, train, heldOut);
+          pretrainPpl = r.finalEval().get().perplexity();
+          ModelCheckpoint.save(ckpt.resolve("pretrain"), base, Provenance.of("pretrain", o.seed(), pre.toMap(), null), Map.of(), tok);
+        }
+        mark = lap(stageSeconds, "pretrain", mark);
+        int context = base.config().contextLength();
+
+        // 2. SFT on human-written review completions.
+        sft = base.copy(mo);
+        int sftSteps = knob("sftSteps", p.sftSteps);
+        SftConfig sftCfg = SftConfig.builder().learningRate(knobD("sftLr", 1e-3)).schedule(SftConfig.Schedule.COSINE).warmupSteps(sftSteps / 20).maxSteps(sftSteps).batchSize(16).maxLength(context).seed(o.seed()).build();
+        SftData demos = SftData.fromExamples(data.demonstrations, tok, context, true, true);
+        SftData heldOutDemos = SftData.fromExamples(data.heldOutDemonstrations, tok, context, true, true).head(128);
+        SftResult sftResult = SftTrainer.builder(sftCfg).listener(stage("sft", listener)).build().train(sft, demos, heldOutDemos);
+        sftPpl = sftResult.finalEval().get().perplexity();
+        ModelCheckpoint.save(ckpt.resolve("sft"), sft, Provenance.of("sft", o.seed(), sftCfg.toMap(), "pretrain"), Map.of(), tok);
+        mark = lap(stageSeconds, "sft", mark);
+
+      }
+      int context = sft.config().contextLength();
+      maxNew = Math.min(p.responseLength, context - 8);
+      sampling = SamplingConfig.builder().temperature(temperature).maxNewTokens(maxNew).stopTokens(tok.eosId()).build();
+      if (proxy == null) {
+        // 3. Two reward models on disjoint halves of the human comparisons: the proxy (optimised by PPO)
+        //    and a larger gold model (the stand-in for human judgement, never seen by PPO).
+        List<String> normPrompts = data.ppoPrompts.subList(0, Math.min(64, data.ppoPrompts.size()));
+        TrainedReward proxyTrained = rewardModel("proxy", knob("proxyDModel", p.proxyDModel), knob("proxyLayers", p.proxyLayers), knobD("proxyLr", 1e-3), data.proxyComparisons,
+            base, sft, tok, context, mo, o.seed() + 1, data, listener);
+        proxy = proxyTrained.model();
+        proxyAccuracy = proxyTrained.result().finalEval().get().accuracy();
+        TrainedReward goldTrained = rewardModel("gold", knob("goldDModel", p.goldDModel), knob("goldLayers", p.goldLayers), knobD("goldLr", 3e-4), data.goldComparisons,
+            base, sft, tok, context, mo, o.seed() + 11, data, listener);
+        gold = goldTrained.model();
+        goldAccuracy = goldTrained.result().finalEval().get().accuracy();
+        List<Samples.Sample> reference = Samples.sampleAndScore(sft, sft, proxy, gold, tok, normPrompts, sampling, o.seed() + 2, 32);
+        proxy.normalizeTo(reference.stream().mapToDouble(Samples.Sample::score).toArray());
+        gold.normalizeTo(reference.stream().mapToDouble(Samples.Sample::gold).toArray());
+        proxy.save(ckpt.resolve("reward"), Provenance.of("reward", o.seed(), Map.of("role", "proxy"), "sft"), tok);
+        gold.save(ckpt.resolve("gold-reward"), Provenance.of("gold-reward", o.seed(), Map.of("role", "gold"), "sft"), tok);
+        mark = lap(stageSeconds, "reward", mark);
+      }
 
       // 4. PPO against the proxy, with an adaptive KL penalty to the frozen SFT model; every few steps
       //    proxy and gold scores of fixed held-out prompts are measured, and the best policy by gold kept.
@@ -372,9 +477,9 @@ public final class QuickStart {
       double[] sftGolds = Samples.golds(sftSamples);
       Result result = new Result(
           pretrainPpl,
-          sftResult.finalEval().get().perplexity(),
-          proxyResult.finalEval().get().accuracy(),
-          goldResult.finalEval().get().accuracy(),
+          sftPpl,
+          proxyAccuracy,
+          goldAccuracy,
           Samples.meanScore(sftSamples),
           Samples.meanScore(ppoSamples),
           mean(sftGolds),
@@ -395,7 +500,8 @@ public final class QuickStart {
           last,
           (System.nanoTime() - start) / 1e9,
           Collections.unmodifiableMap(stageSeconds),
-          o.out());
+          o.out(),
+          dataSeed);
       writeSummary(o, result);
       best.close();
       return result;
@@ -612,6 +718,10 @@ public final class QuickStart {
     ObjectNode n = json.createObjectNode();
     n.put("preset", o.preset().name().toLowerCase(Locale.ROOT));
     n.put("seed", o.seed());
+    n.put("data_seed", r.dataSeed());
+    if (o.reuse() != null) {
+      n.put("stages_reused_from", o.reuse().toString());
+    }
     n.put("threads", o.threads());
     n.put("pretrain_perplexity", r.pretrainPerplexity());
     n.put("sft_perplexity", r.sftPerplexity());

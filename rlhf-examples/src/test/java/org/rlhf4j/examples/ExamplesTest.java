@@ -37,7 +37,7 @@ class ExamplesTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Test
-  void quickStartTinyWritesEverythingAndIsReproducible(@TempDir Path tmp) throws IOException {
+  void quickStartTinyWritesEverythingAndIsReproducible(@TempDir Path tmp) throws IOException, InterruptedException {
     TestData.require("sentiment/movie-review-snippets.tsv");
     TestData.require("corpus/tinyshakespeare.txt");
     QuickStart.Result a = QuickStart.run(new QuickStart.Options(7, tmp.resolve("a"), Preset.TINY, null, 2, true));
@@ -130,6 +130,102 @@ class ExamplesTest {
     assertEquals(Files.readAllLines(tmp.resolve("a/samples-ppo.jsonl")), Files.readAllLines(tmp.resolve("b/samples-ppo.jsonl")));
     assertEquals(Files.readString(tmp.resolve("a/tokenizer.json")), Files.readString(tmp.resolve("b/tokenizer.json")));
     assertEquals(a.ppoGold(), b.ppoGold(), 0);
+
+    // The stage cache: reusing a's tokenizer, SFT and reward models with a's seed gives a's numbers and every output file.
+    QuickStart.Result c = QuickStart.run(new QuickStart.Options(7, tmp.resolve("c"), Preset.TINY, null, 2, true, out));
+    assertEquals(withoutTimes(tmp.resolve("a/metrics.jsonl")), withoutTimes(tmp.resolve("c/metrics.jsonl")), "cached stages replayed, PPO identical");
+    assertEquals(Files.readAllLines(tmp.resolve("a/samples-ppo.jsonl")), Files.readAllLines(tmp.resolve("c/samples-ppo.jsonl")));
+    assertEquals(Files.readAllLines(tmp.resolve("a/samples-best-of-16.jsonl")), Files.readAllLines(tmp.resolve("c/samples-best-of-16.jsonl")));
+    assertEquals(Files.readString(tmp.resolve("a/tokenizer.json")), Files.readString(tmp.resolve("c/tokenizer.json")));
+    assertEquals(a.pretrainPerplexity(), c.pretrainPerplexity(), 0);
+    assertEquals(a.sftPerplexity(), c.sftPerplexity(), 0);
+    assertEquals(a.rewardAccuracy(), c.rewardAccuracy(), 0);
+    assertEquals(a.goldAccuracy(), c.goldAccuracy(), 0);
+    for (String stage : List.of("pretrain", "sft", "reward", "gold-reward", "ppo", "ppo-best")) {
+      assertTrue(ModelCheckpoint.isCheckpoint(tmp.resolve("c/checkpoints").resolve(stage)), stage);
+    }
+    for (String f : List.of("reward-model.png", "language-model.png", "ppo.png", "overoptimisation.png", "win-rates.json", "summary.txt")) {
+      assertTrue(Files.size(tmp.resolve("c").resolve(f)) > 0, f);
+    }
+    JsonNode cs = JSON.readTree(tmp.resolve("c/summary.json").toFile());
+    assertEquals(out.toString(), cs.get("stages_reused_from").asText());
+    assertEquals(7, cs.get("data_seed").asLong());
+
+    // Another seed on the cached stages: the data split stays the cached run's (data_seed), PPO's random numbers change.
+    QuickStart.Result d = QuickStart.run(new QuickStart.Options(8, tmp.resolve("d"), Preset.TINY, null, 2, true, out));
+    JsonNode ds = JSON.readTree(tmp.resolve("d/summary.json").toFile());
+    assertEquals(7, ds.get("data_seed").asLong());
+    assertEquals(8, ds.get("seed").asLong());
+    assertEquals(a.sftGold(), Samples.meanGold(readSamples(tmp.resolve("a/samples-sft.jsonl"))), 1e-9);
+    assertEquals(prompts(tmp.resolve("a/samples-sft.jsonl")), prompts(tmp.resolve("d/samples-sft.jsonl")), "same held-out evaluation prompts");
+    assertTrue(!Files.readAllLines(tmp.resolve("a/samples-ppo.jsonl")).equals(Files.readAllLines(tmp.resolve("d/samples-ppo.jsonl"))), "another PPO seed samples differently");
+    assertEquals(a.rewardAccuracy(), d.rewardAccuracy(), 0);
+
+    // The multi-seed report on the cached stages: in this process, then the same seeds in two child processes.
+    QuickStartSeeds.Report one = QuickStartSeeds.run(new QuickStartSeeds.Options(List.of(7L, 8L), tmp.resolve("seeds"), Preset.TINY, 2, 1, out, false));
+    assertEquals(List.of(7L, 8L), one.seeds());
+    QuickStartSeeds.Stat gain = one.stat("ppo_gold_gain_std");
+    assertEquals(a.goldGainInStd(), gain.values()[0], 1e-12, "seed 7 on its own cached stages is run a");
+    assertEquals(d.goldGainInStd(), gain.values()[1], 1e-12);
+    assertEquals((a.goldGainInStd() + d.goldGainInStd()) / 2, gain.mean(), 1e-12);
+    assertEquals(Math.abs(a.goldGainInStd() - d.goldGainInStd()) / Math.sqrt(2), gain.std(), 1e-12);
+    assertEquals(Math.min(a.ppoKl(), d.ppoKl()), one.stat("ppo_kl").min(), 1e-12);
+    assertEquals(Math.max(a.ppoVsSft().rate(), d.ppoVsSft().rate()), one.stat("win_rate_ppo_vs_sft").max(), 1e-12);
+    assertEquals((a.finalPpoGold() - a.sftGold()) / a.sftGoldStd(), one.stat("ppo_final_gold_gain_std").values()[0], 1e-9);
+    assertEquals((a.ppoGold() >= a.sftGold() + 0.5 * a.sftGoldStd() ? 1 : 0) + (d.goldGainInStd() >= 0.5 ? 1 : 0), one.passes().get("gold gain >= 0.5"));
+    JsonNode report = JSON.readTree(tmp.resolve("seeds/seeds-summary.json").toFile());
+    assertEquals(gain.mean(), report.get("metrics").get("ppo_gold_gain_std").get("mean").asDouble(), 1e-12);
+    assertTrue(Files.readString(tmp.resolve("seeds/seeds-summary.txt")).contains("ppo_gold_gain_std"));
+    QuickStartSeeds.Report again = QuickStartSeeds.run(new QuickStartSeeds.Options(List.of(7L, 8L, 9L), tmp.resolve("seeds"), Preset.TINY, 2, 1, null, true));
+    assertEquals(List.of(7L, 8L), again.seeds(), "--aggregate reads the finished runs only");
+    assertArrayEquals(gain.values(), again.stat("ppo_gold_gain_std").values());
+    QuickStartSeeds.Report procs = QuickStartSeeds.run(new QuickStartSeeds.Options(List.of(7L, 8L), tmp.resolve("seeds-procs"), Preset.TINY, 2, 2, out, false));
+    assertArrayEquals(gain.values(), procs.stat("ppo_gold_gain_std").values(), "child processes give the same numbers");
+    assertTrue(Files.exists(tmp.resolve("seeds-procs/seed-8.log")));
+  }
+
+  @Test
+  void optionsAreCheckedWithClearMessages() {
+    QuickStart.Options o = QuickStart.Options.parse(new String[] {"--reuse", "x", "--seed", "3", "--threads", "1"});
+    assertEquals(Path.of("x"), o.reuse());
+    assertEquals(3, o.seed());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> QuickStart.Options.parse(new String[] {"--reuse", "x", "--model", "y"}));
+    assertTrue(e.getMessage().contains("--model and --reuse"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> QuickStart.Options.parse(new String[] {"--seed", "abc"}));
+    assertTrue(e.getMessage().contains("--seed") && e.getMessage().contains("abc"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> QuickStart.Options.parse(new String[] {"--preset", "huge"}));
+    assertTrue(e.getMessage().contains("huge"), e.getMessage());
+    assertEquals(List.of(1L, 2L, 3L, 7L), QuickStartSeeds.Options.parseSeeds("1..3,7"));
+    e = assertThrows(IllegalArgumentException.class, () -> QuickStartSeeds.Options.parseSeeds("1,x"));
+    assertTrue(e.getMessage().contains("1,x"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> QuickStartSeeds.Options.parse(new String[] {"--seeds", "2,2"}));
+    assertTrue(e.getMessage().contains("distinct"), e.getMessage());
+    QuickStartSeeds.Options so = QuickStartSeeds.Options.parse(new String[] {"--seeds", "4..5", "--jobs", "2", "--aggregate"});
+    assertEquals(List.of(4L, 5L), so.seeds());
+    assertTrue(so.aggregateOnly() && so.jobs() == 2);
+  }
+
+  @Test
+  void stageCacheSaysWhatIsMissing(@TempDir Path tmp) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> StageCache.open(tmp, Preset.TINY));
+    assertTrue(e.getMessage().contains("summary.json") && e.getMessage().contains(tmp.toString()), e.getMessage());
+  }
+
+  private static List<Samples.Sample> readSamples(Path file) throws IOException {
+    List<Samples.Sample> out = new ArrayList<>();
+    for (String line : Files.readAllLines(file)) {
+      JsonNode n = JSON.readTree(line);
+      out.add(new Samples.Sample(n.get("prompt").asText(), n.get("response").asText(), n.get("score").asDouble(), n.get("gold").asDouble(), n.get("kl").asDouble()));
+    }
+    return out;
+  }
+
+  private static List<String> prompts(Path file) throws IOException {
+    List<String> out = new ArrayList<>();
+    for (String line : Files.readAllLines(file)) {
+      out.add(JSON.readTree(line).get("prompt").asText());
+    }
+    return out;
   }
 
   @Test

@@ -75,6 +75,41 @@ final class PpoBatch {
     m.put("response_length_mean", (double) r.tokens() / b);
     m.put("objective/kl_clamped_tokens", (double) r.klClamped);
     m.put("objective/scores_nonfinite", (double) droppedNonFinite);
+    double ev = varianceExplained(r.values, returns, r.length);
+    if (Double.isFinite(ev)) { // left out when the returns do not vary
+      m.put("val/var_explained", ev);
+    }
     return m;
+  }
+
+  /**
+   * TRL's {@code val/var_explained}, {@code 1 - var(returns - values) / var(returns)} over the real
+   * response tokens, with the values the rollout recorded (before this step's update): 1 for a value
+   * function that predicts the returns, 0 for one no better than their mean, negative for worse;
+   * NaN when the returns do not vary.
+   */
+  static double varianceExplained(double[][] values, double[][] returns, int[] length) {
+    double sr = 0;
+    double srr = 0;
+    double se = 0;
+    double see = 0;
+    long n = 0;
+    for (int i = 0; i < length.length; i++) {
+      for (int t = 0; t < length[i]; t++) {
+        double ret = returns[i][t];
+        double err = ret - values[i][t];
+        sr += ret;
+        srr += ret * ret;
+        se += err;
+        see += err * err;
+        n++;
+      }
+    }
+    if (n < 2) {
+      return Double.NaN;
+    }
+    double varR = (srr - sr * sr / n) / (n - 1);
+    double varE = (see - se * se / n) / (n - 1);
+    return varR > 0 ? 1 - varE / varR : Double.NaN;
   }
 }

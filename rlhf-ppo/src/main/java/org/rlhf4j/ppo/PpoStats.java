@@ -11,7 +11,8 @@ import org.rlhf4j.core.train.Metrics;
  * objective/entropy}, {@code objective/non_score_reward}, {@code objective/rlhf_reward}, {@code
  * objective/scores}, {@code policy/approxkl_avg}, {@code policy/clipfrac_avg}, {@code
  * policy/entropy_avg}, {@code loss/policy_avg}, {@code loss/value_avg}, {@code val/clipfrac_avg},
- * {@code val/ratio}, {@code val/num_eos_tokens}, {@code lr}, {@code episode}, plus {@code
+ * {@code val/ratio}, {@code val/num_eos_tokens}, TRL's {@code val/var_explained} (of the values the rollout
+ * recorded), {@code lr}, {@code episode}, plus {@code
  * objective/kl_coef}, {@code time/rollout}, {@code time/scoring}, {@code time/training} (seconds)
  * and {@code time/tokens_per_second}; TRL's {@code policy/policykl}; and the safeguards' counters
  * {@code objective/scores_nonfinite}, {@code objective/kl_clamped_tokens}, {@code

@@ -28,6 +28,21 @@ class PpoMathTest {
   }
 
   @Test
+  void varianceExplainedByHand() {
+    // real tokens: returns {1, 2, 3} and {5}; the padding entries (99) are ignored
+    double[][] returns = {{1, 2, 3}, {5, 99}};
+    int[] len = {3, 1};
+    // var(returns) = var(1, 2, 3, 5) = 35/12 (unbiased); errors {0, 0, 0, 0}: 1
+    assertEquals(1.0, PpoBatch.varianceExplained(returns, returns, len), 1e-12);
+    // a constant prediction: errors are the returns minus a constant: 0
+    assertEquals(0.0, PpoBatch.varianceExplained(new double[][] {{7, 7, 7}, {7, -99}}, returns, len), 1e-12);
+    // values {0, 2, 3} and {4}: errors {1, 0, 0, 1}, var 1/3 -> 1 - (1/3) / (35/12) = 1 - 4/35
+    assertEquals(1 - 4.0 / 35, PpoBatch.varianceExplained(new double[][] {{0, 2, 3}, {4, 0}}, returns, len), 1e-12);
+    // returns that do not vary: undefined
+    assertTrue(Double.isNaN(PpoBatch.varianceExplained(new double[][] {{0, 0}}, new double[][] {{2, 2}}, new int[] {2})));
+  }
+
+  @Test
   void clippedPolicyLossByHand() {
     double lr15 = Math.log(1.5);
     // token 0: A=+1, ratio 1.5 -> clipped term -1.2 is larger: no gradient; token 1: A=-1, ratio 1.5
