@@ -396,8 +396,9 @@ public final class QuickStart {
       if (pool.tooLong() + pool.empty() > 0) {
         LOG.info("PPO prompts: {}", pool.summary());
       }
-      PpoTrainer ppo = PpoTrainer.builder(ppoCfg).policy(sft.withNewValueHead()).reference(sft).rewardModel(proxy)
-          .tokenizer(tok).prompts(pool.prompts()).listener(stage("ppo", listener)).build();
+      CausalLm critic = critic(System.getProperty("rlhf4j.quickstart.ppoCritic", PPO_CRITIC), sft, proxy, mo);
+      PpoTrainer ppo = PpoTrainer.builder(ppoCfg).policy(critic == null ? sft.withNewValueHead() : sft.copy(mo)).critic(critic).reference(sft)
+          .rewardModel(proxy).tokenizer(tok).prompts(pool.prompts()).listener(stage("ppo", listener)).build();
       List<CurvePoint> curve = new ArrayList<>();
       curve.add(track(0, sft, sft, proxy, gold, tok, data.trackPrompts, sampling, o.seed() + 7, metrics, recorder));
       CausalLm best = null;
@@ -504,8 +505,31 @@ public final class QuickStart {
           dataSeed);
       writeSummary(o, result);
       best.close();
+      if (critic != null) {
+        critic.close();
+      }
       return result;
     }
+  }
+
+  /**
+   * PPO's value function: {@code "proxy"} (default), a separate critic copied from the proxy reward
+   * model with its head rescaled to the normalised scores ({@link TransformerRewardModel#criticCopy},
+   * as InstructGPT and TRL's PPOTrainer initialise it): it explains about 0.5 of the returns' variance
+   * from the first step. {@code "sft"}, a copy of the SFT model with a zero value head, and {@code
+   * "none"}, a zero value head on the policy (shared trunk; its loss's gradients move the policy),
+   * still explain none of it after 8-15 steps at this learning rate ({@code val/var_explained} about
+   * 0), so PPO then learns with no baseline but the batch mean.
+   */
+  static final String PPO_CRITIC = "proxy";
+
+  private static CausalLm critic(String kind, GptModel sft, TransformerRewardModel proxy, ModelOptions mo) {
+    return switch (kind) {
+      case "sft" -> sft.withNewValueHead();
+      case "proxy" -> proxy.criticCopy(mo);
+      case "none" -> null;
+      default -> throw new IllegalArgumentException("rlhf4j.quickstart.ppoCritic must be sft, proxy or none, got \"" + kind + "\"");
+    };
   }
 
   /** Largest n of the best-of-n baseline. */

@@ -42,6 +42,7 @@ public final class PpoHarness {
     Path out = Path.of("/tmp/ppo-harness");
     List<Long> seeds = new ArrayList<>(List.of(42L));
     int threads = 2;
+    String timing = null; // e.g. "none,sft,proxy": only time ppoSteps PPO steps per critic, alternating, twice
     for (int i = 0; i < args.length; i += 2) {
       switch (args[i]) {
         case "--from" -> from = Path.of(args[i + 1]);
@@ -53,6 +54,7 @@ public final class PpoHarness {
             seeds.add(Long.parseLong(s.trim()));
           }
         }
+        case "--timing" -> timing = args[i + 1];
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -75,6 +77,26 @@ public final class PpoHarness {
     int maxNew = Math.min(p.responseLength, context - 8);
     double temperature = QuickStart.knobD("temperature", QuickStart.TEMPERATURE);
     SamplingConfig sampling = SamplingConfig.builder().temperature(temperature).maxNewTokens(maxNew).stopTokens(tok.eosId()).build();
+    if (timing != null) {
+      int steps = QuickStart.knob("ppoSteps", p.ppoSteps);
+      for (int round = 0; round < Integer.getInteger("ppo.timingRounds", 3); round++) {
+        for (String c : timing.split(",")) {
+          System.setProperty("ppo.critic", c);
+          PpoConfig cfg = config(p, batchOf(p), maxNew, temperature, 42);
+          PromptPool pool = PromptPool.fitting(data.ppoPrompts, tok, cfg, context);
+          try (CausalLm critic = criticOf(sft, proxy, mo);
+              CausalLm policy = critic == null ? sft.withNewValueHead() : sft.copy(mo);
+              JsonlMetricsWriter metrics = new JsonlMetricsWriter(out.resolve("timing-" + c + "-" + round + ".jsonl"));
+              PpoTrainer ppo = PpoTrainer.builder(cfg).policy(policy).reference(sft).rewardModel(proxy).tokenizer(tok).prompts(pool.prompts())
+                  .critic(critic).listener(metrics).build()) {
+            long t0 = System.nanoTime();
+            ppo.train(steps);
+            System.out.printf(Locale.ROOT, "timing round %d critic %s: %d PPO steps in %.2f s%n", round, c, steps, (System.nanoTime() - t0) / 1e9);
+          }
+        }
+      }
+      return;
+    }
     List<Samples.Sample> sftSamples = Samples.sampleAndScore(sft, sft, proxy, gold, tok, data.evalPrompts, sampling, dataSeed + 4, 32);
     double sftGold = Samples.meanGold(sftSamples);
     double[] g = Samples.golds(sftSamples);
@@ -94,8 +116,8 @@ public final class PpoHarness {
       double bestTrack = Double.NEGATIVE_INFINITY;
       double trackTime = 0;
       try (JsonlMetricsWriter metrics = new JsonlMetricsWriter(out.resolve("metrics-" + seed + ".jsonl"));
-          CausalLm policy = sft.withNewValueHead();
           CausalLm critic = criticOf(sft, proxy, mo);
+          CausalLm policy = critic == null ? sft.withNewValueHead() : sft.copy(mo);
           PpoTrainer ppo = PpoTrainer.builder(cfg).policy(policy).reference(sft).rewardModel(proxy).tokenizer(tok).prompts(pool.prompts())
               .critic(critic).listener(metrics).build()) {
         int steps = QuickStart.knob("ppoSteps", p.ppoSteps);
@@ -147,13 +169,13 @@ public final class PpoHarness {
     print(mean);
   }
 
-  /** -Dppo.critic=sft (a copy of SFT with a zero value head), proxy (a copy of the proxy reward model), or none (the policy's head). */
+  /** -Dppo.critic=sft (a copy of SFT with a zero value head), proxy (a copy of the proxy reward model), or none (the policy's head); default: the quick-start's. */
   private static CausalLm criticOf(GptModel sft, TransformerRewardModel proxy, ModelOptions mo) {
-    String c = System.getProperty("ppo.critic", "none");
+    String c = System.getProperty("ppo.critic", System.getProperty("rlhf4j.quickstart.ppoCritic", QuickStart.PPO_CRITIC));
     return switch (c) {
       case "none" -> null;
       case "sft" -> sft.withNewValueHead();
-      case "proxy" -> proxy.model().copy(mo);
+      case "proxy" -> proxy.criticCopy(mo);
       default -> throw new IllegalArgumentException("ppo.critic: " + c);
     };
   }

@@ -61,6 +61,33 @@ public final class TransformerRewardModel implements RewardModel, AutoCloseable 
     return model;
   }
 
+  /**
+   * A copy of the backbone and head whose scalar output is this model's normalised score {@code gain
+   * * raw + bias} (the head's weight is multiplied by the gain, its bias becomes {@code gain * b +
+   * bias}), with {@code options}: PPO's critic initialised from the reward model (as InstructGPT
+   * and TRL's PPOTrainer do) on the scale of the scores PPO optimises, so that its first values,
+   * read at every response position, are the reward model's opinion of each prefix. The caller owns
+   * (and closes) the copy.
+   */
+  public CausalLm criticCopy(ModelOptions options) {
+    checkOpen();
+    CausalLm c = model.copy(options);
+    if (!c.parameters().layout().contains(HEAD_WEIGHT) || !c.parameters().layout().contains(HEAD_BIAS)) {
+      c.close();
+      throw new IllegalStateException("the reward model's " + model.getClass().getSimpleName() + " has no " + HEAD_WEIGHT + " and "
+          + HEAD_BIAS + " parameters to rescale");
+    }
+    c.parameters().get(HEAD_WEIGHT).array().muli(gain);
+    c.parameters().get(HEAD_BIAS).array().muli(gain).addi(bias);
+    return c;
+  }
+
+  /** The scalar head's weight, as every model family names it. */
+  static final String HEAD_WEIGHT = "scalar_head.weight";
+
+  /** The scalar head's bias. */
+  static final String HEAD_BIAS = "scalar_head.bias";
+
   /** The normalisation gain. */
   public double gain() {
     return gain;

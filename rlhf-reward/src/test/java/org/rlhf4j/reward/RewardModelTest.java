@@ -51,6 +51,27 @@ class RewardModelTest {
   }
 
   @Test
+  void criticCopyGivesTheNormalisedScoreAtEveryPrefix() {
+    TransformerRewardModel rm = TransformerRewardModel.fromPolicy(policy(DataType.DOUBLE, 5), 6);
+    rm.model().parameters().get("scalar_head.bias").array().assign(0.3);
+    rm.setNormalization(0.2, -1.5);
+    int[][] rows = {{1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}};
+    try (var critic = rm.criticCopy(new ModelOptions(DataType.DOUBLE, 2))) {
+      INDArray values = critic.forward(TokenBatch.unpadded(rows)).values(); // [B, T]
+      for (int i = 0; i < rows.length; i++) {
+        for (int t = 1; t <= rows[i].length; t++) {
+          TokenBatch prefix = TokenBatch.unpadded(new int[][] {java.util.Arrays.copyOf(rows[i], t)});
+          assertEquals(rm.score(prefix).getDouble(0), values.getDouble(i, t - 1), 1e-9, "row " + i + ", prefix of " + t);
+        }
+      }
+      // a copy: training the critic leaves the reward model alone
+      critic.parameters().flat().array().addi(1);
+    }
+    assertEquals(0.3, rm.model().parameters().get("scalar_head.bias").array().getDouble(0), 0);
+    assertEquals(0.2, rm.gain(), 0);
+  }
+
+  @Test
   void rankingLossGradientThroughTheScalarHeadMatchesFiniteDifferences() {
     TransformerRewardModel rm = TransformerRewardModel.fromPolicy(policy(DataType.DOUBLE, 2), 4);
     rm.model().parameters().flat().array().muli(4);
