@@ -20,7 +20,6 @@ final class BlockActs {
   Tensor ln2Rstd; // [n]
   Tensor ln2Out; // [n, d]
   Tensor fcPre; // [n, F] pre-activation (bias included)
-  Tensor fcTanh; // [n, F] unused since the GELU's backward recomputes its tanh (a decode session still hands one)
   Tensor fcAct; // [n, F]
   Tensor out; // [n, d] residual after the MLP (the next block's input)
 }

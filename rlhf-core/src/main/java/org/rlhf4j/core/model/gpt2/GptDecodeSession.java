@@ -54,8 +54,7 @@ final class GptDecodeSession implements DecodeSession {
     Tensor q; // [m*H, dh]
     Tensor att; // [m*H, dh], the same layout as [m, d]
     Tensor fcPre; // [m, F]
-    Tensor fcTanh;
-    Tensor fcAct;
+    Tensor fcAct; // [m, F]
     Tensor partials; // [P, d]: each thread's partial sum of a product split by rows (one sequence, P threads)
     final Tensor logits; // [m, V]: this shard's rows of the session's logits (a view)
     final BlockActs[] acts = new BlockActs[2]; // even layers write out, odd layers x (the scratch is shared)
@@ -91,7 +90,6 @@ final class GptDecodeSession implements DecodeSession {
             q = a.take(mh, dh);
             att = a.take(mh, dh);
             fcPre = a.take(m, f);
-            fcTanh = a.take(m, f);
             fcAct = a.take(m, f);
             partials = a.take(parts, d);
           });
@@ -106,7 +104,6 @@ final class GptDecodeSession implements DecodeSession {
         b.y = att.reshape(m, d); // the cached attention writes att [m*H, dh], the same layout
         b.mid = mid;
         b.fcPre = fcPre;
-        b.fcTanh = fcTanh;
         b.fcAct = fcAct;
         b.out = i == 0 ? out : x;
         acts[i] = b;

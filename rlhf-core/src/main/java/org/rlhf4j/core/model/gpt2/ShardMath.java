@@ -195,7 +195,6 @@ final class ShardMath {
     norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, 1, d, c.layerNormEps());
     int pm = mlpParts(ways);
     Tensor pre = a.fcPre.reshape(f);
-    Tensor tanh = a.fcTanh.reshape(f);
     Tensor act = a.fcAct.reshape(f);
     Parallel.forEach(
         pm,
@@ -203,7 +202,7 @@ final class ShardMath {
           int c0 = (int) ((long) f * part / pm) & ~15;
           int c1 = part == pm - 1 ? f : (int) ((long) f * (part + 1) / pm) & ~15;
           Blas.rowTimesBlock(a.ln2Out, 0, p.fcW(), 0, d, c0, c1 - c0, pre, c0, false);
-          pw.biasGelu(pre.rows(c0, c1), p.fcB().rows(c0, c1), tanh.rows(c0, c1), act.rows(c0, c1), 1, c1 - c0);
+          pw.biasGelu(pre.rows(c0, c1), p.fcB().rows(c0, c1), act.rows(c0, c1), 1, c1 - c0);
           Blas.rowTimesBlock(act, c0, p.fc2W(), c0, c1 - c0, 0, d, partials, part * d, false); // act[cols] Wfc2[cols, :]
         });
     decode.addPartials(a.mid, p.fc2B(), partials, pm, a.out, d); // out = mid + bfc2 + gelu(.) Wfc2
