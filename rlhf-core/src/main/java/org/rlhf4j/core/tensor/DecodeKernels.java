@@ -30,4 +30,17 @@ public interface DecodeKernels {
    * dst} may be {@code src}.
    */
   void addPartials(Tensor src, Tensor bias, Tensor partials, int parts, Tensor dst, int cols);
+
+  /**
+   * {@link #addPartials(Tensor, Tensor, Tensor, int, Tensor, int)} with each part its own tensor:
+   * {@code dst = src + bias + partials[0] + ... + partials[partials.length - 1]}, in that order.
+   */
+  void addPartials(Tensor src, Tensor bias, Tensor[] partials, Tensor dst, int cols);
+
+  /**
+   * A block of rows of a matrix times a vector: {@code y[yOff + i] = sum_{j < cols} a[row0 + i, j] *
+   * x[j]} for {@code i < rows}, with {@code a} row-major {@code [*, cols]} (e.g. a block of the
+   * vocabulary of a tied LM head, {@code wte [V, d]}); touches no other element of {@code y}.
+   */
+  void rowsTimesVector(Tensor a, int row0, int rows, int cols, Tensor x, Tensor y, int yOff);
 }

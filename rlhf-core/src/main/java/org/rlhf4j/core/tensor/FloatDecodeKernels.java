@@ -55,4 +55,35 @@ final class FloatDecodeKernels implements DecodeKernels {
     }
     dst.writableFloatBuffer().put(0, acc, 0, cols);
   }
+
+  @Override
+  public void addPartials(Tensor src, Tensor bias, Tensor[] partials, Tensor dst, int cols) {
+    float[] acc = Scratch.arrayFloat(0, cols);
+    float[] add = Scratch.arrayFloat(1, cols);
+    src.asFloatBuffer().get(0, acc, 0, cols);
+    bias.asFloatBuffer().get(0, add, 0, cols);
+    for (int j = 0; j < cols; j++) {
+      acc[j] += add[j];
+    }
+    for (Tensor part : partials) {
+      part.asFloatBuffer().get(0, add, 0, cols);
+      for (int j = 0; j < cols; j++) {
+        acc[j] += add[j];
+      }
+    }
+    dst.writableFloatBuffer().put(0, acc, 0, cols);
+  }
+
+  @Override
+  public void rowsTimesVector(Tensor a, int row0, int rows, int cols, Tensor x, Tensor y, int yOff) {
+    if (a.rank() != 2 || a.size(1) != cols || row0 < 0 || rows < 0 || row0 + rows > a.size(0)) {
+      throw new IllegalArgumentException("rows [" + row0 + ", " + (row0 + rows) + ") of " + cols + " columns outside " + a);
+    }
+    if (x.length() < cols || yOff < 0 || yOff + rows > y.length()) {
+      throw new IllegalArgumentException("x " + x + " shorter than " + cols + " or y [" + yOff + ", " + (yOff + rows) + ") outside " + y);
+    }
+    if (rows > 0) {
+      Blas.gemvFloat(false, rows, cols, 1.0, a, row0 * cols, cols, x, 0, 0, y, yOff);
+    }
+  }
 }

@@ -192,4 +192,174 @@ class ParallelTest {
     assertEquals(1, met.get(0));
     assertEquals(1, met.get(1));
   }
+
+  // --- Parallel.team and its barrier
+
+  private static long teamThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().startsWith("rlhf4j-worker-") || t.getName().startsWith("rlhf4j-team-")).count();
+  }
+
+  /**
+   * A team body of {@code phases} phases: all participants must be running at once (each waits, with
+   * a bound, on a latch the others count down: a team whose participants ran one after another
+   * fails there instead of hanging), each writes its slot, and after the barrier every participant
+   * sees every slot of the phase; a second barrier keeps the next phase's writes after those reads.
+   */
+  private static Parallel.TeamBody phases(int n, int phases, Thread[] ranOn, AtomicIntegerArray done) {
+    java.util.concurrent.CountDownLatch all = new java.util.concurrent.CountDownLatch(n);
+    int[] slots = new int[n]; // plain ints: the barrier must make the writes visible
+    return (p, barrier) -> {
+      assertEquals(n, barrier.parties());
+      ranOn[p] = Thread.currentThread();
+      all.countDown();
+      try {
+        if (!all.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+          throw new IllegalStateException("participant " + p + " never ran at the same time as the others");
+        }
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+      for (int phase = 1; phase <= phases; phase++) {
+        slots[p] = phase * 1000 + p;
+        barrier.await();
+        for (int q = 0; q < n; q++) {
+          if (slots[q] != phase * 1000 + q) {
+            throw new IllegalStateException("participant " + p + ", phase " + phase + ": slot " + q + " holds " + slots[q]);
+          }
+        }
+        barrier.await();
+      }
+      done.incrementAndGet(p);
+    };
+  }
+
+  @Test
+  void teamParticipantsRunAtOnceOnDistinctThreadsAndSeeEachOthersWritesAfterEachBarrier() {
+    for (int n : new int[] {1, 2, 3, 5}) {
+      for (int rep = 0; rep < 30; rep++) {
+        Thread[] ranOn = new Thread[n];
+        AtomicIntegerArray done = new AtomicIntegerArray(n);
+        Parallel.team(n, phases(n, 10, ranOn, done));
+        assertSame(Thread.currentThread(), ranOn[0], "the caller is participant 0");
+        for (int p = 0; p < n; p++) {
+          assertEquals(1, done.get(p), n + " participants: participant " + p);
+          for (int q = 0; q < p; q++) {
+            assertTrue(ranOn[p] != ranOn[q], "participants " + q + " and " + p + " ran on one thread");
+          }
+        }
+      }
+    }
+    assertThrows(IllegalArgumentException.class, () -> Parallel.team(0, (p, b) -> {}));
+  }
+
+  @Test
+  void aFailingParticipantReleasesTheOthersAndItsFailureIsRethrown() {
+    for (int failing = 0; failing < 3; failing++) {
+      final int bad = failing;
+      IllegalArgumentException boom = new IllegalArgumentException("participant " + bad + " failed");
+      AtomicIntegerArray released = new AtomicIntegerArray(3);
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  Parallel.team(
+                      3,
+                      (p, barrier) -> {
+                        barrier.await();
+                        if (p == bad) {
+                          throw boom;
+                        }
+                        try {
+                          barrier.await(); // the failed participant never arrives
+                        } catch (RuntimeException x) {
+                          released.incrementAndGet(p);
+                          throw x;
+                        }
+                      }));
+      assertSame(boom, e, "participant " + bad);
+      for (int p = 0; p < 3; p++) {
+        assertEquals(p == bad ? 0 : 1, released.get(p), "participant " + p + " released, " + bad + " failing");
+      }
+    }
+    // A participant that returns while the others wait at a barrier: an error, not a hang.
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Parallel.team(2, (p, barrier) -> {
+      if (p == 1) {
+        barrier.await();
+      }
+    }));
+    assertTrue(e.getMessage().contains("returned without reaching the barrier"), e.getMessage());
+    // The pool keeps working.
+    AtomicIntegerArray done = new AtomicIntegerArray(2);
+    Parallel.team(2, phases(2, 3, new Thread[2], done));
+    assertEquals(1, done.get(0));
+    assertEquals(1, done.get(1));
+  }
+
+  @Test
+  void teamsRunInsideSplitsAndFromTwoCallersAtOnce() throws Exception {
+    // nested in both shards of a split (whose shards occupy the spinning workers)
+    AtomicIntegerArray nested = new AtomicIntegerArray(2 * 3);
+    Parallel.forEach(2, i -> {
+      AtomicIntegerArray done = new AtomicIntegerArray(3);
+      Parallel.team(3, phases(3, 5, new Thread[3], done));
+      for (int p = 0; p < 3; p++) {
+        nested.addAndGet(i * 3 + p, done.get(p));
+      }
+    });
+    for (int i = 0; i < nested.length(); i++) {
+      assertEquals(1, nested.get(i), "shard " + i / 3 + ", participant " + i % 3);
+    }
+    // two callers at once, each running many teams
+    int reps = 200;
+    AtomicIntegerArray done = new AtomicIntegerArray(2 * 3);
+    java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+    Thread[] callers = new Thread[2];
+    for (int c = 0; c < 2; c++) {
+      final int caller = c;
+      callers[c] = new Thread(() -> {
+        try {
+          for (int rep = 0; rep < reps; rep++) {
+            AtomicIntegerArray one = new AtomicIntegerArray(3);
+            Parallel.team(3, phases(3, 2, new Thread[3], one));
+            for (int p = 0; p < 3; p++) {
+              done.addAndGet(caller * 3 + p, one.get(p));
+            }
+          }
+        } catch (Throwable t) {
+          failed.compareAndSet(null, t);
+        }
+      });
+      callers[c].start();
+    }
+    for (Thread t : callers) {
+      t.join();
+    }
+    assertEquals(null, failed.get());
+    for (int i = 0; i < done.length(); i++) {
+      assertEquals(reps, done.get(i), "caller " + i / 3 + ", participant " + i % 3);
+    }
+  }
+
+  @Test
+  void manyShortTeamsDoNotGrowThePool() {
+    // As a decode step calls it: a caller outside any split, one team after another. The helper is
+    // idle again before its participant counts as done, so each call finds it free (20,000 calls that
+    // each started a worker would exhaust the pool and start threads of their own).
+    AtomicIntegerArray runs = new AtomicIntegerArray(2);
+    Parallel.TeamBody body = (p, barrier) -> {
+      runs.incrementAndGet(p);
+      barrier.await();
+    };
+    Parallel.team(2, body);
+    long before = teamThreads();
+    for (int rep = 0; rep < 20_000; rep++) {
+      Parallel.team(2, body);
+    }
+    assertEquals(20_001, runs.get(0));
+    assertEquals(20_001, runs.get(1));
+    // (bounded, not zero: the helper may be briefly busy with a stale job queued by an earlier forEach
+    // at the moment of a call, which then takes or starts another worker)
+    assertTrue(teamThreads() <= before + 2, "threads before " + before + ", after " + teamThreads());
+  }
 }

@@ -12,7 +12,6 @@ import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tensor.Arena;
 import org.rlhf4j.core.tensor.AttentionKernels;
 import org.rlhf4j.core.tensor.Blas;
-import org.rlhf4j.core.tensor.DecodeKernels;
 import org.rlhf4j.core.tensor.Parallel;
 import org.rlhf4j.core.tensor.Tensor;
 
@@ -55,15 +54,14 @@ final class GptDecodeSession implements DecodeSession {
     Tensor att; // [m*H, dh], the same layout as [m, d]
     Tensor fcPre; // [m, F]
     Tensor fcAct; // [m, F]
-    Tensor partials; // [P, d]: each thread's partial sum of a product split by rows (one sequence, P threads)
     final Tensor logits; // [m, V]: this shard's rows of the session's logits (a view)
     final BlockActs[] acts = new BlockActs[2]; // even layers write out, odd layers x (the scratch is shared)
+    final TeamDecodeStep team; // one sequence on several threads: the whole step as one parallel region; else null
 
     Shard(GptConfig c, GptModel model, int m, int capacity, int ways, Tensor logits) {
       this.m = m;
       this.ways = ways;
       this.logits = logits;
-      int parts = Math.max(model.math().attentionParts(ways), model.math().mlpParts(ways));
       this.arena = new Arena(model.dataType());
       this.keyMask = new int[m * capacity];
       this.positions = new int[m];
@@ -91,7 +89,6 @@ final class GptDecodeSession implements DecodeSession {
             att = a.take(mh, dh);
             fcPre = a.take(m, f);
             fcAct = a.take(m, f);
-            partials = a.take(parts, d);
           });
       for (int i = 0; i < 2; i++) {
         BlockActs b = new BlockActs();
@@ -108,11 +105,18 @@ final class GptDecodeSession implements DecodeSession {
         b.out = i == 0 ? out : x;
         acts[i] = b;
       }
+      int teamParts = teamParts(c, m, ways);
+      this.team = teamParts > 1
+          ? new TeamDecodeStep(c, model.weights(), model.dataType(), teamParts, capacity, keyMask, positions, tokens, kCache, vCache, logits)
+          : null;
     }
 
     @Override
     public void close() {
       arena.close();
+      if (team != null) {
+        team.close();
+      }
     }
   }
 
@@ -242,6 +246,11 @@ final class GptDecodeSession implements DecodeSession {
         throw new IllegalStateException("position " + sh.positions[r] + " exceeds the context length");
       }
     }
+    if (sh.team != null && ad == null) { // one sequence on several threads: one parallel region
+      sh.team.step(pos);
+      sh.positions[0]++;
+      return;
+    }
     ShardMath.Attention cached = (layer, qkv, bias, y) -> { // y is sh.att seen as [m, d]
       attn.appendKv(qkv, bias, sh.q, sh.kCache[layer], sh.vCache[layer], m, h, dh, capacity, pos);
       if (m == 1 && ways > 1 && (long) h * (pos + 1) * dh >= Blas.minSplitWork()) { // one long sequence: heads on several threads
@@ -261,26 +270,10 @@ final class GptDecodeSession implements DecodeSession {
     };
     math.embed(sh.tokens, sh.positions, w, sh.x, m);
     Tensor x = sh.x;
-    if (splitOneRow(sh, ad)) { // one sequence on several threads: two hand-offs per block
-      DecodeKernels dk = DecodeKernels.of(model.dataType());
-      double scale = 1.0 / Math.sqrt(dh);
-      ShardMath.HeadAttention heads = (layer, qkv, bias, h0, h1) -> {
-        dk.appendKvHeads(qkv, bias, sh.q, sh.kCache[layer], sh.vCache[layer], h, dh, capacity, pos, h0, h1);
-        attn.attendCached(
-            sh.q.rows(h0, h1), sh.kCache[layer].rows(h0, h1), sh.vCache[layer].rows(h0, h1), sh.keyMask,
-            sh.att.rows(h0, h1), 1, h1 - h0, capacity, pos + 1, dh, scale);
-      };
-      for (int l = 0; l < c.layers(); l++) {
-        BlockActs a = sh.acts[l % 2];
-        math.blockOneRowSplit(l, w.blocks.get(l), x, a, sh.qkv, sh.partials, ways, heads);
-        x = a.out;
-      }
-    } else {
-      for (int l = 0; l < c.layers(); l++) {
-        BlockActs a = sh.acts[l % 2];
-        math.block(l, w.blocks.get(l), x, a, sh.qkv, m, ways, cached, ad, false);
-        x = a.out;
-      }
+    for (int l = 0; l < c.layers(); l++) {
+      BlockActs a = sh.acts[l % 2];
+      math.block(l, w.blocks.get(l), x, a, sh.qkv, m, ways, cached, ad, false);
+      x = a.out;
     }
     math.finalNorm(x, w, sh.lnOut, sh.lnHat, sh.lnRstd, m);
     gemm(sh.lnOut, w.wte, sh.logits, false, true, sh.ways);
@@ -290,18 +283,20 @@ final class GptDecodeSession implements DecodeSession {
   }
 
   /**
-   * Whether a step of this shard runs {@link ShardMath#blockOneRowSplit}: one sequence, several
-   * threads, no adapters, and each thread's share of a block's attention products ({@code 4 d^2}
-   * multiply-adds) worth a hand-off ({@link Blas#minSplitWork()}).
+   * The participants of a {@link TeamDecodeStep} for a shard of {@code m} sequences on {@code ways}
+   * threads, or 1 where it does not pay: one sequence, several threads (at most one per head), and
+   * each participant's share of a block's attention products ({@code 4 d^2 / P} multiply-adds) worth
+   * a barrier ({@link Blas#minSplitWork()}).
    */
-  private boolean splitOneRow(Shard sh, org.rlhf4j.core.model.LinearAdapters ad) {
+  static int teamParts(GptConfig c, int m, int ways) {
+    int parts = Math.min(ways, c.heads());
     long d = c.dModel();
-    return sh.m == 1 && sh.ways > 1 && ad == null && 4 * d * d / model.math().attentionParts(sh.ways) >= Blas.minSplitWork();
+    return m == 1 && parts > 1 && 4 * d * d / parts >= Blas.minSplitWork() ? parts : 1;
   }
 
-  /** Whether a step of the first shard takes {@link ShardMath#blockOneRowSplit} (adapters aside); for tests. */
-  boolean splitsOneRow() {
-    return splitOneRow(shards[0], null);
+  /** The participants of the first shard's {@link TeamDecodeStep} (adapters aside), or 0 without one; for tests. */
+  int teamParts() {
+    return shards[0].team == null ? 0 : shards[0].team.parts();
   }
 
   private void checkOpen() {

@@ -7,7 +7,6 @@ import static org.rlhf4j.core.tensor.Blas.gemmAccumulate;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.tensor.AttentionKernels;
 import org.rlhf4j.core.tensor.Blas;
-import org.rlhf4j.core.tensor.DecodeKernels;
 import org.rlhf4j.core.tensor.HeadKernels;
 import org.rlhf4j.core.tensor.NormKernels;
 import org.rlhf4j.core.tensor.Parallel;
@@ -26,7 +25,6 @@ final class ShardMath {
   private final AttentionKernels attn;
   private final PointwiseKernels pw;
   private final HeadKernels head;
-  private final DecodeKernels decode;
   private final double attnScale;
 
   ShardMath(GptConfig config, DataType type) {
@@ -40,7 +38,6 @@ final class ShardMath {
     this.attn = AttentionKernels.of(type);
     this.pw = PointwiseKernels.of(type);
     this.head = HeadKernels.of(type);
-    this.decode = DecodeKernels.of(type);
     this.attnScale = 1.0 / Math.sqrt(config.headDim());
   }
 
@@ -138,74 +135,6 @@ final class ShardMath {
     pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
     gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ways); // out = mid + gelu(.) Wfc2 + bfc2
     adapt(ad, keep, mod[3], a.fcAct, a.out, ways);
-  }
-
-  /** A decode step's attention for the heads {@code [h0, h1)} of one sequence (see {@link #blockOneRowSplit}). */
-  interface HeadAttention {
-    /**
-     * Adds the bias to those heads' columns of {@code qkv [1, 3d]}, appends their keys and values to
-     * the cache and writes their outputs to columns {@code [h0*dh, h1*dh)} of the block's {@code y}.
-     */
-    void attend(int layer, Tensor qkv, Tensor qkvBias, int h0, int h1);
-  }
-
-  /** How many threads {@link #blockOneRowSplit} uses for the attention half of a block: one per head at most. */
-  int attentionParts(int ways) {
-    return Math.max(1, Math.min(ways, c.heads()));
-  }
-
-  /** How many threads {@link #blockOneRowSplit} uses for the MLP half: blocks of at least 16 columns of {@code F}. */
-  int mlpParts(int ways) {
-    return Math.max(1, Math.min(ways, c.mlpDim() / 16));
-  }
-
-  /**
-   * {@link #block} for one row (a decode step of one sequence) on {@code ways} threads with two
-   * hand-offs per block instead of one per product: (1) each thread takes a contiguous range of heads,
-   * computes those heads' columns of {@code q, k, v} ({@code LN1(x) Wqkv}), their cached attention and
-   * their rows' share of the projection, {@code y[heads] Wproj[heads, :]}, a partial sum in {@code
-   * partials}; then {@code mid = x + bproj + sum of partials} and {@code LN2(mid)} on the calling
-   * thread; (2) each thread takes a block of the {@code F} columns: {@code fc}, GELU and its share of
-   * {@code fc2}, again a partial sum, added up into {@code out}. Each thread reads the same slices of
-   * the weights at every step (the caller takes part 0). The partial sums are added in a fixed order,
-   * so the result depends on the number of threads (not on timing) and differs from {@link #block}'s
-   * by rounding only. {@code partials} is {@code [max(attentionParts, mlpParts), d]}.
-   */
-  void blockOneRowSplit(int layer, Weights.Block p, Tensor x, BlockActs a, Tensor qkv, Tensor partials, int ways, HeadAttention attention) {
-    int d = c.dModel();
-    int f = c.mlpDim();
-    int h = c.heads();
-    int dh = c.headDim();
-    norm.layerNorm(x, p.ln1W(), p.ln1B(), a.ln1Out, a.ln1Hat, a.ln1Rstd, 1, d, c.layerNormEps());
-    int pa = attentionParts(ways);
-    Parallel.forEach(
-        pa,
-        part -> {
-          int h0 = h * part / pa;
-          int h1 = h * (part + 1) / pa;
-          int c0 = h0 * dh;
-          int w = (h1 - h0) * dh;
-          for (int s = 0; s < 3; s++) { // q, k, v columns of these heads
-            Blas.rowTimesBlock(a.ln1Out, 0, p.attnW(), 0, d, s * d + c0, w, qkv, s * d + c0, false);
-          }
-          attention.attend(layer, qkv, p.attnB(), h0, h1);
-          Blas.rowTimesBlock(a.y, c0, p.projW(), c0, w, 0, d, partials, part * d, false); // y[heads] Wproj[heads, :]
-        });
-    decode.addPartials(x, p.projB(), partials, pa, a.mid, d); // mid = x + bproj + y Wproj
-    norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, 1, d, c.layerNormEps());
-    int pm = mlpParts(ways);
-    Tensor pre = a.fcPre.reshape(f);
-    Tensor act = a.fcAct.reshape(f);
-    Parallel.forEach(
-        pm,
-        part -> {
-          int c0 = (int) ((long) f * part / pm) & ~15;
-          int c1 = part == pm - 1 ? f : (int) ((long) f * (part + 1) / pm) & ~15;
-          Blas.rowTimesBlock(a.ln2Out, 0, p.fcW(), 0, d, c0, c1 - c0, pre, c0, false);
-          pw.biasGelu(pre.rows(c0, c1), p.fcB().rows(c0, c1), act.rows(c0, c1), 1, c1 - c0);
-          Blas.rowTimesBlock(act, c0, p.fc2W(), c0, c1 - c0, 0, d, partials, part * d, false); // act[cols] Wfc2[cols, :]
-        });
-    decode.addPartials(a.mid, p.fc2B(), partials, pm, a.out, d); // out = mid + bfc2 + gelu(.) Wfc2
   }
 
   private static void adapt(org.rlhf4j.core.model.LinearAdapters ad, boolean keep, String module, Tensor x, Tensor y, int ways) {
