@@ -17,23 +17,26 @@ public interface DecodeKernels {
   }
 
   /**
-   * {@link AttentionKernels#appendKv} for one sequence and the heads {@code [h0, h1)} only: adds
-   * {@code bias [3*H*dh]} to those heads' columns of {@code qkv [1, 3*H*dh]}, writes their queries to
-   * {@code q [H, dh]} and their keys and values at index {@code position} of the caches {@code [H,
+   * {@link AttentionKernels#appendKv} for one sequence and the heads {@code [h0, h1)} only, from those
+   * heads' own projections: {@code local [3 * (h1 - h0) * dh]} holds their query, key and value
+   * columns side by side (as a product with the packed columns of {@code Wqkv} gives them). Adds the
+   * matching elements of {@code bias [3*H*dh]} (the whole bias of {@code qkv}), writes the queries to
+   * {@code q [H, dh]} and the keys and values at index {@code position} of the caches {@code [H,
    * capacity, dh]}. Touches nothing of the other heads.
    */
-  void appendKvHeads(Tensor qkv, Tensor bias, Tensor q, Tensor kCache, Tensor vCache, int heads, int dh, int capacity, int position, int h0, int h1);
+  void appendKvHeadsPacked(Tensor local, Tensor bias, Tensor q, Tensor kCache, Tensor vCache, int heads, int dh, int capacity, int position, int h0, int h1);
 
   /**
-   * {@code dst [cols] = src + bias + partials[0] + ... + partials[parts - 1]}, summed in that order
-   * (so the result depends only on {@code parts}); {@code partials} is {@code [parts, cols]}. {@code
-   * dst} may be {@code src}.
+   * Copies columns {@code [col0, col0 + cols)} of the row-major matrix {@code src [rows, *]} into
+   * columns {@code [dstCol0, dstCol0 + cols)} of {@code dst [rows, *]} (e.g. a thread's block of a
+   * weight matrix, packed so that the thread reads contiguous memory).
    */
-  void addPartials(Tensor src, Tensor bias, Tensor partials, int parts, Tensor dst, int cols);
+  void copyColumns(Tensor src, int col0, int cols, Tensor dst, int dstCol0);
+
 
   /**
-   * {@link #addPartials(Tensor, Tensor, Tensor, int, Tensor, int)} with each part its own tensor:
-   * {@code dst = src + bias + partials[0] + ... + partials[partials.length - 1]}, in that order.
+   * {@code dst [cols] = src + bias + partials[0] + ... + partials[partials.length - 1]}, summed in that
+   * order (so the result depends only on the number of parts); {@code dst} may be {@code src}.
    */
   void addPartials(Tensor src, Tensor bias, Tensor[] partials, Tensor dst, int cols);
 

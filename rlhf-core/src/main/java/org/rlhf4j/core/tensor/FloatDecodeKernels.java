@@ -9,20 +9,22 @@ final class FloatDecodeKernels implements DecodeKernels {
   private FloatDecodeKernels() {}
 
   @Override
-  public void appendKvHeads(Tensor qkv, Tensor bias, Tensor q, Tensor kCache, Tensor vCache, int heads, int dh, int capacity, int position, int h0, int h1) {
-    FloatBuffer src = qkv.asFloatBuffer();
+  public void appendKvHeadsPacked(Tensor local, Tensor bias, Tensor q, Tensor kCache, Tensor vCache, int heads, int dh, int capacity, int position, int h0, int h1) {
+    int w = (h1 - h0) * dh;
+    if (h0 < 0 || h1 > heads || h0 > h1 || local.length() < 3 * w || bias.length() < 3 * heads * dh) {
+      throw new IllegalArgumentException("heads [" + h0 + ", " + h1 + ") of " + heads + ": local " + local + ", bias " + bias);
+    }
+    FloatBuffer src = local.asFloatBuffer();
     FloatBuffer bb = bias.asFloatBuffer();
     FloatBuffer qb = q.writableFloatBuffer();
     FloatBuffer kb = kCache.writableFloatBuffer();
     FloatBuffer vb = vCache.writableFloatBuffer();
     int d = heads * dh;
-    int w = (h1 - h0) * dh;
     float[] row = Scratch.arrayFloat(0, w);
     float[] b = Scratch.arrayFloat(1, w);
     for (int part = 0; part < 3; part++) { // q, k, v
-      int from = part * d + h0 * dh;
-      src.get(from, row, 0, w);
-      bb.get(from, b, 0, w);
+      src.get(part * w, row, 0, w);
+      bb.get(part * d + h0 * dh, b, 0, w);
       for (int j = 0; j < w; j++) {
         row[j] += b[j];
       }
@@ -38,22 +40,22 @@ final class FloatDecodeKernels implements DecodeKernels {
   }
 
   @Override
-  public void addPartials(Tensor src, Tensor bias, Tensor partials, int parts, Tensor dst, int cols) {
-    float[] acc = Scratch.arrayFloat(0, cols);
-    float[] add = Scratch.arrayFloat(1, cols);
-    src.asFloatBuffer().get(0, acc, 0, cols);
-    bias.asFloatBuffer().get(0, add, 0, cols);
-    for (int j = 0; j < cols; j++) {
-      acc[j] += add[j];
+  public void copyColumns(Tensor src, int col0, int cols, Tensor dst, int dstCol0) {
+    if (src.rank() != 2 || dst.rank() != 2 || src.size(0) != dst.size(0) || col0 < 0 || cols < 0 || col0 + cols > src.size(1)
+        || dstCol0 < 0 || dstCol0 + cols > dst.size(1)) {
+      throw new IllegalArgumentException(
+          "columns [" + col0 + ", " + (col0 + cols) + ") of " + src + " into columns [" + dstCol0 + ", " + (dstCol0 + cols) + ") of " + dst);
     }
-    FloatBuffer pb = partials.asFloatBuffer();
-    for (int p = 0; p < parts; p++) {
-      pb.get(p * cols, add, 0, cols);
-      for (int j = 0; j < cols; j++) {
-        acc[j] += add[j];
-      }
+    int rows = (int) src.size(0);
+    int ls = (int) src.size(1);
+    int ld = (int) dst.size(1);
+    FloatBuffer s = src.asFloatBuffer();
+    FloatBuffer t = dst.writableFloatBuffer();
+    float[] row = Scratch.arrayFloat(0, cols);
+    for (int r = 0; r < rows; r++) {
+      s.get(r * ls + col0, row, 0, cols);
+      t.put(r * ld + dstCol0, row, 0, cols);
     }
-    dst.writableFloatBuffer().put(0, acc, 0, cols);
   }
 
   @Override

@@ -118,6 +118,36 @@ class RowTimesBlockTest {
     assertThrows(IllegalArgumentException.class, () -> Blas.rowTimesBlock(x, 0, b, 0, 3, 0, 4, filled(DataType.DOUBLE, 4, 0), 0, false));
   }
 
+  /** The q, k and v columns of heads {@code [h0, h1)} of {@code qkv [1, 3d]}, side by side, via {@link DecodeKernels#copyColumns}. */
+  private static Tensor packed(Tensor qkv, int d, int dh, int h0, int h1) {
+    int w = (h1 - h0) * dh;
+    Tensor out = filled(qkv.dataType(), 3 * w, SENTINEL).reshape(1, 3 * w);
+    for (int s = 0; s < 3; s++) {
+      DecodeKernels.of(qkv.dataType()).copyColumns(qkv, s * d + h0 * dh, w, out, s * w);
+    }
+    for (int i = 0; i < 3 * w; i++) {
+      assertTrue(out.get(i) != SENTINEL, "packed element " + i + " written");
+    }
+    return out;
+  }
+
+  @Test
+  void copyColumnsCopiesABlockAndRejectsBlocksOutside() {
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      Tensor src = random(new Random(3), type, 4 * 7).reshape(4, 7);
+      Tensor dst = filled(type, 4 * 5, SENTINEL).reshape(4, 5);
+      DecodeKernels.of(type).copyColumns(src, 2, 3, dst, 1);
+      for (int r = 0; r < 4; r++) {
+        for (int j = 0; j < 5; j++) {
+          double want = j >= 1 && j < 4 ? src.get(r * 7 + 2 + j - 1) : SENTINEL;
+          assertEquals(want, dst.get(r * 5 + j), type + " row " + r + " column " + j);
+        }
+      }
+      assertThrows(IllegalArgumentException.class, () -> DecodeKernels.of(type).copyColumns(src, 5, 3, dst, 0));
+      assertThrows(IllegalArgumentException.class, () -> DecodeKernels.of(type).copyColumns(src, 0, 3, dst, 3));
+    }
+  }
+
   @Test
   void headRangeAppendEqualsTheAllHeadsAppend() {
     Random r = new Random(9);
@@ -137,14 +167,14 @@ class RowTimesBlockTest {
       Tensor k2 = filled(type, heads * capacity * dh, SENTINEL).reshape(heads, capacity, dh);
       Tensor v2 = filled(type, heads * capacity * dh, SENTINEL).reshape(heads, capacity, dh);
       DecodeKernels dk = DecodeKernels.of(type);
-      dk.appendKvHeads(qkv, bias, q2, k2, v2, heads, dh, capacity, position, 0, 2);
+      dk.appendKvHeadsPacked(packed(qkv, d, dh, 0, 2), bias, q2, k2, v2, heads, dh, capacity, position, 0, 2);
       for (int h = 2; h < heads; h++) { // heads 2..4 not yet written
         assertEquals(SENTINEL, q2.get(h * dh), type + " q of head " + h);
         assertEquals(SENTINEL, k2.get((h * capacity + position) * dh), type + " key of head " + h);
         assertEquals(SENTINEL, v2.get((h * capacity + position) * dh), type + " value of head " + h);
       }
-      dk.appendKvHeads(qkv, bias, q2, k2, v2, heads, dh, capacity, position, 2, 3);
-      dk.appendKvHeads(qkv, bias, q2, k2, v2, heads, dh, capacity, position, 3, 5);
+      dk.appendKvHeadsPacked(packed(qkv, d, dh, 2, 3), bias, q2, k2, v2, heads, dh, capacity, position, 2, 3);
+      dk.appendKvHeadsPacked(packed(qkv, d, dh, 3, 5), bias, q2, k2, v2, heads, dh, capacity, position, 3, 5);
       for (int i = 0; i < d; i++) {
         assertEquals(q1.get(i), q2.get(i), type + " q " + i);
       }
@@ -163,8 +193,10 @@ class RowTimesBlockTest {
       int cols = 3;
       Tensor src = Tensor.of(Nd4j.create(new double[] {1, 2, 3}, new long[] {3}, 'c').castTo(type));
       Tensor bias = Tensor.of(Nd4j.create(new double[] {10, 20, 30}, new long[] {3}, 'c').castTo(type));
-      Tensor partials = Tensor.of(Nd4j.create(new double[] {100, 200, 300, 1000, 2000, 3000, 7, 7, 7}, new long[] {3, 3}, 'c').castTo(type));
-      DecodeKernels.of(type).addPartials(src, bias, partials, 2, src, cols); // the third row is not one of the parts
+      Tensor[] partials = {
+          Tensor.of(Nd4j.create(new double[] {100, 200, 300}, new long[] {3}, 'c').castTo(type)),
+          Tensor.of(Nd4j.create(new double[] {1000, 2000, 3000, 7}, new long[] {4}, 'c').castTo(type))}; // only cols elements count
+      DecodeKernels.of(type).addPartials(src, bias, partials, src, cols);
       assertEquals(1111, src.get(0), type.toString());
       assertEquals(2222, src.get(1), type.toString());
       assertEquals(3333, src.get(2), type.toString());

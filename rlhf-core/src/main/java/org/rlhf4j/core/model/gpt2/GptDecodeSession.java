@@ -202,6 +202,9 @@ final class GptDecodeSession implements DecodeSession {
             sh.x.array().getRow(r).assign(ws.hidden.array().getRow((long) r * t + t - 1));
           }
           gemm(sh.x, model.weights().wte, sh.logits, false, true); // this shard's rows of the session's logits
+          if (sh.team != null) {
+            sh.team.pack(); // the weights the cache was computed with, packed for the team's threads
+          }
         });
     length = t;
     prefilled = true;

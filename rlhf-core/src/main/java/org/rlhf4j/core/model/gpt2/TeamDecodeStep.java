@@ -52,7 +52,6 @@ final class TeamDecodeStep implements AutoCloseable {
   private final Tensor[] vCache;
   private final Tensor logits; // [1, V]
   // shared scratch, each participant writing its own elements only
-  private Tensor qkv; // [1, 3d]: columns of the participant's heads
   private Tensor q; // [H, dh]
   private Tensor att; // [H, dh] = y [1, d]
   private Tensor pre; // [F]
@@ -71,6 +70,9 @@ final class TeamDecodeStep implements AutoCloseable {
   private Tensor[] ln; // [1, d]
   private Tensor[] hat; // [1, d]
   private Tensor[] rstd; // [1]
+  private Tensor[] qkvLocal; // [3 * w]: the q, k, v columns of the participant's heads (w = its heads * dh)
+  private Tensor[][] qkvPacked; // [layer][participant] [d, 3w]: those columns of Wqkv, side by side
+  private Tensor[][] fcPacked; // [layer][participant] [d, fw]: the participant's block of Wfc's columns
   private final Tensor[] qPart;
   private final Tensor[] attPart;
   private final Tensor[][] kPart; // [layer][participant]
@@ -79,6 +81,8 @@ final class TeamDecodeStep implements AutoCloseable {
   private final Tensor[] actPart;
   private final Tensor[][] fcBPart; // [layer][participant]
   private final Parallel.TeamBody body = this::run; // made once: a step allocates nothing
+  private final Parallel.TeamBody packBody = this::pack;
+  private boolean packed;
   private int pos; // the position of this step's token (written by the caller before the team starts)
 
   /**
@@ -110,7 +114,6 @@ final class TeamDecodeStep implements AutoCloseable {
     this.arena = new Arena(type);
     arena.layout(
         a -> {
-          qkv = a.take(1, 3L * d);
           q = a.take(h, c.headDim());
           att = a.take(h, c.headDim());
           pre = a.take(f);
@@ -122,6 +125,9 @@ final class TeamDecodeStep implements AutoCloseable {
           ln = new Tensor[parts];
           hat = new Tensor[parts];
           rstd = new Tensor[parts];
+          qkvLocal = new Tensor[parts];
+          qkvPacked = new Tensor[layers][parts];
+          fcPacked = new Tensor[layers][parts];
           for (int p = 0; p < parts; p++) { // each its own 64-byte aligned block: no false sharing
             partA[p] = a.take(d);
             partB[p] = a.take(d);
@@ -130,6 +136,13 @@ final class TeamDecodeStep implements AutoCloseable {
             ln[p] = a.take(1, d);
             hat[p] = a.take(1, d);
             rstd[p] = a.take(1);
+            int hw = (h * (p + 1) / parts - h * p / parts) * c.headDim();
+            int fw = cut(f, p + 1, parts) - cut(f, p, parts);
+            qkvLocal[p] = a.take(3L * hw);
+            for (int l = 0; l < layers; l++) {
+              qkvPacked[l][p] = a.take(d, 3L * hw);
+              fcPacked[l][p] = a.take(d, fw);
+            }
           }
         });
     h0 = new int[parts];
@@ -175,10 +188,38 @@ final class TeamDecodeStep implements AutoCloseable {
   }
 
   /**
+   * Copies each participant's blocks of the weights ({@code Wqkv}'s columns of its heads, {@code
+   * Wfc}'s of its MLP block) into its packed matrices, each on the participant's own thread (so that
+   * they start out in that core's cache); a step reads them instead of the strided blocks of the
+   * weights. Called when the cache is filled ({@link GptDecodeSession#prefill}), so that the steps
+   * use the weights the cached keys and values were computed with.
+   */
+  void pack() {
+    Parallel.team(parts, packBody);
+    packed = true;
+  }
+
+  private void pack(int p, TeamBarrier barrier) {
+    int d = c.dModel();
+    int c0 = h0[p] * c.headDim();
+    int cw = (h1[p] - h0[p]) * c.headDim();
+    for (int l = 0; l < c.layers(); l++) {
+      Weights.Block b = w.blocks.get(l);
+      for (int s = 0; s < 3; s++) {
+        dk.copyColumns(b.attnW(), s * d + c0, cw, qkvPacked[l][p], s * cw);
+      }
+      dk.copyColumns(b.fcW(), f0[p], f1[p] - f0[p], fcPacked[l][p], 0);
+    }
+  }
+
+  /**
    * Feeds {@code tokens[0]} at position {@code positions[0]}, cache index {@code pos} (the key mask
    * already marks it): appends to the cache and writes the logits.
    */
   void step(int pos) {
+    if (!packed) {
+      throw new IllegalStateException("the weights are not packed: fill the cache first");
+    }
     this.pos = pos;
     Parallel.team(parts, body);
   }
@@ -201,17 +242,15 @@ final class TeamDecodeStep implements AutoCloseable {
       Weights.Block b = w.blocks.get(l);
       // --- attention of this participant's heads, and their share of the projection
       norm.layerNorm(xp, b.ln1W(), b.ln1B(), lnp, hat[p], rstd[p], 1, d, eps);
-      for (int s = 0; s < 3; s++) { // q, k, v columns of these heads
-        Blas.rowTimesBlock(lnp, 0, b.attnW(), 0, d, s * d + c0, cw, qkv, s * d + c0, false);
-      }
-      dk.appendKvHeads(qkv, b.attnB(), q, kCache[l], vCache[l], h, dh, capacity, pos, h0[p], h1[p]);
+      Blas.rowTimesBlock(lnp, 0, qkvPacked[l][p], 0, d, 0, 3 * cw, qkvLocal[p], 0, false); // q, k, v of these heads
+      dk.appendKvHeadsPacked(qkvLocal[p], b.attnB(), q, kCache[l], vCache[l], h, dh, capacity, pos, h0[p], h1[p]);
       attn.attendCached(qPart[p], kPart[l][p], vPart[l][p], keyMask, attPart[p], 1, h1[p] - h0[p], capacity, length, dh, scale);
       Blas.rowTimesBlock(att, c0, b.projW(), c0, cw, 0, d, partA[p], 0, false); // y[heads] Wproj[heads, :]
       barrier.await();
       dk.addPartials(xp, b.projB(), partA, midp, d); // mid = x + bproj + y Wproj (every participant)
       // --- this participant's block of MLP columns
       norm.layerNorm(midp, b.ln2W(), b.ln2B(), lnp, hat[p], rstd[p], 1, d, eps);
-      Blas.rowTimesBlock(lnp, 0, b.fcW(), 0, d, f0[p], fw, pre, f0[p], false);
+      Blas.rowTimesBlock(lnp, 0, fcPacked[l][p], 0, d, 0, fw, pre, f0[p], false);
       pw.biasGelu(prePart[p], fcBPart[l][p], actPart[p], 1, fw);
       Blas.rowTimesBlock(act, f0[p], b.fc2W(), f0[p], fw, 0, d, partB[p], 0, false); // act[cols] Wfc2[cols, :]
       barrier.await();
