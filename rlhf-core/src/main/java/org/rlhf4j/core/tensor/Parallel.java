@@ -26,6 +26,10 @@ import java.util.function.IntConsumer;
  * cost more than a short split gains and put more threads than cores on the machine. Calls may nest
  * (a shard may split its own work); a nested call that finds no idle worker starts more, so that the
  * shards of nested splits all get threads of their own.
+ *
+ * <p>{@link #offerHelpers} hands work to idle workers without waiting for them, for callers that
+ * share their work out themselves (a batch-1 decode step, whose slices the caller and its helpers
+ * claim), so that a helper kept off a core by a busy machine delays nothing.
  */
 public final class Parallel {
   /** How long an idle worker waits for the next split (busy, then yielding its core), before it parks. */
@@ -57,51 +61,10 @@ public final class Parallel {
     final AtomicReference<Throwable> failure = new AtomicReference<>();
     final Thread caller = Thread.currentThread();
     volatile boolean callerParked;
-    /** For a {@link #team} call: its body and barrier (then {@code body} is null); else null. */
-    final TeamBody team;
-    final TeamBarrier barrier;
 
     Job(int count, IntConsumer body) {
       this.count = count;
       this.body = body;
-      this.team = null;
-      this.barrier = null;
-    }
-
-    Job(int count, TeamBody team) {
-      this.count = count;
-      this.body = null;
-      this.team = team;
-      this.barrier = new TeamBarrier(count);
-    }
-
-    /**
-     * Runs one participant of a team: {@code participant} (the caller's, 0), or for a helper thread
-     * ({@code participant < 0}) the next unclaimed one; a helper claims exactly one (the caller
-     * offers the job to exactly as many threads as there are other participants, so each gets one and
-     * they all run at once). A failure breaks the barrier, so that no participant waits for the
-     * failed one. A worker ({@code self}) is idle again before its participant counts as done.
-     */
-    void runParticipant(int participant, Worker self) {
-      int i = participant >= 0 ? participant : next.getAndIncrement();
-      if (i < count) {
-        barrier.register(i);
-        try {
-          team.run(i, barrier);
-          barrier.finish();
-        } catch (Throwable e) {
-          if (!(e instanceof TeamBarrier.BrokenException)) {
-            failure.compareAndSet(null, e);
-          }
-          barrier.breakBarrier();
-        }
-      }
-      if (self != null) {
-        self.state.set(Worker.IDLE);
-      }
-      if (i < count && done.incrementAndGet() == count && participant != 0 && callerParked) {
-        LockSupport.unpark(caller);
-      }
     }
 
     /**
@@ -113,10 +76,6 @@ public final class Parallel {
      * another worker for each such split, which costs microseconds).
      */
     void runShards(Worker self) {
-      if (team != null) {
-        runParticipant(self == null ? 0 : -1, self);
-        return;
-      }
       int finished = 0;
       int i = self == null ? 0 : next.getAndIncrement();
       for (; i < count; i = next.getAndIncrement()) {
@@ -285,67 +244,32 @@ public final class Parallel {
     }
   }
 
-  /** The body of each participant of a {@link #team} call. */
-  @FunctionalInterface
-  public interface TeamBody {
-    /** Runs participant {@code participant} (of {@code barrier.parties()}); may {@link TeamBarrier#await}. */
-    void run(int participant, TeamBarrier barrier);
-  }
-
   /**
-   * Runs {@code body(0, barrier) ... body(n - 1, barrier)} on {@code n} distinct threads that run at
-   * the same time (the caller runs participant 0), so that the participants may wait for each other
-   * at the shared {@link TeamBarrier}; returns when all have returned, and rethrows the first failure
-   * (which breaks the barrier: the others are released with an exception instead of waiting for the
-   * failed one). Unlike {@link #forEach}, whose shards may run one after another on the caller, each
-   * participant gets a thread of its own: idle pool workers (those that spin while idle first), else
-   * newly started ones (at most {@link #MAX_WORKERS} in all; beyond that, threads that end with the
-   * call). Works from any thread, inside a {@link #forEach} shard or another team too. Built for one
-   * region of many short phases (a decode step): a call costs one hand-off, each phase one barrier.
+   * Hands {@code body} to up to {@code n} idle workers, which run {@code body.accept(1)}, {@code
+   * body.accept(2)}, ... (one index each, as a rule), and returns at once, without waiting for them:
+   * for work that the caller finishes by itself and helpers only speed up, claiming their share by the
+   * caller's own protocol (a decode step's slices). A helper may start late, even after the caller's
+   * work is done (it must then do nothing), and is not waited for: a busy machine that keeps it off a
+   * core costs the caller nothing. Outside any split only the workers that spin while idle are asked
+   * (none is woken or started, as in {@link #forEach}); inside one, any idle worker, and more are
+   * started when none is idle. A helper's exception is dropped: {@code body} must report its own
+   * failures to the caller.
+   *
+   * @return how many workers were handed {@code body}
    */
-  public static void team(int n, TeamBody body) {
-    if (n < 1) {
-      throw new IllegalArgumentException("a team needs at least one participant, got " + n);
+  public static int offerHelpers(int n, IntConsumer body) {
+    if (n <= 0) {
+      return 0;
     }
-    Job job = new Job(n, body);
-    if (n > 1) {
-      int[] depth = DEPTH.get();
-      // Outside any split the spinning workers come first (they are the first CORES - 1 of the pool);
-      // any idle worker will do, and the rest are started for this job.
-      Worker[] pool = pool(depth[0] == 0 ? Math.min(n - 1, CORES - 1) : 0);
-      int helpers = offer(job, pool, n - 1, Integer.MAX_VALUE);
-      if (helpers < n - 1) {
-        helpers += startWorkersFor(job, n - 1 - helpers);
-      }
-      for (int i = helpers; i < n - 1; i++) { // the pool is full: threads of this call only
-        Thread t = new Thread(() -> {
-          DEPTH.get()[0] = 1;
-          job.runParticipant(-1, null);
-        }, "rlhf4j-team-extra");
-        t.setDaemon(true);
-        t.start();
-      }
+    Job job = new Job(n + 1, body); // index 0 is the caller's, which it does not run here
+    if (DEPTH.get()[0] == 0) {
+      return offer(job, pool(CORES - 1), n, CORES - 1);
     }
-    int[] depth = DEPTH.get();
-    depth[0]++;
-    try {
-      job.runParticipant(0, null);
-    } finally {
-      depth[0]--;
+    int helpers = offer(job, workers, n, Integer.MAX_VALUE);
+    if (helpers < n) {
+      helpers += startWorkersFor(job, n - helpers);
     }
-    if (job.done.get() != n) {
-      awaitDone(job);
-    }
-    Throwable failure = job.failure.get();
-    if (failure instanceof RuntimeException) {
-      throw (RuntimeException) failure;
-    }
-    if (failure instanceof Error) {
-      throw (Error) failure;
-    }
-    if (failure != null) {
-      throw new IllegalStateException("team participant failed", failure);
-    }
+    return helpers;
   }
 
   /**

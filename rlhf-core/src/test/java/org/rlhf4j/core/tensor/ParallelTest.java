@@ -193,173 +193,104 @@ class ParallelTest {
     assertEquals(1, met.get(1));
   }
 
-  // --- Parallel.team and its barrier
+  // --- Parallel.offerHelpers
 
-  private static long teamThreads() {
-    return Thread.getAllStackTraces().keySet().stream()
-        .filter(t -> t.getName().startsWith("rlhf4j-worker-") || t.getName().startsWith("rlhf4j-team-")).count();
+  private static long poolThreads() {
+    return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("rlhf4j-")).count();
   }
 
-  /**
-   * A team body of {@code phases} phases: all participants must be running at once (each waits, with
-   * a bound, on a latch the others count down: a team whose participants ran one after another
-   * fails there instead of hanging), each writes its slot, and after the barrier every participant
-   * sees every slot of the phase; a second barrier keeps the next phase's writes after those reads.
-   */
-  private static Parallel.TeamBody phases(int n, int phases, Thread[] ranOn, AtomicIntegerArray done) {
-    java.util.concurrent.CountDownLatch all = new java.util.concurrent.CountDownLatch(n);
-    int[] slots = new int[n]; // plain ints: the barrier must make the writes visible
-    return (p, barrier) -> {
-      assertEquals(n, barrier.parties());
-      ranOn[p] = Thread.currentThread();
-      all.countDown();
-      try {
-        if (!all.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
-          throw new IllegalStateException("participant " + p + " never ran at the same time as the others");
-        }
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
+  private static void await(java.util.concurrent.CountDownLatch latch, String what) {
+    try {
+      if (!latch.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+        throw new IllegalStateException("timed out: " + what);
       }
-      for (int phase = 1; phase <= phases; phase++) {
-        slots[p] = phase * 1000 + p;
-        barrier.await();
-        for (int q = 0; q < n; q++) {
-          if (slots[q] != phase * 1000 + q) {
-            throw new IllegalStateException("participant " + p + ", phase " + phase + ": slot " + q + " holds " + slots[q]);
-          }
-        }
-        barrier.await();
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
+  void offeredHelpersRunOnOtherThreadsAndAreNotWaitedFor() {
+    Parallel.forEach(2, i -> {}); // the spinning workers exist and are idle
+    for (int rep = 0; rep < 50; rep++) {
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+      Thread[] ranOn = new Thread[1];
+      int[] index = new int[1];
+      java.util.function.IntConsumer body = i -> {
+        await(go, "the caller returned from offerHelpers"); // a caller that waited for the helper would hang here
+        index[0] = i;
+        ranOn[0] = Thread.currentThread();
+        done.countDown();
+      };
+      int n = 0;
+      for (int tries = 0; n == 0 && tries < 1_000_000; tries++) { // the worker may be briefly busy (a job queued by another test)
+        n = Parallel.offerHelpers(1, body);
       }
-      done.incrementAndGet(p);
+      go.countDown();
+      await(done, "the helper ran");
+      assertEquals(1, n, "an idle spinning worker took it");
+      assertEquals(1, index[0]);
+      assertTrue(ranOn[0] != Thread.currentThread() && ranOn[0].getName().startsWith("rlhf4j-worker-"), ranOn[0].getName());
+    }
+    // a helper's failure is dropped, and the worker keeps working
+    java.util.concurrent.CountDownLatch failed = new java.util.concurrent.CountDownLatch(1);
+    java.util.function.IntConsumer failing = i -> {
+      failed.countDown();
+      throw new IllegalStateException("helper failed");
     };
-  }
-
-  @Test
-  void teamParticipantsRunAtOnceOnDistinctThreadsAndSeeEachOthersWritesAfterEachBarrier() {
-    for (int n : new int[] {1, 2, 3, 5}) {
-      for (int rep = 0; rep < 30; rep++) {
-        Thread[] ranOn = new Thread[n];
-        AtomicIntegerArray done = new AtomicIntegerArray(n);
-        Parallel.team(n, phases(n, 10, ranOn, done));
-        assertSame(Thread.currentThread(), ranOn[0], "the caller is participant 0");
-        for (int p = 0; p < n; p++) {
-          assertEquals(1, done.get(p), n + " participants: participant " + p);
-          for (int q = 0; q < p; q++) {
-            assertTrue(ranOn[p] != ranOn[q], "participants " + q + " and " + p + " ran on one thread");
-          }
-        }
-      }
+    int n = 0;
+    for (int tries = 0; n == 0 && tries < 1_000_000; tries++) {
+      n = Parallel.offerHelpers(1, failing);
     }
-    assertThrows(IllegalArgumentException.class, () -> Parallel.team(0, (p, b) -> {}));
-  }
-
-  @Test
-  void aFailingParticipantReleasesTheOthersAndItsFailureIsRethrown() {
-    for (int failing = 0; failing < 3; failing++) {
-      final int bad = failing;
-      IllegalArgumentException boom = new IllegalArgumentException("participant " + bad + " failed");
-      AtomicIntegerArray released = new AtomicIntegerArray(3);
-      IllegalArgumentException e =
-          assertThrows(
-              IllegalArgumentException.class,
-              () ->
-                  Parallel.team(
-                      3,
-                      (p, barrier) -> {
-                        barrier.await();
-                        if (p == bad) {
-                          throw boom;
-                        }
-                        try {
-                          barrier.await(); // the failed participant never arrives
-                        } catch (RuntimeException x) {
-                          released.incrementAndGet(p);
-                          throw x;
-                        }
-                      }));
-      assertSame(boom, e, "participant " + bad);
-      for (int p = 0; p < 3; p++) {
-        assertEquals(p == bad ? 0 : 1, released.get(p), "participant " + p + " released, " + bad + " failing");
-      }
-    }
-    // A participant that returns while the others wait at a barrier: an error, not a hang.
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Parallel.team(2, (p, barrier) -> {
-      if (p == 1) {
-        barrier.await();
-      }
-    }));
-    assertTrue(e.getMessage().contains("returned without reaching the barrier"), e.getMessage());
-    // The pool keeps working.
-    AtomicIntegerArray done = new AtomicIntegerArray(2);
-    Parallel.team(2, phases(2, 3, new Thread[2], done));
-    assertEquals(1, done.get(0));
-    assertEquals(1, done.get(1));
-  }
-
-  @Test
-  void teamsRunInsideSplitsAndFromTwoCallersAtOnce() throws Exception {
-    // nested in both shards of a split (whose shards occupy the spinning workers)
-    AtomicIntegerArray nested = new AtomicIntegerArray(2 * 3);
-    Parallel.forEach(2, i -> {
-      AtomicIntegerArray done = new AtomicIntegerArray(3);
-      Parallel.team(3, phases(3, 5, new Thread[3], done));
-      for (int p = 0; p < 3; p++) {
-        nested.addAndGet(i * 3 + p, done.get(p));
-      }
-    });
-    for (int i = 0; i < nested.length(); i++) {
-      assertEquals(1, nested.get(i), "shard " + i / 3 + ", participant " + i % 3);
-    }
-    // two callers at once, each running many teams
-    int reps = 200;
-    AtomicIntegerArray done = new AtomicIntegerArray(2 * 3);
-    java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
-    Thread[] callers = new Thread[2];
-    for (int c = 0; c < 2; c++) {
-      final int caller = c;
-      callers[c] = new Thread(() -> {
-        try {
-          for (int rep = 0; rep < reps; rep++) {
-            AtomicIntegerArray one = new AtomicIntegerArray(3);
-            Parallel.team(3, phases(3, 2, new Thread[3], one));
-            for (int p = 0; p < 3; p++) {
-              done.addAndGet(caller * 3 + p, one.get(p));
-            }
-          }
-        } catch (Throwable t) {
-          failed.compareAndSet(null, t);
-        }
-      });
-      callers[c].start();
-    }
-    for (Thread t : callers) {
-      t.join();
-    }
-    assertEquals(null, failed.get());
-    for (int i = 0; i < done.length(); i++) {
-      assertEquals(reps, done.get(i), "caller " + i / 3 + ", participant " + i % 3);
-    }
-  }
-
-  @Test
-  void manyShortTeamsDoNotGrowThePool() {
-    // As a decode step calls it: a caller outside any split, one team after another. The helper is
-    // idle again before its participant counts as done, so each call finds it free (20,000 calls that
-    // each started a worker would exhaust the pool and start threads of their own).
+    assertEquals(1, n);
+    await(failed, "the failing helper ran");
     AtomicIntegerArray runs = new AtomicIntegerArray(2);
-    Parallel.TeamBody body = (p, barrier) -> {
-      runs.incrementAndGet(p);
-      barrier.await();
-    };
-    Parallel.team(2, body);
-    long before = teamThreads();
-    for (int rep = 0; rep < 20_000; rep++) {
-      Parallel.team(2, body);
+    Parallel.forEach(2, runs::incrementAndGet);
+    assertEquals(1, runs.get(0));
+    assertEquals(1, runs.get(1));
+  }
+
+  @Test
+  void helpersAreOnlyOfferedToIdleSpinningWorkersOutsideSplitsAndStartedInsideThem() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 processors");
+    int cores = Runtime.getRuntime().availableProcessors();
+    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(cores);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    Thread busy = new Thread(() -> Parallel.forEach(cores, i -> { // occupies every spinning worker
+      started.countDown();
+      await(release, "release");
+    }));
+    busy.start();
+    try {
+      await(started, "the spinning workers took the shards");
+      long before = poolThreads();
+      for (int rep = 0; rep < 20_000; rep++) { // outside any split: nobody to ask, nothing started
+        assertEquals(0, Parallel.offerHelpers(1, i -> {}));
+      }
+      assertEquals(before, poolThreads(), "no thread started");
+      // inside a split: idle workers are asked and, where none is idle, started; all run at once
+      int n = 3;
+      java.util.concurrent.CountDownLatch all = new java.util.concurrent.CountDownLatch(n + 1);
+      int[] offered = new int[1];
+      Parallel.forEach(1, unused -> {}); // (a one-shard split runs inline: not nested)
+      Thread nested = new Thread(() -> Parallel.forEach(2, shard -> {
+        if (shard == 0) {
+          offered[0] = Parallel.offerHelpers(n, i -> {
+            all.countDown();
+            await(all, "helper " + i + " met the others");
+          });
+          all.countDown();
+          await(all, "the helpers ran at once");
+        }
+      }));
+      nested.start();
+      nested.join(120_000);
+      assertEquals(0, all.getCount(), "the caller and its helpers met");
+      assertEquals(n, offered[0]);
+    } finally {
+      release.countDown();
+      busy.join(60_000);
     }
-    assertEquals(20_001, runs.get(0));
-    assertEquals(20_001, runs.get(1));
-    // (bounded, not zero: the helper may be briefly busy with a stale job queued by an earlier forEach
-    // at the moment of a call, which then takes or starts another worker)
-    assertTrue(teamThreads() <= before + 2, "threads before " + before + ", after " + teamThreads());
   }
 }

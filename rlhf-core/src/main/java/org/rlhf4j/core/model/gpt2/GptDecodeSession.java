@@ -297,9 +297,14 @@ final class GptDecodeSession implements DecodeSession {
     return m == 1 && parts > 1 && 4 * d * d / parts >= Blas.minSplitWork() ? parts : 1;
   }
 
-  /** The participants of the first shard's {@link TeamDecodeStep} (adapters aside), or 0 without one; for tests. */
+  /** The slices per phase of the first shard's {@link TeamDecodeStep} (adapters aside), or 0 without one; for tests. */
   int teamParts() {
     return shards[0].team == null ? 0 : shards[0].team.parts();
+  }
+
+  /** The first shard's {@link TeamDecodeStep}, or null; for tests. */
+  TeamDecodeStep team() {
+    return shards[0].team;
   }
 
   private void checkOpen() {

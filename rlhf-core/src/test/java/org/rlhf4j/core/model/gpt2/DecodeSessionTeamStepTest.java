@@ -126,4 +126,62 @@ class DecodeSessionTeamStepTest {
       GptGradientCheckTest.setMinSplitWork(saved);
     }
   }
+
+  @Test
+  void aStepNeedsNoHelperAndGivesTheSameNumbersWithout() throws Exception {
+    // Every worker that spins while idle is kept busy by another thread's split, so the steps find no
+    // helper: the caller runs every slice itself (it never waits for a helper), with bit-identical
+    // logits (the same slices, added in the same order).
+    org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 processors");
+    long saved = GptGradientCheckTest.setMinSplitWork(1);
+    GptConfig c = GptConfig.builder().vocabSize(37).dModel(40).heads(5).layers(2).contextLength(32).build();
+    int cores = Runtime.getRuntime().availableProcessors();
+    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(cores);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    Thread busy = new Thread(() -> org.rlhf4j.core.tensor.Parallel.forEach(cores, i -> {
+      started.countDown();
+      try {
+        release.await(60, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }));
+    try (GptModel m = GptModel.randomInit(c, 4, new ModelOptions(DataType.FLOAT, 2))) {
+      m.parameters().get("wte").array().muli(4);
+      float[][] helped = run(m, 10);
+      busy.start();
+      assertTrue(started.await(60, java.util.concurrent.TimeUnit.SECONDS), "the spinning workers are busy");
+      float[][] alone = run(m, 10);
+      for (int i = 0; i < helped.length; i++) {
+        assertArrayEquals(helped[i], alone[i], "step " + i + ": with and without a helper");
+      }
+    } finally {
+      release.countDown();
+      busy.join(60_000);
+      GptGradientCheckTest.setMinSplitWork(saved);
+    }
+  }
+
+  @Test
+  void aFailingSliceFailsTheStepAndTheSession() throws Exception {
+    long saved = GptGradientCheckTest.setMinSplitWork(1);
+    GptConfig c = GptConfig.builder().vocabSize(29).dModel(64).heads(4).layers(2).contextLength(32).build();
+    try (GptModel m = GptModel.randomInit(c, 4, new ModelOptions(DataType.FLOAT, 2))) {
+      for (int failing : new int[] {0, 1, 5, 7, 9}) { // slices of the first and last layers and of the LM head
+        try (DecodeSession s = m.newDecodeSession(1, 16)) {
+          TeamDecodeStep team = ((GptDecodeSession) s).team();
+          s.prefill(TokenBatch.unpadded(new int[][] {PROMPT}));
+          s.step(new int[] {1});
+          team.failSlice = i -> i == failing;
+          IllegalStateException e = assertThrows(IllegalStateException.class, () -> s.step(new int[] {2}));
+          assertTrue(e.getMessage().contains("failed (test)"), e.getMessage());
+          team.failSlice = null;
+          e = assertThrows(IllegalStateException.class, () -> s.step(new int[] {3}), "slice " + failing);
+          assertTrue(e.getMessage().contains("an earlier step failed"), e.getMessage());
+        }
+      }
+    } finally {
+      GptGradientCheckTest.setMinSplitWork(saved);
+    }
+  }
 }
