@@ -71,8 +71,22 @@ final class ShardMath {
     return t >= 16 ? new int[] {0, t / 2, t} : new int[] {0, t};
   }
 
-  /** Element-wise rows worth splitting: at least this many elements (tanh and exp per element). */
-  private static final long MIN_ROW_SPLIT_ELEMENTS = 1 << 14;
+  /**
+   * Element-wise rows worth splitting (tanh and exp per element): at least this many elements, twice
+   * {@link Blas#minSplitWork()} (16k by default; tests lower it with the products' threshold).
+   */
+  private static long minRowSplitElements() {
+    return 2 * Blas.minSplitWork();
+  }
+
+  /**
+   * Rows of cheaper element-wise work (LayerNorm, bias additions: a few nanoseconds per element, e.g.
+   * one sequence of 64 positions at width 128) worth splitting: half of {@link Blas#minSplitWork()}
+   * elements (4k by default).
+   */
+  private static long minCheapSplitElements() {
+    return Math.max(1, Blas.minSplitWork() / 2);
+  }
 
   /**
    * Runs {@code body} over rows {@code [0, n)} of an element-wise kernel on {@code [n, width]}: at
@@ -80,12 +94,89 @@ final class ShardMath {
    * threads and the work is large enough.
    */
   private static void overRows(int ways, int n, int width, HeadRange body) {
-    int parts = (long) n * width >= MIN_ROW_SPLIT_ELEMENTS ? Math.min(ways, n) : 1;
+    overRows(ways, n, width, minRowSplitElements(), body);
+  }
+
+  /** {@link #overRows} for work of at least {@code minElements} elements (fewer: one thread). */
+  private static void overRows(int ways, int n, int width, long minElements, HeadRange body) {
+    int parts = rowParts(ways, n, width, minElements);
     if (parts <= 1) {
       body.run(0, n);
       return;
     }
     Parallel.forEach(parts, p -> body.run(n * p / parts, n * (p + 1) / parts));
+  }
+
+  private static int rowParts(int ways, int n, int width, long minElements) {
+    return (long) n * width >= minElements ? Math.min(ways, n) : 1;
+  }
+
+  /**
+   * LayerNorm of {@code x [n, d]} into {@code out}, saving {@code hat} and {@code rstd}: rows split
+   * over {@code ways} threads (each row is normalised alone, so the result does not depend on the
+   * split).
+   */
+  private void layerNorm(int ways, Tensor x, Tensor gamma, Tensor beta, Tensor out, Tensor hat, Tensor rstd, int n) {
+    int d = c.dModel();
+    overRows(ways, n, d, minCheapSplitElements(), (r0, r1) -> norm.layerNorm(
+        x.rows(r0, r1), gamma, beta, out.rows(r0, r1), hat.rows(r0, r1), rstd.rows(r0, r1), r1 - r0, d, c.layerNormEps()));
+  }
+
+  /** {@code dst = src + bias} per row, rows split over {@code ways} threads. */
+  private void copyAddBias(int ways, Tensor src, Tensor bias, Tensor dst, int n, int cols) {
+    overRows(ways, n, cols, minCheapSplitElements(), (r0, r1) -> pw.copyAddBias(src.rows(r0, r1), bias, dst.rows(r0, r1), r1 - r0, cols));
+  }
+
+  /**
+   * The LayerNorm backward ({@link NormKernels#layerNormBackward}), rows split over {@code ws.ways}
+   * threads: each block's input gradient is its own; the gains' and biases' gradients are summed per
+   * block into {@code ws.normPartials} and then added to {@code dGamma}, {@code dBeta} in block order,
+   * so the result depends on the number of blocks only.
+   */
+  private void layerNormBackward(ShardWorkspace ws, Tensor dy, Tensor hat, Tensor rstd, Tensor gamma, Tensor dx, Tensor dGamma, Tensor dBeta, int n) {
+    int d = c.dModel();
+    int parts = Math.min(rowParts(ws.ways, n, d, minCheapSplitElements()), ShardWorkspace.MAX_NORM_PARTS);
+    if (parts <= 1) {
+      norm.layerNormBackward(dy, hat, rstd, gamma, dx, dGamma, dBeta, n, d);
+      return;
+    }
+    Tensor partials = ws.normPartials; // rows [0, parts): dGamma blocks; [parts, 2 parts): dBeta blocks
+    Parallel.forEach(parts, p -> {
+      int r0 = n * p / parts;
+      int r1 = n * (p + 1) / parts;
+      Tensor pg = partials.rows(p, p + 1);
+      Tensor pb = partials.rows(parts + p, parts + p + 1);
+      pg.zero();
+      pb.zero();
+      norm.layerNormBackward(dy.rows(r0, r1), hat.rows(r0, r1), rstd.rows(r0, r1), gamma, dx.rows(r0, r1), pg, pb, r1 - r0, d);
+    });
+    pw.sumRows(partials.rows(0, parts), dGamma, parts, d);
+    pw.sumRows(partials.rows(parts, 2 * parts), dBeta, parts, d);
+  }
+
+  /** Work given a number of threads to use inside it. */
+  private interface WithWays {
+    void run(int ways);
+  }
+
+  /**
+   * Runs two independent parts of the backward pass (a layer's weight gradient and its input
+   * gradient, products of the same size) at the same time, each on half of the shard's {@code ways}
+   * threads, when the shard has two or more and a product is worth a thread ({@code work} multiply-
+   * adds each, at least {@link Blas#minSplitWork()}); else one after the other on all of them. Two
+   * whole products keep BLAS at the speed of its larger blocks, where splitting each product in two
+   * halves their size (a batch of one short sequence: [64, 128] x [128, 512]). Each part writes its
+   * own outputs, so the result does not depend on which runs first.
+   */
+  private static void both(int ways, long work, WithWays first, WithWays second) {
+    if (ways < 2 || work < Blas.minSplitWork()) {
+      first.run(ways);
+      second.run(ways);
+      return;
+    }
+    int w0 = (ways + 1) / 2;
+    int w1 = ways / 2;
+    Parallel.forEach(2, i -> (i == 0 ? first : second).run(i == 0 ? w0 : w1));
   }
 
   /**
@@ -120,19 +211,19 @@ final class ShardMath {
     int d = c.dModel();
     int f = c.mlpDim();
     // --- causal self-attention on LN1(x)
-    norm.layerNorm(x, p.ln1W(), p.ln1B(), a.ln1Out, a.ln1Hat, a.ln1Rstd, n, d, c.layerNormEps());
+    layerNorm(ways, x, p.ln1W(), p.ln1B(), a.ln1Out, a.ln1Hat, a.ln1Rstd, n);
     gemm(a.ln1Out, p.attnW(), qkv, false, false, ways); // [n, 3d]
     adapt(ad, keep, mod[0], a.ln1Out, qkv, ways);
     attention.attend(layer, qkv, p.attnB(), a.y); // [n, d]
-    pw.copyAddBias(x, p.projB(), a.mid, n, d);
+    copyAddBias(ways, x, p.projB(), a.mid, n, d);
     gemmAccumulate(a.y, p.projW(), a.mid, false, false, ways); // mid = x + y Wproj + bproj
     adapt(ad, keep, mod[1], a.y, a.mid, ways);
     // --- MLP on LN2(mid)
-    norm.layerNorm(a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n, d, c.layerNormEps());
+    layerNorm(ways, a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n);
     gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ways); // [n, F]
     adapt(ad, keep, mod[2], a.ln2Out, a.fcPre, ways);
     overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcAct.rows(r0, r1), r1 - r0, f)); // tanh not kept
-    pw.copyAddBias(a.mid, p.fc2B(), a.out, n, d);
+    copyAddBias(ways, a.mid, p.fc2B(), a.out, n, d);
     gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ways); // out = mid + gelu(.) Wfc2 + bfc2
     adapt(ad, keep, mod[3], a.fcAct, a.out, ways);
   }
@@ -201,7 +292,7 @@ final class ShardMath {
       block(l, w.blocks.get(l), x, ws.layers[l], ws.layers[l].qkv, n, ws.ways, full, ad, true);
       x = ws.layers[l].out;
     }
-    finalNorm(x, w, ws.hidden, ws.lnfHat, ws.lnfRstd, n);
+    layerNorm(ws.ways, x, w.lnfW, w.lnfB, ws.hidden, ws.lnfHat, ws.lnfRstd, n); // the final LayerNorm
   }
 
   /** {@code logits [n, V] = hidden wte^T} (the tied LM head). */
@@ -253,10 +344,13 @@ final class ShardMath {
     // --- heads -> dHidden [n, d]
     ws.dHidden.zero();
     if (hasDLogits) {
-      gemmAccumulate(ws.dLogits, w.wte, ws.dHidden, false, false, ws.ways); // [n, V] x [V, d]
-      if (base) {
-        gemmAccumulate(ws.dLogits, ws.hidden, g.wte, true, false, ws.ways); // dWte += dLogits^T hidden
-      }
+      both(ws.ways, base ? (long) n * c.vocabSize() * d : 0,
+          k -> gemmAccumulate(ws.dLogits, w.wte, ws.dHidden, false, false, k), // [n, V] x [V, d]
+          k -> {
+            if (base) {
+              gemmAccumulate(ws.dLogits, ws.hidden, g.wte, true, false, k); // dWte += dLogits^T hidden
+            }
+          });
     }
     if (dValues != null) {
       if (ad != null) {
@@ -268,40 +362,50 @@ final class ShardMath {
     }
     // --- final LayerNorm
     ws.dResid.zero();
-    norm.layerNormBackward(ws.dHidden, ws.lnfHat, ws.lnfRstd, w.lnfW, ws.dResid, g.lnfW, g.lnfB, n, d);
+    layerNormBackward(ws, ws.dHidden, ws.lnfHat, ws.lnfRstd, w.lnfW, ws.dResid, g.lnfW, g.lnfB, n);
     for (int l = c.layers() - 1; l >= 0; l--) {
       Weights.Block p = w.blocks.get(l);
       Weights.Block gp = g.blocks.get(l);
       BlockActs a = ws.layers[l];
       String[] mod = modules[l];
       // --- MLP: out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2 ; ws.dResid holds dL/dout
-      if (base) {
-        pw.sumRows(ws.dResid, gp.fc2B(), n, d);
-        gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false, ws.ways); // [F, n] x [n, d]
-      }
-      gemm(ws.dResid, p.fc2W(), ws.dFc, false, true, ws.ways); // dAct [n, F]
-      if (ad != null) {
-        ad.backward(mod[3], a.fcAct, ws.dResid, ws.dFc, ws.ways);
-      }
+      long mlpWork = (long) n * d * f; // multiply-adds of each product of an MLP layer
+      both(ws.ways, base ? mlpWork : 0, k -> {
+        if (base) {
+          pw.sumRows(ws.dResid, gp.fc2B(), n, d);
+          gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false, k); // [F, n] x [n, d]
+        }
+      }, k -> {
+        gemm(ws.dResid, p.fc2W(), ws.dFc, false, true, k); // dAct [n, F]
+        if (ad != null) {
+          ad.backward(mod[3], a.fcAct, ws.dResid, ws.dFc, k);
+        }
+      });
       overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre (tanh recomputed)
-      if (base) {
-        pw.sumRows(ws.dFc, gp.fcB(), n, f);
-        gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, ws.ways); // [d, n] x [n, F]
-      }
-      gemm(ws.dFc, p.fcW(), ws.dLn, false, true, ws.ways); // [n, d]
-      if (ad != null) {
-        ad.backward(mod[2], a.ln2Out, ws.dFc, ws.dLn, ws.ways);
-      }
-      norm.layerNormBackward(ws.dLn, a.ln2Hat, a.ln2Rstd, p.ln2W(), ws.dResid, gp.ln2W(), gp.ln2B(), n, d);
+      both(ws.ways, base ? mlpWork : 0, k -> {
+        if (base) {
+          pw.sumRows(ws.dFc, gp.fcB(), n, f);
+          gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, k); // [d, n] x [n, F]
+        }
+      }, k -> {
+        gemm(ws.dFc, p.fcW(), ws.dLn, false, true, k); // [n, d]
+        if (ad != null) {
+          ad.backward(mod[2], a.ln2Out, ws.dFc, ws.dLn, k);
+        }
+      });
+      layerNormBackward(ws, ws.dLn, a.ln2Hat, a.ln2Rstd, p.ln2W(), ws.dResid, gp.ln2W(), gp.ln2B(), n);
       // --- attention: mid = x + merge(softmax(q k^T / sqrt(dh)) v) Wproj + bproj ; dResid = dL/dmid
-      if (base) {
-        pw.sumRows(ws.dResid, gp.projB(), n, d);
-        gemmAccumulate(a.y, ws.dResid, gp.projW(), true, false, ws.ways);
-      }
-      gemm(ws.dResid, p.projW(), ws.dY, false, true, ws.ways); // [n, d]
-      if (ad != null) {
-        ad.backward(mod[1], a.y, ws.dResid, ws.dY, ws.ways);
-      }
+      both(ws.ways, base ? (long) n * d * d : 0, k -> {
+        if (base) {
+          pw.sumRows(ws.dResid, gp.projB(), n, d);
+          gemmAccumulate(a.y, ws.dResid, gp.projW(), true, false, k); // [d, n] x [n, d]
+        }
+      }, k -> {
+        gemm(ws.dResid, p.projW(), ws.dY, false, true, k); // [n, d]
+        if (ad != null) {
+          ad.backward(mod[1], a.y, ws.dResid, ws.dY, k);
+        }
+      });
       // Per head, reading and writing the heads where they lie: dY [n, d], qkv and dQkv [n, 3d].
       Tensor qkv = a.qkv;
       // One head at a time, causally: query rows [r0, r1) see keys [0, r1); key rows [r0, r1) are
@@ -333,15 +437,18 @@ final class ShardMath {
           }
         }
       });
-      pw.sumRows(ws.dQkv, gp.attnB(), n, 3 * d);
-      if (base) {
-        gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false, ws.ways); // [d, n] x [n, 3d]
-      }
-      gemm(ws.dQkv, p.attnW(), ws.dLn, false, true, ws.ways); // [n, d]
-      if (ad != null) {
-        ad.backward(mod[0], a.ln1Out, ws.dQkv, ws.dLn, ws.ways);
-      }
-      norm.layerNormBackward(ws.dLn, a.ln1Hat, a.ln1Rstd, p.ln1W(), ws.dResid, gp.ln1W(), gp.ln1B(), n, d);
+      both(ws.ways, base ? 3L * n * d * d : 0, k -> {
+        pw.sumRows(ws.dQkv, gp.attnB(), n, 3 * d);
+        if (base) {
+          gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false, k); // [d, n] x [n, 3d]
+        }
+      }, k -> {
+        gemm(ws.dQkv, p.attnW(), ws.dLn, false, true, k); // [n, d]
+        if (ad != null) {
+          ad.backward(mod[0], a.ln1Out, ws.dQkv, ws.dLn, k);
+        }
+      });
+      layerNormBackward(ws, ws.dLn, a.ln1Hat, a.ln1Rstd, p.ln1W(), ws.dResid, gp.ln1W(), gp.ln1B(), n);
     }
     if (base) {
       norm.embedBackward(ws.ids, ws.positions, ws.dResid, g.wte, g.wpe, n, d);

@@ -41,6 +41,10 @@ final class ShardWorkspace implements AutoCloseable {
   Tensor dAtt; // [b*H, T, T]
   Tensor dFc; // [n, F]
   Tensor dLogits; // [n, V]
+  /** Per-thread partial sums of the LayerNorm gains' and biases' gradients: [2 * MAX_NORM_PARTS, d]. */
+  Tensor normPartials;
+  /** The most row blocks a LayerNorm backward is split into (each needs its own partial sums). */
+  static final int MAX_NORM_PARTS = 8;
 
   ShardWorkspace(GptConfig config, DataType type) {
     this.config = config;
@@ -99,6 +103,7 @@ final class ShardWorkspace implements AutoCloseable {
     dAtt = a.take(bh, t, t);
     dFc = a.take(n, f);
     dLogits = a.take(n, v);
+    normPartials = a.take(2L * MAX_NORM_PARTS, d);
   }
 
   @Override
