@@ -19,7 +19,10 @@ import org.rlhf4j.core.tensor.Tensor;
  * GPT-2's {@link DecodeSession}: {@link #prefill} runs the model once over left-padded prompts and
  * caches every layer's keys and values; each {@link #step} then feeds one new token per sequence
  * through the same blocks as the full pass ({@link ShardMath#block}), attending over the cache, at a
- * cost independent of the prefix length's square.
+ * cost independent of the prefix length's square. A shard of one sequence with several threads (batch
+ * 1, sampling one sequence) runs its steps as a {@link TeamDecodeStep} instead: one parallel region
+ * per step, its threads claiming fixed slices of each phase (without LoRA adapters active; with them,
+ * the per-product path).
  */
 final class GptDecodeSession implements DecodeSession {
   private final GptModel model;
@@ -286,10 +289,10 @@ final class GptDecodeSession implements DecodeSession {
   }
 
   /**
-   * The participants of a {@link TeamDecodeStep} for a shard of {@code m} sequences on {@code ways}
-   * threads, or 1 where it does not pay: one sequence, several threads (at most one per head), and
-   * each participant's share of a block's attention products ({@code 4 d^2 / P} multiply-adds) worth
-   * a barrier ({@link Blas#minSplitWork()}).
+   * The slices per phase of a {@link TeamDecodeStep} for a shard of {@code m} sequences on {@code
+   * ways} threads, or 1 where it does not pay: one sequence, several threads (at most one slice per
+   * head), and each slice's share of a block's attention products ({@code 4 d^2 / P} multiply-adds)
+   * worth a phase's hand-over ({@link Blas#minSplitWork()}).
    */
   static int teamParts(GptConfig c, int m, int ways) {
     int parts = Math.min(ways, c.heads());

@@ -14,14 +14,15 @@ import org.rlhf4j.core.model.TokenBatch;
 
 /**
  * The decode step of one sequence on several threads as one parallel region ({@link TeamDecodeStep}:
- * per thread a range of heads, a block of MLP columns and a block of the vocabulary; partial sums
- * added in a fixed order by every thread) in float, as sampling runs, on 2 and 3 threads, for a model
- * whose sizes split evenly and one whose heads, MLP columns and vocabulary do not (d 40, 5 heads: 2+3
- * and 1+2+2 heads; F 160: 80+80 and 48+48+64 columns; vocabulary 37: 16+21 and 0+16+21): the path is
- * taken (for the first of two sequences only on 3 threads, where that shard has 2 threads); its logits
- * agree at every step with a one-thread session's and with a full forward pass over the whole
- * sequence, to float rounding; two sessions with the same thread count give bit-identical logits; and
- * a closed session refuses steps.
+ * per phase a slice per thread, by heads, by MLP columns, by vocabulary; partial sums added in a
+ * fixed order) in float, as sampling runs, on 2 and 3 threads, for a model whose sizes split evenly
+ * and one whose heads, MLP columns and vocabulary do not (d 40, 5 heads: 2+3 and 1+2+2 heads; F 160:
+ * 80+80 and 48+48+64 columns; vocabulary 37: 16+21 and 0+16+21): the path is taken (for the first of
+ * two sequences only on 3 threads, where that shard has 2 threads); its logits agree at every step
+ * with a one-thread session's and with a full forward pass over the whole sequence, to float
+ * rounding; two sessions with the same thread count give bit-identical logits, and so do steps that
+ * find no helper (the caller runs every slice); a failing slice fails its step and the session; and a
+ * closed session refuses steps.
  */
 class DecodeSessionTeamStepTest {
   private static final int[] PROMPT = {3, 1, 4, 1, 5, 9};
