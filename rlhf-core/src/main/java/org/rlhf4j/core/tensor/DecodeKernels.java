@@ -4,10 +4,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 
 /**
  * Kernels of a KV-cached decode step of one sequence split across threads by heads and by column
- * blocks (see {@code GptDecodeSession}): each thread appends the keys and values of its own heads,
- * and each thread's share of a product whose inner dimension is split is a partial sum that one
- * thread then adds up in a fixed order. Implemented once for float; the double twin is generated at
- * build time.
+ * blocks (see {@code TeamDecodeStep}): each slice appends the keys and values of its own heads, and
+ * each slice's share of a product whose inner dimension is split is a partial sum, added up in a fixed
+ * order. Implemented once for float; the double twin is generated at build time.
  */
 public interface DecodeKernels {
 
@@ -32,7 +31,6 @@ public interface DecodeKernels {
    * weight matrix, packed so that the thread reads contiguous memory).
    */
   void copyColumns(Tensor src, int col0, int cols, Tensor dst, int dstCol0);
-
 
   /**
    * {@code dst [cols] = src + bias + partials[0] + ... + partials[partials.length - 1]}, summed in that
