@@ -148,12 +148,7 @@ public final class Benchmark {
       int rounds = 7;
       double[] t1 = new double[rounds];
       double[] tn = new double[rounds];
-      // Warm-up: at least 2 rounds and 1 s, so that the JIT has compiled the step (its compiler threads
-      // otherwise compete with the N-thread copy's workers for the cores during the first rounds).
-      long warmUntil = System.nanoTime() + 1_000_000_000L;
-      for (int warm = 0; warm < 2 || System.nanoTime() < warmUntil; warm++) {
-        round(s1, sn, stepsPerRound, new double[2]);
-      }
+      warmUp(() -> round(s1, sn, stepsPerRound, new double[2]));
       double[] ms = new double[2];
       for (int r = 0; r < rounds; r++) {
         round(s1, sn, stepsPerRound, ms);
@@ -165,6 +160,34 @@ public final class Benchmark {
       out.add(new Figure(name + ", 1 thread", a, "ms"));
       out.add(new Figure(name + ", " + threads + " threads", b, "ms"));
       out.add(new Figure(name + ", speed-up with " + threads + " threads", a / b, "x"));
+    }
+  }
+
+  /**
+   * Runs {@code round} until the JIT has compiled what it runs: at least 2 rounds and 1 s, then until
+   * a whole round (and at least 0.5 s) passes without compilation, at most 20 s. The compiler's threads
+   * otherwise take a core from an N-thread measurement's workers during its first rounds (the JVM
+   * reports its compile time through {@link java.lang.management.CompilationMXBean}; without that
+   * monitoring, 3 s).
+   */
+  static void warmUp(Runnable round) {
+    java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+    boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+    long start = System.nanoTime();
+    long quietSince = start;
+    long compiled = timed ? jit.getTotalCompilationTime() : 0;
+    for (int warm = 0; ; warm++) {
+      round.run();
+      long now = System.nanoTime();
+      long total = timed ? jit.getTotalCompilationTime() : 0;
+      if (total != compiled) {
+        compiled = total;
+        quietSince = now;
+      }
+      boolean settled = timed ? now - quietSince >= 500_000_000L : now - start >= 3_000_000_000L;
+      if (warm >= 1 && now - start >= 1_000_000_000L && settled || now - start >= 20_000_000_000L) {
+        return;
+      }
     }
   }
 

@@ -133,9 +133,16 @@ public final class Parallel {
      * have all been claimed (by its caller); fails if the queued job still has unclaimed shards.
      */
     boolean queue(Job j) {
-      Job cur = queued.get();
-      if (cur != null && cur.next.get() < cur.count || !queued.compareAndSet(cur, j)) {
-        return false;
+      while (true) {
+        Job cur = queued.get();
+        if (cur != null && cur.next.get() < cur.count) {
+          return false;
+        }
+        // Fails only if the queued job changed meanwhile: the worker took it (then the slot is free)
+        // or another caller queued one (then the next round sees it): read again.
+        if (queued.compareAndSet(cur, j)) {
+          break;
+        }
       }
       if (parked) { // it went idle meanwhile, and may be about to park
         LockSupport.unpark(thread);
@@ -205,11 +212,19 @@ public final class Parallel {
       int want = Math.min(count, CORES) - 1;
       if (want > 0) {
         Worker[] spinning = pool(CORES - 1);
-        int helpers = offer(job, spinning, want, CORES - 1);
-        // Busy ones get the job queued (so that every shard still gets a thread of its own, should the
-        // caller's shard wait for another); only if that fails too (several callers), more workers.
+        boolean[] taken = new boolean[CORES - 1];
+        int helpers = 0;
         for (int w = 0; w < CORES - 1 && helpers < want; w++) {
-          if (spinning[w].state.get() != Worker.IDLE && spinning[w].queue(job)) {
+          if (spinning[w].offer(job)) {
+            taken[w] = true;
+            helpers++;
+          }
+        }
+        // The others (busy, or idle again since the offer) get the job queued, so that every shard
+        // still gets a thread of its own should the caller's shard wait for another; only if that
+        // fails too (another caller's job waits there), more workers.
+        for (int w = 0; w < CORES - 1 && helpers < want; w++) {
+          if (!taken[w] && spinning[w].queue(job)) {
             helpers++;
           }
         }
