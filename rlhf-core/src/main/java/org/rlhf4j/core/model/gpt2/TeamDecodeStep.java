@@ -40,7 +40,8 @@ import org.rlhf4j.core.tensor.Tensor;
  * machine, or waking from a park) therefore delays nothing: the caller does its slices, and the step
  * costs at most about the one-thread step; the caller never waits for a helper that holds no slice.
  * The blocks of {@code Wqkv} and {@code Wfc} that a slice reads are packed contiguously at {@link
- * #pack} (the columns of a slice are strided in the weights, which costs a third more time).
+ * #pack} (the columns of a slice are strided in the weights, which costs a third more time), when
+ * these copies ({@code 7 d^2} elements per layer, per session) take at most {@link #packLimitBytes}.
  */
 final class TeamDecodeStep implements AutoCloseable {
   /** How long a thread waiting for the next phase spins without yielding its core. */
@@ -122,6 +123,10 @@ final class TeamDecodeStep implements AutoCloseable {
   private int step; // the caller's step counter
   private int pos; // the position of this step's token (written before the step is published)
   private boolean packed;
+  /** Whether {@link #pack} copies the slices' blocks of {@code Wqkv} and {@code Wfc} (else they are read where they lie). */
+  private final boolean packs;
+  /** The most bytes a session's packed copies of the weights may take (64 MiB: up to d 512 with 8 layers); tests change it. */
+  static volatile long packLimitBytes = 64L << 20;
 
   /**
    * A step of {@code parts} slices per phase (at most the number of heads) over the given cache;
@@ -152,6 +157,7 @@ final class TeamDecodeStep implements AutoCloseable {
     int h = c.heads();
     int vocab = c.vocabSize();
     int layers = c.layers();
+    this.packs = (long) c.layers() * 7 * d * d * (type == DataType.DOUBLE ? 8 : 4) <= packLimitBytes;
     this.arena = new Arena(type);
     arena.layout(
         a -> {
@@ -175,7 +181,7 @@ final class TeamDecodeStep implements AutoCloseable {
             int hw = (h * (s + 1) / parts - h * s / parts) * c.headDim();
             int fw = cut(f, s + 1, parts) - cut(f, s, parts);
             qkvLocal[s] = a.take(3L * hw);
-            for (int l = 0; l < layers; l++) {
+            for (int l = 0; l < layers && packs; l++) {
               qkvPacked[l][s] = a.take(d, 3L * hw);
               fcPacked[l][s] = a.take(d, fw);
             }
@@ -232,8 +238,15 @@ final class TeamDecodeStep implements AutoCloseable {
    * computed with.
    */
   void pack() {
-    Parallel.forEach(parts, this::pack);
+    if (packs) {
+      Parallel.forEach(parts, this::pack);
+    }
     packed = true;
+  }
+
+  /** Whether the slices read packed copies of their blocks of the weights; for tests. */
+  boolean packs() {
+    return packs;
   }
 
   private void pack(int s) {
@@ -417,13 +430,23 @@ final class TeamDecodeStep implements AutoCloseable {
       int dh = c.headDim();
       int c0 = h0[s] * dh;
       int cw = (h1[s] - h0[s]) * dh;
-      Blas.rowTimesBlock(ln, 0, qkvPacked[l][s], 0, d, 0, 3 * cw, qkvLocal[s], 0, false); // q, k, v of these heads
+      if (packs) { // q, k, v of these heads
+        Blas.rowTimesBlock(ln, 0, qkvPacked[l][s], 0, d, 0, 3 * cw, qkvLocal[s], 0, false);
+      } else {
+        for (int part = 0; part < 3; part++) {
+          Blas.rowTimesBlock(ln, 0, b.attnW(), 0, d, part * d + c0, cw, qkvLocal[s], part * cw, false);
+        }
+      }
       dk.appendKvHeadsPacked(qkvLocal[s], b.attnB(), q, kCache[l], vCache[l], c.heads(), dh, capacity, pos, h0[s], h1[s]);
       attn.attendCached(qPart[s], kPart[l][s], vPart[l][s], keyMask, attPart[s], 1, h1[s] - h0[s], capacity, pos + 1, dh, scale);
       Blas.rowTimesBlock(att, c0, b.projW(), c0, cw, 0, d, partA[s], 0, false); // y[heads] Wproj[heads, :]
     } else { // this block of MLP columns
       int fw = f1[s] - f0[s];
-      Blas.rowTimesBlock(ln, 0, fcPacked[l][s], 0, d, 0, fw, pre, f0[s], false);
+      if (packs) {
+        Blas.rowTimesBlock(ln, 0, fcPacked[l][s], 0, d, 0, fw, pre, f0[s], false);
+      } else {
+        Blas.rowTimesBlock(ln, 0, b.fcW(), 0, d, f0[s], fw, pre, f0[s], false);
+      }
       pw.biasGelu(prePart[s], fcBPart[l][s], actPart[s], 1, fw);
       Blas.rowTimesBlock(act, f0[s], b.fc2W(), f0[s], fw, 0, d, partB[s], 0, false); // act[cols] Wfc2[cols, :]
     }

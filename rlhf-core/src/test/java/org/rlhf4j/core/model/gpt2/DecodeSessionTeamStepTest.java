@@ -20,9 +20,10 @@ import org.rlhf4j.core.model.TokenBatch;
  * 80+80 and 48+48+64 columns; vocabulary 37: 16+21 and 0+16+21): the path is taken (for the first of
  * two sequences only on 3 threads, where that shard has 2 threads); its logits agree at every step
  * with a one-thread session's and with a full forward pass over the whole sequence, to float
- * rounding; two sessions with the same thread count give bit-identical logits, and so do steps that
- * find no helper (the caller runs every slice); a failing slice fails its step and the session; and a
- * closed session refuses steps.
+ * rounding, with the slices' blocks of the weights packed or read where they lie; two sessions with
+ * the same thread count give bit-identical logits, and so do steps that find no helper (the caller
+ * runs every slice); a failing slice fails its step and the session; and a closed session refuses
+ * steps.
  */
 class DecodeSessionTeamStepTest {
   private static final int[] PROMPT = {3, 1, 4, 1, 5, 9};
@@ -65,6 +66,21 @@ class DecodeSessionTeamStepTest {
 
   @Test
   void teamStepsAgreeWithOneThreadAndTheFullPassAndRepeatExactly() throws Exception {
+    agreeAndRepeat(true);
+  }
+
+  @Test
+  void unpackedTeamStepsAgreeToo() throws Exception {
+    long saved = TeamDecodeStep.packLimitBytes;
+    TeamDecodeStep.packLimitBytes = 0; // the slices read their blocks where they lie in the weights
+    try {
+      agreeAndRepeat(false);
+    } finally {
+      TeamDecodeStep.packLimitBytes = saved;
+    }
+  }
+
+  private void agreeAndRepeat(boolean packs) throws Exception {
     long saved = GptGradientCheckTest.setMinSplitWork(1);
     try {
       GptConfig even = GptConfig.builder().vocabSize(29).dModel(64).heads(4).layers(2).contextLength(32).build();
@@ -82,6 +98,7 @@ class DecodeSessionTeamStepTest {
             try (GptModel many = one.copy(new ModelOptions(DataType.FLOAT, threads))) {
               try (DecodeSession s = many.newDecodeSession(1, 8)) {
                 assertEquals(threads, ((GptDecodeSession) s).teamParts(), what + ", one sequence: the team step");
+                assertEquals(packs, ((GptDecodeSession) s).team().packs(), what + ": packed weights");
               }
               try (DecodeSession s = many.newDecodeSession(2, 8)) { // shard 0 has 1 thread (of 2) or 2 (of 3)
                 assertEquals(threads == 3 ? 2 : 0, ((GptDecodeSession) s).teamParts(), what + ", two sequences");
