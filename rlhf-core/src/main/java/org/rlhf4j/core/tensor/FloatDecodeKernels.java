@@ -51,10 +51,8 @@ final class FloatDecodeKernels implements DecodeKernels {
     int ld = (int) dst.size(1);
     FloatBuffer s = src.asFloatBuffer();
     FloatBuffer t = dst.writableFloatBuffer();
-    float[] row = Scratch.arrayFloat(0, cols);
     for (int r = 0; r < rows; r++) {
-      s.get(r * ls + col0, row, 0, cols);
-      t.put(r * ld + dstCol0, row, 0, cols);
+      t.put(r * ld + dstCol0, s, r * ls + col0, cols); // buffer to buffer: no copy through the heap
     }
   }
 

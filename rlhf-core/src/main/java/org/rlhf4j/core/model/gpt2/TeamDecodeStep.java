@@ -125,8 +125,15 @@ final class TeamDecodeStep implements AutoCloseable {
   private boolean packed;
   /** Whether {@link #pack} copies the slices' blocks of {@code Wqkv} and {@code Wfc} (else they are read where they lie). */
   private final boolean packs;
-  /** The most bytes a session's packed copies of the weights may take (64 MiB: up to d 512 with 8 layers); tests change it. */
-  static volatile long packLimitBytes = 64L << 20;
+  /**
+   * The most bytes a session's packed copies of the weights may take (16 MiB: {@code medium}'s 14.7
+   * MB, d 256 and 8 layers, packs; d 512 with 8 layers, 59 MB, does not). Making a session costs
+   * about 2.5 ms per 15 MB packed here (fresh memory, mostly page faults), and packing saves ~60 µs
+   * per step of {@code medium} (~12 µs of {@code small}), so it pays from ~40 steps; at d 512 the
+   * step is bound by the LM head and the weights' bandwidth and packing saves nothing measurable,
+   * while it would cost ~40 ms per session. Tests change it.
+   */
+  static volatile long packLimitBytes = 16L << 20;
 
   /**
    * A step of {@code parts} slices per phase (at most the number of heads) over the given cache;
