@@ -22,8 +22,8 @@ import org.rlhf4j.core.model.TokenBatch;
  * with a one-thread session's and with a full forward pass over the whole sequence, to float
  * rounding, with the slices' blocks of the weights packed or read where they lie; two sessions with
  * the same thread count give bit-identical logits, and so do steps that find no helper (the caller
- * runs every slice); a failing slice fails its step and the session; and a closed session refuses
- * steps.
+ * runs every slice) and two sessions stepped from two threads at once; a failing slice fails its step
+ * and the session; and a closed session refuses steps.
  */
 class DecodeSessionTeamStepTest {
   private static final int[] PROMPT = {3, 1, 4, 1, 5, 9};
@@ -176,6 +176,43 @@ class DecodeSessionTeamStepTest {
     } finally {
       release.countDown();
       busy.join(60_000);
+      GptGradientCheckTest.setMinSplitWork(saved);
+    }
+  }
+
+  @Test
+  void twoSessionsSteppedFromTwoThreadsAtOnceGiveTheirOwnNumbers() throws Exception {
+    long saved = GptGradientCheckTest.setMinSplitWork(1);
+    GptConfig c = GptConfig.builder().vocabSize(37).dModel(40).heads(5).layers(2).contextLength(32).build();
+    try (GptModel m = GptModel.randomInit(c, 4, new ModelOptions(DataType.FLOAT, 2))) {
+      m.parameters().get("wte").array().muli(4);
+      float[][] alone = run(m, 12);
+      float[][][] got = new float[2][][];
+      java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+      Thread[] callers = new Thread[2];
+      for (int t = 0; t < 2; t++) {
+        final int caller = t;
+        callers[t] = new Thread(() -> {
+          try {
+            for (int rep = 0; rep < 20; rep++) {
+              got[caller] = run(m, 12);
+            }
+          } catch (Throwable e) {
+            failed.compareAndSet(null, e);
+          }
+        });
+        callers[t].start();
+      }
+      for (Thread t : callers) {
+        t.join(120_000);
+      }
+      assertEquals(null, failed.get());
+      for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < alone.length; i++) {
+          assertArrayEquals(alone[i], got[t][i], "caller " + t + ", step " + i);
+        }
+      }
+    } finally {
       GptGradientCheckTest.setMinSplitWork(saved);
     }
   }
