@@ -108,6 +108,7 @@ final class FloatAttentionKernels implements AttentionKernels {
     float[] tmp = Scratch.arrayFloat(1, tt);
     float[] on = Scratch.arrayFloat(3, t);
     float[] shift = Scratch.arrayFloat(4, t);
+    float[] tri = Scratch.arrayFloat(5, t * (t + 1) / 2); // the lower triangle, row after row
     float sc = (float) scale;
     boolean all = true;
     for (int j = 0; j < t; j++) {
@@ -126,39 +127,51 @@ final class FloatAttentionKernels implements AttentionKernels {
         } else {
           max = Float.NEGATIVE_INFINITY;
           for (int j = 0; j <= i; j++) {
-            if (on[j] != 0) {
-              max = Math.max(max, m[off + j]);
+            if (on[j] != 0 && m[off + j] > max) { // a comparison: Math.max's NaN rules are slower
+              max = m[off + j];
             }
           }
         }
         shift[i] = max * sc;
       }
+      // The causal entries only (row i: keys 0..i), packed into one array so that a single
+      // vectorised exp covers them: half the work of the whole [t, t] block.
+      int p = 0;
       for (int i = 0; i < t; i++) {
         int off = i * t;
         float sh = shift[i] == Float.NEGATIVE_INFINITY ? 0 : shift[i];
-        // hidden keys and entries above the diagonal may exceed the row's maximum: keep them finite
-        for (int j = off; j < off + t; j++) {
-          m[j] = Math.min(0, m[j] * sc - sh);
+        if (all) { // every entry is at most the row's maximum, and so is its scaled value (sc > 0)
+          for (int j = 0; j <= i; j++) {
+            tri[p + j] = m[off + j] * sc - sh;
+          }
+        } else { // hidden keys may exceed the row's maximum: keep them finite
+          for (int j = 0; j <= i; j++) {
+            tri[p + j] = Math.min(0, m[off + j] * sc - sh);
+          }
         }
+        p += i + 1;
       }
-      KernelMath.exp(m, tmp, tt);
+      KernelMath.exp(tri, tmp, p);
+      p = 0;
       for (int i = 0; i < t; i++) {
         int off = i * t;
         int len = i + 1;
         if (shift[i] == Float.NEGATIVE_INFINITY) { // no visible key: a zero row
           java.util.Arrays.fill(m, off, off + t, (float) 0);
+          p += len;
           continue;
         }
         if (!all) {
           for (int j = 0; j < len; j++) {
-            m[off + j] *= on[j];
+            tri[p + j] *= on[j];
           }
         }
-        float inv = (float) (1.0 / FloatNormKernels.sum(m, off, len));
-        for (int j = off; j < off + len; j++) {
-          m[j] *= inv;
+        float inv = (float) (1.0 / FloatNormKernels.sum(tri, p, len));
+        for (int j = 0; j < len; j++) {
+          m[off + j] = tri[p + j] * inv;
         }
         java.util.Arrays.fill(m, off + len, off + t, (float) 0);
+        p += len;
       }
       s.put(base, m, 0, tt);
     }
