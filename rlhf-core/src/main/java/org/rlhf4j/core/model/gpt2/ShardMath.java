@@ -180,6 +180,29 @@ final class ShardMath {
   }
 
   /**
+   * The backward of one Conv1D layer {@code y = x W + b} ({@code x [n, in]}, {@code W [in, out]}, the
+   * upstream gradient {@code dy [n, out]}): {@code dx = dy W^T} plus the adapter's share ({@code ad}
+   * may be null), and unless the base is frozen ({@code base} false) {@code gW += x^T dy}, {@code gB +=
+   * sum of dy's rows}; the two products at once ({@link #both}).
+   */
+  private void linearBackward(int ways, org.rlhf4j.core.model.LinearAdapters ad, String module, boolean base, Tensor x, Tensor dy,
+      Tensor w, Tensor gW, Tensor gB, Tensor dx, int n) {
+    int in = (int) w.size(0);
+    int out = (int) w.size(1);
+    both(ways, base ? (long) n * in * out : 0, k -> {
+      if (base) {
+        pw.sumRows(dy, gB, n, out);
+        gemmAccumulate(x, dy, gW, true, false, k); // [in, n] x [n, out]
+      }
+    }, k -> {
+      gemm(dy, w, dx, false, true, k); // [n, out] x [out, in]
+      if (ad != null) {
+        ad.backward(module, x, dy, dx, k);
+      }
+    });
+  }
+
+  /**
    * A block's attention over its key/value source: from the rows' projections {@code qkv [n, 3d]}
    * (bias not yet added) to the heads' outputs, merged, in {@code y [n, d]}. The full pass attends
    * over the batch's own keys; a decode step appends to and attends over its cache.
@@ -369,43 +392,12 @@ final class ShardMath {
       BlockActs a = ws.layers[l];
       String[] mod = modules[l];
       // --- MLP: out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2 ; ws.dResid holds dL/dout
-      long mlpWork = (long) n * d * f; // multiply-adds of each product of an MLP layer
-      both(ws.ways, base ? mlpWork : 0, k -> {
-        if (base) {
-          pw.sumRows(ws.dResid, gp.fc2B(), n, d);
-          gemmAccumulate(a.fcAct, ws.dResid, gp.fc2W(), true, false, k); // [F, n] x [n, d]
-        }
-      }, k -> {
-        gemm(ws.dResid, p.fc2W(), ws.dFc, false, true, k); // dAct [n, F]
-        if (ad != null) {
-          ad.backward(mod[3], a.fcAct, ws.dResid, ws.dFc, k);
-        }
-      });
+      linearBackward(ws.ways, ad, mod[3], base, a.fcAct, ws.dResid, p.fc2W(), gp.fc2W(), gp.fc2B(), ws.dFc, n); // dAct [n, F]
       overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre (tanh recomputed)
-      both(ws.ways, base ? mlpWork : 0, k -> {
-        if (base) {
-          pw.sumRows(ws.dFc, gp.fcB(), n, f);
-          gemmAccumulate(a.ln2Out, ws.dFc, gp.fcW(), true, false, k); // [d, n] x [n, F]
-        }
-      }, k -> {
-        gemm(ws.dFc, p.fcW(), ws.dLn, false, true, k); // [n, d]
-        if (ad != null) {
-          ad.backward(mod[2], a.ln2Out, ws.dFc, ws.dLn, k);
-        }
-      });
+      linearBackward(ws.ways, ad, mod[2], base, a.ln2Out, ws.dFc, p.fcW(), gp.fcW(), gp.fcB(), ws.dLn, n); // dLn [n, d]
       layerNormBackward(ws, ws.dLn, a.ln2Hat, a.ln2Rstd, p.ln2W(), ws.dResid, gp.ln2W(), gp.ln2B(), n);
       // --- attention: mid = x + merge(softmax(q k^T / sqrt(dh)) v) Wproj + bproj ; dResid = dL/dmid
-      both(ws.ways, base ? (long) n * d * d : 0, k -> {
-        if (base) {
-          pw.sumRows(ws.dResid, gp.projB(), n, d);
-          gemmAccumulate(a.y, ws.dResid, gp.projW(), true, false, k); // [d, n] x [n, d]
-        }
-      }, k -> {
-        gemm(ws.dResid, p.projW(), ws.dY, false, true, k); // [n, d]
-        if (ad != null) {
-          ad.backward(mod[1], a.y, ws.dResid, ws.dY, k);
-        }
-      });
+      linearBackward(ws.ways, ad, mod[1], base, a.y, ws.dResid, p.projW(), gp.projW(), gp.projB(), ws.dY, n); // dY [n, d]
       // Per head, reading and writing the heads where they lie: dY [n, d], qkv and dQkv [n, 3d].
       Tensor qkv = a.qkv;
       // One head at a time, causally: query rows [r0, r1) see keys [0, r1); key rows [r0, r1) are
@@ -437,17 +429,7 @@ final class ShardMath {
           }
         }
       });
-      both(ws.ways, base ? 3L * n * d * d : 0, k -> {
-        pw.sumRows(ws.dQkv, gp.attnB(), n, 3 * d);
-        if (base) {
-          gemmAccumulate(a.ln1Out, ws.dQkv, gp.attnW(), true, false, k); // [d, n] x [n, 3d]
-        }
-      }, k -> {
-        gemm(ws.dQkv, p.attnW(), ws.dLn, false, true, k); // [n, d]
-        if (ad != null) {
-          ad.backward(mod[0], a.ln1Out, ws.dQkv, ws.dLn, k);
-        }
-      });
+      linearBackward(ws.ways, ad, mod[0], base, a.ln1Out, ws.dQkv, p.attnW(), gp.attnW(), gp.attnB(), ws.dLn, n); // dLn [n, d]
       layerNormBackward(ws, ws.dLn, a.ln1Hat, a.ln1Rstd, p.ln1W(), ws.dResid, gp.ln1W(), gp.ln1B(), n);
     }
     if (base) {
