@@ -7,7 +7,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * #prefill} runs the model once over left-padded prompts and caches what later positions attend to;
  * each {@link #step} then feeds one new token per sequence. The logits equal those of a full forward
  * pass over the same tokens. Not thread-safe; close it to free the cache (use after close throws
- * {@link IllegalStateException}, as does use after the model is closed).
+ * {@link IllegalStateException}, as does use after the model is closed). A session reflects the
+ * model's weights as they were at {@link #prefill}: its cache was computed with them, and a GPT-2
+ * session of one sequence on several threads also keeps contiguous copies of some weight blocks; so
+ * do not train the model while a session is open (open a new one after an optimiser step).
  */
 public interface DecodeSession extends AutoCloseable {
   /** The number of sequences. */
