@@ -102,79 +102,78 @@ final class FloatAttentionKernels implements AttentionKernels {
 
   @Override
   public void causalSoftmaxOf(Tensor scores, int[] keyMask, int maskOffset, int heads, int t, double scale) {
-    FloatBuffer s = scores.writableFloatBuffer();
-    int tt = t * t;
-    float[] m = Scratch.arrayFloat(0, tt);
-    float[] tmp = Scratch.arrayFloat(1, tt);
+    causalSoftmaxRows(scores, 0, heads * t, t, keyMask, maskOffset, (float) scale);
+  }
+
+  /**
+   * In place: the masked causal softmax of the {@code rows x t} scores from element {@code base} of
+   * {@code att} (row {@code r} is query position {@code r % t}; keys {@code j > r % t} and hidden keys,
+   * {@code keyMask[maskOff + j] == 0}, get 0; a row with no visible key is all 0), scaled by {@code
+   * scale}. Only the causal triangle is computed: its exponentials in one vectorised call (over
+   * the whole block: the vectorised exp only pays from a few hundred elements). One query head of
+   * GPT-2 ({@link #causalSoftmaxOf}) or the {@code rep} query heads sharing a key/value head of
+   * Llama (stacked rows) alike.
+   */
+  static void causalSoftmaxRows(Tensor att, int base, int rows, int t, int[] keyMask, int maskOff, float scale) {
+    FloatBuffer ab = att.writableFloatBuffer();
+    int tri = rows * (t + 1) / 2 + t;
+    float[] m = Scratch.arrayFloat(0, rows * t);
+    float[] e = Scratch.arrayFloat(1, tri);
+    float[] tmp = Scratch.arrayFloat(2, tri);
     float[] on = Scratch.arrayFloat(3, t);
-    float[] shift = Scratch.arrayFloat(4, t);
-    float[] tri = Scratch.arrayFloat(5, t * (t + 1) / 2); // the lower triangle, row after row
-    float sc = (float) scale;
+    float[] shift = Scratch.arrayFloat(4, rows);
     boolean all = true;
     for (int j = 0; j < t; j++) {
-      boolean v = keyMask[maskOffset + j] != 0;
-      on[j] = v ? 1 : 0;
-      all &= v;
+      boolean visible = keyMask[maskOff + j] != 0;
+      on[j] = visible ? 1 : 0;
+      all &= visible;
     }
-    for (int h = 0; h < heads; h++) {
-      int base = h * tt;
-      s.get(base, m, 0, tt);
-      for (int i = 0; i < t; i++) { // each row's largest visible score, scaled (scale > 0)
-        int off = i * t;
-        float max;
-        if (all) {
-          max = max(m, off, i + 1);
-        } else {
-          max = Float.NEGATIVE_INFINITY;
-          for (int j = 0; j <= i; j++) {
-            if (on[j] != 0 && m[off + j] > max) { // a comparison: Math.max's NaN rules are slower
-              max = m[off + j];
-            }
-          }
-        }
-        shift[i] = max * sc;
-      }
-      // The causal entries only (row i: keys 0..i), packed into one array so that a single
-      // vectorised exp covers them: half the work of the whole [t, t] block.
-      int p = 0;
-      for (int i = 0; i < t; i++) {
-        int off = i * t;
-        float sh = shift[i] == Float.NEGATIVE_INFINITY ? 0 : shift[i];
-        if (all) { // every entry is at most the row's maximum, and so is its scaled value (sc > 0)
-          for (int j = 0; j <= i; j++) {
-            tri[p + j] = m[off + j] * sc - sh;
-          }
-        } else { // hidden keys may exceed the row's maximum: keep them finite
-          for (int j = 0; j <= i; j++) {
-            tri[p + j] = Math.min(0, m[off + j] * sc - sh);
-          }
-        }
-        p += i + 1;
-      }
-      KernelMath.exp(tri, tmp, p);
-      p = 0;
-      for (int i = 0; i < t; i++) {
-        int off = i * t;
-        int len = i + 1;
-        if (shift[i] == Float.NEGATIVE_INFINITY) { // no visible key: a zero row
-          java.util.Arrays.fill(m, off, off + t, (float) 0);
-          p += len;
-          continue;
-        }
-        if (!all) {
-          for (int j = 0; j < len; j++) {
-            tri[p + j] *= on[j];
-          }
-        }
-        float inv = (float) (1.0 / FloatNormKernels.sum(tri, p, len));
+    ab.get(base, m, 0, rows * t);
+    int pk = 0;
+    for (int r = 0; r < rows; r++) {
+      int off = r * t;
+      int len = r % t + 1;
+      float max;
+      if (all) {
+        max = max(m, off, len);
+      } else {
+        max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < len; j++) {
-          m[off + j] = tri[p + j] * inv;
+          max = on[j] != 0 && m[off + j] > max ? m[off + j] : max;
         }
-        java.util.Arrays.fill(m, off + len, off + t, (float) 0);
-        p += len;
       }
-      s.put(base, m, 0, tt);
+      shift[r] = max;
+      float sh = max == Float.NEGATIVE_INFINITY ? 0 : max * scale;
+      // hidden keys may exceed the maximum: KernelMath.exp keeps their exponentials finite, and they are
+      // masked below
+      for (int j = 0; j < len; j++) {
+        e[pk + j] = m[off + j] * scale - sh;
+      }
+      pk += len;
     }
+    KernelMath.exp(e, tmp, pk);
+    pk = 0;
+    for (int r = 0; r < rows; r++) {
+      int off = r * t;
+      int len = r % t + 1;
+      if (shift[r] == Float.NEGATIVE_INFINITY) { // no visible key
+        java.util.Arrays.fill(m, off, off + t, (float) 0);
+        pk += len;
+        continue;
+      }
+      if (!all) {
+        for (int j = 0; j < len; j++) {
+          e[pk + j] *= on[j];
+        }
+      }
+      float inv = (float) (1.0 / FloatNormKernels.sum(e, pk, len));
+      for (int j = 0; j < len; j++) {
+        m[off + j] = e[pk + j] * inv;
+      }
+      java.util.Arrays.fill(m, off + len, off + t, (float) 0);
+      pk += len;
+    }
+    ab.put(base, m, 0, rows * t);
   }
 
   /**

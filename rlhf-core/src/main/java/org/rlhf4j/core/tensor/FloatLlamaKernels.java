@@ -304,76 +304,7 @@ final class FloatLlamaKernels implements LlamaKernels {
   }
 
   /**
-   * In place: the masked causal softmax of the {@code rows x t} scores from element {@code base} of
-   * {@code att} (row {@code r} is query position {@code r % t}; keys {@code j > r % t} and hidden keys,
-   * {@code keyMask[maskOff + j] == 0}, get 0; a row with no visible key is all 0), scaled by {@code
-   * scale}. Only the causal triangle is computed: its exponentials in one vectorised call.
-   */
-  private static void groupSoftmax(Tensor att, int base, int rows, int t, int[] keyMask, int maskOff, float scale) {
-    FloatBuffer ab = att.writableFloatBuffer();
-    int tri = rows * (t + 1) / 2 + t;
-    float[] m = Scratch.arrayFloat(0, rows * t);
-    float[] e = Scratch.arrayFloat(1, tri);
-    float[] tmp = Scratch.arrayFloat(2, tri);
-    float[] on = Scratch.arrayFloat(3, t);
-    float[] shift = Scratch.arrayFloat(4, rows);
-    boolean all = true;
-    for (int j = 0; j < t; j++) {
-      boolean visible = keyMask[maskOff + j] != 0;
-      on[j] = visible ? ONE : 0;
-      all &= visible;
-    }
-    ab.get(base, m, 0, rows * t);
-    int pk = 0;
-    for (int r = 0; r < rows; r++) {
-      int off = r * t;
-      int len = r % t + 1;
-      float max = Float.NEGATIVE_INFINITY;
-      if (all) {
-        for (int j = off; j < off + len; j++) {
-          max = m[j] > max ? m[j] : max;
-        }
-      } else {
-        for (int j = 0; j < len; j++) {
-          max = on[j] != 0 && m[off + j] > max ? m[off + j] : max;
-        }
-      }
-      shift[r] = max;
-      float sh = max == Float.NEGATIVE_INFINITY ? 0 : max * scale;
-      // hidden keys may exceed the maximum: KernelMath.exp keeps their exponentials finite, and they are
-      // masked below
-      for (int j = 0; j < len; j++) {
-        e[pk + j] = m[off + j] * scale - sh;
-      }
-      pk += len;
-    }
-    KernelMath.exp(e, tmp, pk);
-    pk = 0;
-    for (int r = 0; r < rows; r++) {
-      int off = r * t;
-      int len = r % t + 1;
-      if (shift[r] == Float.NEGATIVE_INFINITY) { // no visible key
-        java.util.Arrays.fill(m, off, off + t, (float) 0);
-        pk += len;
-        continue;
-      }
-      if (!all) {
-        for (int j = 0; j < len; j++) {
-          e[pk + j] *= on[j];
-        }
-      }
-      float inv = (float) (1.0 / FloatNormKernels.sum(e, pk, len));
-      for (int j = 0; j < len; j++) {
-        m[off + j] = e[pk + j] * inv;
-      }
-      java.util.Arrays.fill(m, off + len, off + t, (float) 0);
-      pk += len;
-    }
-    ab.put(base, m, 0, rows * t);
-  }
-
-  /**
-   * In place: the backward pass of {@link #groupSoftmax} over the same block, {@code dP} in {@code
+   * In place: the backward pass of {@link FloatAttentionKernels#causalSoftmaxRows} over the same block, {@code dP} in {@code
    * dAtt} becomes {@code dS = scale * P * (dP - rowsum(P * dP))} (0 above the diagonal).
    */
   private static void groupSoftmaxBackward(Tensor att, Tensor dAtt, int base, int rows, int t, float scale) {
@@ -445,7 +376,7 @@ final class FloatLlamaKernels implements LlamaKernels {
       vo.put(gi * t * dh, vBlk, 0, t * dh);
       Tensor scores = matrix(att, gi, rt, t);
       Blas.gemm(matrix(q, gi, rt, dh), matrix(k, gi, t, dh), scores, false, true); // [rep*T, T]
-      groupSoftmax(att, (int) (gi * rt * t), (int) rt, t, keyMask, bi * t, (float) scale);
+      FloatAttentionKernels.causalSoftmaxRows(att, (int) (gi * rt * t), (int) rt, t, keyMask, bi * t, (float) scale);
       Blas.gemm(scores, matrix(v, gi, t, dh), matrix(yh, gi, rt, dh), false, false); // [rep*T, dh]
       // merge: the group's heads are adjacent columns of y
       float[] yBlk = Scratch.arrayFloat(0, rep * t * dh);

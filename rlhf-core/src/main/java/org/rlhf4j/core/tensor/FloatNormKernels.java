@@ -85,41 +85,14 @@ final class FloatNormKernels implements NormKernels {
 
   /** The sum of {@code a[0..n)}, with four independent accumulators (the JIT does not reorder float sums). */
   static float sum(float[] a, int n) {
-    float s0 = 0;
-    float s1 = 0;
-    float s2 = 0;
-    float s3 = 0;
-    int j = 0;
-    for (; j + 3 < n; j += 4) {
-      s0 += a[j];
-      s1 += a[j + 1];
-      s2 += a[j + 2];
-      s3 += a[j + 3];
-    }
-    for (; j < n; j++) {
-      s0 += a[j];
-    }
-    return (s0 + s1) + (s2 + s3);
+    return sum(a, 0, n);
   }
 
   /** The dot product of {@code a[0..n)} and {@code b[0..n)}, with four independent accumulators. */
   static float dot(float[] a, float[] b, int n) {
-    float s0 = 0;
-    float s1 = 0;
-    float s2 = 0;
-    float s3 = 0;
-    int j = 0;
-    for (; j + 3 < n; j += 4) {
-      s0 += a[j] * b[j];
-      s1 += a[j + 1] * b[j + 1];
-      s2 += a[j + 2] * b[j + 2];
-      s3 += a[j + 3] * b[j + 3];
-    }
-    for (; j < n; j++) {
-      s0 += a[j] * b[j];
-    }
-    return (s0 + s1) + (s2 + s3);
+    return dot(a, b, 0, n);
   }
+
 
   @Override
   public void layerNormBackward(Tensor dy, Tensor xhat, Tensor rstd, Tensor gamma, Tensor dx, Tensor dGamma, Tensor dBeta, int n, int d) {

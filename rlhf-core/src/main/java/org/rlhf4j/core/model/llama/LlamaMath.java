@@ -168,16 +168,23 @@ final class LlamaMath {
   void tokenLogProbs(LlamaWorkspace ws, double invTemperature, Tensor logp, Tensor entropy, int ways) {
     int t = ws.t;
     int v = c.vocabSize();
-    int[] seqs = split(ws.b, ways, (int) Math.max(1, minElements / ((long) t * v)));
-    Parallel.forEach(
-        seqs.length - 1,
-        part -> {
-          int b0 = seqs[part];
-          int b1 = seqs[part + 1];
-          head.tokenLogProbs(
-              ws.logits.rows((long) b0 * t, (long) b1 * t), idsOf(ws, b0, b1), invTemperature, logp.rows(b0, b1),
-              entropy.rows(b0, b1), ws.lse.rows((long) b0 * (t - 1), (long) b1 * (t - 1)), b1 - b0, t, v);
-        });
+    overSequences(ws, ways, (b0, b1) -> head.tokenLogProbs(
+        ws.logits.rows((long) b0 * t, (long) b1 * t), idsOf(ws, b0, b1), invTemperature, logp.rows(b0, b1),
+        entropy.rows(b0, b1), ws.lse.rows((long) b0 * (t - 1), (long) b1 * (t - 1)), b1 - b0, t, v));
+  }
+
+  /** Sequences {@code [b0, b1)} of a pass. */
+  private interface SequenceRange {
+    void run(int b0, int b1);
+  }
+
+  /**
+   * Runs {@code body} over the pass's sequences in contiguous blocks on up to {@code ways} threads,
+   * blocks of at least {@code minElements} logits (the head's work, {@code T * V} per sequence).
+   */
+  private void overSequences(LlamaWorkspace ws, int ways, SequenceRange body) {
+    int[] seqs = split(ws.b, ways, (int) Math.max(1, minElements / ((long) ws.t * c.vocabSize())));
+    Parallel.forEach(seqs.length - 1, part -> body.run(seqs[part], seqs[part + 1]));
   }
 
   /** The token ids of sequences {@code [b0, b1)} (all of them without a copy). */
@@ -201,18 +208,11 @@ final class LlamaMath {
     if (gLogp != null || gEntropy != null) {
       int t = ws.t;
       int v = c.vocabSize();
-      int[] seqs = split(ws.b, ways, (int) Math.max(1, minElements / ((long) t * v)));
-      Parallel.forEach(
-          seqs.length - 1,
-          part -> {
-            int b0 = seqs[part];
-            int b1 = seqs[part + 1];
-            head.tokenLogProbsBackward(
-                ws.logits.rows((long) b0 * t, (long) b1 * t), idsOf(ws, b0, b1), invTemperature,
-                ws.lse.rows((long) b0 * (t - 1), (long) b1 * (t - 1)), entropy.rows(b0, b1),
-                gLogp == null ? null : gLogp.rows(b0, b1), gEntropy == null ? null : gEntropy.rows(b0, b1),
-                ws.dLogits.rows((long) b0 * t, (long) b1 * t), b1 - b0, t, v);
-          });
+      overSequences(ws, ways, (b0, b1) -> head.tokenLogProbsBackward(
+          ws.logits.rows((long) b0 * t, (long) b1 * t), idsOf(ws, b0, b1), invTemperature,
+          ws.lse.rows((long) b0 * (t - 1), (long) b1 * (t - 1)), entropy.rows(b0, b1),
+          gLogp == null ? null : gLogp.rows(b0, b1), gEntropy == null ? null : gEntropy.rows(b0, b1),
+          ws.dLogits.rows((long) b0 * t, (long) b1 * t), b1 - b0, t, v));
       if (extraDLogits != null) {
         ws.dLogits.array().addi(extraDLogits.array());
       }
