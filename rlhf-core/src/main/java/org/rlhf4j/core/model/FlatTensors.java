@@ -20,8 +20,12 @@ public final class FlatTensors implements AutoCloseable {
   private final ImmutableMap<String, Tensor> views;
   private volatile boolean closed;
 
-  private FlatTensors(ParameterLayout layout, INDArray flat) {
+  private final INDArray buffer; // what close() frees; flat is its 64-byte-aligned part
+
+  private FlatTensors(ParameterLayout layout, INDArray buffer) {
     this.layout = layout;
+    this.buffer = buffer;
+    INDArray flat = Tensor.alignedView(buffer, layout.totalSize());
     this.flat = Tensor.of(flat);
     ImmutableMap.Builder<String, Tensor> m = ImmutableMap.builder();
     for (ParameterLayout.Entry e : layout.entries()) {
@@ -33,7 +37,7 @@ public final class FlatTensors implements AutoCloseable {
 
   /** A zero-filled buffer for {@code layout}. */
   public static FlatTensors zeros(ParameterLayout layout, DataType type) {
-    return new FlatTensors(layout, Nd4j.create(type, layout.totalSize()));
+    return new FlatTensors(layout, Nd4j.create(type, Tensor.alignedLength(type, layout.totalSize())));
   }
 
   /** The layout. */
@@ -97,6 +101,6 @@ public final class FlatTensors implements AutoCloseable {
       return;
     }
     closed = true;
-    flat.array().close();
+    buffer.close();
   }
 }

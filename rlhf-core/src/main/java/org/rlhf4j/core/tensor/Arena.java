@@ -21,8 +21,8 @@ public final class Arena implements AutoCloseable {
   }
 
   private final DataType type;
-  private INDArray buffer;
-  private Tensor whole; // the buffer as a tensor; take() hands out views of it
+  private INDArray buffer; // what is freed
+  private Tensor whole; // its aligned part; take() hands out views of it
   private long cursor;
   private boolean measuring;
 
@@ -37,12 +37,13 @@ public final class Arena implements AutoCloseable {
     cursor = 0;
     layout.carve(this);
     long needed = cursor;
-    if (buffer == null || buffer.length() < needed) {
+    if (buffer == null || whole.length() < needed) {
       if (buffer != null) {
         buffer.close();
       }
-      buffer = Nd4j.create(type, Math.max(1, needed));
-      whole = Tensor.of(buffer);
+      long length = Math.max(1, needed);
+      buffer = Nd4j.create(type, Tensor.alignedLength(type, length));
+      whole = Tensor.of(Tensor.alignedView(buffer, length)); // every tensor starts on a 64-byte boundary
     }
     measuring = false;
     cursor = 0;
@@ -56,7 +57,7 @@ public final class Arena implements AutoCloseable {
       size *= s;
     }
     long start = cursor;
-    // Keep every tensor 64-byte aligned.
+    // Keep every tensor 64-byte aligned (the buffer's view starts on a boundary).
     cursor += (size + 15) & ~15L;
     if (measuring) {
       return null;

@@ -20,11 +20,25 @@ public interface HeadKernels {
    * {@code entropy[b, t] = -sum p log p}, and {@code lse[b, t] = logsumexp(z[b, t])} kept for the
    * backward pass.
    */
-  void tokenLogProbs(Tensor logits, int[] ids, double invTemperature, Tensor logp, Tensor entropy, Tensor lse, int b, int t, int vocab);
+  default void tokenLogProbs(Tensor logits, int[] ids, double invTemperature, Tensor logp, Tensor entropy, Tensor lse, int b, int t, int vocab) {
+    tokenLogProbs(logits, ids, invTemperature, logp, entropy, lse, b, t, vocab, 0, b * t);
+  }
+
+  /**
+   * {@link #tokenLogProbs(Tensor, int[], double, Tensor, Tensor, Tensor, int, int, int)} for the
+   * positions of logits rows {@code [from, to)} of the {@code b*T} only (threads may compute disjoint
+   * ranges at once; each row's results are the same as in a whole pass).
+   */
+  void tokenLogProbs(Tensor logits, int[] ids, double invTemperature, Tensor logp, Tensor entropy, Tensor lse, int b, int t, int vocab, int from, int to);
 
   /**
    * Writes {@code dLogits [b, T, V]} for upstream gradients {@code gLogp} and {@code gEntropy}
    * (either may be {@code null}); rows of the last position are zero.
    */
-  void tokenLogProbsBackward(Tensor logits, int[] ids, double invTemperature, Tensor lse, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor dLogits, int b, int t, int vocab);
+  default void tokenLogProbsBackward(Tensor logits, int[] ids, double invTemperature, Tensor lse, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor dLogits, int b, int t, int vocab) {
+    tokenLogProbsBackward(logits, ids, invTemperature, lse, entropy, gLogp, gEntropy, dLogits, b, t, vocab, 0, b * t);
+  }
+
+  /** {@link #tokenLogProbsBackward(Tensor, int[], double, Tensor, Tensor, Tensor, Tensor, Tensor, int, int, int)} for rows {@code [from, to)} of {@code dLogits} only. */
+  void tokenLogProbsBackward(Tensor logits, int[] ids, double invTemperature, Tensor lse, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor dLogits, int b, int t, int vocab, int from, int to);
 }

@@ -154,6 +154,31 @@ public final class Tensor {
     return true;
   }
 
+  /** The byte boundary on which {@link #alignedView} starts: a cache line, and one AVX-512 vector. */
+  public static final int ALIGNMENT = 64;
+
+  /**
+   * The {@code length} elements of the 1-D FLOAT or DOUBLE {@code buffer} that begin at its first
+   * {@link #ALIGNMENT}-byte boundary, as a view; {@code buffer} needs {@code ALIGNMENT / element size}
+   * elements more than {@code length} (see {@link #alignedLength}) and stays the array to close. ND4J
+   * aligns its buffers to 16 bytes only: without this, work split between threads at multiples of 16
+   * floats shares a cache line at every split, and vector loads straddle two lines.
+   */
+  public static INDArray alignedView(INDArray buffer, long length) {
+    checkArgument(buffer.rank() == 1 && (buffer.dataType() == DataType.FLOAT || buffer.dataType() == DataType.DOUBLE),
+        "aligned views are of 1-D FLOAT or DOUBLE arrays, got %s %s", buffer.dataType(), Arrays.toString(buffer.shape()));
+    checkArgument(buffer.length() >= alignedLength(buffer.dataType(), length), "buffer of %s elements too short to align %s", buffer.length(), length);
+    int size = buffer.dataType() == DataType.DOUBLE ? 8 : 4;
+    long address = buffer.data().addressPointer().address() + buffer.offset() * size;
+    long skip = ((ALIGNMENT - address % ALIGNMENT) % ALIGNMENT) / size;
+    return buffer.get(NDArrayIndex.interval(skip, skip + length));
+  }
+
+  /** The length of a buffer from which {@link #alignedView} can take {@code length} elements. */
+  public static long alignedLength(DataType type, long length) {
+    return length + ALIGNMENT / (type == DataType.DOUBLE ? 8 : 4);
+  }
+
   /** Wraps {@code array}, which must be contiguous, row-major and FLOAT or DOUBLE. */
   public static Tensor of(INDArray array) {
     return new Tensor(array);
@@ -292,6 +317,16 @@ public final class Tensor {
       doublePointer = p;
     }
     return p;
+  }
+
+  /** The native address of element 0 (CPU backend). */
+  long address() {
+    if (type == DataType.FLOAT) {
+      FloatPointer p = floatPointer();
+      return p.address() + p.position() * 4L;
+    }
+    DoublePointer p = doublePointer();
+    return p.address() + p.position() * 8L;
   }
 
   /** Sets every element to zero. */

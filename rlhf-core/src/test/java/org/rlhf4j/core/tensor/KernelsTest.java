@@ -13,7 +13,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * of {@link KernelMath} (float: relative error of a few ulp over the whole float range, 0 for
  * -infinity and far below, NaN kept), the causal softmax forward and backward (float and double
  * twins; with and without padded keys, and a row with no visible key; whole batches and one head of
- * one sequence at a time).
+ * one sequence at a time); the language-model head's kernels over row ranges give what one whole pass
+ * gives.
  */
 class KernelsTest {
 
@@ -97,6 +98,41 @@ class KernelsTest {
 
   private static double[] values(Tensor t) {
     return t.array().castTo(DataType.DOUBLE).data().asDouble();
+  }
+
+  @Test
+  void tokenLogProbsOverRowRangesEqualTheWholePass() {
+    int b = 2;
+    int t = 5;
+    int v = 37;
+    Random rnd = new Random(11);
+    int[] ids = new int[b * t];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = rnd.nextInt(v);
+    }
+    int[] cuts = {0, 3, 4, 9, 10}; // ranges that split a sequence, hold only its last position, or cross into the next
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      HeadKernels k = HeadKernels.of(type);
+      Tensor logits = Tensor.of(Nd4j.randn(type, b * t, v).muli(3));
+      Tensor gl = Tensor.of(Nd4j.randn(type, b, t - 1));
+      Tensor ge = Tensor.of(Nd4j.randn(type, b, t - 1));
+      Tensor[] whole = {Tensor.of(Nd4j.create(type, b, t - 1)), Tensor.of(Nd4j.create(type, b, t - 1)), Tensor.of(Nd4j.create(type, b, t - 1)),
+          Tensor.of(Nd4j.create(type, b * t, v))};
+      Tensor[] parts = {Tensor.of(Nd4j.create(type, b, t - 1)), Tensor.of(Nd4j.create(type, b, t - 1)), Tensor.of(Nd4j.create(type, b, t - 1)),
+          Tensor.of(Nd4j.valueArrayOf(new long[] {b * t, v}, Double.NaN, type))};
+      k.tokenLogProbs(logits, ids, 1 / 0.7, whole[0], whole[1], whole[2], b, t, v);
+      k.tokenLogProbsBackward(logits, ids, 1 / 0.7, whole[2], whole[1], gl, ge, whole[3], b, t, v);
+      for (int c = 0; c + 1 < cuts.length; c++) {
+        k.tokenLogProbs(logits, ids, 1 / 0.7, parts[0], parts[1], parts[2], b, t, v, cuts[c], cuts[c + 1]);
+      }
+      for (int c = cuts.length - 2; c >= 0; c--) {
+        k.tokenLogProbsBackward(logits, ids, 1 / 0.7, parts[2], parts[1], gl, ge, parts[3], b, t, v, cuts[c], cuts[c + 1]);
+      }
+      for (int i = 0; i < 4; i++) {
+        assertEquals(whole[i].array(), parts[i].array(), type + " output " + i);
+      }
+      assertTrue(whole[0].array().maxNumber().doubleValue() < 0, "log-probabilities are negative");
+    }
   }
 
   @Test

@@ -14,7 +14,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * Views made by {@link Tensor#rows} and {@link Tensor#reshape} (which record an offset and a shape
  * and make their ND4J array only on demand) see the same elements as the ND4J views they stand for:
  * through the NIO buffer, through {@link Tensor#array()} (reads and writes), through the BLAS
- * pointer, and when zeroed; and bad ranges and shapes are errors naming the values.
+ * pointer, and when zeroed; and bad ranges and shapes are errors naming the values. Aligned views
+ * and arena tensors start on a 64-byte boundary.
  */
 class TensorTest {
 
@@ -68,6 +69,37 @@ class TensorTest {
     Blas.gemm(a, b, c, false, false);
     INDArray want = src.get(NDArrayIndex.interval(5, 7), NDArrayIndex.all()).mmul(src.get(NDArrayIndex.interval(1, 4), NDArrayIndex.all()));
     assertEquals(0.0, want.sub(c.array()).amaxNumber().doubleValue(), 1e-9);
+  }
+
+  @Test
+  void alignedViewsAndArenaTensorsStartOnA64ByteBoundary() {
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      int size = type == DataType.DOUBLE ? 8 : 4;
+      for (int n = 1; n < 40; n += 3) { // buffers of many lengths land on many 16-byte offsets
+        INDArray buf = Nd4j.create(type, Tensor.alignedLength(type, n));
+        INDArray view = Tensor.alignedView(buf, n);
+        Tensor t = Tensor.of(view);
+        assertEquals(0, t.address() % Tensor.ALIGNMENT, type + " view of " + n);
+        assertEquals(n, t.length());
+        view.putScalar(n - 1, 7.0);
+        long skip = (t.address() - Tensor.of(buf).address()) / size;
+        assertEquals(7.0, buf.getDouble(skip + n - 1), 0.0, "the view shares the buffer's elements");
+      }
+      try (Arena arena = new Arena(type)) {
+        Tensor[] taken = new Tensor[4];
+        arena.layout(a -> {
+          taken[0] = a.take(3);
+          taken[1] = a.take(5, 7);
+          taken[2] = a.take(1);
+          taken[3] = a.take(64, 17);
+        });
+        for (Tensor x : taken) {
+          assertEquals(0, x.address() % Tensor.ALIGNMENT, type + " " + x);
+        }
+      }
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tensor.alignedView(Nd4j.create(DataType.FLOAT, 20), 8));
+    assertEquals("buffer of 20 elements too short to align 8", e.getMessage());
   }
 
   @Test

@@ -325,7 +325,8 @@ final class ShardMath {
 
   /** Per-token log-probabilities and entropies at a temperature; needs {@link #logits} first. */
   void tokenLogProbs(ShardWorkspace ws, double invTemperature, Tensor logp, Tensor entropy) {
-    head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.b, ws.t, c.vocabSize());
+    int v = c.vocabSize();
+    overRows(ws.ways, ws.b * ws.t, v, (r0, r1) -> head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.b, ws.t, v, r0, r1));
   }
 
   /** {@code values [n] = hidden . w_head + b_head}. */
@@ -341,7 +342,9 @@ final class ShardMath {
    */
   void logitsGradient(ShardWorkspace ws, double invTemperature, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor extraDLogits) {
     if (gLogp != null || gEntropy != null) {
-      head.tokenLogProbsBackward(ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, c.vocabSize());
+      int v = c.vocabSize();
+      overRows(ws.ways, ws.b * ws.t, v,
+          (r0, r1) -> head.tokenLogProbsBackward(ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, v, r0, r1));
       if (extraDLogits != null) {
         ws.dLogits.array().addi(extraDLogits.array());
       }
