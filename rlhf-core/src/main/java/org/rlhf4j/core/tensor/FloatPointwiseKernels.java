@@ -136,6 +136,26 @@ final class FloatPointwiseKernels implements PointwiseKernels {
   }
 
   @Override
+  public void addAndClear(Tensor dst, Tensor src, int n) {
+    FloatBuffer d = dst.writableFloatBuffer();
+    FloatBuffer s = src.writableFloatBuffer();
+    float[] a = Scratch.arrayFloat(0, CHUNK);
+    float[] b = Scratch.arrayFloat(1, CHUNK);
+    float[] zeros = Scratch.arrayFloat(2, CHUNK);
+    java.util.Arrays.fill(zeros, 0, CHUNK, (float) 0);
+    for (int start = 0; start < n; start += CHUNK) {
+      int len = Math.min(CHUNK, n - start);
+      d.get(start, a, 0, len);
+      s.get(start, b, 0, len);
+      for (int i = 0; i < len; i++) {
+        a[i] += b[i];
+      }
+      d.put(start, a, 0, len);
+      s.put(start, zeros, 0, len);
+    }
+  }
+
+  @Override
   public void scalarHead(Tensor h, Tensor w, Tensor bias, Tensor out, int n, int d) {
     FloatBuffer hb = h.asFloatBuffer();
     float[] wr = Scratch.arrayFloat(0, d);

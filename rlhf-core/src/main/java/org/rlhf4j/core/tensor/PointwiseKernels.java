@@ -38,6 +38,12 @@ public interface PointwiseKernels {
   /** {@code dBias += sum over rows of dy}. */
   void sumRows(Tensor dy, Tensor dBias, int n, int cols);
 
+  /**
+   * {@code dst += src}, then {@code src = 0}, over their {@code n} elements in one pass (a shard's
+   * gradients summed into the model's and cleared for the next backward pass).
+   */
+  void addAndClear(Tensor dst, Tensor src, int n);
+
   /** {@code out[r] = h[r] . w + bias[0]}: a scalar head on each row. */
   void scalarHead(Tensor h, Tensor w, Tensor bias, Tensor out, int n, int d);
 

@@ -119,9 +119,10 @@ final class GptForwardPass implements ForwardPass {
           GptModel.Shard shard = model.shard(s);
           int r0 = bounds[s];
           int r1 = bounds[s + 1];
-          if (shard.grads != null) {
+          if (shard.grads != null && !shard.gradsClear) {
             shard.grads.zero();
           }
+          shard.gradsClear = false;
           if (hasDLogits) {
             model
                 .math()

@@ -17,6 +17,7 @@ import org.rlhf4j.core.model.ParameterLayout;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tensor.Parallel;
+import org.rlhf4j.core.tensor.PointwiseKernels;
 import org.rlhf4j.core.tensor.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,6 +55,8 @@ public final class GptModel implements CausalLm {
     final ShardWorkspace ws;
     final FlatTensors grads; // null for shard 0, which writes the model's gradients directly
     final Weights gradWeights;
+    /** Whether {@code grads} are all zero: cleared when they were summed into the model's, so a pass need not zero them. */
+    boolean gradsClear = true;
 
     Shard(ShardWorkspace ws, FlatTensors grads, Weights gradWeights) {
       this.ws = ws;
@@ -373,16 +376,22 @@ public final class GptModel implements CausalLm {
     Tensor f = grads.flat();
     int n = f.length();
     int parts = flatParts(n);
+    PointwiseKernels pw = PointwiseKernels.of(options.dataType());
+    // Summed in shard order, and each shard's buffer cleared in the same pass (on all threads), so the
+    // next backward pass need not zero it on its own thread first.
     Parallel.forEach(
         parts,
         p -> {
           int from = partStart(n, parts, p);
           int to = partStart(n, parts, p + 1);
-          org.nd4j.linalg.api.ndarray.INDArray dst = f.rows(from, to).array();
+          Tensor dst = f.rows(from, to);
           for (int s = 1; s < shardCount; s++) {
-            dst.addi(shards.get(s).grads.flat().rows(from, to).array());
+            pw.addAndClear(dst, shards.get(s).grads.flat().rows(from, to), to - from);
           }
         });
+    for (int s = 1; s < shardCount; s++) {
+      shards.get(s).gradsClear = true;
+    }
   }
 
   /** Parts of at least this many elements when the flat gradient buffers are zeroed or summed over threads. */

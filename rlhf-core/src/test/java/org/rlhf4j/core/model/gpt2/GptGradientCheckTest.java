@@ -168,6 +168,16 @@ class GptGradientCheckTest {
     INDArray a = one.gradients().flat().array();
     INDArray b = three.gradients().flat().array();
     assertEquals(0.0, a.sub(b).amaxNumber().doubleValue(), 1e-12 * a.amaxNumber().doubleValue());
+    // Again, and then a second pass accumulated without zeroing: the shards' private gradients were
+    // summed into the model's and cleared after each pass, so nothing of an earlier pass is counted twice.
+    INDArray first = b.dup();
+    loss.backward(three, batch);
+    assertEquals(first, three.gradients().flat().array(), "the same pass again gives the same gradients");
+    ForwardPass p = three.forward(batch);
+    p.tokenLogProbs(loss.temperature);
+    p.backward(new OutputGradients(loss.wLogp, loss.wEnt, loss.wVal, loss.wLogits));
+    INDArray twice = three.gradients().flat().array();
+    assertEquals(0.0, twice.sub(first.mul(2)).amaxNumber().doubleValue(), 1e-12 * a.amaxNumber().doubleValue(), "two passes accumulate");
   }
 
   /**
