@@ -175,12 +175,9 @@ public final class AdamW implements AutoCloseable {
       double clipFactor = config.maxGradNorm() / (norm + 1e-6);
       Parallel.forEach(
           ch.parts(),
-          c -> {
-            if (clip) {
-              k.scale(ch.g[c], clipFactor);
-            }
-            k.adamW(ch.p[c], ch.g[c], ch.m[c], ch.v[c], ch.decay[c], lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay(), bc1, bc2);
-          });
+          // clipping scales the gradients in place in the same pass
+          c -> k.adamW(ch.p[c], ch.g[c], ch.m[c], ch.v[c], ch.decay[c], lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay(), bc1, bc2,
+              clip ? clipFactor : 1.0));
     }
     return new StepOutcome(true, step, lr, norm, clip, skipped);
   }

@@ -75,9 +75,12 @@ final class FloatOptimKernels implements OptimKernels {
   }
 
   @Override
-  public void adamW(Tensor p, Tensor g, Tensor m, Tensor v, int decayCount, double lr, double beta1, double beta2, double eps, double weightDecay, double bc1, double bc2) {
+  public void adamW(Tensor p, Tensor g, Tensor m, Tensor v, int decayCount, double lr, double beta1, double beta2, double eps, double weightDecay, double bc1, double bc2,
+      double gradScale) {
     FloatBuffer pb = p.writableFloatBuffer();
-    FloatBuffer gb = g.asFloatBuffer();
+    boolean scaled = gradScale != 1.0;
+    FloatBuffer gb = scaled ? g.writableFloatBuffer() : g.asFloatBuffer();
+    float gs = (float) gradScale;
     FloatBuffer mb = m.writableFloatBuffer();
     FloatBuffer vb = v.writableFloatBuffer();
     float[] pc = Scratch.arrayFloat(0, CHUNK);
@@ -97,6 +100,12 @@ final class FloatOptimKernels implements OptimKernels {
       int len = Math.min(CHUNK, n - start);
       pb.get(start, pc, 0, len);
       gb.get(start, gc, 0, len);
+      if (scaled) {
+        for (int i = 0; i < len; i++) {
+          gc[i] *= gs;
+        }
+        gb.put(start, gc, 0, len);
+      }
       mb.get(start, mc, 0, len);
       vb.get(start, vc, 0, len);
       int decayEnd = Math.max(0, Math.min(len, decayCount - start));

@@ -25,5 +25,15 @@ public interface OptimKernels {
    * v = b2 v + (1-b2) g^2}, {@code p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)} where {@code bc1,
    * bc2} are the bias corrections {@code 1 - b^t}.
    */
-  void adamW(Tensor p, Tensor g, Tensor m, Tensor v, int decayCount, double lr, double beta1, double beta2, double eps, double weightDecay, double bc1, double bc2);
+  default void adamW(Tensor p, Tensor g, Tensor m, Tensor v, int decayCount, double lr, double beta1, double beta2, double eps, double weightDecay, double bc1, double bc2) {
+    adamW(p, g, m, v, decayCount, lr, beta1, beta2, eps, weightDecay, bc1, bc2, 1.0);
+  }
+
+  /**
+   * {@link #adamW(Tensor, Tensor, Tensor, Tensor, int, double, double, double, double, double, double,
+   * double)} of the gradients scaled first by {@code gradScale} (clipping): unless it is 1, {@code g *=
+   * gradScale} in place as {@link #scale} would, in the same pass over the buffers.
+   */
+  void adamW(Tensor p, Tensor g, Tensor m, Tensor v, int decayCount, double lr, double beta1, double beta2, double eps, double weightDecay, double bc1, double bc2,
+      double gradScale);
 }
