@@ -72,7 +72,7 @@ public final class FlatTensors implements AutoCloseable {
   /** Sets every element to zero. */
   public void zero() {
     checkOpen();
-    flat.array().assign(0);
+    flat.zero();
   }
 
   /** Copies every element of {@code other} (same layout and type) into this buffer. */
