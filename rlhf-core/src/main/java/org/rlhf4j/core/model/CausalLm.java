@@ -13,8 +13,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>An optional scalar head maps every position's final hidden state to one number (PPO's value
  * head, a reward model's score). A model is not thread-safe: one pass at a time, and a new {@link
- * #forward} invalidates the previous pass. Close it to free its native memory; using it afterwards
- * throws {@link IllegalStateException}.
+ * #forward} invalidates the previous pass (decode sessions are the exception: several may be
+ * prefilled and stepped from different threads at once, while the weights do not change). Close it
+ * to free its native memory; using it afterwards throws {@link IllegalStateException}.
  */
 public interface CausalLm extends AutoCloseable {
 

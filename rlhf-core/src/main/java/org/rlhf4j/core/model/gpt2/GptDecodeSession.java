@@ -185,30 +185,32 @@ final class GptDecodeSession implements DecodeSession {
     for (int b = 0; b < batch; b++) {
       checkArgument(prompts.isLeftPadded(b), "prompt %s must be left-padded and non-empty", b);
     }
-    model.forward(prompts);
-    Parallel.forEach(
-        shards.length,
-        s -> {
-          Shard sh = shards[s];
-          ShardWorkspace ws = model.shard(s).ws;
-          for (int l = 0; l < c.layers(); l++) {
-            sh.kCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(heads(ws.layers[l].qkv, 1, sh.m, t));
-            sh.vCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(heads(ws.layers[l].qkv, 2, sh.m, t));
-          }
-          for (int r = 0; r < sh.m; r++) {
-            int row = bounds[s] + r;
-            for (int j = 0; j < t; j++) {
-              sh.keyMask[r * capacity + j] = prompts.mask(row, j);
+    synchronized (model.passLock) { // the pass's buffers are the model's: read them before another pass
+      model.forward(prompts);
+      Parallel.forEach(
+          shards.length,
+          s -> {
+            Shard sh = shards[s];
+            ShardWorkspace ws = model.shard(s).ws;
+            for (int l = 0; l < c.layers(); l++) {
+              sh.kCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(heads(ws.layers[l].qkv, 1, sh.m, t));
+              sh.vCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(heads(ws.layers[l].qkv, 2, sh.m, t));
             }
-            sh.positions[r] = prompts.realTokens(row);
-            // the last prompt position's hidden state -> the logits of the first new token
-            sh.x.array().getRow(r).assign(ws.hidden.array().getRow((long) r * t + t - 1));
-          }
-          gemm(sh.x, model.weights().wte, sh.logits, false, true); // this shard's rows of the session's logits
-          if (sh.team != null) {
-            sh.team.pack(); // the weights the cache was computed with, packed for the team's threads
-          }
-        });
+            for (int r = 0; r < sh.m; r++) {
+              int row = bounds[s] + r;
+              for (int j = 0; j < t; j++) {
+                sh.keyMask[r * capacity + j] = prompts.mask(row, j);
+              }
+              sh.positions[r] = prompts.realTokens(row);
+              // the last prompt position's hidden state -> the logits of the first new token
+              sh.x.array().getRow(r).assign(ws.hidden.array().getRow((long) r * t + t - 1));
+            }
+            gemm(sh.x, model.weights().wte, sh.logits, false, true); // this shard's rows of the session's logits
+            if (sh.team != null) {
+              sh.team.pack(); // the weights the cache was computed with, packed for the team's threads
+            }
+          });
+    }
     length = t;
     prefilled = true;
     return logits;

@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * <p>A batch is split into {@code min(threads, B)} shards computed in parallel, each with its own
  * preallocated activations; the shards' parameter gradients are summed in a fixed order, so results
  * are deterministic for a given thread count. A model is not thread-safe: one pass at a time, and a
- * new {@link #forward} invalidates the previous pass. Close the model to free its native memory.
+ * new {@link #forward} invalidates the previous pass (a decode session's prefill is such a pass,
+ * taken under the model's pass lock, so sessions may be prefilled from several threads at once).
+ * Close the model to free its native memory.
  */
 public final class GptModel implements CausalLm {
   /** The {@link #architecture()} name. */
@@ -48,6 +50,12 @@ public final class GptModel implements CausalLm {
   private org.rlhf4j.core.model.LinearAdapters adapters; // LoRA, or null
   private final List<Shard> shards = new ArrayList<>();
   private long passId;
+  /**
+   * Held by a pass over the model's own activation buffers ({@link #forward}) and by a decode
+   * session's prefill, which runs such a pass and then copies from those buffers: sessions of one
+   * model may be prefilled from several threads at once.
+   */
+  final Object passLock = new Object();
   private boolean closed;
 
   /** The per-shard state: activations, and (for shards after the first) private gradients. */
@@ -269,20 +277,22 @@ public final class GptModel implements CausalLm {
     int b = batch.batchSize();
     int t = batch.length();
     int shardCount = Math.min(options.threads(), b);
-    ensureShards(shardCount);
-    long id = ++passId;
-    int[] bounds = shardBounds(b, shardCount);
-    Parallel.forEach(
-        shardCount,
-        s -> {
-          ShardWorkspace ws = shards.get(s).ws;
-          ws.ensure(bounds[s + 1] - bounds[s], t);
-          ws.ways = intraShardWays(options.threads(), shardCount, s);
-          ws.adapters = adapters == null ? null : adapters.forShard(s);
-          batch.copyRows(bounds[s], bounds[s + 1], ws.ids, ws.keyMask, ws.positions);
-          math.forward(ws, weights);
-        });
-    return new GptForwardPass(this, id, batch, bounds);
+    synchronized (passLock) {
+      ensureShards(shardCount);
+      long id = ++passId;
+      int[] bounds = shardBounds(b, shardCount);
+      Parallel.forEach(
+          shardCount,
+          s -> {
+            ShardWorkspace ws = shards.get(s).ws;
+            ws.ensure(bounds[s + 1] - bounds[s], t);
+            ws.ways = intraShardWays(options.threads(), shardCount, s);
+            ws.adapters = adapters == null ? null : adapters.forShard(s);
+            batch.copyRows(bounds[s], bounds[s + 1], ws.ids, ws.keyMask, ws.positions);
+            math.forward(ws, weights);
+          });
+      return new GptForwardPass(this, id, batch, bounds);
+    }
   }
 
   @Override

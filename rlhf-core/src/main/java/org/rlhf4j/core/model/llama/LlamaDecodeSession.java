@@ -123,23 +123,25 @@ public final class LlamaDecodeSession implements DecodeSession {
     for (int b = 0; b < batch; b++) {
       checkArgument(prompts.isLeftPadded(b), "prompt %s must be left-padded and non-empty", b);
     }
-    model.forward(prompts);
-    LlamaWorkspace ws = model.workspace();
-    for (int l = 0; l < c.layers(); l++) {
-      kCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(ws.layers[l].k.array());
-      vCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(ws.layers[l].v.array());
-    }
-    for (int r = 0; r < batch; r++) {
-      for (int j = 0; j < t; j++) {
-        keyMask[r * capacity + j] = prompts.mask(r, j);
+    synchronized (model.passLock) { // the pass's buffers are the model's: read them before another pass
+      model.forward(prompts);
+      LlamaWorkspace ws = model.workspace();
+      for (int l = 0; l < c.layers(); l++) {
+        kCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(ws.layers[l].k.array());
+        vCache[l].array().get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).assign(ws.layers[l].v.array());
       }
-      positions[r] = prompts.realTokens(r);
-      x.array().getRow(r).assign(ws.hidden.array().getRow((long) r * t + t - 1));
-    }
-    gemm(x, model.weights().lmHead, lg, false, true, model.options().threads());
-    LinearAdapters ad = model.adapters();
-    if (ad != null && ad.activeForDecode()) {
-      ad.decodeForward(LlamaMath.LM_HEAD, x, lg, model.options().threads());
+      for (int r = 0; r < batch; r++) {
+        for (int j = 0; j < t; j++) {
+          keyMask[r * capacity + j] = prompts.mask(r, j);
+        }
+        positions[r] = prompts.realTokens(r);
+        x.array().getRow(r).assign(ws.hidden.array().getRow((long) r * t + t - 1));
+      }
+      gemm(x, model.weights().lmHead, lg, false, true, model.options().threads());
+      LinearAdapters ad = model.adapters();
+      if (ad != null && ad.activeForDecode()) {
+        ad.decodeForward(LlamaMath.LM_HEAD, x, lg, model.options().threads());
+      }
     }
     logits.assign(lg.array());
     length = t;

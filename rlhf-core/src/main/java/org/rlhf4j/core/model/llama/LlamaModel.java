@@ -52,6 +52,12 @@ public final class LlamaModel implements CausalLm {
   private final LlamaMath math;
   private final LlamaWorkspace ws;
   private long passId;
+  /**
+   * Held by a pass over the model's own activation buffers ({@link #forward}) and by a decode
+   * session's prefill, which runs such a pass and then copies from those buffers: sessions of one
+   * model may be prefilled from several threads at once.
+   */
+  final Object passLock = new Object();
   private boolean closed;
 
   private LlamaModel(LlamaConfig config, ModelOptions options, FlatTensors params) {
@@ -280,10 +286,12 @@ public final class LlamaModel implements CausalLm {
     validate(batch);
     int b = batch.batchSize();
     int t = batch.length();
-    ws.ensure(b, t);
-    fillRows(batch, ws.ids, ws.keyMask, ws.positions);
-    math.forward(ws, weights, options.threads());
-    return new LlamaForwardPass(this, ++passId, batch);
+    synchronized (passLock) {
+      ws.ensure(b, t);
+      fillRows(batch, ws.ids, ws.keyMask, ws.positions);
+      math.forward(ws, weights, options.threads());
+      return new LlamaForwardPass(this, ++passId, batch);
+    }
   }
 
   /** Row-major ids, mask and positions counted over real tokens ({@code max(0, real tokens so far - 1)}). */

@@ -22,8 +22,9 @@ import org.rlhf4j.core.model.TokenBatch;
  * with a one-thread session's and with a full forward pass over the whole sequence, to float
  * rounding, with the slices' blocks of the weights packed or read where they lie; two sessions with
  * the same thread count give bit-identical logits, and so do steps that find no helper (the caller
- * runs every slice) and two sessions stepped from two threads at once; a failing slice fails its step
- * and the session; and a closed session refuses steps.
+ * runs every slice) and two sessions stepped from two threads at once; sessions prefilled from
+ * several threads at once get their own prompts' logits; a failing slice fails its step and the
+ * session; and a closed session refuses steps.
  */
 class DecodeSessionTeamStepTest {
   private static final int[] PROMPT = {3, 1, 4, 1, 5, 9};
@@ -214,6 +215,48 @@ class DecodeSessionTeamStepTest {
       }
     } finally {
       GptGradientCheckTest.setMinSplitWork(saved);
+    }
+  }
+
+  /**
+   * A prefill runs a pass over the model's own buffers and then copies from them: sessions prefilled
+   * from several threads at once (prompts of different lengths) each get their own prompt's logits.
+   */
+  @Test
+  void prefillsFromSeveralThreadsAtOnceSeeTheirOwnPrompts() throws Exception {
+    GptConfig c = GptConfig.builder().vocabSize(37).dModel(40).heads(5).layers(2).contextLength(32).build();
+    try (GptModel m = GptModel.randomInit(c, 4, new ModelOptions(DataType.FLOAT, 2))) {
+      int[][] prompts = {{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8}, {2, 7}, {1, 6, 1, 8, 0, 3, 3}};
+      float[][] want = new float[prompts.length][];
+      for (int p = 0; p < prompts.length; p++) {
+        try (DecodeSession s = m.newDecodeSession(1, 16)) {
+          want[p] = s.prefill(TokenBatch.unpadded(new int[][] {prompts[p]})).dup().data().asFloat();
+        }
+      }
+      java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(prompts.length);
+      Thread[] callers = new Thread[prompts.length];
+      for (int p = 0; p < prompts.length; p++) {
+        final int mine = p;
+        callers[p] = new Thread(() -> {
+          try {
+            start.await();
+            for (int rep = 0; rep < 200; rep++) {
+              try (DecodeSession s = m.newDecodeSession(1, 16)) {
+                assertArrayEquals(want[mine], s.prefill(TokenBatch.unpadded(new int[][] {prompts[mine]})).dup().data().asFloat(),
+                    "prompt " + mine + ", repetition " + rep);
+              }
+            }
+          } catch (Throwable e) {
+            failed.compareAndSet(null, e);
+          }
+        });
+        callers[p].start();
+      }
+      for (Thread t : callers) {
+        t.join(120_000);
+      }
+      assertEquals(null, failed.get());
     }
   }
 

@@ -14,7 +14,7 @@ import org.rlhf4j.core.model.TokenBatch;
  * Cached decoding (prefill + one token per step over the key/value cache) against the full forward
  * pass over the same tokens, in double, for grouped-query attention with Llama-3 rope scaling and
  * for multi-query attention with q/k/v biases and a tied head; left-padded prompts of different
- * lengths; and the session's and model's refusals.
+ * lengths; sessions prefilled from several threads at once; and the session's and model's refusals.
  */
 class LlamaDecodeSessionTest {
 
@@ -67,6 +67,43 @@ class LlamaDecodeSessionTest {
   @Test
   void multiQueryWithBiasesAndTiedHead() {
     cachedEqualsFull(LlamaGradientCheckTest.qwenMqaConfig(), 12);
+  }
+
+  /** Sessions prefilled from several threads at once (the prefill's pass uses the model's buffers) get their own prompts' logits. */
+  @Test
+  void prefillsFromSeveralThreadsAtOnceSeeTheirOwnPrompts() throws Exception {
+    try (LlamaModel m = LlamaGradientCheckTest.model(LlamaGradientCheckTest.gqaConfig(), 5, 2)) {
+      int[][] prompts = {{3, 4, 5, 6, 7, 1, 2}, {1}, {9, 8, 2}};
+      INDArray[] want = new INDArray[prompts.length];
+      for (int p = 0; p < prompts.length; p++) {
+        try (LlamaDecodeSession s = m.newDecodeSession(1, 8)) {
+          want[p] = s.prefill(TokenBatch.unpadded(new int[][] {prompts[p]})).dup();
+        }
+      }
+      java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(prompts.length);
+      Thread[] callers = new Thread[prompts.length];
+      for (int p = 0; p < prompts.length; p++) {
+        final int mine = p;
+        callers[p] = new Thread(() -> {
+          try {
+            start.await();
+            for (int rep = 0; rep < 200; rep++) {
+              try (LlamaDecodeSession s = m.newDecodeSession(1, 8)) {
+                assertEquals(want[mine], s.prefill(TokenBatch.unpadded(new int[][] {prompts[mine]})).dup(), "prompt " + mine + ", repetition " + rep);
+              }
+            }
+          } catch (Throwable e) {
+            failed.compareAndSet(null, e);
+          }
+        });
+        callers[p].start();
+      }
+      for (Thread t : callers) {
+        t.join(120_000);
+      }
+      assertEquals(null, failed.get());
+    }
   }
 
   @Test
