@@ -11,6 +11,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.rlhf4j.core.model.DecodeSession;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.testing.Concurrently;
 
 /**
  * The decode step of one sequence on several threads as one parallel region ({@link TeamDecodeStep}:
@@ -189,25 +190,11 @@ class DecodeSessionTeamStepTest {
       m.parameters().get("wte").array().muli(4);
       float[][] alone = run(m, 12);
       float[][][] got = new float[2][][];
-      java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
-      Thread[] callers = new Thread[2];
-      for (int t = 0; t < 2; t++) {
-        final int caller = t;
-        callers[t] = new Thread(() -> {
-          try {
-            for (int rep = 0; rep < 20; rep++) {
-              got[caller] = run(m, 12);
-            }
-          } catch (Throwable e) {
-            failed.compareAndSet(null, e);
-          }
-        });
-        callers[t].start();
-      }
-      for (Thread t : callers) {
-        t.join(120_000);
-      }
-      assertEquals(null, failed.get());
+      Concurrently.run(2, caller -> {
+        for (int rep = 0; rep < 20; rep++) {
+          got[caller] = run(m, 12);
+        }
+      });
       for (int t = 0; t < 2; t++) {
         for (int i = 0; i < alone.length; i++) {
           assertArrayEquals(alone[i], got[t][i], "caller " + t + ", step " + i);
@@ -233,30 +220,14 @@ class DecodeSessionTeamStepTest {
           want[p] = s.prefill(TokenBatch.unpadded(new int[][] {prompts[p]})).dup().data().asFloat();
         }
       }
-      java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
-      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(prompts.length);
-      Thread[] callers = new Thread[prompts.length];
-      for (int p = 0; p < prompts.length; p++) {
-        final int mine = p;
-        callers[p] = new Thread(() -> {
-          try {
-            start.await();
-            for (int rep = 0; rep < 200; rep++) {
-              try (DecodeSession s = m.newDecodeSession(1, 16)) {
-                assertArrayEquals(want[mine], s.prefill(TokenBatch.unpadded(new int[][] {prompts[mine]})).dup().data().asFloat(),
-                    "prompt " + mine + ", repetition " + rep);
-              }
-            }
-          } catch (Throwable e) {
-            failed.compareAndSet(null, e);
+      Concurrently.run(prompts.length, mine -> {
+        for (int rep = 0; rep < 200; rep++) {
+          try (DecodeSession s = m.newDecodeSession(1, 16)) {
+            assertArrayEquals(want[mine], s.prefill(TokenBatch.unpadded(new int[][] {prompts[mine]})).dup().data().asFloat(),
+                "prompt " + mine + ", repetition " + rep);
           }
-        });
-        callers[p].start();
-      }
-      for (Thread t : callers) {
-        t.join(120_000);
-      }
-      assertEquals(null, failed.get());
+        }
+      });
     }
   }
 

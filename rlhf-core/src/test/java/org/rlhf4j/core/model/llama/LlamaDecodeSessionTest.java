@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.rlhf4j.core.RlhfException;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.testing.Concurrently;
 
 /**
  * Cached decoding (prefill + one token per step over the key/value cache) against the full forward
@@ -80,29 +81,13 @@ class LlamaDecodeSessionTest {
           want[p] = s.prefill(TokenBatch.unpadded(new int[][] {prompts[p]})).dup();
         }
       }
-      java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
-      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(prompts.length);
-      Thread[] callers = new Thread[prompts.length];
-      for (int p = 0; p < prompts.length; p++) {
-        final int mine = p;
-        callers[p] = new Thread(() -> {
-          try {
-            start.await();
-            for (int rep = 0; rep < 200; rep++) {
-              try (LlamaDecodeSession s = m.newDecodeSession(1, 8)) {
-                assertEquals(want[mine], s.prefill(TokenBatch.unpadded(new int[][] {prompts[mine]})).dup(), "prompt " + mine + ", repetition " + rep);
-              }
-            }
-          } catch (Throwable e) {
-            failed.compareAndSet(null, e);
+      Concurrently.run(prompts.length, mine -> {
+        for (int rep = 0; rep < 200; rep++) {
+          try (LlamaDecodeSession s = m.newDecodeSession(1, 8)) {
+            assertEquals(want[mine], s.prefill(TokenBatch.unpadded(new int[][] {prompts[mine]})).dup(), "prompt " + mine + ", repetition " + rep);
           }
-        });
-        callers[p].start();
-      }
-      for (Thread t : callers) {
-        t.join(120_000);
-      }
-      assertEquals(null, failed.get());
+        }
+      });
     }
   }
 
