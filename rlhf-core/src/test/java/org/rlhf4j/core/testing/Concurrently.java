@@ -33,6 +33,7 @@ public final class Concurrently {
           failed.compareAndSet(null, e);
         }
       }, "concurrently-" + t);
+      all[t].setDaemon(true); // a stuck thread fails the test below without keeping the JVM alive
       all[t].start();
     }
     for (Thread t : all) {
