@@ -59,22 +59,6 @@ final class FloatOptimKernels implements OptimKernels {
   }
 
   @Override
-  public void scale(Tensor x, double factor) {
-    FloatBuffer b = x.writableFloatBuffer();
-    float[] c = Scratch.arrayFloat(0, CHUNK);
-    int n = x.length();
-    float f = (float) factor;
-    for (int start = 0; start < n; start += CHUNK) {
-      int len = Math.min(CHUNK, n - start);
-      b.get(start, c, 0, len);
-      for (int i = 0; i < len; i++) {
-        c[i] *= f;
-      }
-      b.put(start, c, 0, len);
-    }
-  }
-
-  @Override
   public void adamW(Tensor p, Tensor g, Tensor m, Tensor v, int decayCount, double lr, double beta1, double beta2, double eps, double weightDecay, double bc1, double bc2,
       double gradScale) {
     FloatBuffer pb = p.writableFloatBuffer();

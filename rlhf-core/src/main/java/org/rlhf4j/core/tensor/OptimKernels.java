@@ -16,23 +16,12 @@ public interface OptimKernels {
   /** The sum of squares of the elements (NaN or infinite if any element is not finite). */
   double sumOfSquares(Tensor x);
 
-  /** {@code x *= factor}. */
-  void scale(Tensor x, double factor);
-
   /**
-   * One AdamW step (Loshchilov and Hutter): for the first {@code decayCount} elements, decoupled
-   * weight decay {@code p -= lr * weightDecay * p}; then for all, {@code m = b1 m + (1-b1) g}, {@code
-   * v = b2 v + (1-b2) g^2}, {@code p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)} where {@code bc1,
-   * bc2} are the bias corrections {@code 1 - b^t}.
-   */
-  default void adamW(Tensor p, Tensor g, Tensor m, Tensor v, int decayCount, double lr, double beta1, double beta2, double eps, double weightDecay, double bc1, double bc2) {
-    adamW(p, g, m, v, decayCount, lr, beta1, beta2, eps, weightDecay, bc1, bc2, 1.0);
-  }
-
-  /**
-   * {@link #adamW(Tensor, Tensor, Tensor, Tensor, int, double, double, double, double, double, double,
-   * double)} of the gradients scaled first by {@code gradScale} (clipping): unless it is 1, {@code g *=
-   * gradScale} in place as {@link #scale} would, in the same pass over the buffers.
+   * One AdamW step (Loshchilov and Hutter) of gradients scaled first by {@code gradScale} (clipping;
+   * unless it is 1, {@code g *= gradScale} in place, in the same pass over the buffers): for the first
+   * {@code decayCount} elements, decoupled weight decay {@code p -= lr * weightDecay * p}; then for
+   * all, {@code m = b1 m + (1-b1) g}, {@code v = b2 v + (1-b2) g^2}, {@code p -= lr * (m / bc1) /
+   * (sqrt(v / bc2) + eps)} where {@code bc1, bc2} are the bias corrections {@code 1 - b^t}.
    */
   void adamW(Tensor p, Tensor g, Tensor m, Tensor v, int decayCount, double lr, double beta1, double beta2, double eps, double weightDecay, double bc1, double bc2,
       double gradScale);

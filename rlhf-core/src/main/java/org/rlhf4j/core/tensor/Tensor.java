@@ -169,8 +169,7 @@ public final class Tensor {
         "aligned views are of 1-D FLOAT or DOUBLE arrays, got %s %s", buffer.dataType(), Arrays.toString(buffer.shape()));
     checkArgument(buffer.length() >= alignedLength(buffer.dataType(), length), "buffer of %s elements too short to align %s", buffer.length(), length);
     int size = buffer.dataType() == DataType.DOUBLE ? 8 : 4;
-    long address = buffer.data().addressPointer().address() + buffer.offset() * size;
-    long skip = ((ALIGNMENT - address % ALIGNMENT) % ALIGNMENT) / size;
+    long skip = ((ALIGNMENT - of(buffer).address() % ALIGNMENT) % ALIGNMENT) / size;
     return buffer.get(NDArrayIndex.interval(skip, skip + length));
   }
 

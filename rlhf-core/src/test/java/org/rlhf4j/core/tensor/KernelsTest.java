@@ -120,8 +120,8 @@ class KernelsTest {
           Tensor.of(Nd4j.create(type, b * t, v))};
       Tensor[] parts = {Tensor.of(Nd4j.create(type, b, t - 1)), Tensor.of(Nd4j.create(type, b, t - 1)), Tensor.of(Nd4j.create(type, b, t - 1)),
           Tensor.of(Nd4j.valueArrayOf(new long[] {b * t, v}, Double.NaN, type))};
-      k.tokenLogProbs(logits, ids, 1 / 0.7, whole[0], whole[1], whole[2], b, t, v);
-      k.tokenLogProbsBackward(logits, ids, 1 / 0.7, whole[2], whole[1], gl, ge, whole[3], b, t, v);
+      k.tokenLogProbs(logits, ids, 1 / 0.7, whole[0], whole[1], whole[2], b, t, v, 0, b * t);
+      k.tokenLogProbsBackward(logits, ids, 1 / 0.7, whole[2], whole[1], gl, ge, whole[3], b, t, v, 0, b * t);
       for (int c = 0; c + 1 < cuts.length; c++) {
         k.tokenLogProbs(logits, ids, 1 / 0.7, parts[0], parts[1], parts[2], b, t, v, cuts[c], cuts[c + 1]);
       }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
+import org.rlhf4j.core.testing.BusyWorkers;
 
 /**
  * {@link Parallel#forEach} runs every shard exactly once, for any count (more shards than workers
@@ -155,42 +156,30 @@ class ParallelTest {
   @Test
   void aSplitWhileTheSpinningWorkersAreBusyRunsEveryShardAndIsQueuedForThem() throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 processors");
-    int cores = Runtime.getRuntime().availableProcessors();
-    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(cores);
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    Thread busy = new Thread(() -> Parallel.forEach(cores, i -> { // occupies every spinning worker
-      started.countDown();
-      try {
-        release.await(60, java.util.concurrent.TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    try (BusyWorkers busy = BusyWorkers.occupy()) { // every spinning worker is busy
+      // The caller runs every shard itself; the job is queued on the busy workers.
+      AtomicIntegerArray runs = new AtomicIntegerArray(5);
+      Parallel.forEach(5, runs::incrementAndGet);
+      for (int i = 0; i < 5; i++) {
+        assertEquals(1, runs.get(i), "shard " + i);
       }
-    }));
-    busy.start();
-    assertTrue(started.await(60, java.util.concurrent.TimeUnit.SECONDS), "the spinning workers took the shards");
-    // The caller runs every shard itself; the job is queued on the busy workers.
-    AtomicIntegerArray runs = new AtomicIntegerArray(5);
-    Parallel.forEach(5, runs::incrementAndGet);
-    for (int i = 0; i < 5; i++) {
-      assertEquals(1, runs.get(i), "shard " + i);
+      // Shards that wait for each other: the second one runs on a worker once it is free again.
+      java.util.concurrent.CyclicBarrier both = new java.util.concurrent.CyclicBarrier(2);
+      AtomicIntegerArray met = new AtomicIntegerArray(2);
+      Thread waiting = new Thread(() -> Parallel.forEach(2, i -> {
+        try {
+          both.await(60, java.util.concurrent.TimeUnit.SECONDS);
+          met.incrementAndGet(i);
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      }));
+      waiting.start();
+      busy.close();
+      waiting.join(60_000);
+      assertEquals(1, met.get(0));
+      assertEquals(1, met.get(1));
     }
-    // Shards that wait for each other: the second one runs on a worker once it is free again.
-    java.util.concurrent.CyclicBarrier both = new java.util.concurrent.CyclicBarrier(2);
-    AtomicIntegerArray met = new AtomicIntegerArray(2);
-    Thread waiting = new Thread(() -> Parallel.forEach(2, i -> {
-      try {
-        both.await(60, java.util.concurrent.TimeUnit.SECONDS);
-        met.incrementAndGet(i);
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    }));
-    waiting.start();
-    release.countDown();
-    waiting.join(60_000);
-    busy.join(60_000);
-    assertEquals(1, met.get(0));
-    assertEquals(1, met.get(1));
   }
 
   // --- Parallel.offerHelpers
@@ -254,16 +243,7 @@ class ParallelTest {
   @Test
   void helpersAreOnlyOfferedToIdleSpinningWorkersOutsideSplitsAndStartedInsideThem() throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 processors");
-    int cores = Runtime.getRuntime().availableProcessors();
-    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(cores);
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    Thread busy = new Thread(() -> Parallel.forEach(cores, i -> { // occupies every spinning worker
-      started.countDown();
-      await(release, "release");
-    }));
-    busy.start();
-    try {
-      await(started, "the spinning workers took the shards");
+    try (BusyWorkers busy = BusyWorkers.occupy()) { // every spinning worker is busy
       long before = poolThreads();
       for (int rep = 0; rep < 20_000; rep++) { // outside any split: nobody to ask, nothing started
         assertEquals(0, Parallel.offerHelpers(1, i -> {}));
@@ -288,9 +268,6 @@ class ParallelTest {
       nested.join(120_000);
       assertEquals(0, all.getCount(), "the caller and its helpers met");
       assertEquals(n, offered[0]);
-    } finally {
-      release.countDown();
-      busy.join(60_000);
     }
   }
 }

@@ -139,14 +139,7 @@ final class LlamaMath {
         ad.forward(modules[l][GATE], a.xn2, a.gate, ways);
         ad.forward(modules[l][UP], a.xn2, a.up, ways);
       }
-      int[] rowsF = split(n, ways, minRows(f));
-      Parallel.forEach(
-          rowsF.length - 1,
-          part -> {
-            int r0 = rowsF[part];
-            int r1 = rowsF[part + 1];
-            lk.siluGate(a.gate.rows(r0, r1), a.up.rows(r0, r1), a.act.rows(r0, r1), (r1 - r0) * f);
-          });
+      overRows(n, f, ways, (r0, r1) -> lk.siluGate(a.gate.rows(r0, r1), a.up.rows(r0, r1), a.act.rows(r0, r1), (r1 - r0) * f));
       out.array().assign(a.mid.array());
       gemmAccumulate(a.act, p.wDown(), out, false, true, ways); // out = mid + act Wdown^T
       if (ad != null) {
@@ -166,30 +159,8 @@ final class LlamaMath {
 
   /** Per-token log-probabilities and entropies at a temperature; needs {@link #logits} first. */
   void tokenLogProbs(LlamaWorkspace ws, double invTemperature, Tensor logp, Tensor entropy, int ways) {
-    int t = ws.t;
     int v = c.vocabSize();
-    overSequences(ws, ways, (b0, b1) -> head.tokenLogProbs(
-        ws.logits.rows((long) b0 * t, (long) b1 * t), idsOf(ws, b0, b1), invTemperature, logp.rows(b0, b1),
-        entropy.rows(b0, b1), ws.lse.rows((long) b0 * (t - 1), (long) b1 * (t - 1)), b1 - b0, t, v));
-  }
-
-  /** Sequences {@code [b0, b1)} of a pass. */
-  private interface SequenceRange {
-    void run(int b0, int b1);
-  }
-
-  /**
-   * Runs {@code body} over the pass's sequences in contiguous blocks on up to {@code ways} threads,
-   * blocks of at least {@code minElements} logits (the head's work, {@code T * V} per sequence).
-   */
-  private void overSequences(LlamaWorkspace ws, int ways, SequenceRange body) {
-    int[] seqs = split(ws.b, ways, (int) Math.max(1, minElements / ((long) ws.t * c.vocabSize())));
-    Parallel.forEach(seqs.length - 1, part -> body.run(seqs[part], seqs[part + 1]));
-  }
-
-  /** The token ids of sequences {@code [b0, b1)} (all of them without a copy). */
-  private static int[] idsOf(LlamaWorkspace ws, int b0, int b1) {
-    return b0 == 0 && b1 == ws.b ? ws.ids : java.util.Arrays.copyOfRange(ws.ids, b0 * ws.t, b1 * ws.t);
+    overRows(ws.b * ws.t, v, ways, (r0, r1) -> head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.b, ws.t, v, r0, r1));
   }
 
   /** {@code values [n] = hidden . w_head + b_head}. */
@@ -206,13 +177,9 @@ final class LlamaMath {
   void logitsGradient(
       LlamaWorkspace ws, double invTemperature, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor extraDLogits, int ways) {
     if (gLogp != null || gEntropy != null) {
-      int t = ws.t;
       int v = c.vocabSize();
-      overSequences(ws, ways, (b0, b1) -> head.tokenLogProbsBackward(
-          ws.logits.rows((long) b0 * t, (long) b1 * t), idsOf(ws, b0, b1), invTemperature,
-          ws.lse.rows((long) b0 * (t - 1), (long) b1 * (t - 1)), entropy.rows(b0, b1),
-          gLogp == null ? null : gLogp.rows(b0, b1), gEntropy == null ? null : gEntropy.rows(b0, b1),
-          ws.dLogits.rows((long) b0 * t, (long) b1 * t), b1 - b0, t, v));
+      overRows(ws.b * ws.t, v, ways, (r0, r1) -> head.tokenLogProbsBackward(
+          ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, v, r0, r1));
       if (extraDLogits != null) {
         ws.dLogits.array().addi(extraDLogits.array());
       }
@@ -281,15 +248,8 @@ final class LlamaMath {
       if (ad != null) {
         ad.backward(modules[l][DOWN], a.act, ws.dResid, ws.dAct, ways);
       }
-      int[] rowsF = split(n, ways, minRows(f));
-      Parallel.forEach(
-          rowsF.length - 1,
-          part -> {
-            int r0 = rowsF[part];
-            int r1 = rowsF[part + 1];
-            lk.siluGateBackward(
-                ws.dAct.rows(r0, r1), a.gate.rows(r0, r1), a.up.rows(r0, r1), ws.dGate.rows(r0, r1), ws.dUp.rows(r0, r1), (r1 - r0) * f);
-          });
+      overRows(n, f, ways, (r0, r1) -> lk.siluGateBackward(
+          ws.dAct.rows(r0, r1), a.gate.rows(r0, r1), a.up.rows(r0, r1), ws.dGate.rows(r0, r1), ws.dUp.rows(r0, r1), (r1 - r0) * f));
       if (base) {
         gemmAccumulate(ws.dGate, a.xn2, gp.wGate(), true, false, ways); // [F, n] x [n, d]
         gemmAccumulate(ws.dUp, a.xn2, gp.wUp(), true, false, ways);
@@ -367,16 +327,23 @@ final class LlamaMath {
     return (int) Math.max(1, minElements / Math.max(1, cols));
   }
 
+  /** Rows {@code [r0, r1)} of a row-wise kernel's work. */
+  private interface RowRange {
+    void run(int r0, int r1);
+  }
+
+  /**
+   * Runs {@code body} over rows {@code [0, n)} of width {@code cols} in the contiguous blocks of
+   * {@link #split} (at least {@link #minRows} each) on up to {@code ways} threads.
+   */
+  private static void overRows(int n, long cols, int ways, RowRange body) {
+    int[] rows = split(n, ways, minRows(cols));
+    Parallel.forEach(rows.length - 1, part -> body.run(rows[part], rows[part + 1]));
+  }
+
   /** {@link LlamaKernels#rmsNorm} over row blocks on up to {@code ways} threads. */
   private void rmsNorm(Tensor x, Tensor gamma, Tensor out, Tensor rstd, int n, int d, double eps, int ways) {
-    int[] rows = split(n, ways, minRows(d));
-    Parallel.forEach(
-        rows.length - 1,
-        part -> {
-          int r0 = rows[part];
-          int r1 = rows[part + 1];
-          lk.rmsNorm(x.rows(r0, r1), gamma, out.rows(r0, r1), rstd.rows(r0, r1), r1 - r0, d, eps);
-        });
+    overRows(n, d, ways, (r0, r1) -> lk.rmsNorm(x.rows(r0, r1), gamma, out.rows(r0, r1), rstd.rows(r0, r1), r1 - r0, d, eps));
   }
 
   /**

@@ -11,6 +11,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.rlhf4j.core.model.DecodeSession;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.TokenBatch;
+import org.rlhf4j.core.testing.BusyWorkers;
 import org.rlhf4j.core.testing.Concurrently;
 
 /**
@@ -155,29 +156,17 @@ class DecodeSessionTeamStepTest {
     org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "needs 2 processors");
     long saved = GptGradientCheckTest.setMinSplitWork(1);
     GptConfig c = GptConfig.builder().vocabSize(37).dModel(40).heads(5).layers(2).contextLength(32).build();
-    int cores = Runtime.getRuntime().availableProcessors();
-    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(cores);
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    Thread busy = new Thread(() -> org.rlhf4j.core.tensor.Parallel.forEach(cores, i -> {
-      started.countDown();
-      try {
-        release.await(60, java.util.concurrent.TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }));
     try (GptModel m = GptModel.randomInit(c, 4, new ModelOptions(DataType.FLOAT, 2))) {
       m.parameters().get("wte").array().muli(4);
       float[][] helped = run(m, 10);
-      busy.start();
-      assertTrue(started.await(60, java.util.concurrent.TimeUnit.SECONDS), "the spinning workers are busy");
-      float[][] alone = run(m, 10);
+      float[][] alone;
+      try (BusyWorkers busy = BusyWorkers.occupy()) {
+        alone = run(m, 10);
+      }
       for (int i = 0; i < helped.length; i++) {
         assertArrayEquals(helped[i], alone[i], "step " + i + ": with and without a helper");
       }
     } finally {
-      release.countDown();
-      busy.join(60_000);
       GptGradientCheckTest.setMinSplitWork(saved);
     }
   }
