@@ -179,6 +179,57 @@ class KernelsTest {
   }
 
   @Test
+  void causalSoftmaxRowsOutsideTheExponentialsRangeAreExact() {
+    // Rows whose scaled scores all lie far above (overflow unshifted), far below (underflow), just
+    // around the range's edges, or spread widely; a hidden key with a huge score; a NaN score.
+    int t = 41;
+    double[] centres = {0, 300, -300, 79, 81, -39, -41, 1e4, -1e4};
+    Random rnd = new Random(11);
+    double[] s = new double[t * t];
+    for (int i = 0; i < t; i++) {
+      for (int j = 0; j < t; j++) {
+        s[i * t + j] = centres[i % centres.length] + rnd.nextGaussian() * (i % 4 == 3 ? 60 : 2);
+      }
+    }
+    int[] mask = new int[t];
+    java.util.Arrays.fill(mask, 1);
+    mask[2] = 0;
+    for (int i = 2; i < t; i++) {
+      s[i * t + 2] = 1e30; // hidden: must not count
+    }
+    int nanRow = 20;
+    s[nanRow * t + 5] = Double.NaN;
+    for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      Tensor scores = tensor(type, s, 1, t, t);
+      AttentionKernels.of(type).causalSoftmaxOf(scores, mask, 0, 1, t, 1.0);
+      double[] got = values(scores);
+      double[] in = s.clone(); // as stored: float scores of size 300 are rounded by 1.5e-5
+      if (type == DataType.FLOAT) {
+        for (int i = 0; i < in.length; i++) {
+          in[i] = (float) in[i];
+        }
+      }
+      double[] want = softmaxReference(in, mask, 1, 1, t, 1.0);
+      double tol = type == DataType.FLOAT ? 2e-6 : 1e-14;
+      for (int i = 0; i < t; i++) {
+        double rowSum = 0;
+        for (int j = 0; j < t; j++) {
+          double g = got[i * t + j];
+          if (i == nanRow && j <= i) {
+            assertTrue(Double.isNaN(g), type + " row " + i + " has a NaN score: entry " + j + " is " + g);
+            continue;
+          }
+          assertEquals(want[i * t + j], g, tol, type + " row " + i + " entry " + j);
+          rowSum += g;
+        }
+        if (i != nanRow && i > 0 || i == 0 && mask[0] != 0) {
+          assertEquals(1.0, rowSum, 1e-5, type + " row " + i + " sums to 1");
+        }
+      }
+    }
+  }
+
+  @Test
   void causalSoftmaxBackwardMatchesAPlainReference() {
     int b = 2;
     int heads = 3;
