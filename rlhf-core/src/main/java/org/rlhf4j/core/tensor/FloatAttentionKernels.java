@@ -106,31 +106,13 @@ final class FloatAttentionKernels implements AttentionKernels {
   }
 
   /**
-   * The range of a row's sum of unshifted exponentials inside which {@link #causalSoftmaxRows} keeps
-   * it: {@code e^-40} to {@code e^80}. Then no exponential was clamped (each is at most the sum) and
-   * the largest is a normal number within a factor {@code t} of the sum, so that entries lost to
-   * underflow weigh less than {@code e^-40} of it: below float rounding.
-   */
-  private static final float SUM_MIN = 4.2483541e-18f;
-
-  private static final float SUM_MAX = 5.5406224e34f;
-
-  /**
    * In place: the masked causal softmax of the {@code rows x t} scores from element {@code base} of
    * {@code att} (row {@code r} is query position {@code r % t}; keys {@code j > r % t} and hidden keys,
-   * {@code keyMask[maskOff + j] == 0}, get 0; a row with no visible key is all 0; a NaN score makes
-   * its row NaN), scaled by {@code scale}. One query head of GPT-2 ({@link #causalSoftmaxOf}) or the
-   * {@code rep} query heads sharing a key/value head of Llama (stacked rows) alike; each row's numbers
-   * depend on that row only.
-   *
-   * <p>Only the causal triangle is computed: its exponentials in one vectorised call over the whole
-   * block (the vectorised exp only pays from a few hundred elements). They are not shifted by each
-   * row's maximum: softmax does not change under a shift, which only guards against overflow, and
-   * finding the maxima of these short rows costs more than the exponentials themselves (scalar
-   * comparisons, mispredicted on real scores: 15 of 44 us per 128 x 128 head of the {@code medium}
-   * benchmark). A row whose sum shows that its exponentials overflowed or underflowed (outside
-   * {@link #SUM_MIN}..{@link #SUM_MAX}: scaled scores above about 80 or all below about -40) is
-   * recomputed shifted by its maximum ({@link #exactRow}).
+   * {@code keyMask[maskOff + j] == 0}, get 0; a row with no visible key is all 0), scaled by {@code
+   * scale}. Only the causal triangle is computed: its exponentials in one vectorised call (over
+   * the whole block: the vectorised exp only pays from a few hundred elements). One query head of
+   * GPT-2 ({@link #causalSoftmaxOf}) or the {@code rep} query heads sharing a key/value head of
+   * Llama (stacked rows) alike.
    */
   static void causalSoftmaxRows(Tensor att, int base, int rows, int t, int[] keyMask, int maskOff, float scale) {
     FloatBuffer ab = att.writableFloatBuffer();
@@ -139,6 +121,7 @@ final class FloatAttentionKernels implements AttentionKernels {
     float[] e = Scratch.arrayFloat(1, tri);
     float[] tmp = Scratch.arrayFloat(2, tri);
     float[] on = Scratch.arrayFloat(3, t);
+    float[] shift = Scratch.arrayFloat(4, rows);
     boolean all = true;
     for (int j = 0; j < t; j++) {
       boolean visible = keyMask[maskOff + j] != 0;
@@ -147,11 +130,31 @@ final class FloatAttentionKernels implements AttentionKernels {
     }
     ab.get(base, m, 0, rows * t);
     int pk = 0;
-    for (int r = 0; r < rows; r++) { // the triangle, packed row after row
+    for (int r = 0; r < rows; r++) {
       int off = r * t;
       int len = r % t + 1;
-      for (int j = 0; j < len; j++) {
-        e[pk + j] = m[off + j] * scale;
+      float max;
+      if (all) {
+        max = KernelMath.max(m, off, len);
+      } else {
+        max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < len; j++) {
+          max = on[j] != 0 && m[off + j] > max ? m[off + j] : max;
+        }
+      }
+      shift[r] = max;
+      float sh = max == Float.NEGATIVE_INFINITY ? 0 : max * scale;
+      if (all) {
+        for (int j = 0; j < len; j++) {
+          e[pk + j] = m[off + j] * scale - sh;
+        }
+      } else {
+        // Hidden keys may exceed the maximum, by more than exp's range: at most 0 before the
+        // exponential (exact in double, which would overflow to infinity, and infinity times the
+        // mask's 0 is NaN). Visible keys are at most 0 already.
+        for (int j = 0; j < len; j++) {
+          e[pk + j] = Math.min(m[off + j] * scale - sh, (float) 0);
+        }
       }
       pk += len;
     }
@@ -160,56 +163,24 @@ final class FloatAttentionKernels implements AttentionKernels {
     for (int r = 0; r < rows; r++) {
       int off = r * t;
       int len = r % t + 1;
+      if (shift[r] == Float.NEGATIVE_INFINITY) { // no visible key
+        java.util.Arrays.fill(m, off, off + t, (float) 0);
+        pk += len;
+        continue;
+      }
       if (!all) {
         for (int j = 0; j < len; j++) {
           e[pk + j] *= on[j];
         }
       }
-      float sum = FloatNormKernels.sum(e, pk, len);
-      if (sum >= SUM_MIN && sum <= SUM_MAX) { // false for NaN too
-        float inv = (float) (1.0 / sum);
-        for (int j = 0; j < len; j++) {
-          m[off + j] = e[pk + j] * inv;
-        }
-      } else {
-        exactRow(m, off, len, on, scale);
+      float inv = (float) (1.0 / FloatNormKernels.sum(e, pk, len));
+      for (int j = 0; j < len; j++) {
+        m[off + j] = e[pk + j] * inv;
       }
       java.util.Arrays.fill(m, off + len, off + t, (float) 0);
       pk += len;
     }
     ab.put(base, m, 0, rows * t);
-  }
-
-  /**
-   * In place: the softmax of the scaled scores {@code m[off..off+len)} with hidden keys ({@code on[j]
-   * == 0}) at 0, shifted by the largest visible score: all 0 when no key is visible; NaN when a
-   * visible score is NaN or the largest is infinite.
-   */
-  private static void exactRow(float[] m, int off, int len, float[] on, float scale) {
-    float max = Float.NEGATIVE_INFINITY;
-    boolean nan = false;
-    for (int j = 0; j < len; j++) {
-      float v = m[off + j];
-      if (on[j] != 0) {
-        max = v > max ? v : max;
-        nan |= v != v;
-      }
-    }
-    if (max == Float.NEGATIVE_INFINITY && !nan) {
-      java.util.Arrays.fill(m, off, off + len, (float) 0);
-      return;
-    }
-    float shift = max * scale;
-    float sum = 0;
-    for (int j = 0; j < len; j++) {
-      float x = on[j] != 0 ? KernelMath.exp(m[off + j] * scale - shift) : 0;
-      m[off + j] = x;
-      sum += x;
-    }
-    float inv = (float) (1.0 / sum);
-    for (int j = 0; j < len; j++) {
-      m[off + j] = nan ? Float.NaN : m[off + j] * inv;
-    }
   }
 
   @Override

@@ -105,4 +105,70 @@ public final class KernelMath {
   public static double tanh(double x) {
     return Math.tanh(x);
   }
+
+  /**
+   * The largest of {@code a[off..off+n)} (n >= 1; NaN if a positive NaN is among them, while a
+   * negative NaN may be skipped: callers see it later; +0 above -0), without branches: each float's
+   * bits as an integer key whose order is the floats' ({@code key(x) = bits ^ ((bits >> 31) &
+   * 0x7fffffff)}: negative floats' magnitude bits reversed), their maximum taken with conditional moves
+   * in four independent chains. Comparisons of floats compile to branches, mispredicted on real
+   * scores (the rows of a causal block are short and their maxima change often): in a {@code medium}
+   * step they took 15 of the 44 us of a head's softmax, the keys take 4.
+   */
+  public static float max(float[] a, int off, int n) {
+    int k0 = key(a[off]);
+    int k1 = k0;
+    int k2 = k0;
+    int k3 = k0;
+    int j = off;
+    n += off;
+    for (; j + 3 < n; j += 4) {
+      k0 = Math.max(k0, key(a[j]));
+      k1 = Math.max(k1, key(a[j + 1]));
+      k2 = Math.max(k2, key(a[j + 2]));
+      k3 = Math.max(k3, key(a[j + 3]));
+    }
+    for (; j < n; j++) {
+      k0 = Math.max(k0, key(a[j]));
+    }
+    return fromKey(Math.max(Math.max(k0, k1), Math.max(k2, k3)));
+  }
+
+  /** An integer that orders as {@code x} does (an involution on the bits: {@link #fromKey} undoes it). */
+  private static int key(float x) {
+    int bits = Float.floatToRawIntBits(x);
+    return bits ^ ((bits >> 31) & 0x7fffffff);
+  }
+
+  private static float fromKey(int k) {
+    return Float.intBitsToFloat(k ^ ((k >> 31) & 0x7fffffff));
+  }
+  /** {@link #max(float[], int, int)} for doubles (keys of 64 bits). */
+  public static double max(double[] a, int off, int n) {
+    long k0 = key(a[off]);
+    long k1 = k0;
+    long k2 = k0;
+    long k3 = k0;
+    int j = off;
+    n += off;
+    for (; j + 3 < n; j += 4) {
+      k0 = Math.max(k0, key(a[j]));
+      k1 = Math.max(k1, key(a[j + 1]));
+      k2 = Math.max(k2, key(a[j + 2]));
+      k3 = Math.max(k3, key(a[j + 3]));
+    }
+    for (; j < n; j++) {
+      k0 = Math.max(k0, key(a[j]));
+    }
+    return fromKey(Math.max(Math.max(k0, k1), Math.max(k2, k3)));
+  }
+
+  private static long key(double x) {
+    long bits = Double.doubleToRawLongBits(x);
+    return bits ^ ((bits >> 63) & 0x7fffffffffffffffL);
+  }
+
+  private static double fromKey(long k) {
+    return Double.longBitsToDouble(k ^ ((k >> 63) & 0x7fffffffffffffffL));
+  }
 }

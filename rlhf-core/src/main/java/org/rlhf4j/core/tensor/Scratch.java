@@ -6,7 +6,7 @@ package org.rlhf4j.core.tensor;
  * buffer access) and copies the result back. Slots are independent arrays that grow as needed.
  */
 final class Scratch {
-  private static final int SLOTS = 8;
+  private static final int SLOTS = 12;
   private static final ThreadLocal<float[][]> FLOATS = ThreadLocal.withInitial(() -> new float[SLOTS][0]);
   private static final ThreadLocal<double[][]> DOUBLES = ThreadLocal.withInitial(() -> new double[SLOTS][0]);
 

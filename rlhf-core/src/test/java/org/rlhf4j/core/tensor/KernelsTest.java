@@ -179,9 +179,9 @@ class KernelsTest {
   }
 
   @Test
-  void causalSoftmaxRowsOutsideTheExponentialsRangeAreExact() {
-    // Rows whose scaled scores all lie far above (overflow unshifted), far below (underflow), just
-    // around the range's edges, or spread widely; a hidden key with a huge score; a NaN score.
+  void causalSoftmaxOfScoresFarOutsideTheExponentialsRange() {
+    // Rows whose scaled scores all lie far above or below exp's range, around its edges, or spread
+    // widely; a hidden key with a huge score; a NaN score.
     int t = 41;
     double[] centres = {0, 300, -300, 79, 81, -39, -41, 1e4, -1e4};
     Random rnd = new Random(11);
@@ -227,6 +227,33 @@ class KernelsTest {
         }
       }
     }
+  }
+
+  @Test
+  void branchFreeMaximumIsTheLargestElement() {
+    Random rnd = new Random(5);
+    float[] specials = {0f, -0f, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE};
+    for (int trial = 0; trial < 2000; trial++) {
+      int n = 1 + rnd.nextInt(40);
+      int off = rnd.nextInt(3);
+      float[] a = new float[off + n];
+      double[] ad = new double[off + n];
+      for (int i = 0; i < a.length; i++) {
+        a[i] = rnd.nextInt(5) == 0 ? specials[rnd.nextInt(specials.length)] : (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(9) - 4));
+        if (trial % 3 == 0) {
+          a[i] = -Math.abs(a[i]); // all negative: the keys' reversed order
+        }
+        ad[i] = a[i];
+      }
+      float want = a[off];
+      for (int i = off + 1; i < off + n; i++) {
+        want = a[i] > want || (a[i] == 0 && want == 0 && Float.floatToRawIntBits(want) < 0) ? a[i] : want; // +0 above -0
+      }
+      assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(KernelMath.max(a, off, n)), "float trial " + trial);
+      assertEquals(Double.doubleToRawLongBits(want), Double.doubleToRawLongBits(KernelMath.max(ad, off, n)), "double trial " + trial);
+    }
+    assertTrue(Float.isNaN(KernelMath.max(new float[] {1f, Float.NaN, 3f}, 0, 3)), "a NaN is the maximum");
+    assertTrue(Double.isNaN(KernelMath.max(new double[] {1, 2, Double.NaN, 3, 4}, 0, 5)), "a NaN is the maximum");
   }
 
   @Test
