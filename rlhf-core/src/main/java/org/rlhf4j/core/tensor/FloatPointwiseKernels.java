@@ -17,19 +17,8 @@ final class FloatPointwiseKernels implements PointwiseKernels {
   private FloatPointwiseKernels() {}
 
   @Override
-  public void biasGelu(Tensor pre, Tensor bias, Tensor tanh, Tensor act, int n, int cols) {
-    biasGeluRows(pre, bias, tanh, act, n, cols);
-  }
-
-  @Override
   public void biasGelu(Tensor pre, Tensor bias, Tensor act, int n, int cols) {
-    biasGeluRows(pre, bias, null, act, n, cols);
-  }
-
-  /** {@code pre += bias; act = gelu(pre)} row by row; the tanh is stored in {@code tanh} unless null. */
-  private static void biasGeluRows(Tensor pre, Tensor bias, Tensor tanh, Tensor act, int n, int cols) {
-    FloatBuffer x = pre.writableFloatBuffer();
-    FloatBuffer tb = tanh == null ? null : tanh.writableFloatBuffer();
+    FloatBuffer x = pre.asFloatBuffer();
     FloatBuffer ab = act.writableFloatBuffer();
     float[] bb = Scratch.arrayFloat(0, cols);
     float[] xr = Scratch.arrayFloat(1, cols);
@@ -51,56 +40,40 @@ final class FloatPointwiseKernels implements PointwiseKernels {
       for (int j = 0; j < cols; j++) {
         ar[j] = HALF * xr[j] * (ONE + tr[j]);
       }
-      x.put(off, xr, 0, cols);
-      if (tb != null) {
-        tb.put(off, tr, 0, cols);
-      }
       ab.put(off, ar, 0, cols);
     }
   }
 
   @Override
-  public void geluBackward(Tensor dAct, Tensor pre, Tensor tanh, Tensor dPre, int count) {
-    geluBackwardChunks(dAct, pre, tanh, dPre, count);
-  }
-
-  @Override
-  public void geluBackward(Tensor dAct, Tensor pre, Tensor dPre, int count) {
-    geluBackwardChunks(dAct, pre, null, dPre, count);
-  }
-
-  /** {@code dPre = dAct * gelu'(pre)}; the tanh is read from {@code tanh}, or recomputed when it is null. */
-  private static void geluBackwardChunks(Tensor dAct, Tensor pre, Tensor tanh, Tensor dPre, int count) {
+  public void geluBackward(Tensor dAct, Tensor pre, Tensor bias, Tensor dPre, int n, int cols) {
     FloatBuffer gb = dAct.asFloatBuffer();
     FloatBuffer xb = pre.asFloatBuffer();
-    FloatBuffer tb = tanh == null ? null : tanh.asFloatBuffer();
     FloatBuffer out = dPre.writableFloatBuffer();
-    float[] g = Scratch.arrayFloat(0, CHUNK);
-    float[] x = Scratch.arrayFloat(1, CHUNK);
-    float[] t = Scratch.arrayFloat(2, CHUNK);
+    float[] bb = Scratch.arrayFloat(0, cols);
+    float[] g = Scratch.arrayFloat(1, cols);
+    float[] x = Scratch.arrayFloat(2, cols);
+    float[] t = Scratch.arrayFloat(3, cols);
+    bias.asFloatBuffer().get(0, bb, 0, cols);
     float a3 = 3 * GELU_A;
-    for (int start = 0; start < count; start += CHUNK) {
-      int len = Math.min(CHUNK, count - start);
-      gb.get(start, g, 0, len);
-      xb.get(start, x, 0, len);
-      if (tb != null) {
-        tb.get(start, t, 0, len);
-      } else {
-        for (int i = 0; i < len; i++) {
-          float xv = x[i];
-          t[i] = GELU_C * (xv + GELU_A * xv * xv * xv);
-        }
-        for (int i = 0; i < len; i++) {
-          t[i] = KernelMath.tanh(t[i]);
-        }
+    for (int r = 0; r < n; r++) {
+      int off = r * cols;
+      gb.get(off, g, 0, cols);
+      xb.get(off, x, 0, cols);
+      for (int i = 0; i < cols; i++) {
+        float xv = x[i] + bb[i]; // as the forward pass computed it
+        x[i] = xv;
+        t[i] = GELU_C * (xv + GELU_A * xv * xv * xv);
       }
-      for (int i = 0; i < len; i++) {
+      for (int i = 0; i < cols; i++) {
+        t[i] = KernelMath.tanh(t[i]);
+      }
+      for (int i = 0; i < cols; i++) {
         float xv = x[i];
         float tv = t[i];
         float du = GELU_C * (ONE + a3 * xv * xv);
         g[i] *= HALF * (ONE + tv) + HALF * xv * (ONE - tv * tv) * du;
       }
-      out.put(start, g, 0, len);
+      out.put(off, g, 0, cols);
     }
   }
 

@@ -15,22 +15,17 @@ public interface PointwiseKernels {
   }
 
   /**
-   * {@code pre += bias} (row broadcast), then {@code act = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
-   * x^3)))}; the tanh is saved in {@code tanh} for the backward pass.
-   */
-  void biasGelu(Tensor pre, Tensor bias, Tensor tanh, Tensor act, int n, int cols);
-
-  /** Backward of GELU: {@code dPre = dAct * gelu'(pre)} ({@code dPre} may be {@code dAct}). */
-  void geluBackward(Tensor dAct, Tensor pre, Tensor tanh, Tensor dPre, int count);
-
-  /**
-   * {@link #biasGelu(Tensor, Tensor, Tensor, Tensor, int, int)} without saving the tanh (the backward
-   * recomputes it from {@code pre}: one {@code [n, F]} buffer less per block, and less memory traffic).
+   * {@code act = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))} with {@code x = pre + bias} (row
+   * broadcast), row by row; {@code pre} is only read (the backward pass adds the bias again rather
+   * than have the forward pass write {@code x} back: one {@code [n, F]} write less per block).
    */
   void biasGelu(Tensor pre, Tensor bias, Tensor act, int n, int cols);
 
-  /** Backward of GELU from the pre-activation alone (its tanh recomputed): {@code dPre} may be {@code dAct}. */
-  void geluBackward(Tensor dAct, Tensor pre, Tensor dPre, int count);
+  /**
+   * Backward of {@link #biasGelu}: {@code dPre = dAct * gelu'(pre + bias)} over {@code n} rows (the
+   * tanh recomputed; {@code dPre} may be {@code dAct}).
+   */
+  void geluBackward(Tensor dAct, Tensor pre, Tensor bias, Tensor dPre, int n, int cols);
 
   /** {@code dst[r] = src[r] + bias} for each of the {@code n} rows. */
   void copyAddBias(Tensor src, Tensor bias, Tensor dst, int n, int cols);
