@@ -324,17 +324,19 @@ public final class Benchmark {
       }
       TokenBatch tokens = TokenBatch.unpadded(rows);
       INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
-      double[] times = new double[steps];
-      for (int s = -10; s < steps; s++) {
-        long t0 = System.nanoTime();
+      Runnable step = () -> {
         m.zeroGradients();
         ForwardPass p = m.forward(tokens);
         SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
         p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
         opt.step(loss.loss());
-        if (s >= 0) {
-          times[s] = (System.nanoTime() - t0) / 1e9;
-        }
+      };
+      warmUp(step); // steady state, as a long training run sees it (and as the scaling figures are taken)
+      double[] times = new double[steps];
+      for (int s = 0; s < steps; s++) {
+        long t0 = System.nanoTime();
+        step.run();
+        times[s] = (System.nanoTime() - t0) / 1e9;
       }
       double sec = median(times);
       out.add(new Figure(name + ": training step (fwd+bwd+AdamW), batch " + batch + " x " + t, sec * 1e3, "ms"));
