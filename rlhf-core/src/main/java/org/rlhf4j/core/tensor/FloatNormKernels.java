@@ -75,7 +75,11 @@ final class FloatNormKernels implements NormKernels {
     }
   }
 
-  /** {@code out = {}{@link #sum(float[], int) sum}{@code (a, n), sum(b, n)}}: the same numbers, the two chains of additions interleaved. */
+  /**
+   * {@code out[0] = sum(a, n)} and {@code out[1] = sum(b, n)} ({@link #sum(float[], int)}: the same
+   * numbers), the two rows' chains of additions interleaved: each chain is bound by the latency of its
+   * additions, so two rows take little longer than one.
+   */
   static void sumsOf(float[] a, float[] b, int n, float[] out) {
     float s0 = 0;
     float s1 = 0;
@@ -104,7 +108,7 @@ final class FloatNormKernels implements NormKernels {
     out[1] = (t0 + t1) + (t2 + t3);
   }
 
-  /** {@code out = {}{@link #dot(float[], float[], int) dot}{@code (a, b, n), dot(c, e, n)}}, as {@link #sumsOf}. */
+  /** {@code out[0] = dot(a, b, n)} and {@code out[1] = dot(c, e, n)} ({@link #dot(float[], float[], int)}), interleaved as {@link #sumsOf}. */
   static void dotsOf(float[] a, float[] b, float[] c, float[] e, int n, float[] out) {
     float s0 = 0;
     float s1 = 0;
