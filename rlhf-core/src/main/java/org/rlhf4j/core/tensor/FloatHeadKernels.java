@@ -12,7 +12,7 @@ final class FloatHeadKernels implements HeadKernels {
   private FloatHeadKernels() {}
 
   @Override
-  public void tokenLogProbs(Tensor logits, int[] ids, double invTemperature, Tensor logp, Tensor entropy, Tensor lse, int b, int t, int vocab, int from, int to) {
+  public void tokenLogProbs(Tensor logits, int[] ids, double invTemperature, Tensor logp, Tensor entropy, Tensor lse, int t, int vocab, int from, int to) {
     FloatBuffer zb = logits.asFloatBuffer();
     FloatBuffer lp = logp.writableFloatBuffer();
     FloatBuffer ent = entropy.writableFloatBuffer();
@@ -75,7 +75,7 @@ final class FloatHeadKernels implements HeadKernels {
   }
 
   @Override
-  public void tokenLogProbsBackward(Tensor logits, int[] ids, double invTemperature, Tensor lse, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor dLogits, int b, int t, int vocab, int from, int to) {
+  public void tokenLogProbsBackward(Tensor logits, int[] ids, double invTemperature, Tensor lse, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor dLogits, int t, int vocab, int from, int to) {
     FloatBuffer zb = logits.asFloatBuffer();
     FloatBuffer ls = lse.asFloatBuffer();
     FloatBuffer ent = entropy.asFloatBuffer();

@@ -21,11 +21,11 @@ public interface HeadKernels {
    * backward pass; for the positions of logits rows {@code [from, to)} of the {@code b*T} (all of them:
    * {@code [0, b*T)}; threads may compute disjoint ranges at once, each row's results are the same).
    */
-  void tokenLogProbs(Tensor logits, int[] ids, double invTemperature, Tensor logp, Tensor entropy, Tensor lse, int b, int t, int vocab, int from, int to);
+  void tokenLogProbs(Tensor logits, int[] ids, double invTemperature, Tensor logp, Tensor entropy, Tensor lse, int t, int vocab, int from, int to);
 
   /**
    * Writes rows {@code [from, to)} of {@code dLogits [b, T, V]} for upstream gradients {@code gLogp}
    * and {@code gEntropy} (either may be {@code null}); rows of the last position are zero.
    */
-  void tokenLogProbsBackward(Tensor logits, int[] ids, double invTemperature, Tensor lse, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor dLogits, int b, int t, int vocab, int from, int to);
+  void tokenLogProbsBackward(Tensor logits, int[] ids, double invTemperature, Tensor lse, Tensor entropy, Tensor gLogp, Tensor gEntropy, Tensor dLogits, int t, int vocab, int from, int to);
 }

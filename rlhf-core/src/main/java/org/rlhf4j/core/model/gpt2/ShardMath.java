@@ -326,7 +326,7 @@ final class ShardMath {
   /** Per-token log-probabilities and entropies at a temperature; needs {@link #logits} first. */
   void tokenLogProbs(ShardWorkspace ws, double invTemperature, Tensor logp, Tensor entropy) {
     int v = c.vocabSize();
-    overRows(ws.ways, ws.b * ws.t, v, (r0, r1) -> head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.b, ws.t, v, r0, r1));
+    overRows(ws.ways, ws.b * ws.t, v, (r0, r1) -> head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.t, v, r0, r1));
   }
 
   /** {@code values [n] = hidden . w_head + b_head}. */
@@ -344,7 +344,7 @@ final class ShardMath {
     if (gLogp != null || gEntropy != null) {
       int v = c.vocabSize();
       overRows(ws.ways, ws.b * ws.t, v,
-          (r0, r1) -> head.tokenLogProbsBackward(ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, v, r0, r1));
+          (r0, r1) -> head.tokenLogProbsBackward(ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.t, v, r0, r1));
       if (extraDLogits != null) {
         ws.dLogits.array().addi(extraDLogits.array());
       }

@@ -160,7 +160,7 @@ final class LlamaMath {
   /** Per-token log-probabilities and entropies at a temperature; needs {@link #logits} first. */
   void tokenLogProbs(LlamaWorkspace ws, double invTemperature, Tensor logp, Tensor entropy, int ways) {
     int v = c.vocabSize();
-    overRows(ws.b * ws.t, v, ways, (r0, r1) -> head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.b, ws.t, v, r0, r1));
+    overRows(ws.b * ws.t, v, ways, (r0, r1) -> head.tokenLogProbs(ws.logits, ws.ids, invTemperature, logp, entropy, ws.lse, ws.t, v, r0, r1));
   }
 
   /** {@code values [n] = hidden . w_head + b_head}. */
@@ -179,7 +179,7 @@ final class LlamaMath {
     if (gLogp != null || gEntropy != null) {
       int v = c.vocabSize();
       overRows(ws.b * ws.t, v, ways, (r0, r1) -> head.tokenLogProbsBackward(
-          ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.b, ws.t, v, r0, r1));
+          ws.logits, ws.ids, invTemperature, ws.lse, entropy, gLogp, gEntropy, ws.dLogits, ws.t, v, r0, r1));
       if (extraDLogits != null) {
         ws.dLogits.array().addi(extraDLogits.array());
       }
