@@ -59,6 +59,30 @@ public final class Blas {
   private static volatile Route route;
   private static String validation = "not yet validated";
 
+  /**
+   * OpenBLAS 0.3.19's SkylakeX kernels compute a float product of at most this many multiply-adds
+   * ({@code M N K}) with their small-matrix kernels, which read the operands where they lie, and larger
+   * ones by packing both operands into blocks first. For the products of a short batch (e.g. one
+   * sequence of 64 positions: {@code [64, 128] x [128, 384]}) packing costs as much as it saves, the
+   * more so when the weights come from memory rather than cache.
+   */
+  static final long SMALL_MATRIX_WORK = 1_000_000L;
+  /** The widest column block handed to the small-matrix kernels (wider ones were no faster). */
+  private static final int SMALL_BLOCK_COLUMNS = 96;
+  /**
+   * The deepest products split into small-matrix blocks: up to this {@code K} the packed kernels sum
+   * all of {@code K} at once, as the small-matrix kernels do, so both give the same floats (measured
+   * and checked at start-up; at {@code K = 512} the packed kernels sum two halves).
+   */
+  private static final int SMALL_BLOCK_MAX_K = 448;
+  /**
+   * Whether float products {@code a b} and {@code a^T b} too big for the small-matrix kernels are
+   * computed as column blocks small enough for them ({@link #smallBlockColumns}): only with OpenBLAS's
+   * SkylakeX kernels, and only if a start-up check finds the blocks' results equal, bit for bit, to
+   * the whole product's. ({@code a b^T} is left whole: its small-matrix kernel is slower than packing.)
+   */
+  private static volatile boolean smallBlocks;
+
   private Blas() {}
 
   /**
@@ -363,6 +387,10 @@ public final class Blas {
         String bad = check();
         if (bad == null) {
           validation = "direct OpenBLAS calls agree with the Java reference";
+          String small = chooseSmallBlocks();
+          if (!small.isEmpty()) {
+            validation += "; " + small;
+          }
           return Route.DIRECT;
         }
         log.append("direct OpenBLAS: ").append(bad).append("; ");
@@ -386,6 +414,101 @@ public final class Blas {
         validation,
         CpuBackend.PROPERTY);
     return Route.JAVA;
+  }
+
+  /**
+   * Turns {@link #smallBlocks} on if the direct OpenBLAS runs its SkylakeX kernels and their
+   * small-matrix blocks give exactly the whole products' floats on probe products (both orientations
+   * of {@code a}, {@code beta} 0 over NaN and 1, depths up to {@link #SMALL_BLOCK_MAX_K}); says what it
+   * chose (empty: not applicable).
+   */
+  private static String chooseSmallBlocks() {
+    smallBlocks = false;
+    String core = CpuBackend.directBlasCoreName().orElse("");
+    if (!core.equalsIgnoreCase("SkylakeX")) {
+      return "";
+    }
+    int[][] shapes = {{64, 128, 384}, {128, 64, 512}, {64, 256, 128}, {40, 448, 192}, {100, 100, 320}};
+    Random rnd = new Random(7);
+    for (int[] s : shapes) {
+      int m = s[0];
+      int k = s[1];
+      int n = s[2];
+      for (int ta = 0; ta < 2; ta++) {
+        for (int beta = 0; beta < 2; beta++) {
+          float[] av = floats(rnd, m * k);
+          float[] bv = floats(rnd, k * n);
+          float[] cv = floats(rnd, m * n);
+          float[] whole = cv.clone();
+          float[] blocks = cv.clone();
+          if (beta == 0) {
+            java.util.Arrays.fill(blocks, Float.NaN); // beta 0 must ignore the old contents
+          }
+          boolean transA = ta == 1;
+          int lda = transA ? m : k;
+          try (FloatPointer pa = new FloatPointer(av);
+              FloatPointer pb = new FloatPointer(bv);
+              FloatPointer pw = new FloatPointer(whole);
+              FloatPointer pc = new FloatPointer(blocks)) {
+            int t = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, t, openblas_nolapack.CblasNoTrans, m, n, k, 1f, pa, lda, pb, n, beta, pw, n);
+            int bw = smallBlockColumns(m, k);
+            for (int j0 = 0; j0 < n; j0 += bw) {
+              openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, t, openblas_nolapack.CblasNoTrans, m, Math.min(bw, n - j0), k, 1f, pa, lda,
+                  new FloatPointer(pb).position(j0), n, beta, new FloatPointer(pc).position(j0), n);
+            }
+            pw.get(whole);
+            pc.get(blocks);
+          }
+          for (int i = 0; i < whole.length; i++) {
+            if (Float.floatToRawIntBits(whole[i]) != Float.floatToRawIntBits(blocks[i])) {
+              LOG.info("OpenBLAS's small-matrix kernels differ from its packed ones ({}x{}x{}, transA={}, beta={}); products are not split for them", m, n, k,
+                  transA, beta);
+              return "small-matrix blocks off: they differ from whole products";
+            }
+          }
+        }
+      }
+    }
+    smallBlocks = true;
+    return "float products of up to " + SMALL_BLOCK_MAX_K + "-deep sums in column blocks of at most " + SMALL_MATRIX_WORK
+        + " multiply-adds (OpenBLAS's small-matrix kernels; the same floats as whole products)";
+  }
+
+  /**
+   * The width of the column blocks of an {@code [m, k]} times {@code [k, n]} float product computed
+   * with the small-matrix kernels: the widest multiple of 32 columns (at most {@link
+   * #SMALL_BLOCK_COLUMNS}) within {@link #SMALL_MATRIX_WORK}; 0 if even 32 columns are too many.
+   */
+  static int smallBlockColumns(int m, int k) {
+    long fit = SMALL_MATRIX_WORK / Math.max(1L, (long) m * k) / 32 * 32;
+    return (int) Math.min(fit, SMALL_BLOCK_COLUMNS);
+  }
+
+  /** Whether products go to the small-matrix kernels in column blocks (runs the start-up check if needed). */
+  static boolean smallBlocksOn() {
+    route();
+    return smallBlocks;
+  }
+
+  /**
+   * Whether the columns {@code [j0, j1)} of a float product are computed as small-matrix blocks: on
+   * when {@link #smallBlocks}, {@code b} not transposed, {@code alpha} 1 and {@code beta} 0 or 1 (the
+   * kernels round {@code alpha * sum + beta * c} differently otherwise), {@code k} at most {@link
+   * #SMALL_BLOCK_MAX_K},
+   * the columns in whole blocks of 32 and the product too big for the small-matrix kernels as it is.
+   */
+  private static boolean inSmallBlocks(boolean transB, double alpha, double beta, int m, int k, int j0, int j1) {
+    return smallBlocks && !transB && alpha == 1 && (beta == 0 || beta == 1) && k <= SMALL_BLOCK_MAX_K && j0 % 32 == 0 && (j1 - j0) % 32 == 0
+        && (long) m * (j1 - j0) * k > SMALL_MATRIX_WORK && smallBlockColumns(m, k) >= 32;
+  }
+
+  private static float[] floats(Random rnd, int n) {
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = (float) rnd.nextGaussian();
+    }
+    return x;
   }
 
   /** Checks the current route against a double reference; {@code null} if it agrees, else the failure. */
@@ -475,10 +598,12 @@ public final class Blas {
       block(a, b, c, transA, transB, alpha, beta, m, n, k, lda, ldb, 0, n);
       return;
     }
-    // Column blocks of 16-element multiples, the same for a given (n, parts).
+    // Column blocks of 16-element multiples (32 when they go to the small-matrix kernels), the same
+    // for a given (n, parts).
+    int align = c.dataType() == DataType.FLOAT && inSmallBlocks(transB, alpha, beta, m, k, 0, n) ? 31 : 15;
     int[] edges = new int[parts + 1];
     for (int p = 0; p <= parts; p++) {
-      edges[p] = p == parts ? n : (int) ((long) n * p / parts) & ~15;
+      edges[p] = p == parts ? n : (int) ((long) n * p / parts) & ~align;
     }
     Parallel.forEach(
         parts, p -> block(a, b, c, transA, transB, alpha, beta, m, n, k, lda, ldb, edges[p], edges[p + 1]));
@@ -531,6 +656,16 @@ public final class Blas {
     int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     long bOffset = transB ? (long) j0 * ldb : j0;
+    if (c.dataType() == DataType.FLOAT && inSmallBlocks(transB, alpha, beta, m, k, j0, j1)) {
+      int bw = smallBlockColumns(m, k);
+      for (int s0 = j0; s0 < j1; s0 += bw) { // b's and c's columns [s0, s0 + w)
+        int w = Math.min(bw, j1 - s0);
+        openblas_nolapack.cblas_sgemm(
+            openblas_nolapack.CblasRowMajor, ta, tb, m, w, k, (float) alpha, a.floatPointer(), lda, offset(b.floatPointer(), s0, 0), ldb, (float) beta,
+            offset(c.floatPointer(), s0, 1), n);
+      }
+      return;
+    }
     if (c.dataType() == DataType.FLOAT) {
       FloatPointer pa = a.floatPointer();
       FloatPointer pb = offset(b.floatPointer(), bOffset, 0);

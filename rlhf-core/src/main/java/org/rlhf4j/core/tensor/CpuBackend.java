@@ -171,6 +171,24 @@ public final class CpuBackend {
     }
   }
 
+  /**
+   * The kernels ({@code openblas_get_corename()}, e.g. {@code "SkylakeX"}) of the OpenBLAS instance
+   * that {@link Blas} calls directly ({@code libopenblas_nolapack}); empty if it is not loaded or does
+   * not say.
+   */
+  static Optional<String> directBlasCoreName() {
+    Optional<String> lib = loadedLibrary("libopenblas_nolapack");
+    if (lib.isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(NativeLibrary.getInstance(lib.get()).getFunction("openblas_get_corename").invokeString(new Object[0], false).trim());
+    } catch (RuntimeException | LinkageError e) {
+      LOG.debug("could not read OpenBLAS's core name", e);
+      return Optional.empty();
+    }
+  }
+
   private static boolean openBlasLoaded() {
     return loadedOpenBlas().isPresent();
   }

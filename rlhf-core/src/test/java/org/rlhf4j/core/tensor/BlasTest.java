@@ -3,9 +3,12 @@ package org.rlhf4j.core.tensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Random;
 import java.util.Set;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -203,6 +206,63 @@ class BlasTest {
     assertTrue(v.startsWith("DIRECT"), v);
     assertNotNull(CpuBackend.cpuDescription());
     assertTrue(CpuBackend.blasDescription().orElseThrow().contains("OpenBLAS"), CpuBackend.blasDescription().toString());
+  }
+
+  @Test
+  void smallMatrixBlocksGiveTheWholeProductsFloats() {
+    assumeTrue(Blas.smallBlocksOn(), "products go to OpenBLAS's small-matrix kernels only with its SkylakeX kernels: " + Blas.validation());
+    Random r = new Random(11);
+    int[][] shapes = {{64, 128, 384}, {64, 128, 512}, {128, 64, 512}, {64, 256, 128}, {33, 448, 128}, {100, 96, 320}, {256, 64, 128}, {40, 512, 128}};
+    for (int[] s : shapes) {
+      int m = s[0];
+      int k = s[1];
+      int n = s[2];
+      assertTrue((long) m * n * k > Blas.SMALL_MATRIX_WORK && Blas.smallBlockColumns(m, k) >= 32, "a shape the blocks apply to");
+      for (boolean ta : new boolean[] {false, true}) {
+        for (double beta : new double[] {0, 1}) {
+          for (int ways = 1; ways <= 2; ways++) {
+            Tensor a = randomTensor(r, DataType.FLOAT, ta ? k : m, ta ? m : k);
+            Tensor b = randomTensor(r, DataType.FLOAT, k, n);
+            Tensor c = randomTensor(r, DataType.FLOAT, m, n);
+            float[] av = a.array().dup().data().asFloat();
+            float[] bv = b.array().dup().data().asFloat();
+            float[] whole = c.array().dup().data().asFloat();
+            double[][] want = reference(a, b, c, ta, false, 1.0, beta);
+            if (beta == 0) {
+              c.array().assign(Float.NaN); // beta 0 ignores the old contents, NaN included
+            }
+            Blas.gemm(a, b, c, ta, false, 1.0, beta, ways);
+            // The whole product in one call (too big for the small-matrix kernels: packed).
+            try (FloatPointer pa = new FloatPointer(av); FloatPointer pb = new FloatPointer(bv); FloatPointer pc = new FloatPointer(whole)) {
+              openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                  openblas_nolapack.CblasNoTrans, m, n, k, 1f, pa, ta ? m : k, pb, n, (float) beta, pc, n);
+              pc.get(whole);
+            }
+            float[] got = c.array().dup().data().asFloat();
+            for (int i = 0; i < m * n; i++) {
+              String where = String.format("%dx%dx%d transA=%s beta=%s ways=%d element %d", m, n, k, ta, beta, ways, i);
+              assertEquals(Float.floatToRawIntBits(whole[i]), Float.floatToRawIntBits(got[i]), where + ": " + whole[i] + " vs " + got[i]);
+              assertEquals(want[i / n][i % n], got[i], 1e-4 * (1 + Math.abs(want[i / n][i % n])), where);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void smallMatrixBlocksAreMultiplesOf32ColumnsWithinTheKernelsLimit() {
+    assertEquals(96, Blas.smallBlockColumns(64, 128)); // 122 fit: capped at 96
+    assertEquals(32, Blas.smallBlockColumns(128, 128)); // 61 fit
+    assertEquals(32, Blas.smallBlockColumns(64, 448)); // 34 fit
+    assertEquals(0, Blas.smallBlockColumns(256, 128)); // 30 fit: not even 32 columns
+    for (int m = 1; m <= 300; m += 7) {
+      for (int k = 1; k <= 448; k += 13) {
+        int w = Blas.smallBlockColumns(m, k);
+        assertTrue(w % 32 == 0 && w <= 96 && (long) m * k * w <= Blas.SMALL_MATRIX_WORK, m + "x" + k + ": " + w);
+        assertTrue(w == 96 || (long) m * k * (w + 32) > Blas.SMALL_MATRIX_WORK, "the widest that fits: " + m + "x" + k + ": " + w);
+      }
+    }
   }
 
   @Test
