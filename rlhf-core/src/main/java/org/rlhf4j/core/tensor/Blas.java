@@ -471,8 +471,8 @@ public final class Blas {
       }
     }
     smallBlocks = true;
-    return "float products of up to " + SMALL_BLOCK_MAX_K + "-deep sums in column blocks of at most " + SMALL_MATRIX_WORK
-        + " multiply-adds (OpenBLAS's small-matrix kernels; the same floats as whole products)";
+    return "products a b and a^T b of sums up to " + SMALL_BLOCK_MAX_K + " deep in column blocks for OpenBLAS's small-matrix kernels"
+        + " (at most " + SMALL_MATRIX_WORK + " multiply-adds each; the same floats as whole products)";
   }
 
   /**
@@ -495,8 +495,8 @@ public final class Blas {
    * Whether the columns {@code [j0, j1)} of a float product are computed as small-matrix blocks: on
    * when {@link #smallBlocks}, {@code b} not transposed, {@code alpha} 1 and {@code beta} 0 or 1 (the
    * kernels round {@code alpha * sum + beta * c} differently otherwise), {@code k} at most {@link
-   * #SMALL_BLOCK_MAX_K},
-   * the columns in whole blocks of 32 and the product too big for the small-matrix kernels as it is.
+   * #SMALL_BLOCK_MAX_K}, the columns in whole blocks of 32 and the product too big for the
+   * small-matrix kernels as it is.
    */
   private static boolean inSmallBlocks(boolean transB, double alpha, double beta, int m, int k, int j0, int j1) {
     return smallBlocks && !transB && alpha == 1 && (beta == 0 || beta == 1) && k <= SMALL_BLOCK_MAX_K && j0 % 32 == 0 && (j1 - j0) % 32 == 0
