@@ -417,10 +417,10 @@ public final class Blas {
   }
 
   /**
-   * Turns {@link #smallBlocks} on if the direct OpenBLAS runs its SkylakeX kernels and their
-   * small-matrix blocks give exactly the whole products' floats on probe products (both orientations
-   * of {@code a}, {@code beta} 0 over NaN and 1, depths up to {@link #SMALL_BLOCK_MAX_K}); says what it
-   * chose (empty: not applicable).
+   * Turns {@link #smallBlocks} on if the direct OpenBLAS runs its SkylakeX kernels and the product
+   * path with small-matrix blocks gives exactly the floats of the whole products on probe products
+   * (both orientations of {@code a}, {@code beta} 0 over NaN and 1, depths up to {@link
+   * #SMALL_BLOCK_MAX_K}); says what it chose (empty: not applicable).
    */
   private static String chooseSmallBlocks() {
     smallBlocks = false;
@@ -436,35 +436,27 @@ public final class Blas {
       int n = s[2];
       for (int ta = 0; ta < 2; ta++) {
         for (int beta = 0; beta < 2; beta++) {
-          float[] av = floats(rnd, m * k);
-          float[] bv = floats(rnd, k * n);
-          float[] cv = floats(rnd, m * n);
-          float[] whole = cv.clone();
-          float[] blocks = cv.clone();
-          if (beta == 0) {
-            java.util.Arrays.fill(blocks, Float.NaN); // beta 0 must ignore the old contents
-          }
           boolean transA = ta == 1;
-          int lda = transA ? m : k;
-          try (FloatPointer pa = new FloatPointer(av);
-              FloatPointer pb = new FloatPointer(bv);
-              FloatPointer pw = new FloatPointer(whole);
-              FloatPointer pc = new FloatPointer(blocks)) {
-            int t = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
-            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, t, openblas_nolapack.CblasNoTrans, m, n, k, 1f, pa, lda, pb, n, beta, pw, n);
-            int bw = smallBlockColumns(m, k);
-            for (int j0 = 0; j0 < n; j0 += bw) {
-              openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, t, openblas_nolapack.CblasNoTrans, m, Math.min(bw, n - j0), k, 1f, pa, lda,
-                  new FloatPointer(pb).position(j0), n, beta, new FloatPointer(pc).position(j0), n);
+          try (INDArray a = Nd4j.create(randoms(rnd, m * k), transA ? new long[] {k, m} : new long[] {m, k}, 'c').castTo(DataType.FLOAT);
+              INDArray b = Nd4j.create(randoms(rnd, k * n), new long[] {k, n}, 'c').castTo(DataType.FLOAT);
+              INDArray whole = Nd4j.create(randoms(rnd, m * n), new long[] {m, n}, 'c').castTo(DataType.FLOAT);
+              INDArray blocks = whole.dup()) {
+            if (beta == 0) {
+              blocks.assign(Float.NaN); // beta 0 must ignore the old contents
             }
-            pw.get(whole);
-            pc.get(blocks);
-          }
-          for (int i = 0; i < whole.length; i++) {
-            if (Float.floatToRawIntBits(whole[i]) != Float.floatToRawIntBits(blocks[i])) {
-              LOG.info("OpenBLAS's small-matrix kernels differ from its packed ones ({}x{}x{}, transA={}, beta={}); products are not split for them", m, n, k,
-                  transA, beta);
-              return "small-matrix blocks off: they differ from whole products";
+            smallBlocks = false;
+            direct(Tensor.of(a), Tensor.of(b), Tensor.of(whole), transA, false, 1, beta, 1);
+            smallBlocks = true;
+            direct(Tensor.of(a), Tensor.of(b), Tensor.of(blocks), transA, false, 1, beta, 1);
+            smallBlocks = false;
+            float[] w = whole.data().asFloat();
+            float[] got = blocks.data().asFloat();
+            for (int i = 0; i < w.length; i++) {
+              if (Float.floatToRawIntBits(w[i]) != Float.floatToRawIntBits(got[i])) {
+                LOG.info("OpenBLAS's small-matrix kernels differ from its packed ones ({}x{}x{}, transA={}, beta={}); products are not split for them", m, n,
+                    k, transA, beta);
+                return "small-matrix blocks off: they differ from whole products";
+              }
             }
           }
         }
@@ -501,14 +493,6 @@ public final class Blas {
   private static boolean inSmallBlocks(boolean transB, double alpha, double beta, int m, int k, int j0, int j1) {
     return smallBlocks && !transB && alpha == 1 && (beta == 0 || beta == 1) && k <= SMALL_BLOCK_MAX_K && j0 % 32 == 0 && (j1 - j0) % 32 == 0
         && (long) m * (j1 - j0) * k > SMALL_MATRIX_WORK && smallBlockColumns(m, k) >= 32;
-  }
-
-  private static float[] floats(Random rnd, int n) {
-    float[] x = new float[n];
-    for (int i = 0; i < n; i++) {
-      x[i] = (float) rnd.nextGaussian();
-    }
-    return x;
   }
 
   /** Checks the current route against a double reference; {@code null} if it agrees, else the failure. */

@@ -144,6 +144,7 @@ public final class KernelMath {
   private static float fromKey(int k) {
     return Float.intBitsToFloat(k ^ ((k >> 31) & 0x7fffffff));
   }
+
   /** {@link #max(float[], int, int)} for doubles (keys of 64 bits). */
   public static double max(double[] a, int off, int n) {
     long k0 = key(a[off]);
