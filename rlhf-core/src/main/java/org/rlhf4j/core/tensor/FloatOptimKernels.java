@@ -9,6 +9,13 @@ import java.nio.FloatBuffer;
 final class FloatOptimKernels implements OptimKernels {
   static final FloatOptimKernels INSTANCE = new FloatOptimKernels();
   private static final int CHUNK = 8192;
+  /**
+   * AdamW's chunk: its four chunks (parameters, gradients, both moments) fit in the L1 cache, where
+   * copying them in and out of the native buffers costs least (1,024 elements: 22 % faster than 8,192
+   * on the {@code small} preset's 0.83 M parameters). Each element is updated alone, so the chunk
+   * does not change the result (unlike {@link #sumOfSquares}, whose partial sums follow {@link #CHUNK}).
+   */
+  private static final int ADAM_CHUNK = 1024;
 
   private FloatOptimKernels() {}
 
@@ -67,10 +74,10 @@ final class FloatOptimKernels implements OptimKernels {
     float gs = (float) gradScale;
     FloatBuffer mb = m.writableFloatBuffer();
     FloatBuffer vb = v.writableFloatBuffer();
-    float[] pc = Scratch.arrayFloat(0, CHUNK);
-    float[] gc = Scratch.arrayFloat(1, CHUNK);
-    float[] mc = Scratch.arrayFloat(2, CHUNK);
-    float[] vc = Scratch.arrayFloat(3, CHUNK);
+    float[] pc = Scratch.arrayFloat(0, ADAM_CHUNK);
+    float[] gc = Scratch.arrayFloat(1, ADAM_CHUNK);
+    float[] mc = Scratch.arrayFloat(2, ADAM_CHUNK);
+    float[] vc = Scratch.arrayFloat(3, ADAM_CHUNK);
     int n = p.length();
     float b1 = (float) beta1;
     float b2 = (float) beta2;
@@ -80,8 +87,8 @@ final class FloatOptimKernels implements OptimKernels {
     float stepSize = (float) (lr / bc1);
     float invBc2 = (float) (1.0 / bc2);
     float e = (float) eps;
-    for (int start = 0; start < n; start += CHUNK) {
-      int len = Math.min(CHUNK, n - start);
+    for (int start = 0; start < n; start += ADAM_CHUNK) {
+      int len = Math.min(ADAM_CHUNK, n - start);
       pb.get(start, pc, 0, len);
       gb.get(start, gc, 0, len);
       if (scaled) {
