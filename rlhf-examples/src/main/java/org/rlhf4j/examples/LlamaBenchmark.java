@@ -85,13 +85,13 @@ public final class LlamaBenchmark {
         prompts.add(new int[] {1, 2 + i, 3, 4, 5, 6, 7, 8});
       }
       SamplingConfig cfg = SamplingConfig.builder().maxNewTokens(64).build();
-      double[] st = new double[5];
-      for (int rep = -2; rep < st.length; rep++) {
+      long[] seed = {-1};
+      Benchmark.warmUp(() -> Generator.generate(m, prompts, cfg, seed[0]--, 0)); // until the JIT has compiled the decode step
+      double[] st = new double[7];
+      for (int rep = 0; rep < st.length; rep++) {
         long t0 = System.nanoTime();
         Generator.generate(m, prompts, cfg, rep, 0);
-        if (rep >= 0) {
-          st[rep] = (System.nanoTime() - t0) / 1e6 / 64;
-        }
+        st[rep] = (System.nanoTime() - t0) / 1e6 / 64;
       }
       out.add(new Benchmark.Figure(name + ": KV-cached sampling, batch 16, 64 new tokens", median(st), "ms/token-step"));
     }
