@@ -15,6 +15,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.generate.Generator;
 import org.rlhf4j.core.generate.SamplingConfig;
+import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.DecodeSession;
 import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.ModelOptions;
@@ -347,23 +348,30 @@ public final class Benchmark {
 
   private static double sampling(GptConfig c, int threads) {
     try (GptModel m = GptModel.randomInit(c, 2, new ModelOptions(DataType.FLOAT, threads))) {
-      List<int[]> prompts = new ArrayList<>();
-      for (int i = 0; i < 16; i++) {
-        prompts.add(new int[] {1, 2 + i, 3, 4, 5, 6, 7, 8});
-      }
-      SamplingConfig cfg = SamplingConfig.builder().maxNewTokens(64).build();
-      // Until the JIT has compiled the decode step (as in a long run's rollouts; three calls were not
-      // enough when sampling ran first: its figure depended on what the JVM had run before it).
-      long[] seed = {-1};
-      warmUp(() -> Generator.generate(m, prompts, cfg, seed[0]--, 0));
-      double[] times = new double[7];
-      for (int rep = 0; rep < times.length; rep++) {
-        long t0 = System.nanoTime();
-        Generator.generate(m, prompts, cfg, rep, 0);
-        times[rep] = (System.nanoTime() - t0) / 1e6 / 64;
-      }
-      return median(times);
+      return samplingMsPerTokenStep(m);
     }
+  }
+
+  /**
+   * KV-cached sampling of 16 prompts of 8 tokens, 64 new tokens each: the median ms per token-step of
+   * 7 calls, after the warm-up of the training figures ({@link #warmUp}: until the JIT has compiled
+   * the decode step, as in a long run's rollouts; three calls were not enough when sampling ran first,
+   * its figure then depending on what the JVM had run before it).
+   */
+  static double samplingMsPerTokenStep(CausalLm m) {
+    List<int[]> prompts = new ArrayList<>();
+    for (int i = 0; i < 16; i++) {
+      prompts.add(new int[] {1, 2 + i, 3, 4, 5, 6, 7, 8});
+    }
+    SamplingConfig cfg = SamplingConfig.builder().maxNewTokens(64).build();
+    warmUp(() -> Generator.generate(m, prompts, cfg, -1, 0));
+    double[] times = new double[7];
+    for (int rep = 0; rep < times.length; rep++) {
+      long t0 = System.nanoTime();
+      Generator.generate(m, prompts, cfg, rep, 0);
+      times[rep] = (System.nanoTime() - t0) / 1e6 / 64;
+    }
+    return median(times);
   }
 
   private static void ppo(List<Figure> out, GptConfig c, int threads) {

@@ -8,8 +8,6 @@ import java.util.Random;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.rlhf4j.core.generate.Generator;
-import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.lora.LlamaLora;
 import org.rlhf4j.core.lora.LoraConfig;
 import org.rlhf4j.core.lora.LoraLayers;
@@ -80,20 +78,7 @@ public final class LlamaBenchmark {
       double sec = trainingStep(m, opt, batch, t);
       out.add(new Benchmark.Figure(name + ": training step, batch " + batch + " x " + t, sec * 1e3, "ms"));
       out.add(new Benchmark.Figure(name + ": training throughput", batch * t / sec, "tokens/s"));
-      List<int[]> prompts = new ArrayList<>();
-      for (int i = 0; i < 16; i++) {
-        prompts.add(new int[] {1, 2 + i, 3, 4, 5, 6, 7, 8});
-      }
-      SamplingConfig cfg = SamplingConfig.builder().maxNewTokens(64).build();
-      long[] seed = {-1};
-      Benchmark.warmUp(() -> Generator.generate(m, prompts, cfg, seed[0]--, 0)); // until the JIT has compiled the decode step
-      double[] st = new double[7];
-      for (int rep = 0; rep < st.length; rep++) {
-        long t0 = System.nanoTime();
-        Generator.generate(m, prompts, cfg, rep, 0);
-        st[rep] = (System.nanoTime() - t0) / 1e6 / 64;
-      }
-      out.add(new Benchmark.Figure(name + ": KV-cached sampling, batch 16, 64 new tokens", median(st), "ms/token-step"));
+      out.add(new Benchmark.Figure(name + ": KV-cached sampling, batch 16, 64 new tokens", Benchmark.samplingMsPerTokenStep(m), "ms/token-step"));
     }
     // The same step with a LoRA adapter (r 8, alpha 16, every linear layer): the base is frozen, so only
     // the adapter gets gradients and AdamW state, and the base weights' gradient products are skipped.
