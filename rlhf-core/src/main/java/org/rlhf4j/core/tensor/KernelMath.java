@@ -49,8 +49,7 @@ public final class KernelMath {
    *
    * <p>In two passes, so that the JIT vectorises the first: the polynomial on the reduced argument
    * and {@code x log2(e)} rounded to an integer (kept, as float bits, in {@code tmp}) in plain
-   * arithmetic, then the scaling by {@code 2^n} through the float's bits (which the JIT does not
-   * vectorise, but which is cheap). One element at a time, {@link #exp(float)} is about 7 times slower
+   * arithmetic, then the scaling by {@code 2^n} through the float's bits (cheap: no branch). One element at a time, {@link #exp(float)} is about 7 times slower
    * here: its polynomial is one long chain of dependent operations. Pass whole blocks rather than short
    * rows: the vectorised loop only starts paying at a few hundred elements.
    */
@@ -70,8 +69,12 @@ public final class KernelMath {
       tmp[i] = t;
     }
     for (int i = 0; i < n; i++) {
-      int k = Float.floatToRawIntBits(tmp[i]) - ROUND_BITS; // the integer part, two's complement
-      a[i] = k < -126 ? 0f : a[i] * Float.intBitsToFloat((k + 127) << 23);
+      // k, the integer part (two's complement), is at least -127 after the clamp, and 2^-127's bits
+      // ((k + 127) << 23) are those of +0: the positive polynomial times +0 is exactly 0, with no
+      // branch. A NaN of either sign stays NaN whatever k its bits give (the NaN that x86 arithmetic
+      // produces, 0 * inf or inf - inf, has its sign bit set).
+      int k = Float.floatToRawIntBits(tmp[i]) - ROUND_BITS;
+      a[i] = a[i] * Float.intBitsToFloat((k + 127) << 23);
     }
   }
 

@@ -60,6 +60,56 @@ class KernelsTest {
     assertEquals(0.0, d[3]);
   }
 
+  /**
+   * A NaN of either sign stays NaN. The NaN that x86 arithmetic produces (0 * inf, inf - inf) has its
+   * sign bit set, unlike {@link Float#NaN}; the array exponential once mapped such NaNs to 0, so a
+   * softmax dropped a NaN score silently instead of passing it on.
+   */
+  @Test
+  void nanOfEitherSignStaysNanInTheExponentialAndTheSoftmax() {
+    float inf = Float.parseFloat("Infinity"); // at run time: no constant folding
+    float computed = inf - inf;
+    assertTrue(Float.floatToRawIntBits(computed) < 0 || Float.isNaN(computed), "inf - inf is NaN");
+    float[] nans = {computed, -computed, Float.NaN, Float.intBitsToFloat(0xFFC00000), Float.intBitsToFloat(0xFF800001), Float.intBitsToFloat(0x7F800001)};
+    float[] a = new float[nans.length + 2];
+    System.arraycopy(nans, 0, a, 0, nans.length);
+    a[nans.length] = -87.9f; // k = -127: exactly 0 without a branch
+    a[nans.length + 1] = -1e6f; // clamped: exactly 0
+    KernelMath.exp(a, new float[a.length], a.length);
+    for (int i = 0; i < nans.length; i++) {
+      assertTrue(Float.isNaN(a[i]), String.format("exp of the NaN 0x%08x is %s", Float.floatToRawIntBits(nans[i]), a[i]));
+    }
+    assertEquals(0, Float.floatToRawIntBits(a[nans.length]), "+0 at -87.9");
+    assertEquals(0, Float.floatToRawIntBits(a[nans.length + 1]), "+0 far below the range");
+
+    int t = 6;
+    float[] s = new float[t * t];
+    for (int i = 0; i < s.length; i++) {
+      s[i] = (i % 7) * 0.25f - 0.5f;
+    }
+    int nanRow = 4;
+    s[nanRow * t + 1] = Float.intBitsToFloat(0xFFC00000); // a visible key of row 4
+    Tensor scores = Tensor.of(Nd4j.create(s, new long[] {1, t, t}, 'c'));
+    int[] mask = {1, 1, 1, 1, 1, 1};
+    AttentionKernels.of(DataType.FLOAT).causalSoftmaxOf(scores, mask, 0, 1, t, 1.0);
+    float[] got = scores.array().data().asFloat();
+    for (int i = 0; i < t; i++) {
+      double rowSum = 0;
+      for (int j = 0; j <= i; j++) {
+        float p = got[i * t + j];
+        if (i == nanRow) {
+          assertTrue(Float.isNaN(p), "row " + i + " has a NaN score: entry " + j + " is " + p);
+        } else {
+          assertTrue(p > 0 && p <= 1, "row " + i + " entry " + j + " is " + p);
+          rowSum += p;
+        }
+      }
+      if (i != nanRow) {
+        assertEquals(1.0, rowSum, 1e-6, "row " + i);
+      }
+    }
+  }
+
   /** A plain causal masked softmax of {@code [b, heads, t, t]} scores, in double. */
   private static double[] softmaxReference(double[] s, int[] mask, int b, int heads, int t, double scale) {
     double[] out = new double[s.length];
