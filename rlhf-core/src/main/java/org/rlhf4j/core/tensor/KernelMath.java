@@ -49,9 +49,10 @@ public final class KernelMath {
    *
    * <p>In two passes, so that the JIT vectorises the first: the polynomial on the reduced argument
    * and {@code x log2(e)} rounded to an integer (kept, as float bits, in {@code tmp}) in plain
-   * arithmetic, then the scaling by {@code 2^n} through the float's bits (cheap: no branch). One element at a time, {@link #exp(float)} is about 7 times slower
-   * here: its polynomial is one long chain of dependent operations. Pass whole blocks rather than short
-   * rows: the vectorised loop only starts paying at a few hundred elements.
+   * arithmetic, then the scaling by {@code 2^n} through the float's bits (cheap, with no branch). One
+   * element at a time, {@link #exp(float)} is about 7 times slower here: its polynomial is one long
+   * chain of dependent operations. Pass whole blocks rather than short rows: the vectorised loop only
+   * starts paying at a few hundred elements.
    */
   public static void exp(float[] a, float[] tmp, int n) {
     for (int i = 0; i < n; i++) {

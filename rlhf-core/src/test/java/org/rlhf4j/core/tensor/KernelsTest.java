@@ -68,8 +68,8 @@ class KernelsTest {
   @Test
   void nanOfEitherSignStaysNanInTheExponentialAndTheSoftmax() {
     float inf = Float.parseFloat("Infinity"); // at run time: no constant folding
-    float computed = inf - inf;
-    assertTrue(Float.floatToRawIntBits(computed) < 0 || Float.isNaN(computed), "inf - inf is NaN");
+    float computed = inf - inf; // x86 gives 0xffc00000
+    assertTrue(Float.isNaN(computed), "inf - inf is NaN");
     float[] nans = {computed, -computed, Float.NaN, Float.intBitsToFloat(0xFFC00000), Float.intBitsToFloat(0xFF800001), Float.intBitsToFloat(0x7F800001)};
     float[] a = new float[nans.length + 2];
     System.arraycopy(nans, 0, a, 0, nans.length);
