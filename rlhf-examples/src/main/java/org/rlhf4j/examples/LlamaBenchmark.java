@@ -93,7 +93,11 @@ public final class LlamaBenchmark {
     return out;
   }
 
-  /** The median seconds of a training step (forward, SFT loss, backward, AdamW) after 15 warm-up steps (the JIT is still compiling the kernels during the first ~10). */
+  /**
+   * The median seconds of 10 training steps (forward, SFT loss, backward, AdamW), after the warm-up of
+   * {@link Benchmark}'s figures ({@link Benchmark#warmUp}: until the JIT has compiled nothing for
+   * 0.5 s). A fixed 15 steps were not always enough: the JIT was still compiling in some runs.
+   */
   private static double trainingStep(LlamaModel m, AdamW opt, int batch, int t) {
     Random r = new Random(0);
     int[][] rows = new int[batch][t];
@@ -102,17 +106,19 @@ public final class LlamaBenchmark {
     }
     TokenBatch tokens = TokenBatch.unpadded(rows);
     INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
-    double[] times = new double[10];
-    for (int s = -15; s < times.length; s++) {
-      long t0 = System.nanoTime();
+    Runnable step = () -> {
       m.zeroGradients();
       ForwardPass p = m.forward(tokens);
       SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
       p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
       opt.step(loss.loss());
-      if (s >= 0) {
-        times[s] = (System.nanoTime() - t0) / 1e9;
-      }
+    };
+    Benchmark.warmUp(step);
+    double[] times = new double[10];
+    for (int s = 0; s < times.length; s++) {
+      long t0 = System.nanoTime();
+      step.run();
+      times[s] = (System.nanoTime() - t0) / 1e9;
     }
     return median(times);
   }
