@@ -207,24 +207,12 @@ public final class Benchmark {
 
   /** A training step (forward, backward, AdamW) on {@code batch} random rows of the full context. */
   private static Stepper trainStepper(GptModel m, int batch) {
-    GptConfig c = m.config();
-    int t = c.contextLength();
     AdamW opt = new AdamW(AdamWConfig.builder().learningRate(1e-4).build(), m);
-    Random r = new Random(0);
-    int[][] rows = new int[batch][t];
-    for (int[] row : rows) {
-      Arrays.setAll(row, i -> r.nextInt(c.vocabSize()));
-    }
-    TokenBatch tokens = TokenBatch.unpadded(rows);
-    INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
+    Runnable step = trainingStep(m, opt, batch);
     return new Stepper() {
       @Override
       public void step() {
-        m.zeroGradients();
-        ForwardPass p = m.forward(tokens);
-        SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
-        p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
-        opt.step(loss.loss());
+        step.run();
       }
 
       @Override
@@ -232,6 +220,43 @@ public final class Benchmark {
         opt.close();
       }
     };
+  }
+
+  /**
+   * One training step of {@code m} (zero the gradients, forward, SFT loss, backward, AdamW) on {@code
+   * batch} rows of random tokens (seed 0) over the full context; the same rows at every call.
+   */
+  static Runnable trainingStep(CausalLm m, AdamW opt, int batch) {
+    int t = m.contextLength();
+    Random r = new Random(0);
+    int[][] rows = new int[batch][t];
+    for (int[] row : rows) {
+      Arrays.setAll(row, i -> r.nextInt(m.vocabSize()));
+    }
+    TokenBatch tokens = TokenBatch.unpadded(rows);
+    INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
+    return () -> {
+      m.zeroGradients();
+      ForwardPass p = m.forward(tokens);
+      SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
+      p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
+      opt.step(loss.loss());
+    };
+  }
+
+  /**
+   * Seconds per call of {@code step} in a steady state: the median of {@code calls} calls after
+   * {@link #warmUp} (as a long training run sees it, and as the scaling figures are taken).
+   */
+  static double medianSeconds(Runnable step, int calls) {
+    warmUp(step);
+    double[] times = new double[calls];
+    for (int s = 0; s < calls; s++) {
+      long t0 = System.nanoTime();
+      step.run();
+      times[s] = (System.nanoTime() - t0) / 1e9;
+    }
+    return median(times);
   }
 
   /**
@@ -318,28 +343,7 @@ public final class Benchmark {
     int t = c.contextLength();
     try (GptModel m = GptModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, threads));
         AdamW opt = new AdamW(AdamWConfig.builder().learningRate(1e-4).build(), m)) {
-      Random r = new Random(0);
-      int[][] rows = new int[batch][t];
-      for (int[] row : rows) {
-        Arrays.setAll(row, i -> r.nextInt(c.vocabSize()));
-      }
-      TokenBatch tokens = TokenBatch.unpadded(rows);
-      INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
-      Runnable step = () -> {
-        m.zeroGradients();
-        ForwardPass p = m.forward(tokens);
-        SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
-        p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
-        opt.step(loss.loss());
-      };
-      warmUp(step); // steady state, as a long training run sees it (and as the scaling figures are taken)
-      double[] times = new double[steps];
-      for (int s = 0; s < steps; s++) {
-        long t0 = System.nanoTime();
-        step.run();
-        times[s] = (System.nanoTime() - t0) / 1e9;
-      }
-      double sec = median(times);
+      double sec = medianSeconds(trainingStep(m, opt, batch), steps);
       out.add(new Figure(name + ": training step (fwd+bwd+AdamW), batch " + batch + " x " + t, sec * 1e3, "ms"));
       out.add(new Figure(name + ": training throughput", batch * t / sec, "tokens/s"));
       out.add(new Figure(name + ": fraction of the GEMM rate", trainFlops(c, batch, t) / sec / 1e9 / peak, ""));

@@ -1,26 +1,19 @@
 package org.rlhf4j.examples;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Random;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.lora.LlamaLora;
 import org.rlhf4j.core.lora.LoraConfig;
 import org.rlhf4j.core.lora.LoraLayers;
 import org.rlhf4j.core.lora.TargetModules;
-import org.rlhf4j.core.model.ForwardPass;
 import org.rlhf4j.core.model.ModelOptions;
-import org.rlhf4j.core.model.OutputGradients;
-import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.llama.LlamaConfig;
 import org.rlhf4j.core.model.llama.LlamaModel;
 import org.rlhf4j.core.optim.AdamW;
 import org.rlhf4j.core.optim.AdamWConfig;
-import org.rlhf4j.core.sft.SftLoss;
 import org.rlhf4j.core.tensor.CpuBackend;
 
 /**
@@ -75,7 +68,7 @@ public final class LlamaBenchmark {
     String name = "llama (d 256, GQA 8/2, 4 layers, V 4096)";
     try (LlamaModel m = LlamaModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, threads));
         AdamW opt = new AdamW(AdamWConfig.builder().learningRate(1e-4).build(), m)) {
-      double sec = trainingStep(m, opt, batch, t);
+      double sec = Benchmark.medianSeconds(Benchmark.trainingStep(m, opt, batch), 10);
       out.add(new Benchmark.Figure(name + ": training step, batch " + batch + " x " + t, sec * 1e3, "ms"));
       out.add(new Benchmark.Figure(name + ": training throughput", batch * t / sec, "tokens/s"));
       out.add(new Benchmark.Figure(name + ": KV-cached sampling, batch 16, 64 new tokens", Benchmark.samplingMsPerTokenStep(m), "ms/token-step"));
@@ -85,47 +78,11 @@ public final class LlamaBenchmark {
     try (LlamaModel m = LlamaModel.randomInit(c, 1, new ModelOptions(DataType.FLOAT, threads));
         LoraLayers lora = LlamaLora.create(m, LoraConfig.builder().r(8).alpha(16).targetModules(TargetModules.allLinear()).build(), 2);
         AdamW opt = new AdamW(AdamWConfig.builder().learningRate(1e-4).build(), m)) {
-      double sec = trainingStep(m, opt, batch, t);
+      double sec = Benchmark.medianSeconds(Benchmark.trainingStep(m, opt, batch), 10);
       out.add(new Benchmark.Figure(name + ": LoRA r 8 training step, batch " + batch + " x " + t, sec * 1e3, "ms"));
       out.add(new Benchmark.Figure(name + ": LoRA trained parameters", lora.adapter().trainableParameterCount(), ""));
       m.setAdapters(null);
     }
     return out;
-  }
-
-  /**
-   * The median seconds of 10 training steps (forward, SFT loss, backward, AdamW), after the warm-up of
-   * {@link Benchmark}'s figures ({@link Benchmark#warmUp}: until the JIT has compiled nothing for
-   * 0.5 s). A fixed 15 steps were not always enough: the JIT was still compiling in some runs.
-   */
-  private static double trainingStep(LlamaModel m, AdamW opt, int batch, int t) {
-    Random r = new Random(0);
-    int[][] rows = new int[batch][t];
-    for (int[] row : rows) {
-      Arrays.setAll(row, i -> r.nextInt(m.vocabSize()));
-    }
-    TokenBatch tokens = TokenBatch.unpadded(rows);
-    INDArray mask = Nd4j.ones(DataType.FLOAT, batch, t - 1);
-    Runnable step = () -> {
-      m.zeroGradients();
-      ForwardPass p = m.forward(tokens);
-      SftLoss.Result loss = SftLoss.compute(p.tokenLogProbs(1.0).logProbs(), mask);
-      p.backward(OutputGradients.ofLogProbs(loss.gradLogProbs()));
-      opt.step(loss.loss());
-    };
-    Benchmark.warmUp(step);
-    double[] times = new double[10];
-    for (int s = 0; s < times.length; s++) {
-      long t0 = System.nanoTime();
-      step.run();
-      times[s] = (System.nanoTime() - t0) / 1e9;
-    }
-    return median(times);
-  }
-
-  private static double median(double[] xs) {
-    double[] s = xs.clone();
-    Arrays.sort(s);
-    return s[s.length / 2];
   }
 }
