@@ -17,17 +17,18 @@ import org.slf4j.LoggerFactory;
 /**
  * Matrix products over {@link Tensor}s, computed into existing outputs.
  *
- * <p>On ND4J's CPU backend the products call OpenBLAS's {@code cblas_?gemm} directly on the
+ * <p>On ND4J's CPU backend the products call the BLAS's {@code cblas_?gemm} (OpenBLAS, or Intel MKL
+ * where {@link CpuBackend} chose it) directly on the
  * tensors' memory (no per-call ND4J op, which costs more than a small product itself) and can split
  * one product across threads: {@code ways > 1} divides the output's columns into that many blocks,
  * each computed by a single-threaded BLAS call on its own thread, so a batch of one row still uses
  * every core. The split depends only on the shapes and {@code ways}, so results are deterministic
- * for a given thread count. On other backends, or if OpenBLAS cannot be called, ND4J's {@code gemm}
+ * for a given thread count. On other backends, or if the BLAS cannot be called, ND4J's {@code gemm}
  * and {@code matmul} are used.
  *
  * <p>The first use runs {@link CpuBackend#configure()} and then checks the chosen route on small
  * products of awkward shapes, all transpositions, float and double, against a Java reference in
- * double. A route that disagrees is logged as an error and abandoned, in the order direct OpenBLAS,
+ * double. A route that disagrees is logged as an error and abandoned, in the order direct BLAS,
  * ND4J, plain Java (always correct, slow); {@link #validation()} says what was found.
  */
 public final class Blas {
@@ -386,16 +387,16 @@ public final class Blas {
         CpuBackend.makeDirectBlasSingleThreaded();
         String bad = check();
         if (bad == null) {
-          validation = "direct OpenBLAS calls agree with the Java reference";
+          validation = "direct " + CpuBackend.directBlasName() + " calls agree with the Java reference";
           String small = chooseSmallBlocks();
           if (!small.isEmpty()) {
             validation += "; " + small;
           }
           return Route.DIRECT;
         }
-        log.append("direct OpenBLAS: ").append(bad).append("; ");
+        log.append("direct ").append(CpuBackend.directBlasName()).append(": ").append(bad).append("; ");
       } catch (RuntimeException | LinkageError e) {
-        log.append("direct OpenBLAS unavailable (").append(e).append("); ");
+        log.append("direct BLAS unavailable (").append(e).append("); ");
       }
     }
     route = Route.ND4J;
@@ -409,9 +410,10 @@ public final class Blas {
     }
     validation = log + "ND4J's gemm: " + bad + "; using plain Java products (slow but correct)";
     LOG.error(
-        "BLAS check failed: {}. The BLAS kernels chosen for this CPU compute wrong results; set OPENBLAS_CORETYPE"
-            + " (e.g. Haswell) or -D{}=none to choose others",
+        "BLAS check failed: {}. The BLAS kernels chosen for this CPU compute wrong results; choose others with -D{}=openblas"
+            + " (instead of MKL), OPENBLAS_CORETYPE (e.g. Haswell) or -D{}=none",
         validation,
+        CpuBackend.LIBRARY_PROPERTY,
         CpuBackend.PROPERTY);
     return Route.JAVA;
   }

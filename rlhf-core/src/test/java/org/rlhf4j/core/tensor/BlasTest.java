@@ -205,7 +205,9 @@ class BlasTest {
     String v = Blas.validation();
     assertTrue(v.startsWith("DIRECT"), v);
     assertNotNull(CpuBackend.cpuDescription());
-    assertTrue(CpuBackend.blasDescription().orElseThrow().contains("OpenBLAS"), CpuBackend.blasDescription().toString());
+    String blas = CpuBackend.blasDescription().orElseThrow();
+    assertTrue(CpuBackend.mklLoaded() ? blas.contains("Math Kernel Library") && v.contains("direct MKL calls agree")
+        : blas.contains("OpenBLAS") && v.contains("direct OpenBLAS calls agree"), blas + " / " + v);
   }
 
   @Test
