@@ -165,6 +165,7 @@ public final class Blas {
         (transA ? as[2] : as[1]) == m && (transB ? bs[2] : bs[1]) == k && (transB ? bs[1] : bs[2]) == n,
         "batched shapes do not match: %s (transposed: %s) times %s (transposed: %s) into %s",
         a, transA, b, transB, c);
+    CpuBackend.mklOneThreadOnThisThread();
     int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     long sa = as[1] * as[2];
@@ -229,6 +230,7 @@ public final class Blas {
       javaGemmAt(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
       return;
     }
+    CpuBackend.mklOneThreadOnThisThread();
     int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     if (c.dataType() == DataType.FLOAT) {
@@ -279,6 +281,7 @@ public final class Blas {
     if (beta == 0) { // gemv computes beta * y, and 0 * NaN is NaN
       zero(y.writableFloatBuffer(), yOff, ny);
     }
+    CpuBackend.mklOneThreadOnThisThread();
     openblas_nolapack.cblas_sgemv(
         openblas_nolapack.CblasRowMajor,
         trans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
@@ -330,6 +333,7 @@ public final class Blas {
     if (beta == 0) {
       zero(y.writableDoubleBuffer(), yOff, ny);
     }
+    CpuBackend.mklOneThreadOnThisThread();
     openblas_nolapack.cblas_dgemv(
         openblas_nolapack.CblasRowMajor,
         trans ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
@@ -615,6 +619,7 @@ public final class Blas {
     int cols = j1 - j0;
     long bOffset = transB ? (long) j0 * ldb : j0;
     // transB: b is [n, k], c_j = sum_p b[j, p] a_p (no transpose); else b is [k, n], c_j = sum_p b[p, j] a_p.
+    CpuBackend.mklOneThreadOnThisThread();
     int trans = transB ? openblas_nolapack.CblasNoTrans : openblas_nolapack.CblasTrans;
     int rows = transB ? cols : k;
     int width = transB ? k : cols;
@@ -639,6 +644,7 @@ public final class Blas {
   /** Columns {@code [j0, j1)} of {@code c}, with {@code gemm}. */
   private static void matrixBlock(
       Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int m, int n, int k, int lda, int ldb, int j0, int j1) {
+    CpuBackend.mklOneThreadOnThisThread();
     int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     long bOffset = transB ? (long) j0 * ldb : j0;

@@ -241,7 +241,7 @@ public final class CpuBackend {
     Optional<String> mkl = loadedMkl();
     if (mkl.isPresent()) {
       try {
-        NativeLibrary nl = NativeLibrary.getInstance(mkl.get());
+        NativeLibrary nl = loaded(MKL_SONAME, mkl.get());
         byte[] buf = new byte[256];
         nl.getFunction("MKL_Get_Version_String").invokeVoid(new Object[] {buf, buf.length});
         int end = 0;
@@ -263,7 +263,7 @@ public final class CpuBackend {
       return Optional.empty();
     }
     try {
-      NativeLibrary nl = NativeLibrary.getInstance(lib.get());
+      NativeLibrary nl = loaded("libopenblas.so.0", lib.get());
       String config = nl.getFunction("openblas_get_config").invokeString(new Object[0], false);
       String core = nl.getFunction("openblas_get_corename").invokeString(new Object[0], false);
       return Optional.of(config.trim() + "; kernels " + core + "; " + configure());
@@ -323,7 +323,9 @@ public final class CpuBackend {
    * Makes the BLAS that {@link Blas} calls directly single-threaded: rlhf4j runs its products on its
    * own threads (shards, column blocks), and a multi-threaded BLAS called from several threads at once
    * oversubscribes the cores. For OpenBLAS that is its own instance ({@code libopenblas_nolapack}; ND4J's
-   * is left as ND4J configured it); MKL is one library for both, set to one thread per call.
+   * is left as ND4J configured it). MKL is one library for both: one thread per call by default, and
+   * {@link #mklOneThreadOnThisThread()} overrides any per-thread setting (ND4J sets one on the thread
+   * that starts it) on each thread that calls it.
    *
    * @return whether it was done
    */
@@ -334,13 +336,59 @@ public final class CpuBackend {
       return false;
     }
     try {
-      NativeLibrary.getInstance(lib.get()).getFunction(mkl.isPresent() ? "MKL_Set_Num_Threads" : "openblas_set_num_threads").invokeVoid(new Object[] {1});
+      if (mkl.isPresent()) {
+        NativeLibrary nl = loaded(MKL_SONAME, mkl.get());
+        nl.getFunction("MKL_Set_Num_Threads").invokeVoid(new Object[] {1});
+        mklSetLocalThreads = nl.getFunction("MKL_Set_Num_Threads_Local");
+        mklOneThreadOnThisThread();
+      } else {
+        loaded("libopenblas_nolapack.so.0", lib.get()).getFunction("openblas_set_num_threads").invokeVoid(new Object[] {1});
+      }
       return true;
     } catch (RuntimeException | LinkageError e) {
-      LOG.debug("could not set the BLAS thread count", e);
+      LOG.warn("could not set the BLAS thread count to 1: products may oversubscribe the cores", e);
       return false;
     }
   }
+
+  /** MKL's {@code MKL_Set_Num_Threads_Local} when MKL is the BLAS (set once, before products run), else null. */
+  private static volatile Function mklSetLocalThreads;
+
+  private static final ThreadLocal<Boolean> MKL_ONE_THREAD = new ThreadLocal<>();
+
+  /**
+   * With MKL, sets the calling thread's MKL thread count to 1, once per thread (a thread-local
+   * setting overrides the global one, and ND4J sets one on the thread that loads it); nothing with
+   * OpenBLAS. {@link Blas} calls it before its products.
+   */
+  static void mklOneThreadOnThisThread() {
+    Function f = mklSetLocalThreads;
+    if (f != null && MKL_ONE_THREAD.get() == null) {
+      f.invokeInt(new Object[] {1});
+      MKL_ONE_THREAD.set(Boolean.TRUE);
+    }
+  }
+
+  /** Whether MKL's per-thread setting is in force here ({@link #mklOneThreadOnThisThread}); for tests. */
+  static int mklMaxThreadsHere() {
+    Optional<String> mkl = loadedMkl();
+    return mkl.isEmpty() ? -1 : loaded(MKL_SONAME, mkl.get()).getFunction("MKL_Get_Max_Threads").invokeInt(new Object[0]);
+  }
+
+  /**
+   * A loaded library, opened by the name it was loaded under ({@code soname}: the dynamic loader
+   * returns the instance in memory, even if its file in JavaCPP's cache has since been replaced),
+   * else by its path in {@code /proc/self/maps}.
+   */
+  private static NativeLibrary loaded(String soname, String path) {
+    try {
+      return NativeLibrary.getInstance(soname);
+    } catch (UnsatisfiedLinkError e) {
+      return NativeLibrary.getInstance(path.replace(" (deleted)", ""));
+    }
+  }
+
+  private static final String MKL_SONAME = "libmkl_rt.so.2";
 
   /**
    * The kernels ({@code openblas_get_corename()}, e.g. {@code "SkylakeX"}) of the OpenBLAS instance
@@ -353,7 +401,7 @@ public final class CpuBackend {
       return Optional.empty();
     }
     try {
-      return Optional.of(NativeLibrary.getInstance(lib.get()).getFunction("openblas_get_corename").invokeString(new Object[0], false).trim());
+      return Optional.of(loaded("libopenblas_nolapack.so.0", lib.get()).getFunction("openblas_get_corename").invokeString(new Object[0], false).trim());
     } catch (RuntimeException | LinkageError e) {
       LOG.debug("could not read OpenBLAS's core name", e);
       return Optional.empty();

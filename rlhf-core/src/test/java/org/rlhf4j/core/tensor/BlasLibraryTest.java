@@ -45,6 +45,28 @@ class BlasLibraryTest {
   }
 
   /**
+   * With MKL, every thread that computes products runs MKL on itself alone, whatever thread count
+   * ND4J or the environment set: rlhf4j runs products on its own threads.
+   */
+  @Test
+  void mklComputesOnTheCallingThreadOnly() throws Exception {
+    Blas.validation(); // loads the BLAS
+    org.junit.jupiter.api.Assumptions.assumeTrue(CpuBackend.mklLoaded(), "MKL is not the BLAS here: " + Blas.validation());
+    Tensor a = aligned(64 * 64).reshape(64, 64);
+    Tensor c = aligned(64 * 64).reshape(64, 64);
+    Blas.gemm(a, a, c, false, false);
+    assertEquals(1, CpuBackend.mklMaxThreadsHere(), "this thread");
+    int[] other = new int[1];
+    Thread t = new Thread(() -> {
+      Blas.gemm(a, a, c, false, false);
+      other[0] = CpuBackend.mklMaxThreadsHere();
+    });
+    t.start();
+    t.join();
+    assertEquals(1, other[0], "a new thread");
+  }
+
+  /**
    * The same product of the same numbers, with the operands at different offsets from a 64-byte
    * boundary, gives the same floats: results must not depend on where the allocator put a buffer
    * (with MKL this needs its strict reproducibility mode, which {@link CpuBackend} sets).
