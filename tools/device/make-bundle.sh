@@ -46,6 +46,9 @@ find "$B/lib" -mindepth 1 -maxdepth 1 ! -name '*.jar' -exec rm -rf {} +
 { find "$B/lib" -name '*.jar' | grep -E -- '-(windows|macosx|android|ios|linux-(arm|armhf|arm64|ppc64le|x86|mips64el))[-.]' \
   | grep -v -- '-linux-x86_64' || true; } | xargs -r rm -fv
 ls "$B/lib" | grep -E -- '-linux-x86_64' >/dev/null || { echo "no linux-x86_64 native jars in the classpath" >&2; exit 1; }
+# Intel MKL's libraries (a 210 MB jar, ~600 MB unpacked) do not fit the device tool's transfers: the
+# bundle runs on OpenBLAS (CpuBackend then chooses it: "MKL not on the classpath").
+find "$B/lib" -name '*mkl-*-redist.jar' | xargs -r rm -fv
 
 # 3. libnd4jcpu.so out of the nd4j-native jar, xz-compressed on its own.
 SO=org/nd4j/linalg/cpu/nativecpu/bindings/linux-x86_64/libnd4jcpu.so

@@ -427,7 +427,7 @@ public final class CpuBackend {
   /** The path of a loaded library whose file name starts with {@code prefix} (and is a .so). */
   private static Optional<String> loadedLibrary(String prefix) {
     try {
-      for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+      for (String line : Files.readAllLines(Path.of("/proc/self/maps"), java.nio.charset.StandardCharsets.ISO_8859_1)) {
         int slash = line.indexOf('/');
         if (slash >= 0) {
           String path = line.substring(slash);
@@ -445,7 +445,7 @@ public final class CpuBackend {
 
   private static List<String> cpuInfo() {
     try {
-      return Files.readAllLines(Path.of("/proc/cpuinfo"));
+      return Files.readAllLines(Path.of("/proc/cpuinfo"), java.nio.charset.StandardCharsets.ISO_8859_1);
     } catch (IOException | RuntimeException e) {
       return List.of();
     }

@@ -210,9 +210,45 @@ class BlasTest {
         : blas.contains("OpenBLAS") && v.contains("direct OpenBLAS calls agree"), blas + " / " + v);
   }
 
+  /**
+   * OpenBLAS's small-matrix kernels in column blocks give the floats of the whole products: here when
+   * this JVM runs OpenBLAS's SkylakeX kernels, in a child JVM on OpenBLAS when this one runs MKL.
+   */
   @Test
-  void smallMatrixBlocksGiveTheWholeProductsFloats() {
+  void smallMatrixBlocksGiveTheWholeProductsFloats() throws Exception {
+    Blas.validation();
+    if (CpuBackend.mklLoaded()) {
+      String javaBin = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      Process p = new ProcessBuilder(javaBin, "-Drlhf4j.blas=openblas", "-cp", System.getProperty("java.class.path"), SmallBlocksMain.class.getName())
+          .redirectErrorStream(true)
+          .start();
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      p.getInputStream().transferTo(out);
+      assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "child JVM did not finish");
+      String text = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+      assertEquals(0, p.exitValue(), text);
+      assumeTrue(!text.contains("SMALL BLOCKS OFF"), "products go to OpenBLAS's small-matrix kernels only with its SkylakeX kernels: " + text);
+      assertTrue(text.contains("SMALL BLOCKS OK"), text);
+      return;
+    }
     assumeTrue(Blas.smallBlocksOn(), "products go to OpenBLAS's small-matrix kernels only with its SkylakeX kernels: " + Blas.validation());
+    checkSmallMatrixBlocks();
+  }
+
+  /** Run in a child JVM on OpenBLAS by {@link #smallMatrixBlocksGiveTheWholeProductsFloats}. */
+  public static final class SmallBlocksMain {
+    public static void main(String[] args) {
+      String v = Blas.validation();
+      if (!Blas.smallBlocksOn()) {
+        System.out.println("SMALL BLOCKS OFF: " + v);
+        return;
+      }
+      checkSmallMatrixBlocks();
+      System.out.println("SMALL BLOCKS OK: " + v);
+    }
+  }
+
+  static void checkSmallMatrixBlocks() {
     Random r = new Random(11);
     int[][] shapes = {{64, 128, 384}, {64, 128, 512}, {128, 64, 512}, {64, 256, 128}, {33, 448, 128}, {100, 96, 320}, {256, 64, 128}, {40, 512, 128}};
     for (int[] s : shapes) {
