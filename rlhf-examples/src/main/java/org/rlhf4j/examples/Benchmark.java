@@ -74,7 +74,7 @@ public final class Benchmark {
     }
     Nd4j.getEnvironment().setMaxMasterThreads(1);
     System.out.println("CPU:    " + CpuBackend.cpuDescription());
-    System.out.println("BLAS:   " + CpuBackend.blasDescription().orElse("(OpenBLAS not loaded: " + blasChoice + ")"));
+    System.out.println("BLAS:   " + CpuBackend.blasDescription().orElse("(not loaded: " + blasChoice + ")"));
     System.out.println("check:  " + Blas.validation());
     System.out.println(
         "env:    OPENBLAS_CORETYPE=" + System.getenv("OPENBLAS_CORETYPE") + " OPENBLAS_L2_SIZE=" + System.getenv("OPENBLAS_L2_SIZE")

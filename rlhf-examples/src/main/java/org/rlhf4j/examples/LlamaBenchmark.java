@@ -43,7 +43,7 @@ public final class LlamaBenchmark {
 
   /** Runs the program from the command line. */
   public static void main(String[] args) {
-    CpuBackend.configure();
+    String blasChoice = CpuBackend.configure(); // before anything loads ND4J's native code
     int threads = Runtime.getRuntime().availableProcessors();
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--threads")) {
@@ -54,6 +54,7 @@ public final class LlamaBenchmark {
     }
     Nd4j.getEnvironment().setMaxMasterThreads(1);
     System.out.println("CPU:    " + CpuBackend.cpuDescription() + "; rlhf4j threads " + threads);
+    System.out.println("BLAS:   " + CpuBackend.blasDescription().orElse("(not loaded: " + blasChoice + ")"));
     for (Benchmark.Figure f : run(threads)) {
       System.out.printf(Locale.ROOT, "%-62s %12.2f %s%n", f.name(), f.value(), f.unit());
     }
