@@ -37,6 +37,7 @@ import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftData;
 import org.rlhf4j.core.sft.SftTrainer;
 import org.rlhf4j.core.sft.TokenizedSequence;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.HfTokenizer;
 import org.rlhf4j.reward.data.PreferenceDatasets;
 import org.rlhf4j.reward.data.Ranking;
@@ -347,6 +348,7 @@ public final class ChatLoraExample {
 
   /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) throws IOException {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     Path model = null;
     Path out = Path.of("rlhf-output/chat-lora");
     Map<String, String> opts = new LinkedHashMap<>();

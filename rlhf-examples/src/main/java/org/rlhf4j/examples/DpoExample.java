@@ -18,6 +18,7 @@ import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftData;
 import org.rlhf4j.core.sft.SftResult;
 import org.rlhf4j.core.sft.SftTrainer;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.core.train.JsonlMetricsWriter;
 import org.rlhf4j.core.train.Listeners;
@@ -109,6 +110,7 @@ public final class DpoExample {
 
   /** {@code [--preset tiny|small] [--seed N] [--out DIR] [--threads N]}. */
   public static void main(String[] args) throws IOException {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     Preset preset = Preset.SMALL;
     long seed = 42;
     Path out = Path.of("rlhf-output", "dpo");

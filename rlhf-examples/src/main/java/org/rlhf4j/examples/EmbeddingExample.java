@@ -7,6 +7,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.model.TokenBatch;
 import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.ppo.PpoConfig;
 import org.rlhf4j.ppo.PpoStats;
@@ -54,6 +55,7 @@ public final class EmbeddingExample {
 
   /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     for (PpoStats s : run(args.length > 0 ? Integer.parseInt(args[0]) : 20, 42)) {
       System.out.printf("step %d: mean score %.2f, KL %.2f%n", s.step(), s.meanScore(), s.kl());
     }

@@ -10,6 +10,7 @@ import org.rlhf4j.core.generate.SamplingConfig;
 import org.rlhf4j.core.hf.PretrainedModels;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 
 /**
@@ -47,6 +48,7 @@ public final class GenerateExample {
 
   /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     Path dir = null;
     String prompt = "";
     int samples = 3;

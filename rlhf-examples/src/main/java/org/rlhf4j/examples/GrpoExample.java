@@ -3,6 +3,7 @@ package org.rlhf4j.examples;
 import java.util.List;
 import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.ppo.GrpoConfig;
 import org.rlhf4j.ppo.GrpoStats;
@@ -33,6 +34,7 @@ public final class GrpoExample {
 
   /** Runs the program from the command line: {@code [steps] [grpo|rloo]}. */
   public static void main(String[] args) {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     boolean rloo = args.length > 1 && args[1].equalsIgnoreCase("rloo");
     for (GrpoStats s : run(args.length > 0 ? Integer.parseInt(args[0]) : 20, 42, rloo)) {
       System.out.printf("step %d: mean score %.2f, KL %.2f%n", s.step(), s.get("objective/scores"), s.get("objective/kl"));

@@ -34,6 +34,7 @@ import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftData;
 import org.rlhf4j.core.sft.SftResult;
 import org.rlhf4j.core.sft.SftTrainer;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.BpeTrainer;
 import org.rlhf4j.core.tokenizer.Gpt2BpeTokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizer;
@@ -209,6 +210,7 @@ public final class QuickStart {
 
   /** Runs the program from the command line (see the class documentation for its options). */
   public static void main(String[] args) throws IOException {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     Options o;
     try {
       o = Options.parse(args);

@@ -22,6 +22,7 @@ import java.util.concurrent.Future;
 import java.util.function.ToDoubleFunction;
 import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.io.AtomicFiles;
+import org.rlhf4j.core.tensor.CpuBackend;
 
 /**
  * Runs the quick-start for several seeds and reports the headline metrics as mean ± standard
@@ -155,6 +156,7 @@ public final class QuickStartSeeds {
 
   /** Runs the seeds (or only aggregates them) and writes the report; prints the table unless asked not to. */
   public static void main(String[] args) throws Exception {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     Options o;
     try {
       o = Options.parse(args);

@@ -6,6 +6,7 @@ import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.sft.SftConfig;
 import org.rlhf4j.core.sft.SftTrainer;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.core.train.LoggingListener;
 import org.rlhf4j.ppo.CompletionsTable;
@@ -52,6 +53,7 @@ public final class App {
 
   /** {@code App [steps]}: prints the mean score of each PPO step. */
   public static void main(String[] args) {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     for (PpoStats s : run(args.length > 0 ? Integer.parseInt(args[0]) : 20, 42)) {
       System.out.printf("step %d: mean score %.2f, KL %.2f, e.g. \"%s\"%n", s.step(), s.meanScore(), s.kl(), s.completions().get(0).response());
     }

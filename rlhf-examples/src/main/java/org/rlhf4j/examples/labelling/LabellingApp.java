@@ -21,6 +21,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.rlhf4j.core.hf.PretrainedModels;
 import org.rlhf4j.core.model.ModelOptions;
 import org.rlhf4j.core.model.gpt2.GptModel;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.core.train.Metrics;
 import org.rlhf4j.core.train.TrainingListener;
@@ -179,6 +180,7 @@ public final class LabellingApp {
   }
 
   public static void main(String[] args) throws IOException, InterruptedException {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     if (args.length > 0 && args[0].equals("--ab")) {
       AbOptions ab = AbOptions.parse(args);
       WinRate w = runAb(ab, url -> System.out.println("Judge at " + url + " (Ctrl-C stops; starting again resumes)"));

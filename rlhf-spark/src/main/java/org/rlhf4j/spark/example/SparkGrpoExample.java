@@ -20,6 +20,7 @@ import org.rlhf4j.core.model.CausalLm;
 import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.core.tokenizer.Tokenizer;
 import org.rlhf4j.ppo.GrpoConfig;
@@ -187,6 +188,7 @@ public final class SparkGrpoExample {
 
   /** The {@code spark-submit} entry point: the master and resources come from spark-submit. */
   public static void main(String[] args) {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     Options o = Options.parse(args);
     SparkSession spark = SparkSession.builder().appName("rlhf4j-grpo").getOrCreate();
     try {

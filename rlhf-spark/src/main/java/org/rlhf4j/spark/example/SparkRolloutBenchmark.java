@@ -8,6 +8,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.rlhf4j.core.model.gpt2.GptConfig;
 import org.rlhf4j.core.model.gpt2.GptModel;
 import org.rlhf4j.core.model.ModelOptions;
+import org.rlhf4j.core.tensor.CpuBackend;
 import org.rlhf4j.core.tokenizer.ByteTokenizer;
 import org.rlhf4j.ppo.GrpoConfig;
 import org.rlhf4j.ppo.GrpoStats;
@@ -75,6 +76,7 @@ public final class SparkRolloutBenchmark {
 
   /** Runs the benchmark: {@code [tiny|small] [steps]}. */
   public static void main(String[] args) {
+    CpuBackend.configure(); // first, before anything loads ND4J: chooses the BLAS (MKL on Intel CPUs) and its kernels
     SparkGrpoExample.Preset p = SparkGrpoExample.Preset.valueOf(
         (args.length > 0 ? args[0] : "tiny").toUpperCase(Locale.ROOT));
     int steps = args.length > 1 ? Integer.parseInt(args[1]) : 4;
