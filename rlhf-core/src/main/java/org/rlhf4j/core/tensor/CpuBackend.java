@@ -24,10 +24,12 @@ import org.slf4j.LoggerFactory;
  * x86-64), {@link #configure()} sets that property to {@code mkl_rt}: every product, ND4J's and
  * rlhf4j's direct ones, then runs on MKL's kernels for the CPU (on this project's Xeon 15-25 % faster
  * than OpenBLAS's SkylakeX kernels per product; ~15 % faster training steps). MKL is not chosen on
- * other vendors' CPUs, where it does not run its fastest kernels. {@code -Drlhf4j.blas=auto|mkl|openblas}
- * overrides the choice; a value of {@code org.bytedeco.openblas.load} the user set is never changed.
- * MKL then computes single-threaded per call ({@link #makeDirectBlasSingleThreaded}): rlhf4j runs
- * products on its own threads.
+ * other vendors' CPUs: Intel tunes it for its own, and OpenBLAS's SkylakeX kernels are fast on AMD's
+ * (MKL was not measured there). {@code -Drlhf4j.blas=auto|mkl|openblas} overrides the choice; a value
+ * of {@code org.bytedeco.openblas.load} the user set is never changed. With MKL it also sets {@code
+ * MKL_CBWR=AUTO,STRICT} (unless set), MKL's strict reproducibility mode, without which a one-row
+ * product's floats depend on its operands' alignment; and MKL computes single-threaded per call
+ * ({@link #makeDirectBlasSingleThreaded}): rlhf4j runs products on its own threads.
  *
  * <p><b>OpenBLAS's kernels.</b> ND4J bundles OpenBLAS 0.3.19 (a {@code DYNAMIC_ARCH} build), which
  * picks its kernels from the CPU model when it is loaded; processors newer than the library (AMD Zen
