@@ -96,6 +96,14 @@ public final class CpuBackend {
       boolean mklPresent = CpuBackend.class.getClassLoader().getResource(MKL_RESOURCE) != null;
       String vendor = cpuVendor();
       Library lib = libraryFor(prop, vendor, mklPresent);
+      Path cache = javacppCacheDir();
+      if (lib == Library.MKL && !mklFits(cache, MKL_EXTRACTED_BYTES)) {
+        // JavaCPP extracts MKL's libraries on first use; a failed extraction would stop ND4J loading
+        // at all (the library is chosen once per process): OpenBLAS, which needs far less, instead.
+        LOG.warn("not loading Intel MKL: its libraries need ~{} MB in JavaCPP's cache {}, which has {} MB free; using OpenBLAS",
+            MKL_EXTRACTED_BYTES >> 20, cache, usableSpace(cache) >> 20);
+        return "OpenBLAS (MKL would not fit in " + cache + "), " + coreTypeDecision();
+      }
       if (lib == Library.MKL) {
         System.setProperty(PRESET_LOAD_PROPERTY, "mkl_rt");
         String cbwr = System.getenv("MKL_CBWR");
@@ -137,6 +145,47 @@ public final class CpuBackend {
       default:
         throw new IllegalArgumentException("-D" + LIBRARY_PROPERTY + "=" + property + ": expected auto, mkl or openblas");
     }
+  }
+
+  /** What JavaCPP extracts of MKL's libraries on first use (measured: 604 MB), with a margin. */
+  static final long MKL_EXTRACTED_BYTES = 700L << 20;
+
+  /**
+   * Whether MKL's libraries are already in JavaCPP's cache {@code cacheDir} (a folder named after the
+   * {@code mkl-...-redist} jar) or {@code needBytes} fit there.
+   */
+  static boolean mklFits(Path cacheDir, long needBytes) {
+    try (java.util.stream.Stream<Path> entries = Files.list(cacheDir)) {
+      if (entries.anyMatch(e -> {
+        String n = e.getFileName().toString();
+        return n.startsWith("mkl-") && n.contains("redist");
+      })) {
+        return true;
+      }
+    } catch (IOException | RuntimeException e) {
+      // no cache folder yet: its nearest existing parent's space decides
+    }
+    return usableSpace(cacheDir) >= needBytes;
+  }
+
+  /** Free bytes for {@code dir}, or for its nearest existing parent (0 if none is readable). */
+  private static long usableSpace(Path dir) {
+    for (Path d = dir.toAbsolutePath(); d != null; d = d.getParent()) {
+      if (Files.isDirectory(d)) {
+        try {
+          return Files.getFileStore(d).getUsableSpace();
+        } catch (IOException | RuntimeException e) {
+          return 0;
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** JavaCPP's cache folder: {@code -Dorg.bytedeco.javacpp.cachedir}, else {@code ~/.javacpp/cache}. */
+  private static Path javacppCacheDir() {
+    String dir = System.getProperty("org.bytedeco.javacpp.cachedir");
+    return dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".javacpp", "cache");
   }
 
   /** Chooses OpenBLAS's core type (see the class comment); says what was decided. */

@@ -38,6 +38,16 @@ class BlasLibraryTest {
   }
 
   @Test
+  void mklIsChosenOnlyWhereItsLibrariesFit(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    assertTrue(CpuBackend.mklFits(dir, 1), "1 byte fits");
+    assertEquals(false, CpuBackend.mklFits(dir, Long.MAX_VALUE), "no disk is that big");
+    assertEquals(false, CpuBackend.mklFits(dir.resolve("not/yet/made"), Long.MAX_VALUE), "a missing cache folder: its parent's space decides");
+    assertTrue(CpuBackend.mklFits(dir.resolve("not/yet/made"), 1));
+    java.nio.file.Files.createDirectories(dir.resolve("mkl-2022.0-1.5.7-linux-x86_64-redist.jar"));
+    assertTrue(CpuBackend.mklFits(dir, Long.MAX_VALUE), "already extracted");
+  }
+
+  @Test
   void mklCodeBranchesHaveNames() {
     assertEquals("AVX-512", CpuBackend.mklBranchName(12));
     assertEquals("AVX2", CpuBackend.mklBranchName(10));
