@@ -183,7 +183,7 @@ public final class CpuBackend {
   }
 
   /** JavaCPP's cache folder: {@code -Dorg.bytedeco.javacpp.cachedir}, else {@code ~/.javacpp/cache}. */
-  private static Path javacppCacheDir() {
+  static Path javacppCacheDir() {
     String dir = System.getProperty("org.bytedeco.javacpp.cachedir");
     return dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".javacpp", "cache");
   }

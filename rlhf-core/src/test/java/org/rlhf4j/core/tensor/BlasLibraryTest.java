@@ -144,7 +144,8 @@ class BlasLibraryTest {
 
     boolean mklExpected = "GenuineIntel".equals(CpuBackend.cpuVendor())
         && BlasLibraryTest.class.getClassLoader().getResource(CpuBackend.MKL_RESOURCE) != null
-        && System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux");
+        && System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")
+        && CpuBackend.mklFits(CpuBackend.javacppCacheDir(), CpuBackend.MKL_EXTRACTED_BYTES);
     Map<String, String> auto = probe();
     Map<String, String> again = probe();
     if (mklExpected) {
