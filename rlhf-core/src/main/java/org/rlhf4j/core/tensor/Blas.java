@@ -602,6 +602,7 @@ public final class Blas {
   /** Columns {@code [j0, j1)} of {@code c}. */
   private static void block(
       Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int m, int n, int k, int lda, int ldb, int j0, int j1) {
+    CpuBackend.mklOneThreadOnThisThread();
     if (m == 1) {
       vectorBlock(a, b, c, transB, alpha, beta, n, k, ldb, j0, j1);
     } else {
@@ -619,7 +620,6 @@ public final class Blas {
     int cols = j1 - j0;
     long bOffset = transB ? (long) j0 * ldb : j0;
     // transB: b is [n, k], c_j = sum_p b[j, p] a_p (no transpose); else b is [k, n], c_j = sum_p b[p, j] a_p.
-    CpuBackend.mklOneThreadOnThisThread();
     int trans = transB ? openblas_nolapack.CblasNoTrans : openblas_nolapack.CblasTrans;
     int rows = transB ? cols : k;
     int width = transB ? k : cols;
@@ -644,7 +644,6 @@ public final class Blas {
   /** Columns {@code [j0, j1)} of {@code c}, with {@code gemm}. */
   private static void matrixBlock(
       Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int m, int n, int k, int lda, int ldb, int j0, int j1) {
-    CpuBackend.mklOneThreadOnThisThread();
     int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     long bOffset = transB ? (long) j0 * ldb : j0;

@@ -22,14 +22,15 @@ import org.slf4j.LoggerFactory;
  * default). On an Intel CPU, when Intel oneMKL's libraries are on the classpath ({@code
  * org.bytedeco:mkl:2022.0-1.5.7:linux-x86_64-redist}, which {@code rlhf4j-cpu} brings on Linux
  * x86-64), {@link #configure()} sets that property to {@code mkl_rt}: every product, ND4J's and
- * rlhf4j's direct ones, then runs on MKL's kernels for the CPU (on this project's Xeon 15-25 % faster
- * than OpenBLAS's SkylakeX kernels per product; ~15 % faster training steps). MKL is not chosen on
+ * rlhf4j's direct ones, then runs on MKL's kernels for the CPU (on this project's Xeon 10-26 % faster
+ * than OpenBLAS's SkylakeX kernels on the steps' large products, 11-15 % faster training steps). MKL is not chosen on
  * other vendors' CPUs: Intel tunes it for its own, and OpenBLAS's SkylakeX kernels are fast on AMD's
  * (MKL was not measured there). {@code -Drlhf4j.blas=auto|mkl|openblas} overrides the choice; a value
  * of {@code org.bytedeco.openblas.load} the user set is never changed. With MKL it also sets {@code
- * MKL_CBWR=AUTO,STRICT} (unless set), MKL's strict reproducibility mode, without which a one-row
- * product's floats depend on its operands' alignment; and MKL computes single-threaded per call
- * ({@link #makeDirectBlasSingleThreaded}): rlhf4j runs products on its own threads.
+ * MKL_CBWR=AUTO,STRICT} (unless set), MKL's strict reproducibility mode, in which MKL guarantees
+ * results that do not depend on the operands' alignment; and MKL computes single-threaded per call
+ * ({@link #makeDirectBlasSingleThreaded}): rlhf4j runs products on its own threads (and with two MKL
+ * threads in a call, one-row products' floats did depend on the alignment).
  *
  * <p><b>OpenBLAS's kernels.</b> ND4J bundles OpenBLAS 0.3.19 (a {@code DYNAMIC_ARCH} build), which
  * picks its kernels from the CPU model when it is loaded; processors newer than the library (AMD Zen
@@ -83,15 +84,19 @@ public final class CpuBackend {
     return decision;
   }
 
-  private static String decide() {
+  /** Whether this is Linux on x86-64, where rlhf4j chooses the BLAS and its kernels. */
+  private static boolean linuxX64() {
     String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
     String arch = System.getProperty("os.arch", "");
-    boolean linuxX64 = os.contains("linux") && (arch.equals("amd64") || arch.equals("x86_64"));
+    return os.contains("linux") && (arch.equals("amd64") || arch.equals("x86_64"));
+  }
+
+  private static String decide() {
     String userLoad = System.getProperty(PRESET_LOAD_PROPERTY);
     if (userLoad != null && !userLoad.isBlank()) {
       return "BLAS library " + userLoad + " (-D" + PRESET_LOAD_PROPERTY + ")";
     }
-    if (linuxX64 && !blasLoaded()) {
+    if (linuxX64() && !blasLoaded()) {
       String prop = System.getProperty(LIBRARY_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
       boolean mklPresent = CpuBackend.class.getClassLoader().getResource(MKL_RESOURCE) != null;
       String vendor = cpuVendor();
@@ -108,8 +113,9 @@ public final class CpuBackend {
         System.setProperty(PRESET_LOAD_PROPERTY, "mkl_rt");
         String cbwr = System.getenv("MKL_CBWR");
         if (cbwr == null || cbwr.isEmpty()) {
-          // Results independent of the operands' alignment (bit for bit, run after run): MKL's
-          // default lets a product's summation order depend on where its operands lie.
+          // Results independent of the operands' alignment, bit for bit, run after run: MKL
+          // guarantees that only in its strict mode (no dependence was measured with one thread
+          // per call, but MKL's default mode does not promise it).
           cbwr = setenv("MKL_CBWR", "AUTO,STRICT") ? "AUTO,STRICT" : "default (setenv failed)";
         }
         return "Intel oneMKL (" + (prop.equals("mkl") ? "-D" + LIBRARY_PROPERTY + "=mkl" : "chosen by rlhf4j: " + vendor + " CPU, MKL on the classpath")
@@ -198,9 +204,7 @@ public final class CpuBackend {
     if (prop.equalsIgnoreCase("none")) {
       return "OpenBLAS's own choice (-D" + PROPERTY + "=none)";
     }
-    String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-    String arch = System.getProperty("os.arch", "");
-    if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+    if (!linuxX64()) {
       return "OpenBLAS's own choice (not Linux x86-64)";
     }
     if (blasLoaded()) {
@@ -420,7 +424,7 @@ public final class CpuBackend {
     }
   }
 
-  /** Whether MKL's per-thread setting is in force here ({@link #mklOneThreadOnThisThread}); for tests. */
+  /** MKL's thread count for a call from this thread ({@code MKL_Get_Max_Threads()}; -1 without MKL); for tests. */
   static int mklMaxThreadsHere() {
     Optional<String> mkl = loadedMkl();
     return mkl.isEmpty() ? -1 : loaded(MKL_SONAME, mkl.get()).getFunction("MKL_Get_Max_Threads").invokeInt(new Object[0]);

@@ -218,15 +218,7 @@ class BlasTest {
   void smallMatrixBlocksGiveTheWholeProductsFloats() throws Exception {
     Blas.validation();
     if (CpuBackend.mklLoaded()) {
-      String javaBin = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      Process p = new ProcessBuilder(javaBin, "-Drlhf4j.blas=openblas", "-cp", System.getProperty("java.class.path"), SmallBlocksMain.class.getName())
-          .redirectErrorStream(true)
-          .start();
-      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-      p.getInputStream().transferTo(out);
-      assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "child JVM did not finish");
-      String text = out.toString(java.nio.charset.StandardCharsets.UTF_8);
-      assertEquals(0, p.exitValue(), text);
+      String text = BlasLibraryTest.childJvmOutput(SmallBlocksMain.class, "-Drlhf4j.blas=openblas");
       assumeTrue(!text.contains("SMALL BLOCKS OFF"), "products go to OpenBLAS's small-matrix kernels only with its SkylakeX kernels: " + text);
       assertTrue(text.contains("SMALL BLOCKS OK"), text);
       return;
