@@ -5,11 +5,13 @@
 #   tools/device/make-bundle.sh ROOT
 #
 # ROOT is the repository root whose working tree the device tool sends (the integrator's checkout).
-# It writes two git-ignored folders there, one per device call (each well under the tool's 64 MiB):
+# It writes three git-ignored folders there (each well under the tool's 64 MiB):
 #   ROOT/.devbench1/app.tar.xz        the jlink'ed JRE, the runtime jars (linux-x86_64 natives only; the
 #                                     nd4j-native jar WITHOUT libnd4jcpu.so), tools/device/*.sh, bench_torch.py
 #   ROOT/.devbench2/nd4jcpu.so.xz     libnd4jcpu.so (323 MB), xz-compressed (~31 MB)
-# and adds '/.devbench1/' and '/.devbench2/' to ROOT's .git/info/exclude (so they travel only when carried).
+#   ROOT/.devbench3/mkl.jar.xz        Intel MKL's libraries for AVX-512 CPUs (~266 of the jar's 604 MB), xz -9
+#                                     (two parts: carried in two calls, see COMMANDS.md)
+# and adds '/.devbench1/' to '/.devbench3/' to ROOT's .git/info/exclude (so they travel only when carried).
 # Each archive is split with `split -b 49M` into part-aa, part-ab, ... (normally a single part-aa).
 # On the machine, tools/device/unpack.sh restores libnd4jcpu.so into the nd4j-native jar (stored, not
 # deflated), so ND4J/JavaCPP load it exactly as from Maven's jar (extracted to -Dorg.bytedeco.javacpp.cachedir).
@@ -46,9 +48,11 @@ find "$B/lib" -mindepth 1 -maxdepth 1 ! -name '*.jar' -exec rm -rf {} +
 { find "$B/lib" -name '*.jar' | grep -E -- '-(windows|macosx|android|ios|linux-(arm|armhf|arm64|ppc64le|x86|mips64el))[-.]' \
   | grep -v -- '-linux-x86_64' || true; } | xargs -r rm -fv
 ls "$B/lib" | grep -E -- '-linux-x86_64' >/dev/null || { echo "no linux-x86_64 native jars in the classpath" >&2; exit 1; }
-# Intel MKL's libraries (a 210 MB jar, ~600 MB unpacked) do not fit the device tool's transfers: the
-# bundle runs on OpenBLAS (CpuBackend then chooses it: "MKL not on the classpath").
-find "$B/lib" -name '*mkl-*-redist.jar' | xargs -r rm -fv
+# Intel MKL's jar (210 MB, ~600 MB unpacked) does not fit the device tool's transfers whole: it is taken
+# out here and shipped apart (step 3b) with only what an AVX-512 Xeon loads (the dispatcher mkl_rt and its
+# libopenblas copies, core, LP64 interface, Intel threading + libiomp5, the AVX-512 kernels, ~266 MB).
+MKLJAR=$(find "$B/lib" -name '*mkl-*-redist.jar' -printf '%f\n' | head -1)
+if [ -n "$MKLJAR" ]; then mv "$B/lib/$MKLJAR" "$STAGE/$MKLJAR.full"; fi
 
 # 3. libnd4jcpu.so out of the nd4j-native jar, xz-compressed on its own.
 SO=org/nd4j/linalg/cpu/nativecpu/bindings/linux-x86_64/libnd4jcpu.so
@@ -85,6 +89,28 @@ for j in sorted(glob.glob(os.path.join(lib, "*.jar"))):
 print(f"{os.path.basename(jar)}: {entry} taken out ({os.path.getsize(out) >> 20} MiB); jars stored uncompressed")
 EOF
 
+# 3b. The slim MKL jar (stored), for the third folder.
+if [ -n "$MKLJAR" ]; then
+  python3 - "$STAGE/$MKLJAR.full" "$STAGE/mkl.jar" <<'EOF'
+import sys, zipfile
+src, out = sys.argv[1:]
+keep = {"libmkl_rt.so.2", "libopenblas.so.0", "libopenblas_nolapack.so.0", "libmkl_core.so.2", "libmkl_intel_lp64.so.2",
+        "libmkl_intel_thread.so.2", "libiomp5.so", "libmkl_avx512.so.2", "libmkl_vml_avx512.so.2"}
+n = 0
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+    for info in zin.infolist():
+        base = info.filename.rsplit("/", 1)[-1]
+        if ".so" in base and base not in keep:
+            continue
+        data = zin.read(info)
+        n += len(data)
+        info.compress_type = zipfile.ZIP_STORED
+        zout.writestr(info, data)
+print(f"MKL jar for AVX-512 CPUs: {n >> 20} MiB of its libraries kept")
+EOF
+  rm -f "$STAGE/$MKLJAR.full"
+fi
+
 # 4. A jlink'ed JRE with the modules the classpath needs (jdeps), plus ones used reflectively.
 MODS=$(jdeps -q --multi-release 17 --ignore-missing-deps --print-module-deps --class-path "$B/lib/*" "$B"/lib/*.jar 2>/dev/null || true)
 MODS=$(echo "${MODS:-java.base},java.base,java.logging,java.management,jdk.management,jdk.unsupported,java.naming,java.sql,java.xml,java.desktop,java.scripting,jdk.zipfs,jdk.crypto.ec" \
@@ -106,10 +132,18 @@ git -C "$REPO" status --porcelain | grep -q . && echo "(uncommitted changes)" >>
 mkdir -p "$STAGE/out1" "$STAGE/out2"
 tar -C "$STAGE" -cf - devbench | xz -T2 -6 > "$STAGE/out1/app.tar.xz"
 xz -T2 -6 -c "$STAGE/so/libnd4jcpu.so" > "$STAGE/out2/nd4jcpu.so.xz"
-for k in 1 2; do
+for k in 1 2 3; do
   rm -rf "$ROOT/.devbench$k"
-  mkdir -p "$ROOT/.devbench$k"
 done
+mkdir -p "$ROOT/.devbench1" "$ROOT/.devbench2"
+if [ -n "$MKLJAR" ]; then
+  mkdir -p "$STAGE/out3" "$ROOT/.devbench3"
+  xz -T2 -9 -c "$STAGE/mkl.jar" > "$STAGE/out3/mkl.jar.xz"   # -9: its three identical 8 MB libraries share one window
+  (cd "$ROOT/.devbench3" && split -b 49M "$STAGE/out3/mkl.jar.xz" mkl.jar.xz.part-)
+  (cd "$STAGE/out3" && sha256sum mkl.jar.xz) > "$ROOT/.devbench3/SHA256SUMS"
+  echo "$MKLJAR" > "$ROOT/.devbench3/MKLJAR"
+  cp tools/device/unpack.sh "$ROOT/.devbench3/"
+fi
 (cd "$ROOT/.devbench1" && split -b 49M "$STAGE/out1/app.tar.xz" app.tar.xz.part-)
 (cd "$ROOT/.devbench2" && split -b 49M "$STAGE/out2/nd4jcpu.so.xz" nd4jcpu.so.xz.part-)
 (cd "$STAGE/out1" && sha256sum app.tar.xz) > "$ROOT/.devbench1/SHA256SUMS"
@@ -120,9 +154,9 @@ EXCL=$(git -C "$ROOT" rev-parse --git-common-dir 2>/dev/null || true)
 if [ -n "$EXCL" ]; then
   EXCL=$(cd "$ROOT" && cd "$EXCL" && pwd)/info/exclude
   mkdir -p "$(dirname "$EXCL")"
-  for k in 1 2; do grep -qx "/.devbench$k/" "$EXCL" 2>/dev/null || echo "/.devbench$k/" >> "$EXCL"; done
-  for k in 1 2; do git -C "$ROOT" check-ignore -q ".devbench$k" || echo "warning: .devbench$k is not ignored in $ROOT" >&2; done
+  for k in 1 2 3; do grep -qx "/.devbench$k/" "$EXCL" 2>/dev/null || echo "/.devbench$k/" >> "$EXCL"; done
+  for k in 1 2 3; do git -C "$ROOT" check-ignore -q ".devbench$k" || echo "warning: .devbench$k is not ignored in $ROOT" >&2; done
 fi
 echo "bundle of $(cat "$B/COMMIT" | head -1):"
-du -b "$ROOT"/.devbench1/* "$ROOT"/.devbench2/* | awk '{printf "  %7.1f MiB  %s\n", $1/1048576, $2}'
-du -cb "$ROOT"/.devbench1 "$ROOT"/.devbench2 | tail -1 | awk '{printf "  %7.1f MiB  total\n", $1/1048576}'
+du -b "$ROOT"/.devbench[123]/* | awk '{printf "  %7.1f MiB  %s\n", $1/1048576, $2}'
+du -cb "$ROOT"/.devbench[123] | tail -1 | awk '{printf "  %7.1f MiB  total\n", $1/1048576}'

@@ -8,7 +8,7 @@
 # (every program's full output), both also printed at the end.
 #
 # Settings (environment): THREADS, ONLY (Benchmark --only lists, one JVM each; default "gemm,train sample,scaling"),
-# TORCH_ARGS (extra bench_torch.py arguments, e.g. --no-scaling), BUDGET_S (default 230: no run starts
+# TORCH_ARGS (extra bench_torch.py arguments, e.g. --no-scaling), JAVA_EXTRA (more JVM options), BUDGET_S (default 230: no run starts
 # after it; each run is cut at the time left, and at JAVA_CAP_S=80 / TORCH_CAP_S=50 seconds).
 # Repetitions are the programs' own (Benchmark: GEMM 2+8, small 10+30 steps, medium 10+10, sampling
 # 3+5 x 64 token-steps, batch-1 scaling 2+7 alternating rounds; bench_torch.py: small 5+20, medium 5+5,
@@ -46,6 +46,9 @@ log() { echo "$@" | tee -a "$RAW"; }
 
 JAVA_OPTS=(-Xmx8g -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.log.org.nd4j=warn
   "-Dorg.bytedeco.javacpp.cachedir=$HERE/javacpp-cache")   # as rlhf-examples' exec configuration, plus a private cache
+# JAVA_EXTRA: more JVM options, e.g. "-Drlhf4j.blas=openblas" for the OpenBLAS baseline on a machine where MKL is chosen.
+read -r -a EXTRA <<< "${JAVA_EXTRA:-}"
+JAVA_OPTS+=("${EXTRA[@]}")
 for n in $THREADS; do
   for prog in rlhf4j torch; do
     cap=$JAVA_CAP_S; [ $prog = torch ] && cap=$TORCH_CAP_S

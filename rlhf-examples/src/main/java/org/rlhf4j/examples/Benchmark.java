@@ -331,12 +331,18 @@ public final class Benchmark {
     }
   }
 
-  /** Model FLOPs of one training step: 6 N per token for the matrices, plus attention. */
+  /**
+   * Model FLOPs of one training step, as PaLM's appendix counts them: per token, 6 per weight of the
+   * matrix products (2 forward, 4 backward; the tied LM head included) plus 12 {@code L T d} for
+   * attention's two products ({@code q k^T} and {@code P v}, 2 {@code T d} FLOPs each per token and
+   * layer forward, three times that with the backward), over all {@code T} positions as if no mask
+   * skipped any.
+   */
   static double trainFlops(GptConfig c, int batch, int t) {
     long d = c.dModel();
-    double matrices = 12.0 * d * d * c.layers() + (double) c.vocabSize() * d; // LM head included
-    double attention = 2.0 * 2 * t * d * c.layers(); // QK^T and PV per token
-    return 3 * 2 * (matrices + attention) * batch * t;
+    double weights = 12.0 * d * d * c.layers() + (double) c.vocabSize() * d; // per block 3d^2 + d^2 + 4d^2 + 4d^2; LM head
+    double attentionForward = 2 * 2.0 * t * d * c.layers(); // FLOPs per token, not weights: not doubled again
+    return (6 * weights + 3 * attentionForward) * batch * t;
   }
 
   private static void train(List<Figure> out, String name, GptConfig c, int batch, int threads, double peak, int steps) {
