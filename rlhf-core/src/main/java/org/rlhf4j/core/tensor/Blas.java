@@ -184,7 +184,9 @@ public final class Blas {
         pa.position(a0 + i * sa);
         pb.position(b0 + i * sb);
         pc.position(c0 + i * sc);
-        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
+        if (!MklJit.sgemm(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n)) {
+          openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
+        }
       }
     } else {
       DoublePointer pa = new DoublePointer(a.doublePointer());
@@ -234,9 +236,12 @@ public final class Blas {
     int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     if (c.dataType() == DataType.FLOAT) {
-      openblas_nolapack.cblas_sgemm(
-          openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, (float) alpha, offset(a.floatPointer(), aOff, 0), lda,
-          offset(b.floatPointer(), bOff, 1), ldb, (float) beta, offset(c.floatPointer(), cOff, 2), ldc);
+      FloatPointer pa = offset(a.floatPointer(), aOff, 0);
+      FloatPointer pb = offset(b.floatPointer(), bOff, 1);
+      FloatPointer pc = offset(c.floatPointer(), cOff, 2);
+      if (!MklJit.sgemm(transA, transB, m, n, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, ldc)) {
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, ldc);
+      }
     } else {
       openblas_nolapack.cblas_dgemm(
           openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, alpha, offset(a.doublePointer(), aOff, 0), lda,
@@ -382,6 +387,7 @@ public final class Blas {
 
   private static Route chooseRoute() {
     CpuBackend.configure();
+    MklJit.requested(); // a bad setting is the caller's error, not a failed BLAS route
     boolean cpu = Nd4j.getBackend().getClass().getName().toLowerCase(java.util.Locale.ROOT).contains("cpu");
     StringBuilder log = new StringBuilder();
     if (cpu) {
@@ -389,9 +395,19 @@ public final class Blas {
         route = Route.DIRECT;
         openblas_nolapack.cblas_sdot(0, (float[]) null, 1, (float[]) null, 1); // loads the library
         CpuBackend.makeDirectBlasSingleThreaded();
+        String jit = MklJit.start();
         String bad = check();
+        if (bad != null && MklJit.on()) { // the generated kernels disagree: without them
+          jit = "off (its kernels disagree with the Java reference: " + bad + ")";
+          LOG.error("MKL's JIT kernels disagree with the Java reference ({}); small products use cblas_sgemm", bad);
+          MklJit.stop();
+          bad = check();
+        }
         if (bad == null) {
           validation = "direct " + CpuBackend.directBlasName() + " calls agree with the Java reference";
+          if (CpuBackend.mklLoaded()) {
+            validation += jit.isEmpty() ? " (small products: MKL's JIT kernels)" : "; MKL's JIT kernels " + jit;
+          }
           String small = chooseSmallBlocks();
           if (!small.isEmpty()) {
             validation += "; " + small;
@@ -661,8 +677,9 @@ public final class Blas {
       FloatPointer pa = a.floatPointer();
       FloatPointer pb = offset(b.floatPointer(), bOffset, 0);
       FloatPointer pc = offset(c.floatPointer(), j0, 1);
-      openblas_nolapack.cblas_sgemm(
-          openblas_nolapack.CblasRowMajor, ta, tb, m, j1 - j0, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, n);
+      if (!MklJit.sgemm(transA, transB, m, j1 - j0, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, n)) {
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, j1 - j0, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, n);
+      }
     } else {
       DoublePointer pa = a.doublePointer();
       DoublePointer pb = offset(b.doublePointer(), bOffset, 0);

@@ -154,6 +154,18 @@ class BlasLibraryTest {
       assertTrue(auto.get("validation").startsWith("DIRECT: direct OpenBLAS calls agree"), auto.toString());
     }
     assertEquals(auto.get("losses"), again.get("losses"), "two runs of the same training, same library: same losses");
+    if (mklExpected) { // MKL's JIT kernels for small products: on by default, off when asked, the same training up to rounding
+      assertTrue(auto.get("validation").contains("(small products: MKL's JIT kernels)"), auto.toString());
+      Map<String, String> noJit = probe("-Drlhf4j.blas.jit=false");
+      assertTrue(noJit.get("validation").contains("MKL's JIT kernels off (-Drlhf4j.blas.jit=false)"), noJit.toString());
+      String[] x = noJit.get("losses").split(",");
+      String[] y = auto.get("losses").split(",");
+      for (int i = 0; i < 3; i++) {
+        double lx = Double.longBitsToDouble(Long.parseLong(x[i]));
+        double ly = Double.longBitsToDouble(Long.parseLong(y[i]));
+        assertEquals(lx, ly, 1e-5 * lx, "step " + i + " with and without the JIT kernels");
+      }
+    }
     String[] a = auto.get("losses").split(",");
     String[] o = openblas.get("losses").split(",");
     assertEquals(3, a.length);

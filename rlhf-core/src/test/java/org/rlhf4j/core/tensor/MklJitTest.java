@@ -1,0 +1,187 @@
+package org.rlhf4j.core.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** MKL's JIT kernels for small products, through {@link Blas#gemmAt} (which uses them when MKL is the BLAS). */
+class MklJitTest {
+
+  private static void requireMkl() {
+    Blas.validation(); // chooses the route and starts the kernels
+    Assumptions.assumeTrue(CpuBackend.mklLoaded(), "MKL is not the BLAS here (so no JIT kernels): " + Blas.validation());
+    assertTrue(MklJit.on(), "MKL is loaded, so its JIT kernels should be on: " + Blas.validation());
+    assertTrue(Blas.validation().contains("small products: MKL's JIT kernels"), Blas.validation());
+  }
+
+  /** Every transposition, strided operands (an attention head inside [T, 3d]), alpha and beta, against a double reference. */
+  @Test
+  void productsMatchTheReference() {
+    requireMkl();
+    Random r = new Random(3);
+    int[][] shapes = {{64, 128, 32}, {64, 32, 128}, {8, 384, 128}, {5, 7, 3}, {37, 53, 71}};
+    for (int[] s : shapes) {
+      for (int t = 0; t < 4; t++) {
+        boolean ta = (t & 1) != 0;
+        boolean tb = (t & 2) != 0;
+        int m = s[0];
+        int n = s[1];
+        int k = s[2];
+        int lda = (ta ? m : k) + 11;
+        int ldb = (tb ? k : n) + 5;
+        int ldc = n + 3;
+        Tensor a = filled(r, (long) (ta ? k : m) * lda);
+        Tensor b = filled(r, (long) (tb ? n : k) * ldb);
+        Tensor c = filled(r, (long) m * ldc);
+        double[] c0 = values(c);
+        int before = MklJit.kernelCount();
+        Blas.gemmAt(ta, tb, m, n, k, 0.75, a, 0, lda, b, 0, ldb, 0.5, c, 0, ldc);
+        assertTrue(MklJit.kernelCount() >= before, "kernels are kept");
+        double[] av = values(a);
+        double[] bv = values(b);
+        double[] got = values(c);
+        for (int i = 0; i < m; i++) {
+          for (int j = 0; j < n; j++) {
+            double sum = 0;
+            double mag = Math.abs(0.5 * c0[i * ldc + j]);
+            for (int p = 0; p < k; p++) {
+              double x = ta ? av[p * lda + i] : av[i * lda + p];
+              double y = tb ? bv[j * ldb + p] : bv[p * ldb + j];
+              sum += x * y;
+              mag += Math.abs(0.75 * x * y);
+            }
+            double want = 0.75 * sum + 0.5 * c0[i * ldc + j];
+            assertEquals(want, got[i * ldc + j], 1e-5 * mag + 1e-30, m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb + " (" + i + "," + j + ")");
+          }
+          for (int j = n; j < ldc; j++) { // the padding between rows is not written
+            assertEquals(c0[i * ldc + j], got[i * ldc + j], 0.0, "padding column " + j + " of row " + i);
+          }
+        }
+      }
+    }
+  }
+
+  /** With beta 0 the old contents of C are not read: NaN there does not reach the result. */
+  @Test
+  void betaZeroIgnoresNaN() {
+    requireMkl();
+    Random r = new Random(4);
+    Tensor a = filled(r, 64 * 32);
+    Tensor b = filled(r, 32 * 128);
+    Tensor c = Tensor.of(Nd4j.valueArrayOf(new long[] {64 * 128}, Float.NaN, DataType.FLOAT));
+    Blas.gemmAt(false, false, 64, 128, 32, 1.0, a, 0, 32, b, 0, 128, 0.0, c, 0, 128);
+    for (double v : values(c)) {
+      assertTrue(Double.isFinite(v), "NaN from C's old contents leaked into a beta-0 product");
+    }
+  }
+
+  /** The same numbers at 16 different offsets from a 64-byte boundary give the same floats, bit for bit. */
+  @Test
+  void resultsDoNotDependOnAlignment() {
+    requireMkl();
+    Random r = new Random(5);
+    int[][] shapes = {{64, 128, 32}, {64, 32, 128}, {8, 384, 128}, {37, 53, 71}};
+    for (int[] s : shapes) {
+      int m = s[0];
+      int n = s[1];
+      int k = s[2];
+      float[] av = new float[m * k];
+      float[] bv = new float[k * n];
+      for (int i = 0; i < av.length; i++) {
+        av[i] = (float) r.nextGaussian();
+      }
+      for (int i = 0; i < bv.length; i++) {
+        bv[i] = (float) r.nextGaussian();
+      }
+      int[] first = null;
+      for (int shift = 0; shift < 16; shift++) {
+        Tensor a = Tensor.of(Nd4j.create(DataType.FLOAT, m * k + 16));
+        Tensor b = Tensor.of(Nd4j.create(DataType.FLOAT, k * n + 16));
+        Tensor c = Tensor.of(Nd4j.create(DataType.FLOAT, m * n + 16));
+        a.writableFloatBuffer().put(shift, av, 0, av.length);
+        b.writableFloatBuffer().put(15 - shift, bv, 0, bv.length);
+        Blas.gemmAt(false, false, m, n, k, 1.0, a, shift, k, b, 15 - shift, n, 0.0, c, (shift * 7) % 16, n);
+        float[] got = new float[m * n];
+        c.asFloatBuffer().get((shift * 7) % 16, got, 0, got.length);
+        int[] bits = new int[got.length];
+        for (int i = 0; i < got.length; i++) {
+          bits[i] = Float.floatToRawIntBits(got[i]);
+        }
+        if (first == null) {
+          first = bits;
+        } else {
+          for (int i = 0; i < bits.length; i++) {
+            assertEquals(first[i], bits[i], m + "x" + n + "x" + k + " at shift " + shift + ", element " + i);
+          }
+        }
+      }
+    }
+  }
+
+  /** One kernel per problem: the same shape again makes none, another shape makes one; large products make none. */
+  @Test
+  void kernelsAreMadeOncePerShape() {
+    requireMkl();
+    Random r = new Random(6);
+    Tensor a = filled(r, 48 * 40);
+    Tensor b = filled(r, 40 * 24);
+    Tensor c = filled(r, 48 * 24);
+    Blas.gemmAt(false, false, 48, 24, 40, 1.0, a, 0, 40, b, 0, 24, 0.0, c, 0, 24);
+    int after = MklJit.kernelCount();
+    Blas.gemmAt(false, false, 48, 24, 40, 1.0, a, 0, 40, b, 0, 24, 0.0, c, 0, 24);
+    assertEquals(after, MklJit.kernelCount(), "same problem, same kernel");
+    Blas.gemmAt(false, false, 48, 23, 40, 1.0, a, 0, 40, b, 0, 24, 0.0, c, 0, 24);
+    assertEquals(after + 1, MklJit.kernelCount(), "a new problem (n 23) gets its own kernel");
+    int big = 256;
+    Tensor x = filled(r, big * big);
+    Tensor y = Tensor.of(Nd4j.create(DataType.FLOAT, big * big));
+    int n0 = MklJit.kernelCount();
+    Blas.gemmAt(false, false, big, big, big, 1.0, x, 0, big, x, 0, big, 0.0, y, 0, big); // 16.8M multiply-adds
+    assertEquals(n0, MklJit.kernelCount(), "a product above MAX_WORK goes to cblas_sgemm");
+  }
+
+  @Test
+  void badSettingIsRejectedWithItsName() {
+    String old = System.getProperty(MklJit.PROPERTY);
+    try {
+      System.setProperty(MklJit.PROPERTY, "sometimes");
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, MklJit::requested);
+      assertTrue(e.getMessage().contains("rlhf4j.blas.jit") && e.getMessage().contains("sometimes"), e.getMessage());
+      System.setProperty(MklJit.PROPERTY, "FALSE");
+      assertFalse(MklJit.requested());
+    } finally {
+      if (old == null) {
+        System.clearProperty(MklJit.PROPERTY);
+      } else {
+        System.setProperty(MklJit.PROPERTY, old);
+      }
+    }
+  }
+
+  private static Tensor filled(Random r, long length) {
+    float[] v = new float[(int) length];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) r.nextGaussian();
+    }
+    INDArray x = Nd4j.create(v, new long[] {length}, 'c');
+    return Tensor.of(x);
+  }
+
+  private static double[] values(Tensor t) {
+    float[] f = new float[t.length()];
+    t.asFloatBuffer().get(0, f, 0, f.length);
+    double[] d = new double[f.length];
+    for (int i = 0; i < f.length; i++) {
+      d[i] = f[i];
+    }
+    return d;
+  }
+}
