@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * ({@code [64, 128] x [128, 32]}, {@code [8, 128] x [128, 384]}) that is as long as the arithmetic.
  * MKL's JIT writes a kernel for one exact problem (transpositions, sizes, leading dimensions,
  * {@code alpha}, {@code beta}) that only multiplies: 1.5-1.8x faster on those shapes, measured
- * here. Kernels are made on first use and kept for the life of the process, at most {@link
+ * here, where {@code b} is not transposed ({@link #worthIt} says where they are used). Kernels are made on first use and kept for the life of the process, at most {@link
  * #MAX_KERNELS} of them (then the others go to {@code cblas_sgemm}); MKL declines shapes it has no
  * gain for ({@code MKL_NO_JIT}), which then go to {@code cblas_sgemm} too. A kernel computes the same
  * floats on every call, wherever its operands lie in memory (tested), so results stay reproducible.
@@ -34,8 +34,13 @@ final class MklJit {
   /** System property: {@code true} (default) or {@code false}. */
   static final String PROPERTY = "rlhf4j.blas.jit";
 
-  /** Products of at most this many multiply-adds ask for a kernel; larger ones gain nothing (measured). */
-  static final long MAX_WORK = 1L << 22;
+  /**
+   * Products of at most this many multiply-adds (2^20) ask for a kernel. Up to 2^22 the kernels were
+   * faster alone, but not in a training step of one sequence ({@code small}: its products of 1-4M
+   * multiply-adds, with weights coming from memory), where they lowered the two-thread speed-up from
+   * 1.59-1.62x to 1.56-1.58x (three alternating runs each).
+   */
+  static final long MAX_WORK = 1L << 20;
 
   /** At most this many kernels are kept (distinct shapes, e.g. of varying sequence lengths). */
   static final int MAX_KERNELS = 1024;
@@ -116,7 +121,7 @@ final class MklJit {
   static boolean sgemm(
       boolean transA, boolean transB, int m, int n, int k, float alpha, FloatPointer a, int lda, FloatPointer b, int ldb, float beta,
       FloatPointer c, int ldc) {
-    if (!on || (long) m * n * k > MAX_WORK || k == 0) {
+    if (!on || !worthIt(transB, m, n, k)) {
       return false;
     }
     Key key = new Key(transA, transB, m, n, k, lda, ldb, ldc, alpha, beta);
@@ -129,6 +134,19 @@ final class MklJit {
     }
     kernel.function().call(kernel.jitter(), a, b, c);
     return true;
+  }
+
+  /**
+   * Whether a generated kernel beats {@code cblas_sgemm} on this problem, by a sweep of 364 shapes
+   * ({@code m} 8-256, {@code n} 32-1024, {@code k} 32-1024, up to 2^22 multiply-adds) on this
+   * project's Xeon, each timed alone, best of 5: with {@code b} not transposed the kernels were
+   * 1.0-2.8x as fast (median 1.4x), except for wide outputs over short sums ({@code k <= 64},
+   * {@code m n >= 64k}: 0.89-1.03x); with {@code b} transposed they were slower in most cases (0.63x
+   * at {@code [8, 384] x [384, 512]^T}), so those stay with {@code cblas_sgemm}. Kernels are used up
+   * to {@link #MAX_WORK}.
+   */
+  static boolean worthIt(boolean transB, int m, int n, int k) {
+    return !transB && k > 0 && (long) m * n * k <= MAX_WORK && !(k <= 64 && (long) m * n >= 65_536);
   }
 
   private static synchronized Kernel create(Key key) {

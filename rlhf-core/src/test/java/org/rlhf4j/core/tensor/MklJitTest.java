@@ -27,7 +27,7 @@ class MklJitTest {
   void productsMatchTheReference() {
     requireMkl();
     Random r = new Random(3);
-    int[][] shapes = {{64, 128, 32}, {64, 32, 128}, {8, 384, 128}, {5, 7, 3}, {37, 53, 71}};
+    int[][] shapes = {{64, 128, 32}, {64, 32, 128}, {8, 384, 128}, {5, 7, 3}, {37, 53, 71}, {128, 512, 32}};
     for (int[] s : shapes) {
       for (int t = 0; t < 4; t++) {
         boolean ta = (t & 1) != 0;
@@ -146,6 +146,17 @@ class MklJitTest {
     int n0 = MklJit.kernelCount();
     Blas.gemmAt(false, false, big, big, big, 1.0, x, 0, big, x, 0, big, 0.0, y, 0, big); // 16.8M multiply-adds
     assertEquals(n0, MklJit.kernelCount(), "a product above MAX_WORK goes to cblas_sgemm");
+  }
+
+  /** Where the sweep found the kernels slower, products stay with cblas_sgemm. */
+  @Test
+  void kernelsOnlyWhereTheyWereMeasuredFaster() {
+    assertTrue(MklJit.worthIt(false, 64, 32, 128), "P v of a head");
+    assertTrue(MklJit.worthIt(false, 8, 384, 128), "a decode step's c_attn");
+    assertFalse(MklJit.worthIt(true, 64, 128, 32), "b transposed");
+    assertFalse(MklJit.worthIt(false, 128, 512, 32), "a wide output over a short sum");
+    assertFalse(MklJit.worthIt(false, 512, 768, 256), "above MAX_WORK");
+    assertFalse(MklJit.worthIt(false, 4, 4, 0), "no sum");
   }
 
   @Test
