@@ -42,7 +42,11 @@ final class MklJit {
    */
   static final long MAX_WORK = 1L << 20;
 
-  /** At most this many kernels are kept (distinct shapes, e.g. of varying sequence lengths). */
+  /**
+   * At most this many kernels are kept (distinct problems, e.g. of varying sequence lengths): ~7 kB
+   * of native memory each (measured: 1,088 problems, 22.6 against 15.4 kB of resident memory per
+   * problem without the kernels), so at most ~7.5 MB; making one took ~50 µs.
+   */
   static final int MAX_KERNELS = 1024;
 
   /** One problem a kernel was made for. */
