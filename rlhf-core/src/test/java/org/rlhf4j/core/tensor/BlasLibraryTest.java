@@ -85,7 +85,9 @@ class BlasLibraryTest {
   @Test
   void productsDoNotDependOnTheOperandsAlignment() {
     Random r = new Random(9);
-    int[][] shapes = {{64, 128, 384}, {37, 53, 71}, {128, 256, 512}, {1, 128, 512}};
+    // m, k, n: cblas_sgemm's products, MKL's JIT kernels' (P v of a head, a decode step's c_attn; see
+    // MklJit) and a one-row gemv
+    int[][] shapes = {{64, 128, 384}, {37, 53, 71}, {128, 256, 512}, {1, 128, 512}, {64, 128, 32}, {8, 128, 384}};
     for (int[] s : shapes) {
       int m = s[0];
       int k = s[1];
@@ -99,7 +101,7 @@ class BlasLibraryTest {
         bv[i] = (float) r.nextGaussian();
       }
       float[] first = null;
-      for (int shift = 0; shift < 4; shift++) {
+      for (int shift = 0; shift < 8; shift++) {
         // operands a few floats past a 64-byte boundary (views of longer aligned buffers)
         Tensor a = aligned(m * k + 16).rows(shift, shift + m * k).reshape(m, k);
         Tensor b = aligned(k * n + 16).rows(8 - shift, 8 - shift + k * n).reshape(k, n);

@@ -12,7 +12,11 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** MKL's JIT kernels for small products, through {@link Blas#gemmAt} (which uses them when MKL is the BLAS). */
+/**
+ * MKL's JIT kernels for small products, through {@link Blas#gemmAt} (which uses them when MKL is the
+ * BLAS). That their results do not depend on the operands' alignment is checked with the other
+ * products' in {@link BlasLibraryTest}.
+ */
 class MklJitTest {
 
   private static void requireMkl() {
@@ -80,49 +84,6 @@ class MklJitTest {
     Blas.gemmAt(false, false, 64, 128, 32, 1.0, a, 0, 32, b, 0, 128, 0.0, c, 0, 128);
     for (double v : values(c)) {
       assertTrue(Double.isFinite(v), "NaN from C's old contents leaked into a beta-0 product");
-    }
-  }
-
-  /** The same numbers at 16 different offsets from a 64-byte boundary give the same floats, bit for bit. */
-  @Test
-  void resultsDoNotDependOnAlignment() {
-    requireMkl();
-    Random r = new Random(5);
-    int[][] shapes = {{64, 128, 32}, {64, 32, 128}, {8, 384, 128}, {37, 53, 71}};
-    for (int[] s : shapes) {
-      int m = s[0];
-      int n = s[1];
-      int k = s[2];
-      float[] av = new float[m * k];
-      float[] bv = new float[k * n];
-      for (int i = 0; i < av.length; i++) {
-        av[i] = (float) r.nextGaussian();
-      }
-      for (int i = 0; i < bv.length; i++) {
-        bv[i] = (float) r.nextGaussian();
-      }
-      int[] first = null;
-      for (int shift = 0; shift < 16; shift++) {
-        Tensor a = Tensor.of(Nd4j.create(DataType.FLOAT, m * k + 16));
-        Tensor b = Tensor.of(Nd4j.create(DataType.FLOAT, k * n + 16));
-        Tensor c = Tensor.of(Nd4j.create(DataType.FLOAT, m * n + 16));
-        a.writableFloatBuffer().put(shift, av, 0, av.length);
-        b.writableFloatBuffer().put(15 - shift, bv, 0, bv.length);
-        Blas.gemmAt(false, false, m, n, k, 1.0, a, shift, k, b, 15 - shift, n, 0.0, c, (shift * 7) % 16, n);
-        float[] got = new float[m * n];
-        c.asFloatBuffer().get((shift * 7) % 16, got, 0, got.length);
-        int[] bits = new int[got.length];
-        for (int i = 0; i < got.length; i++) {
-          bits[i] = Float.floatToRawIntBits(got[i]);
-        }
-        if (first == null) {
-          first = bits;
-        } else {
-          for (int i = 0; i < bits.length; i++) {
-            assertEquals(first[i], bits[i], m + "x" + n + "x" + k + " at shift " + shift + ", element " + i);
-          }
-        }
-      }
     }
   }
 
