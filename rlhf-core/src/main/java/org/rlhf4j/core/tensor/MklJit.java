@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
  * ({@code [64, 128] x [128, 32]}, {@code [8, 128] x [128, 384]}) that is as long as the arithmetic.
  * MKL's JIT writes a kernel for one exact problem (transpositions, sizes, leading dimensions,
  * {@code alpha}, {@code beta}) that only multiplies: 1.5-1.8x faster on those shapes, measured
- * here, where {@code b} is not transposed ({@link #worthIt} says where they are used). Kernels are made on first use and kept for the life of the process, at most {@link
+ * here. They are used where {@code b} is not transposed and in the other conditions of {@link
+ * #worthIt}. Kernels are made on first use and kept for the life of the process, at most {@link
  * #MAX_KERNELS} of them (then the others go to {@code cblas_sgemm}); MKL declines shapes it has no
  * gain for ({@code MKL_NO_JIT}), which then go to {@code cblas_sgemm} too. A kernel computes the same
  * floats on every call, wherever its operands lie in memory (tested), so results stay reproducible.
@@ -131,6 +132,9 @@ final class MklJit {
     Key key = new Key(transA, transB, m, n, k, lda, ldb, ldc, alpha, beta);
     Kernel kernel = KERNELS.get(key);
     if (kernel == null) {
+      if (KERNELS.size() >= MAX_KERNELS) {
+        return false; // full: no lock taken for the problems it does not hold
+      }
       kernel = create(key);
     }
     if (kernel == NONE) {
