@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * Matrix products over {@link Tensor}s, computed into existing outputs.
  *
  * <p>On ND4J's CPU backend the products call the BLAS's {@code cblas_?gemm} (OpenBLAS, or Intel MKL
- * where {@link CpuBackend} chose it) directly on the
+ * where {@link CpuBackend} chose it; with MKL, small float products go to kernels MKL generates for
+ * them, see {@link MklJit}) directly on the
  * tensors' memory (no per-call ND4J op, which costs more than a small product itself) and can split
  * one product across threads: {@code ways > 1} divides the output's columns into that many blocks,
  * each computed by a single-threaded BLAS call on its own thread, so a batch of one row still uses
