@@ -185,9 +185,7 @@ public final class Blas {
         pa.position(a0 + i * sa);
         pb.position(b0 + i * sb);
         pc.position(c0 + i * sc);
-        if (!MklJit.sgemm(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n)) {
-          openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
-        }
+        sgemm(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
       }
     } else {
       DoublePointer pa = new DoublePointer(a.doublePointer());
@@ -240,9 +238,7 @@ public final class Blas {
       FloatPointer pa = offset(a.floatPointer(), aOff, 0);
       FloatPointer pb = offset(b.floatPointer(), bOff, 1);
       FloatPointer pc = offset(c.floatPointer(), cOff, 2);
-      if (!MklJit.sgemm(transA, transB, m, n, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, ldc)) {
-        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, ldc);
-      }
+      sgemm(transA, transB, m, n, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, ldc);
     } else {
       openblas_nolapack.cblas_dgemm(
           openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, alpha, offset(a.doublePointer(), aOff, 0), lda,
@@ -407,9 +403,11 @@ public final class Blas {
           }
           bad = without;
         }
+        boolean mkl = CpuBackend.mklLoaded();
+        String name = mkl ? "MKL" : "OpenBLAS";
         if (bad == null) {
-          validation = "direct " + CpuBackend.directBlasName() + " calls agree with the Java reference";
-          if (CpuBackend.mklLoaded()) {
+          validation = "direct " + name + " calls agree with the Java reference";
+          if (mkl) {
             validation += jit.isEmpty() ? " (small products: MKL's JIT kernels)" : "; MKL's JIT kernels " + jit;
           }
           String small = chooseSmallBlocks();
@@ -418,7 +416,7 @@ public final class Blas {
           }
           return Route.DIRECT;
         }
-        log.append("direct ").append(CpuBackend.directBlasName()).append(": ").append(bad).append("; ");
+        log.append("direct ").append(name).append(": ").append(bad).append("; ");
       } catch (RuntimeException | LinkageError e) {
         log.append("direct BLAS unavailable (").append(e).append("); ");
       }
@@ -681,14 +679,23 @@ public final class Blas {
       FloatPointer pa = a.floatPointer();
       FloatPointer pb = offset(b.floatPointer(), bOffset, 0);
       FloatPointer pc = offset(c.floatPointer(), j0, 1);
-      if (!MklJit.sgemm(transA, transB, m, j1 - j0, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, n)) {
-        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, j1 - j0, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, n);
-      }
+      sgemm(transA, transB, m, j1 - j0, k, (float) alpha, pa, lda, pb, ldb, (float) beta, pc, n);
     } else {
       DoublePointer pa = a.doublePointer();
       DoublePointer pb = offset(b.doublePointer(), bOffset, 0);
       DoublePointer pc = offset(c.doublePointer(), j0, 1);
       openblas_nolapack.cblas_dgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, j1 - j0, k, alpha, pa, lda, pb, ldb, beta, pc, n);
+    }
+  }
+
+  /** One row-major float product: through MKL's generated kernel for it where {@link MklJit} has one, else {@code cblas_sgemm}. */
+  private static void sgemm(
+      boolean transA, boolean transB, int m, int n, int k, float alpha, FloatPointer a, int lda, FloatPointer b, int ldb, float beta, FloatPointer c,
+      int ldc) {
+    if (!MklJit.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) {
+      openblas_nolapack.cblas_sgemm(
+          openblas_nolapack.CblasRowMajor, transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+          transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
   }
 

@@ -364,11 +364,6 @@ public final class CpuBackend {
     }
   }
 
-  /** The name of the BLAS that {@link Blas} calls directly: {@code "MKL"} or {@code "OpenBLAS"}. */
-  static String directBlasName() {
-    return mklLoaded() ? "MKL" : "OpenBLAS";
-  }
-
   /** Whether the BLAS that {@link Blas} calls directly is Intel MKL (loaded through the preset). */
   static boolean mklLoaded() {
     return loadedMkl().isPresent();

@@ -46,9 +46,7 @@ class MklJitTest {
         Tensor b = filled(r, (long) (tb ? n : k) * ldb);
         Tensor c = filled(r, (long) m * ldc);
         double[] c0 = values(c);
-        int before = MklJit.kernelCount();
         Blas.gemmAt(ta, tb, m, n, k, 0.75, a, 0, lda, b, 0, ldb, 0.5, c, 0, ldc);
-        assertTrue(MklJit.kernelCount() >= before, "kernels are kept");
         double[] av = values(a);
         double[] bv = values(b);
         double[] got = values(c);
