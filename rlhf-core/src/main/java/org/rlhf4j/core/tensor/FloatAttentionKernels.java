@@ -129,6 +129,10 @@ final class FloatAttentionKernels implements AttentionKernels {
       all &= visible;
     }
     ab.get(base, m, 0, rows * t);
+    // The element-wise loops below index both of their arrays alike (m[j] from m[j], e[j] * on[j]):
+    // the JIT vectorises such a loop, not one that reads and writes at two different offsets (it
+    // cannot rule out that they overlap). Rows move between the square block and the packed
+    // triangle by System.arraycopy.
     int pk = 0;
     for (int r = 0; r < rows; r++) {
       int off = r * t;
@@ -145,17 +149,18 @@ final class FloatAttentionKernels implements AttentionKernels {
       shift[r] = max;
       float sh = max == Float.NEGATIVE_INFINITY ? 0 : max * scale;
       if (all) {
-        for (int j = 0; j < len; j++) {
-          e[pk + j] = m[off + j] * scale - sh;
+        for (int j = off; j < off + len; j++) {
+          m[j] = m[j] * scale - sh;
         }
       } else {
         // Hidden keys may exceed the maximum, by more than exp's range: at most 0 before the
         // exponential (exact in double, which would overflow to infinity, and infinity times the
         // mask's 0 is NaN). Visible keys are at most 0 already.
-        for (int j = 0; j < len; j++) {
-          e[pk + j] = Math.min(m[off + j] * scale - sh, (float) 0);
+        for (int j = off; j < off + len; j++) {
+          m[j] = Math.min(m[j] * scale - sh, (float) 0);
         }
       }
+      System.arraycopy(m, off, e, pk, len);
       pk += len;
     }
     KernelMath.exp(e, tmp, pk);
@@ -169,13 +174,16 @@ final class FloatAttentionKernels implements AttentionKernels {
         continue;
       }
       if (!all) {
+        System.arraycopy(e, pk, tmp, 0, len);
         for (int j = 0; j < len; j++) {
-          e[pk + j] *= on[j];
+          tmp[j] *= on[j];
         }
+        System.arraycopy(tmp, 0, e, pk, len);
       }
       float inv = (float) (1.0 / FloatNormKernels.sum(e, pk, len));
-      for (int j = 0; j < len; j++) {
-        m[off + j] = e[pk + j] * inv;
+      System.arraycopy(e, pk, m, off, len);
+      for (int j = off; j < off + len; j++) {
+        m[j] *= inv;
       }
       java.util.Arrays.fill(m, off + len, off + t, (float) 0);
       pk += len;

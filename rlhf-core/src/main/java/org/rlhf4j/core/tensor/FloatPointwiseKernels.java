@@ -50,35 +50,54 @@ final class FloatPointwiseKernels implements PointwiseKernels {
   }
 
   @Override
-  public void geluBackward(Tensor dAct, Tensor pre, Tensor bias, Tensor dPre, int n, int cols) {
-    FloatBuffer gb = dAct.asFloatBuffer();
-    FloatBuffer xb = pre.asFloatBuffer();
-    FloatBuffer out = dPre.writableFloatBuffer();
+  public void biasGeluSavingSlope(Tensor pre, Tensor bias, Tensor act, int n, int cols) {
+    FloatBuffer xb = pre.writableFloatBuffer();
+    FloatBuffer ab = act.writableFloatBuffer();
     float[] bb = Scratch.arrayFloat(0, cols);
-    float[] g = Scratch.arrayFloat(1, cols);
-    float[] x = Scratch.arrayFloat(2, cols);
-    float[] t = Scratch.arrayFloat(3, cols);
+    float[] xr = Scratch.arrayFloat(1, cols);
+    float[] tr = Scratch.arrayFloat(2, cols);
+    float[] ar = Scratch.arrayFloat(3, cols);
     bias.asFloatBuffer().get(0, bb, 0, cols);
     float a3 = 3 * GELU_A;
     for (int r = 0; r < n; r++) {
       int off = r * cols;
-      gb.get(off, g, 0, cols);
-      xb.get(off, x, 0, cols);
-      for (int i = 0; i < cols; i++) {
-        float xv = x[i] + bb[i]; // as the forward pass computed it
-        x[i] = xv;
-        t[i] = GELU_C * (xv + GELU_A * xv * xv * xv);
+      xb.get(off, xr, 0, cols);
+      for (int j = 0; j < cols; j++) {
+        float v = xr[j] + bb[j];
+        xr[j] = v;
+        tr[j] = GELU_C * (v + GELU_A * v * v * v);
       }
-      for (int i = 0; i < cols; i++) {
-        t[i] = KernelMath.tanh(t[i]);
+      for (int j = 0; j < cols; j++) {
+        tr[j] = KernelMath.tanh(tr[j]);
       }
-      for (int i = 0; i < cols; i++) {
-        float xv = x[i];
-        float tv = t[i];
+      for (int j = 0; j < cols; j++) {
+        float xv = xr[j];
+        float tv = tr[j];
+        ar[j] = HALF * xv * (ONE + tv);
+        // gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) u'(x), for the backward pass
         float du = GELU_C * (ONE + a3 * xv * xv);
-        g[i] *= HALF * (ONE + tv) + HALF * xv * (ONE - tv * tv) * du;
+        tr[j] = HALF * (ONE + tv) + HALF * xv * (ONE - tv * tv) * du;
       }
-      out.put(off, g, 0, cols);
+      ab.put(off, ar, 0, cols);
+      xb.put(off, tr, 0, cols);
+    }
+  }
+
+  @Override
+  public void multiply(Tensor a, Tensor b, Tensor out, int n) {
+    FloatBuffer ab = a.asFloatBuffer();
+    FloatBuffer bb = b.asFloatBuffer();
+    FloatBuffer ob = out.writableFloatBuffer();
+    float[] x = Scratch.arrayFloat(0, CHUNK);
+    float[] y = Scratch.arrayFloat(1, CHUNK);
+    for (int start = 0; start < n; start += CHUNK) {
+      int len = Math.min(CHUNK, n - start);
+      ab.get(start, x, 0, len);
+      bb.get(start, y, 0, len);
+      for (int i = 0; i < len; i++) {
+        x[i] *= y[i];
+      }
+      ob.put(start, x, 0, len);
     }
   }
 

@@ -16,16 +16,21 @@ public interface PointwiseKernels {
 
   /**
    * {@code act = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))} with {@code x = pre + bias} (row
-   * broadcast), row by row; {@code pre} is only read (the backward pass adds the bias again rather
-   * than have the forward pass write {@code x} back: one {@code [n, F]} write less per block).
+   * broadcast), row by row; {@code pre} is only read. For passes with no backward (decode steps).
    */
   void biasGelu(Tensor pre, Tensor bias, Tensor act, int n, int cols);
 
   /**
-   * Backward of {@link #biasGelu}: {@code dPre = dAct * gelu'(pre + bias)} over {@code n} rows (the
-   * tanh recomputed; {@code dPre} may be {@code dAct}).
+   * {@link #biasGelu}, and {@code pre} overwritten by GELU's slope there, {@code gelu'(pre + bias) =
+   * 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)} (with {@code t} the tanh above):
+   * the backward pass is then {@code dPre = dAct * slope} ({@link #multiply}), with no tanh to
+   * recompute. Costs one {@code [n, F]} write more in the forward pass; saves the backward's tanh and
+   * its division.
    */
-  void geluBackward(Tensor dAct, Tensor pre, Tensor bias, Tensor dPre, int n, int cols);
+  void biasGeluSavingSlope(Tensor pre, Tensor bias, Tensor act, int n, int cols);
+
+  /** {@code out = a * b} element-wise over {@code n} elements ({@code out} may be {@code a} or {@code b}). */
+  void multiply(Tensor a, Tensor b, Tensor out, int n);
 
   /** {@code dst[r] = src[r] + bias} for each of the {@code n} rows. */
   void copyAddBias(Tensor src, Tensor bias, Tensor dst, int n, int cols);

@@ -346,9 +346,10 @@ class KernelsTest {
   }
 
   /**
-   * GELU of {@code pre + bias} and its backward (which adds the bias again and recomputes the tanh)
-   * match the derivative of GELU's tanh form in double; {@code pre} is left as it was, and the
-   * backward may write over its input gradient.
+   * GELU of {@code pre + bias} matches GELU's tanh form in double; {@link
+   * PointwiseKernels#biasGeluSavingSlope} gives the same activations and leaves GELU's derivative in
+   * {@code pre} (while {@link PointwiseKernels#biasGelu} leaves {@code pre} as it was), and the
+   * backward product ({@link PointwiseKernels#multiply}) may write over its input gradient.
    */
   @Test
   void biasGeluAndItsBackwardMatchTheReference() {
@@ -372,24 +373,29 @@ class KernelsTest {
       Tensor b = tensor(type, bias, cols);
       Tensor a = tensor(type, new double[n * cols], n, cols);
       k.biasGelu(p, b, a, n, cols);
+      Tensor slope = tensor(type, pre, n, cols);
+      Tensor a2 = tensor(type, new double[n * cols], n, cols);
+      k.biasGeluSavingSlope(slope, b, a2, n, cols);
       Tensor d = tensor(type, g, n, cols);
-      k.geluBackward(d, p, b, d, n, cols);
+      k.multiply(d, slope, d, n * cols);
       Tensor dSeparate = tensor(type, new double[n * cols], n, cols);
-      k.geluBackward(tensor(type, g, n, cols), p, b, dSeparate, n, cols);
+      k.multiply(tensor(type, g, n, cols), slope, dSeparate, n * cols);
       double[] x = values(p);
       double[] act = values(a);
+      double[] act2 = values(a2);
       double[] dPre = values(d);
       double[] dPre2 = values(dSeparate);
       double tol = type == DataType.FLOAT ? 2e-6 : 1e-13;
       for (int i = 0; i < pre.length; i++) {
         double in = type == DataType.FLOAT ? (float) pre[i] : pre[i];
-        assertEquals(in, x[i], 0.0, type + " pre unchanged " + i);
+        assertEquals(in, x[i], 0.0, type + " pre unchanged by biasGelu " + i);
         double xv = pre[i] + bias[i % cols];
         double u = c * (xv + 0.044715 * xv * xv * xv);
         double t = Math.tanh(u);
         double want = 0.5 * xv * (1 + t);
         double dWant = g[i] * (0.5 * (1 + t) + 0.5 * xv * (1 - t * t) * c * (1 + 3 * 0.044715 * xv * xv));
         assertEquals(want, act[i], tol * (1 + Math.abs(want)), type + " act vs reference " + i);
+        assertEquals(act[i], act2[i], 0.0, type + " act with the slope saved " + i);
         assertEquals(dWant, dPre[i], tol * (1 + Math.abs(dWant)), type + " dPre vs reference " + i);
         assertEquals(dPre[i], dPre2[i], 0.0, type + " dPre in place vs separate " + i);
       }

@@ -19,7 +19,7 @@ final class BlockActs {
   Tensor ln2Hat; // [n, d]
   Tensor ln2Rstd; // [n]
   Tensor ln2Out; // [n, d]
-  Tensor fcPre; // [n, F] pre-activation without the bias (GELU's input is fcPre + bfc)
+  Tensor fcPre; // [n, F] pre-activation without the bias (GELU's input is fcPre + bfc); after a full pass, GELU's slope there
   Tensor fcAct; // [n, F]
   Tensor out; // [n, d] residual after the MLP (the next block's input)
 }

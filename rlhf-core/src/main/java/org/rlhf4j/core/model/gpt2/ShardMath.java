@@ -245,7 +245,11 @@ final class ShardMath {
     layerNorm(ways, a.mid, p.ln2W(), p.ln2B(), a.ln2Out, a.ln2Hat, a.ln2Rstd, n);
     gemm(a.ln2Out, p.fcW(), a.fcPre, false, false, ways); // [n, F]
     adapt(ad, keep, mod[2], a.ln2Out, a.fcPre, ways);
-    overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcAct.rows(r0, r1), r1 - r0, f)); // fcPre keeps no bias, no tanh
+    if (keep) { // fcPre becomes GELU's slope, for the backward pass
+      overRows(ways, n, f, (r0, r1) -> pw.biasGeluSavingSlope(a.fcPre.rows(r0, r1), p.fcB(), a.fcAct.rows(r0, r1), r1 - r0, f));
+    } else {
+      overRows(ways, n, f, (r0, r1) -> pw.biasGelu(a.fcPre.rows(r0, r1), p.fcB(), a.fcAct.rows(r0, r1), r1 - r0, f));
+    }
     copyAddBias(ways, a.mid, p.fc2B(), a.out, n, d);
     gemmAccumulate(a.fcAct, p.fc2W(), a.out, false, false, ways); // out = mid + gelu(.) Wfc2 + bfc2
     adapt(ad, keep, mod[3], a.fcAct, a.out, ways);
@@ -396,7 +400,7 @@ final class ShardMath {
       String[] mod = modules[l];
       // --- MLP: out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2 ; ws.dResid holds dL/dout
       linearBackward(ws.ways, ad, mod[3], base, a.fcAct, ws.dResid, p.fc2W(), gp.fc2W(), gp.fc2B(), ws.dFc, n); // dAct [n, F]
-      overRows(ws.ways, n, f, (r0, r1) -> pw.geluBackward(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), p.fcB(), ws.dFc.rows(r0, r1), r1 - r0, f)); // dPre (bias added, tanh recomputed)
+      overRows(ws.ways, n, f, (r0, r1) -> pw.multiply(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre = dAct gelu'(pre)
       linearBackward(ws.ways, ad, mod[2], base, a.ln2Out, ws.dFc, p.fcW(), gp.fcW(), gp.fcB(), ws.dLn, n); // dLn [n, d]
       layerNormBackward(ws, ws.dLn, a.ln2Hat, a.ln2Rstd, p.ln2W(), ws.dResid, gp.ln2W(), gp.ln2B(), n);
       // --- attention: mid = x + merge(softmax(q k^T / sqrt(dh)) v) Wproj + bproj ; dResid = dL/dmid
