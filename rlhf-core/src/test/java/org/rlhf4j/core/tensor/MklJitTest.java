@@ -112,7 +112,9 @@ class MklJitTest {
   void kernelsOnlyWhereTheyWereMeasuredFaster() {
     assertTrue(MklJit.worthIt(false, 64, 32, 128), "P v of a head");
     assertTrue(MklJit.worthIt(false, 8, 384, 128), "a decode step's c_attn");
-    assertFalse(MklJit.worthIt(true, 64, 128, 32), "b transposed");
+    assertTrue(MklJit.worthIt(true, 64, 128, 32), "q k^T of a head: b transposed, a short sum and a narrow output");
+    assertFalse(MklJit.worthIt(true, 8, 512, 384), "b transposed, a wide output");
+    assertFalse(MklJit.worthIt(true, 64, 128, 128), "b transposed, a longer sum");
     assertFalse(MklJit.worthIt(false, 128, 512, 32), "a wide output over a short sum");
     assertFalse(MklJit.worthIt(false, 512, 768, 256), "above MAX_WORK");
     assertFalse(MklJit.worthIt(false, 4, 4, 0), "no sum");
