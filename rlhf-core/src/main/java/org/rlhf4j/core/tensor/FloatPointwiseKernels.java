@@ -33,19 +33,26 @@ final class FloatPointwiseKernels implements PointwiseKernels {
     for (int r = 0; r < n; r++) {
       int off = r * cols;
       x.get(off, xr, 0, cols);
-      // Three simple loops rather than one: the JIT vectorises each, not the fused body.
-      for (int j = 0; j < cols; j++) {
-        float v = xr[j] + bb[j];
-        xr[j] = v;
-        tr[j] = GELU_C * (v + GELU_A * v * v * v);
-      }
-      for (int j = 0; j < cols; j++) {
-        tr[j] = KernelMath.tanh(tr[j]);
-      }
+      geluTanh(xr, bb, tr, cols);
       for (int j = 0; j < cols; j++) {
         ar[j] = HALF * xr[j] * (ONE + tr[j]);
       }
       ab.put(off, ar, 0, cols);
+    }
+  }
+
+  /**
+   * GELU's inner part of one row: {@code x[j] += bias[j]}, then {@code t[j] = tanh(sqrt(2/pi) (x + 0.044715
+   * x^3))}. Two simple loops rather than one: the JIT vectorises each, not the fused body.
+   */
+  private static void geluTanh(float[] x, float[] bias, float[] t, int cols) {
+    for (int j = 0; j < cols; j++) {
+      float v = x[j] + bias[j];
+      x[j] = v;
+      t[j] = GELU_C * (v + GELU_A * v * v * v);
+    }
+    for (int j = 0; j < cols; j++) {
+      t[j] = KernelMath.tanh(t[j]);
     }
   }
 
@@ -62,14 +69,7 @@ final class FloatPointwiseKernels implements PointwiseKernels {
     for (int r = 0; r < n; r++) {
       int off = r * cols;
       xb.get(off, xr, 0, cols);
-      for (int j = 0; j < cols; j++) {
-        float v = xr[j] + bb[j];
-        xr[j] = v;
-        tr[j] = GELU_C * (v + GELU_A * v * v * v);
-      }
-      for (int j = 0; j < cols; j++) {
-        tr[j] = KernelMath.tanh(tr[j]);
-      }
+      geluTanh(xr, bb, tr, cols);
       for (int j = 0; j < cols; j++) {
         float xv = xr[j];
         float tv = tr[j];
