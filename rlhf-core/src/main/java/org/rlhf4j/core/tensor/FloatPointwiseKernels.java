@@ -42,8 +42,8 @@ final class FloatPointwiseKernels implements PointwiseKernels {
   }
 
   /**
-   * GELU's inner part of one row: {@code x[j] += bias[j]}, then {@code t[j] = tanh(sqrt(2/pi) (x + 0.044715
-   * x^3))}. Two simple loops rather than one: the JIT vectorises each, not the fused body.
+   * GELU's inner part of one row: {@code x[j] += bias[j]}, then {@code t[j] = tanh(sqrt(2/pi) (x[j] +
+   * 0.044715 x[j]^3))}. Two simple loops rather than one: the JIT vectorises each, not the fused body.
    */
   private static void geluTanh(float[] x, float[] bias, float[] t, int cols) {
     for (int j = 0; j < cols; j++) {
