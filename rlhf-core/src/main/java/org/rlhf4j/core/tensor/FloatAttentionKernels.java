@@ -129,10 +129,9 @@ final class FloatAttentionKernels implements AttentionKernels {
       all &= visible;
     }
     ab.get(base, m, 0, rows * t);
-    // The element-wise loops below index both of their arrays alike (m[j] from m[j], e[j] * on[j]):
-    // the JIT vectorises such a loop, not one that reads and writes at two different offsets (it
-    // cannot rule out that they overlap). Rows move between the square block and the packed
-    // triangle by System.arraycopy.
+    // The element-wise loops below index their arrays alike (m[j] from m[j]): the JIT vectorises such
+    // a loop, not one that reads and writes at two different offsets (it cannot rule out that they
+    // overlap). Rows move between the square block and the packed triangle by System.arraycopy.
     int pk = 0;
     for (int r = 0; r < rows; r++) {
       int off = r * t;
@@ -173,15 +172,13 @@ final class FloatAttentionKernels implements AttentionKernels {
         pk += len;
         continue;
       }
-      if (!all) {
-        System.arraycopy(e, pk, tmp, 0, len);
-        for (int j = 0; j < len; j++) {
-          tmp[j] *= on[j];
-        }
-        System.arraycopy(tmp, 0, e, pk, len);
-      }
-      float inv = (float) (1.0 / FloatNormKernels.sum(e, pk, len));
       System.arraycopy(e, pk, m, off, len);
+      if (!all) {
+        for (int j = 0; j < len; j++) {
+          m[off + j] *= on[j];
+        }
+      }
+      float inv = (float) (1.0 / FloatNormKernels.sum(m, off, len));
       for (int j = off; j < off + len; j++) {
         m[j] *= inv;
       }
