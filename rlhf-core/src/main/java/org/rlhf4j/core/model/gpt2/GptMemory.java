@@ -15,18 +15,38 @@ public final class GptMemory {
 
   /**
    * The activations and backward scratch of a forward/backward pass over {@code batch} sequences of
-   * {@code length} tokens (saturating at {@link Long#MAX_VALUE}).
+   * {@code length} tokens on one thread (saturating at {@link Long#MAX_VALUE}).
    */
   public static long activationBytes(GptConfig c, DataType type, long batch, long length) {
+    return activationBytes(c, type, batch, length, 1);
+  }
+
+  /**
+   * The activations and backward scratch of a forward/backward pass over {@code batch} sequences of
+   * {@code length} tokens on {@code threads} threads (saturating at {@link Long#MAX_VALUE}): the
+   * batch is cut into {@code min(threads, batch)} shards, each with its own buffers.
+   */
+  public static long activationBytes(GptConfig c, DataType type, long batch, long length, int threads) {
     checkArgument(batch >= 0 && length >= 0, "batch and length must be >= 0, got %s and %s", batch, length);
+    checkArgument(threads >= 1, "threads must be >= 1, got %s", threads);
     long d = c.dModel();
     long f = c.mlpDim();
     long h = c.heads();
     long v = c.vocabSize();
-    // per token: each block keeps 11 d + 2 F + 2 + H T values (qkv 3d among them; the GELU's tanh is recomputed); the model adds 9 d + F + 2 V + 2 + H T
-    // (the heads are read in place from qkv: no split/merged copies)
-    double perToken = c.layers() * (11.0 * d + 2.0 * f + 2 + (double) h * length) + 9.0 * d + f + 2.0 * v + 2 + (double) h * length;
-    double bytes = perToken * batch * length * elementBytes(type) + 12.0 * batch * length; // + int ids, masks, positions
+    // per token: each block keeps 10 d + 2 F + 2 + H T values (qkv 3d among them; GELU's slope over its input); the
+    // model adds 10 d + F + 2 V + 2 (its LayerNorm, logits, backward scratch; the heads are read in place from qkv)
+    double perToken = c.layers() * (10.0 * d + 2.0 * f + 2 + (double) h * length) + 10.0 * d + f + 2.0 * v + 2;
+    // and each shard the LayerNorm backward's partial sums, and one [T, T] block of score gradients per head
+    // range running at once: a shard of one sequence splits its heads over its threads when there are more
+    // threads than sequences
+    long shards = Math.min(threads, batch);
+    double perShard = 0;
+    for (long s = 0; s < shards; s++) {
+      int ways = GptModel.intraShardWays(threads, (int) shards, (int) s);
+      long blocks = batch < threads ? Math.max(1, Math.min(ways, h)) : 1;
+      perShard += 2.0 * ShardWorkspace.MAX_NORM_PARTS * d + (double) blocks * length * length;
+    }
+    double bytes = (perToken * batch * length + perShard) * elementBytes(type) + 12.0 * batch * length; // + int ids, masks, positions
     return saturate(bytes);
   }
 

@@ -210,7 +210,7 @@ public final class GptModel implements CausalLm {
 
   @Override
   public long activationBytes(long batch, long length) {
-    return GptMemory.activationBytes(config, options.dataType(), batch, length);
+    return GptMemory.activationBytes(config, options.dataType(), batch, length, options.threads());
   }
 
   @Override
@@ -285,8 +285,7 @@ public final class GptModel implements CausalLm {
           shardCount,
           s -> {
             ShardWorkspace ws = shards.get(s).ws;
-            ws.ensure(bounds[s + 1] - bounds[s], t);
-            ws.ways = intraShardWays(options.threads(), shardCount, s);
+            ws.ensure(bounds[s + 1] - bounds[s], t, intraShardWays(options.threads(), shardCount, s));
             ws.adapters = adapters == null ? null : adapters.forShard(s);
             batch.copyRows(bounds[s], bounds[s + 1], ws.ids, ws.keyMask, ws.positions);
             math.forward(ws, weights);

@@ -46,20 +46,25 @@ final class ShardMath {
     void run(int h0, int h1);
   }
 
+  /** Work on head range number {@code part}, {@code [h0, h1)} of the {@code b*H} attention heads. */
+  private interface HeadPart {
+    void run(int part, int h0, int h1);
+  }
+
   /**
-   * Runs {@code body} over all {@code b*H} heads: at once when the shard has one thread or the work is
-   * small, else (then the shard holds one sequence) split into {@code ws.ways} contiguous head ranges
-   * on as many threads.
+   * Runs {@code body} over all {@code b*H} heads: at once (part 0) when the shard has one thread or
+   * the work is small, else (then the shard holds one sequence) split into {@code ws.ways} contiguous
+   * head ranges on as many threads (at most {@link ShardWorkspace}'s head blocks).
    */
-  private void overHeads(ShardWorkspace ws, HeadRange body) {
+  private void overHeads(ShardWorkspace ws, HeadPart body) {
     int heads = ws.b * c.heads();
     long work = (long) heads * ws.t * ws.t * c.headDim(); // multiply-adds of one of the products
     int parts = ws.b == 1 && work >= Blas.minSplitWork() ? Math.min(ws.ways, heads) : 1;
     if (parts <= 1) {
-      body.run(0, heads);
+      body.run(0, 0, heads);
       return;
     }
-    Parallel.forEach(parts, p -> body.run(heads * p / parts, heads * (p + 1) / parts));
+    Parallel.forEach(parts, p -> body.run(p, heads * p / parts, heads * (p + 1) / parts));
   }
 
   /**
@@ -295,7 +300,7 @@ final class ShardMath {
       // One head at a time (its [T, T] block stays in cache from the scores to the output), and
       // causally: query rows [r0, r1) of a row block need keys [0, r1) only.
       int[] cuts = causalCuts(t);
-      overHeads(ws, (h0, h1) -> { // per head: scores [T, T] = q k^T, softmax, y [T, dh] = P v
+      overHeads(ws, (part, h0, h1) -> { // per head: scores [T, T] = q k^T, softmax, y [T, dh] = P v
         for (int i = h0; i < h1; i++) {
           long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
           long y0 = (long) (i / h) * t * d + (long) (i % h) * dh;
@@ -408,9 +413,12 @@ final class ShardMath {
       // Per head, reading and writing the heads where they lie: dY [n, d], qkv and dQkv [n, 3d].
       Tensor qkv = a.qkv;
       // One head at a time, causally: query rows [r0, r1) see keys [0, r1); key rows [r0, r1) are
-      // seen by query rows [r0, T) (P and dS are 0 above the diagonal).
+      // seen by query rows [r0, T) (P and dS are 0 above the diagonal). Each head range reuses one
+      // [T, T] block for dP and dS, head after head, in its core's cache.
       int[] cuts = causalCuts(t);
-      overHeads(ws, (h0, h1) -> {
+      overHeads(ws, (part, h0, h1) -> {
+        Tensor dS = ws.headBlock(part); // [1, T, T]
+        long e0 = (long) part * t * t;
         for (int i = h0; i < h1; i++) {
           long q0 = (long) (i / h) * t * 3 * d + (long) (i % h) * dh;
           long y0 = (long) (i / h) * t * d + (long) (i % h) * dh;
@@ -419,19 +427,19 @@ final class ShardMath {
             int r0 = cuts[c0];
             int r1 = cuts[c0 + 1];
             // dP = dY V^T [T, T], lower blocks
-            gemmAt(false, true, r1 - r0, r1, dh, 1.0, ws.dY, y0 + (long) r0 * d, d, qkv, q0 + 2 * d, 3 * d, 0.0, ws.dAtt, s0 + (long) r0 * t, t);
+            gemmAt(false, true, r1 - r0, r1, dh, 1.0, ws.dY, y0 + (long) r0 * d, d, qkv, q0 + 2 * d, 3 * d, 0.0, ws.dAtt, e0 + (long) r0 * t, t);
             // dV rows [r0, r1) = P[r0.., r0..r1)^T dY[r0..]
             gemmAt(true, false, r1 - r0, dh, t - r0, 1.0, a.att, s0 + (long) r0 * t + r0, t, ws.dY, y0 + (long) r0 * d, d, 0.0, ws.dQkv,
                 q0 + 2 * d + (long) r0 * 3 * d, 3 * d);
           }
-          attn.causalSoftmaxBackward(a.att.rows(i, i + 1), ws.dAtt.rows(i, i + 1), 1, 1, t, attnScale); // dS
+          attn.causalSoftmaxBackward(a.att.rows(i, i + 1), dS, 1, 1, t, attnScale); // dS
           for (int c0 = 0; c0 + 1 < cuts.length; c0++) {
             int r0 = cuts[c0];
             int r1 = cuts[c0 + 1];
             // dQ rows [r0, r1) = dS[r0..r1, 0..r1) K[0..r1)
-            gemmAt(false, false, r1 - r0, dh, r1, 1.0, ws.dAtt, s0 + (long) r0 * t, t, qkv, q0 + d, 3 * d, 0.0, ws.dQkv, q0 + (long) r0 * 3 * d, 3 * d);
+            gemmAt(false, false, r1 - r0, dh, r1, 1.0, ws.dAtt, e0 + (long) r0 * t, t, qkv, q0 + d, 3 * d, 0.0, ws.dQkv, q0 + (long) r0 * 3 * d, 3 * d);
             // dK rows [r0, r1) = dS[r0.., r0..r1)^T Q[r0..]
-            gemmAt(true, false, r1 - r0, dh, t - r0, 1.0, ws.dAtt, s0 + (long) r0 * t + r0, t, qkv, q0 + (long) r0 * 3 * d, 3 * d, 0.0, ws.dQkv,
+            gemmAt(true, false, r1 - r0, dh, t - r0, 1.0, ws.dAtt, e0 + (long) r0 * t + r0, t, qkv, q0 + (long) r0 * 3 * d, 3 * d, 0.0, ws.dQkv,
                 q0 + d + (long) r0 * 3 * d, 3 * d);
           }
         }

@@ -17,6 +17,8 @@ final class ShardWorkspace implements AutoCloseable {
   int t;
   /** Threads this shard may use inside its matrix products and attention (1 unless threads > batch rows). */
   int ways = 1;
+  /** The {@code [T, T]} blocks of {@link #dAtt}: one per head range that runs at once. */
+  private int headBlocks;
   /** This shard's view of the model's adapters (LoRA), or null. */
   org.rlhf4j.core.model.LinearAdapters adapters;
   /** Whether the current pass ran with adapters. */
@@ -38,7 +40,12 @@ final class ShardWorkspace implements AutoCloseable {
   Tensor dLn; // [n, d]
   Tensor dY; // [n, d]
   Tensor dQkv; // [n, 3d]
-  Tensor dAtt; // [b*H, T, T]
+  /**
+   * A head's score gradients in the backward pass, {@code dP} then {@code dS}: [headBlocks, T, T], one
+   * block per thread working on heads at once ({@link #headBlock}), reused from head to head so that
+   * it stays in that core's cache.
+   */
+  Tensor dAtt;
   Tensor dFc; // [n, F]
   Tensor dLogits; // [n, V]
   /** Per-thread partial sums of the LayerNorm gains' and biases' gradients: [2 * MAX_NORM_PARTS, d]. */
@@ -51,18 +58,41 @@ final class ShardWorkspace implements AutoCloseable {
     this.arena = new Arena(type);
   }
 
-  /** Makes the workspace fit {@code b} sequences of length {@code t} (no-op if it already does). */
-  void ensure(int b, int t) {
-    if (b == this.b && t == this.t && layers != null) {
+  /**
+   * Makes the workspace fit {@code b} sequences of length {@code t} on {@code ways} threads (no-op if
+   * it already does), and sets {@link #ways}.
+   */
+  void ensure(int b, int t, int ways) {
+    this.ways = ways;
+    int blocks = headBlocks(b, ways);
+    if (b == this.b && t == this.t && blocks == headBlocks && layers != null) {
       return;
     }
     this.b = b;
     this.t = t;
+    this.headBlocks = blocks;
     int n = b * t;
     ids = new int[n];
     positions = new int[n];
     keyMask = new int[n];
     arena.layout(this::carve);
+  }
+
+  /**
+   * How many head ranges of {@code b} sequences' heads may run at once on {@code ways} threads: as
+   * many as {@code ShardMath} splits them into (a sequence's heads over the threads when the shard
+   * holds one sequence, else all heads on one thread), at most one per head.
+   */
+  private int headBlocks(int b, int ways) {
+    return b == 1 ? Math.max(1, Math.min(ways, config.heads())) : 1;
+  }
+
+  /** The block of {@link #dAtt} for head range {@code part} ({@code [1, T, T]}). */
+  Tensor headBlock(int part) {
+    if (part >= headBlocks) {
+      throw new IllegalStateException("head range " + part + ", but " + headBlocks + " score-gradient blocks");
+    }
+    return dAtt.rows(part, part + 1);
   }
 
   private void carve(Arena a) {
@@ -100,7 +130,7 @@ final class ShardWorkspace implements AutoCloseable {
     dLn = a.take(n, d);
     dY = a.take(n, d);
     dQkv = a.take(n, 3 * d);
-    dAtt = a.take(bh, t, t);
+    dAtt = a.take(headBlocks, t, t);
     dFc = a.take(n, f);
     dLogits = a.take(n, v);
     normPartials = a.take(2L * MAX_NORM_PARTS, d);

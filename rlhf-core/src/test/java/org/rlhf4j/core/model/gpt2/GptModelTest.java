@@ -69,4 +69,42 @@ class GptModelTest {
     assertEquals(m.config().parameterCount() + C.dModel() + 1, h.config().parameterCount());
     assertEquals(GptModel.randomInit(C, 3, new ModelOptions(DataType.FLOAT, 1)).parameters().flat().array(), m.parameters().flat().array(), "same seed, same weights");
   }
+
+  @Test
+  void memoryEstimatesCountTheShardsBuffers() {
+    long t = 5;
+    for (int[] bt : new int[][] {{2, 1}, {3, 2}, {1, 2}, {1, 3}, {2, 3}, {4, 4}}) {
+      int batch = bt[0];
+      int threads = bt[1];
+      int shards = Math.min(threads, batch);
+      long elements = 0;
+      long tensors = 0;
+      for (int s = 0; s < shards; s++) {
+        int rows = (int) ((long) (s + 1) * batch / shards - (long) s * batch / shards);
+        try (ShardWorkspace ws = new ShardWorkspace(C, DataType.FLOAT)) {
+          ws.ensure(rows, (int) t, GptModel.intraShardWays(threads, shards, s));
+          for (BlockActs a : ws.layers) {
+            for (var x : new org.rlhf4j.core.tensor.Tensor[] {
+                a.ln1Hat, a.ln1Rstd, a.ln1Out, a.qkv, a.att, a.y, a.mid, a.ln2Hat, a.ln2Rstd, a.ln2Out, a.fcPre, a.fcAct, a.out}) {
+              elements += x.length();
+              tensors++;
+            }
+          }
+          for (var x : new org.rlhf4j.core.tensor.Tensor[] {ws.emb, ws.lnfHat, ws.lnfRstd, ws.hidden, ws.logits, ws.lse, ws.dResid, ws.dHidden, ws.dLn,
+              ws.dY, ws.dQkv, ws.dAtt, ws.dFc, ws.dLogits, ws.normPartials}) {
+            elements += x.length();
+            tensors++;
+          }
+        }
+      }
+      long counted = elements * 4 + 12L * batch * t;
+      long estimate = GptMemory.activationBytes(C, DataType.FLOAT, batch, t, threads);
+      // the estimate counts each shard's log-sum-exps as b*T rather than b*(T-1)
+      assertTrue(estimate >= counted && estimate - counted <= 4L * batch, batch + " x " + t + " on " + threads + " threads: estimate " + estimate + " vs counted " + counted);
+    }
+    // a sequence whose heads are split over two threads needs two score-gradient blocks, not one per head
+    assertEquals(
+        GptMemory.activationBytes(C, DataType.FLOAT, 1, t, 1) + 4L * t * t,
+        GptMemory.activationBytes(C, DataType.FLOAT, 1, t, 2));
+  }
 }
