@@ -5,7 +5,7 @@ Used only to compare speeds on one machine (the build never runs it):
     /usr/bin/python3 tools/bench_torch.py 2     # threads; --no-scaling skips the batch-1 scaling runs
     /usr/bin/python3 tools/bench_torch.py 2 --llama   # only the Llama shapes of rlhf4j's LlamaBenchmark
 """
-import torch, time, math, sys
+import torch, time, math, sys, statistics
 import torch.nn as nn
 import torch.nn.functional as F
 torch.manual_seed(0)
@@ -256,5 +256,14 @@ m = bench("small", 256, 128, 4, 4, 64, 16)
 m = GPT(256, 128, 4, 4, 128)
 bench_sample(m, 16, 256)
 bench("medium", 256, 256, 8, 8, 128, 8, steps=5)
+for n, reps in ((1024, 10), (2048, 2)):  # PyTorch's best GEMM rate right after the steps, as Benchmark measures its own
+    a = torch.randn(n, n); b = torch.randn(n, n)
+    for _ in range(3): a @ b
+    rates = []
+    for _ in range(15):
+        t0 = time.perf_counter()
+        for _ in range(reps): a @ b
+        rates.append(2 * n**3 * reps / (time.perf_counter() - t0) / 1e9)
+    print(f"gemm {n}^3 on {nt} threads: best of 15 {max(rates):.1f} GFLOP/s, median {statistics.median(rates):.1f}")
 if nt > 1 and "--no-scaling" not in sys.argv:
     batch1_scaling(nt)

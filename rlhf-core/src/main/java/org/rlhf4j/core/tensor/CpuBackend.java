@@ -419,6 +419,44 @@ public final class CpuBackend {
     }
   }
 
+  /**
+   * Runs {@code body} on this thread with the direct BLAS using {@code threads} threads inside each
+   * product it computes (MKL: this thread's own setting; OpenBLAS: its global count, so no other
+   * thread may run products meanwhile), then sets the count back to 1, as the library runs; for
+   * measurements such as the machine's best GEMM rate with the BLAS's own threads. Returns false,
+   * without running {@code body}, where the count cannot be set (no direct BLAS loaded).
+   */
+  public static synchronized boolean withBlasThreads(int threads, Runnable body) {
+    if (threads < 1) {
+      throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+    }
+    Blas.validation(); // loads the BLAS and makes it single-threaded, if it is not yet
+    Optional<String> mkl = loadedMkl();
+    Optional<String> lib = mkl.isPresent() ? mkl : loadedLibrary("libopenblas_nolapack");
+    if (lib.isEmpty()) {
+      return false;
+    }
+    Function set = mkl.isPresent()
+        ? loaded(MKL_SONAME, mkl.get()).getFunction("MKL_Set_Num_Threads_Local")
+        : loaded("libopenblas_nolapack.so.0", lib.get()).getFunction("openblas_set_num_threads");
+    mklOneThreadOnThisThread(); // so that Blas does not set it back to 1 inside body
+    setThreads(set, mkl.isPresent(), threads);
+    try {
+      body.run();
+    } finally {
+      setThreads(set, mkl.isPresent(), 1);
+    }
+    return true;
+  }
+
+  private static void setThreads(Function set, boolean mkl, int threads) {
+    if (mkl) {
+      set.invokeInt(new Object[] {threads});
+    } else {
+      set.invokeVoid(new Object[] {threads});
+    }
+  }
+
   /** MKL's thread count for a call from this thread ({@code MKL_Get_Max_Threads()}; -1 without MKL); for tests. */
   static int mklMaxThreadsHere() {
     Optional<String> mkl = loadedMkl();

@@ -77,6 +77,31 @@ class BlasLibraryTest {
   }
 
   /**
+   * {@link CpuBackend#withBlasThreads} (the benchmark's best GEMM rate on the BLAS's own threads) gives
+   * the products of its body that many MKL threads, and sets the calling thread back to one after it,
+   * also when the body fails.
+   */
+  @Test
+  void blasThreadsOfAMeasurementAreSetBack() {
+    assertThrows(IllegalArgumentException.class, () -> CpuBackend.withBlasThreads(0, () -> {}));
+    Blas.validation(); // loads the BLAS
+    org.junit.jupiter.api.Assumptions.assumeTrue(CpuBackend.mklLoaded(), "MKL is not the BLAS here: " + Blas.validation());
+    Tensor a = aligned(64 * 64).reshape(64, 64);
+    Tensor c = aligned(64 * 64).reshape(64, 64);
+    int[] inside = new int[1];
+    assertTrue(CpuBackend.withBlasThreads(2, () -> {
+      Blas.gemm(a, a, c, false, false);
+      inside[0] = CpuBackend.mklMaxThreadsHere();
+    }));
+    assertEquals(2, inside[0], "inside");
+    assertEquals(1, CpuBackend.mklMaxThreadsHere(), "after");
+    assertThrows(IllegalStateException.class, () -> CpuBackend.withBlasThreads(3, () -> {
+      throw new IllegalStateException("fails");
+    }));
+    assertEquals(1, CpuBackend.mklMaxThreadsHere(), "after a failure");
+  }
+
+  /**
    * The same product of the same numbers, with the operands at different offsets from a 64-byte
    * boundary, gives the same floats: results must not depend on where the allocator put a buffer
    * (with MKL this needs one MKL thread per call, which {@link CpuBackend} sets on every calling
