@@ -304,16 +304,17 @@ final class FloatLlamaKernels implements LlamaKernels {
   }
 
   /**
-   * In place: the backward pass of {@link FloatAttentionKernels#causalSoftmaxRows} over the same block, {@code dP} in {@code
-   * dAtt} becomes {@code dS = scale * P * (dP - rowsum(P * dP))} (0 above the diagonal).
+   * In place: the backward pass of {@link FloatAttentionKernels#causalSoftmaxRows} over the block of
+   * {@code att} at {@code attBase}, {@code dP} in the block of {@code dAtt} at {@code dBase} becomes
+   * {@code dS = scale * P * (dP - rowsum(P * dP))} (0 above the diagonal).
    */
-  private static void groupSoftmaxBackward(Tensor att, Tensor dAtt, int base, int rows, int t, float scale) {
+  private static void groupSoftmaxBackward(Tensor att, int attBase, Tensor dAtt, int dBase, int rows, int t, float scale) {
     FloatBuffer pb = att.asFloatBuffer();
     FloatBuffer gb = dAtt.writableFloatBuffer();
     float[] p = Scratch.arrayFloat(0, rows * t);
     float[] g = Scratch.arrayFloat(1, rows * t);
-    pb.get(base, p, 0, rows * t);
-    gb.get(base, g, 0, rows * t);
+    pb.get(attBase, p, 0, rows * t);
+    gb.get(dBase, g, 0, rows * t);
     for (int r = 0; r < rows; r++) {
       int off = r * t;
       int len = r % t + 1;
@@ -323,7 +324,7 @@ final class FloatLlamaKernels implements LlamaKernels {
       }
       java.util.Arrays.fill(g, off + len, off + t, (float) 0);
     }
-    gb.put(base, g, 0, rows * t);
+    gb.put(dBase, g, 0, rows * t);
   }
 
   /** Matrix {@code i} of a batch of {@code rows x cols} matrices stored one after another. */
@@ -334,7 +335,7 @@ final class FloatLlamaKernels implements LlamaKernels {
   @Override
   public void attentionForward(
       Tensor q2, Tensor k2, Tensor v2, Tensor cos, Tensor sin, int[] positions, int[] keyMask, Tensor q, Tensor k, Tensor v,
-      Tensor att, Tensor yh, Tensor y, int b, int t, int heads, int kvHeads, int dh, double scale, int g0, int g1) {
+      Tensor att, Tensor yh, Tensor y, int b, int t, int heads, int kvHeads, int dh, double scale, int g0, int g1, int block) {
     int rep = heads / kvHeads;
     int qd = heads * dh;
     int kvd = kvHeads * dh;
@@ -377,11 +378,11 @@ final class FloatLlamaKernels implements LlamaKernels {
       Tensor scores = matrix(att, gi, rt, t);
       Blas.gemm(matrix(q, gi, rt, dh), matrix(k, gi, t, dh), scores, false, true); // [rep*T, T]
       FloatAttentionKernels.causalSoftmaxRows(att, (int) (gi * rt * t), (int) rt, t, keyMask, bi * t, (float) scale);
-      Blas.gemm(scores, matrix(v, gi, t, dh), matrix(yh, gi, rt, dh), false, false); // [rep*T, dh]
+      Blas.gemm(scores, matrix(v, gi, t, dh), matrix(yh, block, rt, dh), false, false); // [rep*T, dh]
       // merge: the group's heads are adjacent columns of y
       float[] yBlk = Scratch.arrayFloat(0, rep * t * dh);
       float[] out = Scratch.arrayFloat(3, gw);
-      yh.asFloatBuffer().get(gi * rep * t * dh, yBlk, 0, rep * t * dh);
+      yh.asFloatBuffer().get(block * rep * t * dh, yBlk, 0, rep * t * dh);
       FloatBuffer yo = y.writableFloatBuffer();
       for (int ti = 0; ti < t; ti++) {
         for (int hr = 0; hr < rep; hr++) {
@@ -396,7 +397,7 @@ final class FloatLlamaKernels implements LlamaKernels {
   public void attentionBackward(
       Tensor dY, Tensor cos, Tensor sin, int[] positions, Tensor q, Tensor k, Tensor v, Tensor att, Tensor dyh, Tensor dAtt,
       Tensor dq, Tensor dk, Tensor dv, Tensor dq2, Tensor dk2, Tensor dv2, int b, int t, int heads, int kvHeads, int dh, double scale,
-      int g0, int g1) {
+      int g0, int g1, int block) {
     int rep = heads / kvHeads;
     int qd = heads * dh;
     int kvd = kvHeads * dh;
@@ -417,24 +418,25 @@ final class FloatLlamaKernels implements LlamaKernels {
           System.arraycopy(row, hr * dh, blk, (hr * t + ti) * dh, dh);
         }
       }
-      dyh.writableFloatBuffer().put(gi * rep * t * dh, blk, 0, rep * t * dh);
-      Tensor dyg = matrix(dyh, gi, rt, dh);
+      dyh.writableFloatBuffer().put(block * rep * t * dh, blk, 0, rep * t * dh);
+      Tensor dyg = matrix(dyh, block, rt, dh);
       Tensor probs = matrix(att, gi, rt, t);
-      Tensor dS = matrix(dAtt, gi, rt, t);
+      Tensor dS = matrix(dAtt, block, rt, t);
       Blas.gemm(dyg, matrix(v, gi, t, dh), dS, false, true); // dP = dY V^T [rep*T, T]
-      Blas.gemm(probs, dyg, matrix(dv, gi, t, dh), true, false); // dV = P^T dY [T, dh]
-      groupSoftmaxBackward(att, dAtt, (int) (gi * rt * t), (int) rt, t, (float) scale); // dS = scale * P * (dP - rowsum(P * dP))
-      Blas.gemm(dS, matrix(k, gi, t, dh), matrix(dq, gi, rt, dh), false, false); // dQ = dS K
-      Blas.gemm(dS, matrix(q, gi, rt, dh), matrix(dk, gi, t, dh), true, false); // dK = dS^T Q
+      Blas.gemm(probs, dyg, matrix(dv, block, t, dh), true, false); // dV = P^T dY [T, dh]
+      // dS = scale * P * (dP - rowsum(P * dP))
+      groupSoftmaxBackward(att, (int) (gi * rt * t), dAtt, (int) (block * rt * t), (int) rt, t, (float) scale);
+      Blas.gemm(dS, matrix(k, gi, t, dh), matrix(dq, block, rt, dh), false, false); // dQ = dS K
+      Blas.gemm(dS, matrix(q, gi, rt, dh), matrix(dk, block, t, dh), true, false); // dK = dS^T Q
       // undo the rotations and scatter into the projections' gradients
       float[] dqBlk = Scratch.arrayFloat(0, rep * t * dh);
       float[] dkBlk = Scratch.arrayFloat(1, t * dh);
       float[] dvBlk = Scratch.arrayFloat(2, t * dh);
       float[] out = Scratch.arrayFloat(3, gw);
       float[] cs = Scratch.arrayFloat(4, dh);
-      dq.asFloatBuffer().get(gi * rep * t * dh, dqBlk, 0, rep * t * dh);
-      dk.asFloatBuffer().get(gi * t * dh, dkBlk, 0, t * dh);
-      dv.asFloatBuffer().get(gi * t * dh, dvBlk, 0, t * dh);
+      dq.asFloatBuffer().get(block * rep * t * dh, dqBlk, 0, rep * t * dh);
+      dk.asFloatBuffer().get(block * t * dh, dkBlk, 0, t * dh);
+      dv.asFloatBuffer().get(block * t * dh, dvBlk, 0, t * dh);
       FloatBuffer dqo = dq2.writableFloatBuffer();
       FloatBuffer dko = dk2.writableFloatBuffer();
       FloatBuffer dvo = dv2.writableFloatBuffer();

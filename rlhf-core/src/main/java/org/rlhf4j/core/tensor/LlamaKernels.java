@@ -82,22 +82,24 @@ public interface LlamaKernels {
    * the backward pass), the scores {@code Q K^T} are one product of the group's {@code [rep*T, dh]}
    * queries, their masked causal softmax (scaled by {@code scale}; keys {@code j > i} and padded keys,
    * {@code keyMask[b*T] == 0}, get probability 0, a row with no visible key is all 0) is written to
-   * {@code att [b*heads, T, T]}, and {@code P V} goes through {@code yh [b*heads, T, dh]} into the
+   * {@code att [b*heads, T, T]}, and {@code P V} goes through block {@code block} of the scratch {@code
+   * yh [blocks*rep, T, dh]} (one block per range running at once, reused by each of its groups) into the
    * merged output {@code y [b*T, heads*dh]}.
    */
   void attentionForward(
       Tensor q2, Tensor k2, Tensor v2, Tensor cos, Tensor sin, int[] positions, int[] keyMask, Tensor q, Tensor k, Tensor v,
-      Tensor att, Tensor yh, Tensor y, int b, int t, int heads, int kvHeads, int dh, double scale, int g0, int g1);
+      Tensor att, Tensor yh, Tensor y, int b, int t, int heads, int kvHeads, int dh, double scale, int g0, int g1, int block);
 
   /**
    * Backward of {@link #attentionForward} for the groups {@code [g0, g1)}: from the merged output's
    * gradient {@code dY [b*T, heads*dh]} and the saved {@code q, k, v, att}, writes the gradients of the
    * projections (before rotation) {@code dq2 [b*T, heads*dh]}, {@code dk2}, {@code dv2 [b*T,
-   * kvHeads*dh]} for the columns of these groups; {@code dyh}, {@code dq [b*heads, T, dh]}, {@code dk},
-   * {@code dv [b*kvHeads, T, dh]} and {@code dAtt [b*heads, T, T]} are scratch (the group's slices).
+   * kvHeads*dh]} for the columns of these groups; {@code dyh}, {@code dq [blocks*rep, T, dh]}, {@code
+   * dk}, {@code dv [blocks, T, dh]} and {@code dAtt [blocks*rep, T, T]} are scratch, of which this range
+   * uses block {@code block} for each of its groups in turn (so that it stays in the core's cache).
    */
   void attentionBackward(
       Tensor dY, Tensor cos, Tensor sin, int[] positions, Tensor q, Tensor k, Tensor v, Tensor att, Tensor dyh, Tensor dAtt,
       Tensor dq, Tensor dk, Tensor dv, Tensor dq2, Tensor dk2, Tensor dv2, int b, int t, int heads, int kvHeads, int dh, double scale,
-      int g0, int g1);
+      int g0, int g1, int block);
 }

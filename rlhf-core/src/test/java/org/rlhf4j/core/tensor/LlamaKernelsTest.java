@@ -204,13 +204,15 @@ class LlamaKernelsTest {
     Tensor k = zeros(type, B * KV, T, DH);
     Tensor v = zeros(type, B * KV, T, DH);
     Tensor att = zeros(type, B * H, T, T);
-    Tensor yh = zeros(type, B * H, T, DH);
-    Tensor y = zeros(type, n, H * DH);
-    // the groups in three ranges, as the model splits them over threads
+    // the groups in three ranges, as the model splits them over threads, each with its block of the scratch
     int groups = B * KV;
     int[] edges = {0, 1, 3, groups};
+    int blocks = edges.length - 1;
+    int rep = H / KV;
+    Tensor yh = zeros(type, blocks * rep, T, DH);
+    Tensor y = zeros(type, n, H * DH);
     for (int part = 0; part + 1 < edges.length; part++) {
-      lk.attentionForward(q2, k2, v2, cos, sin, c.positions, c.mask, q, k, v, att, yh, y, B, T, H, KV, DH, c.scale, edges[part], edges[part + 1]);
+      lk.attentionForward(q2, k2, v2, cos, sin, c.positions, c.mask, q, k, v, att, yh, y, B, T, H, KV, DH, c.scale, edges[part], edges[part + 1], part);
     }
     for (int bh = 0; bh < B * H; bh++) {
       for (int i = 0; i < T; i++) {
@@ -237,13 +239,13 @@ class LlamaKernelsTest {
     Tensor dq2 = zeros(type, n, H * DH);
     Tensor dk2 = zeros(type, n, KV * DH);
     Tensor dv2 = zeros(type, n, KV * DH);
-    Tensor dyh = zeros(type, B * H, T, DH);
-    Tensor dAtt = zeros(type, B * H, T, T);
-    Tensor dq = zeros(type, B * H, T, DH);
-    Tensor dk = zeros(type, B * KV, T, DH);
-    Tensor dv = zeros(type, B * KV, T, DH);
+    Tensor dyh = zeros(type, blocks * rep, T, DH);
+    Tensor dAtt = zeros(type, blocks * rep, T, T);
+    Tensor dq = zeros(type, blocks * rep, T, DH);
+    Tensor dk = zeros(type, blocks, T, DH);
+    Tensor dv = zeros(type, blocks, T, DH);
     for (int part = 0; part + 1 < edges.length; part++) {
-      lk.attentionBackward(dY, cos, sin, c.positions, q, k, v, att, dyh, dAtt, dq, dk, dv, dq2, dk2, dv2, B, T, H, KV, DH, c.scale, edges[part], edges[part + 1]);
+      lk.attentionBackward(dY, cos, sin, c.positions, q, k, v, att, dyh, dAtt, dq, dk, dv, dq2, dk2, dv2, B, T, H, KV, DH, c.scale, edges[part], edges[part + 1], part);
     }
     assertArrayClose(ref.dq2, dq2, tol, "query gradient");
     assertArrayClose(ref.dk2, dk2, tol, "key gradient");

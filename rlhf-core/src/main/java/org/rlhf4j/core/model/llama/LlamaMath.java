@@ -125,7 +125,7 @@ final class LlamaMath {
           part ->
               lk.attentionForward(
                   ws.q2, ws.k2, ws.v2, cos, sin, ws.positions, ws.keyMask, a.q, a.k, a.v, a.att, ws.yh, a.y, b, t, h, kv, dh,
-                  attnScale, groups[part], groups[part + 1]));
+                  attnScale, groups[part], groups[part + 1], part));
       a.mid.array().assign(a.in.array());
       gemmAccumulate(a.y, p.wo(), a.mid, false, true, ways); // mid = in + y Wo^T
       if (ad != null) {
@@ -276,7 +276,7 @@ final class LlamaMath {
           part ->
               lk.attentionBackward(
                   ws.dY, cos, sin, ws.positions, a.q, a.k, a.v, a.att, ws.dyh, ws.dAtt, ws.dq, ws.dk, ws.dv, ws.dq2, ws.dk2, ws.dv2,
-                  b, t, h, kv, dh, attnScale, groups[part], groups[part + 1]));
+                  b, t, h, kv, dh, attnScale, groups[part], groups[part + 1], part));
       if (c.qkvBias() && base) {
         pw.sumRows(ws.dq2, gp.bq(), n, h * dh);
         pw.sumRows(ws.dk2, gp.bk(), n, kv * dh);

@@ -210,7 +210,7 @@ public final class LlamaModel implements CausalLm {
 
   @Override
   public long activationBytes(long batch, long length) {
-    return LlamaMemory.activationBytes(config, options.dataType(), batch, length);
+    return LlamaMemory.activationBytes(config, options.dataType(), batch, length, options.threads());
   }
 
   @Override
@@ -287,7 +287,7 @@ public final class LlamaModel implements CausalLm {
     int b = batch.batchSize();
     int t = batch.length();
     synchronized (passLock) {
-      ws.ensure(b, t);
+      ws.ensure(b, t, options.threads());
       fillRows(batch, ws.ids, ws.keyMask, ws.positions);
       math.forward(ws, weights, options.threads());
       return new LlamaForwardPass(this, ++passId, batch);

@@ -33,6 +33,8 @@ final class LlamaWorkspace implements AutoCloseable {
   private final Arena arena;
   int b;
   int t;
+  /** The blocks of the attention's per-group scratch ({@link #groupBlocks}). */
+  private int groupBlocks;
   /** Whether the current pass ran with adapters (see {@code LinearAdapters#beginPass}). */
   boolean adapted;
   int[] ids = new int[0];
@@ -49,17 +51,17 @@ final class LlamaWorkspace implements AutoCloseable {
   Tensor q2; // [n, qd]
   Tensor k2; // [n, kvd]
   Tensor v2; // [n, kvd]
-  Tensor yh; // [b*H, T, dh]
+  Tensor yh; // [blocks*rep, T, dh] a group's output heads (rep = H/KV), one block per range of groups
   // Backward scratch
   Tensor dResid; // [n, d]
   Tensor dHidden; // [n, d]
   Tensor dXn; // [n, d]
   Tensor dY; // [n, qd]
-  Tensor dyh; // [b*H, T, dh]
-  Tensor dAtt; // [b*H, T, T]
-  Tensor dq; // [b*H, T, dh]
-  Tensor dk; // [b*KV, T, dh]
-  Tensor dv; // [b*KV, T, dh]
+  Tensor dyh; // [blocks*rep, T, dh] (the backward's per-group scratch: one block per range of groups)
+  Tensor dAtt; // [blocks*rep, T, T]
+  Tensor dq; // [blocks*rep, T, dh]
+  Tensor dk; // [blocks, T, dh]
+  Tensor dv; // [blocks, T, dh]
   Tensor dq2; // [n, qd]
   Tensor dk2; // [n, kvd]
   Tensor dv2; // [n, kvd]
@@ -73,18 +75,33 @@ final class LlamaWorkspace implements AutoCloseable {
     this.arena = new Arena(type);
   }
 
-  /** Makes the workspace fit {@code b} sequences of length {@code t} (no-op if it already does). */
-  void ensure(int b, int t) {
-    if (b == this.b && t == this.t && layers != null) {
+  /**
+   * Makes the workspace fit {@code b} sequences of length {@code t} on {@code threads} threads (no-op
+   * if it already does).
+   */
+  void ensure(int b, int t, int threads) {
+    int blocks = groupBlocks(c, b, threads);
+    if (b == this.b && t == this.t && blocks == this.groupBlocks && layers != null) {
       return;
     }
     this.b = b;
     this.t = t;
+    this.groupBlocks = blocks;
     int n = b * t;
     ids = new int[n];
     positions = new int[n];
     keyMask = new int[n];
     arena.layout(this::carve);
+  }
+
+  /**
+   * The blocks of the attention's per-group scratch ({@link #yh}, {@link #dyh}, {@link #dAtt}, {@link
+   * #dq}, {@link #dk}, {@link #dv}): one per range of key/value groups that runs at once ({@code
+   * LlamaMath} splits the {@code b*KV} groups over at most {@code threads} threads), each reused by the
+   * groups of its range in turn.
+   */
+  static int groupBlocks(LlamaConfig c, long b, int threads) {
+    return (int) Math.max(1, Math.min(threads, b * c.kvHeads()));
   }
 
   private void carve(Arena a) {
@@ -123,16 +140,17 @@ final class LlamaWorkspace implements AutoCloseable {
     q2 = a.take(n, qd);
     k2 = a.take(n, kvd);
     v2 = a.take(n, kvd);
-    yh = a.take(bh, t, dh);
+    long rep = c.heads() / c.kvHeads();
+    yh = a.take(groupBlocks * rep, t, dh);
     dResid = a.take(n, d);
     dHidden = a.take(n, d);
     dXn = a.take(n, d);
     dY = a.take(n, qd);
-    dyh = a.take(bh, t, dh);
-    dAtt = a.take(bh, t, t);
-    dq = a.take(bh, t, dh);
-    dk = a.take(bkv, t, dh);
-    dv = a.take(bkv, t, dh);
+    dyh = a.take(groupBlocks * rep, t, dh);
+    dAtt = a.take(groupBlocks * rep, t, t);
+    dq = a.take(groupBlocks * rep, t, dh);
+    dk = a.take(groupBlocks, t, dh);
+    dv = a.take(groupBlocks, t, dh);
     dq2 = a.take(n, qd);
     dk2 = a.take(n, kvd);
     dv2 = a.take(n, kvd);

@@ -73,22 +73,29 @@ class LlamaCheckpointTest {
   @Test
   void memoryEstimatesCountTheBuffers() {
     LlamaConfig c = LlamaGradientCheckTest.gqaConfig();
-    // the workspace's tensors for b = 2, T = 5, counted element by element
-    LlamaWorkspace ws = new LlamaWorkspace(c, DataType.FLOAT);
-    ws.ensure(2, 5);
-    long elements = 0;
-    for (LlamaWorkspace.LayerActs a : ws.layers) {
-      for (var t : new org.rlhf4j.core.tensor.Tensor[] {a.in, a.rstd1, a.xn1, a.q, a.k, a.v, a.att, a.y, a.mid, a.rstd2, a.xn2, a.gate, a.up, a.act}) {
+    for (int threads : new int[] {1, 3, 64}) {
+      // the workspace's tensors for b = 2, T = 5, counted element by element
+      LlamaWorkspace ws = new LlamaWorkspace(c, DataType.FLOAT);
+      ws.ensure(2, 5, threads);
+      long elements = 0;
+      for (LlamaWorkspace.LayerActs a : ws.layers) {
+        for (var t : new org.rlhf4j.core.tensor.Tensor[] {a.in, a.rstd1, a.xn1, a.q, a.k, a.v, a.att, a.y, a.mid, a.rstd2, a.xn2, a.gate, a.up, a.act}) {
+          elements += t.length();
+        }
+      }
+      for (var t : new org.rlhf4j.core.tensor.Tensor[] {ws.last, ws.rstdF, ws.hidden, ws.logits, ws.lse, ws.q2, ws.k2, ws.v2, ws.yh, ws.dResid, ws.dHidden, ws.dXn, ws.dY,
+          ws.dyh, ws.dAtt, ws.dq, ws.dk, ws.dv, ws.dq2, ws.dk2, ws.dv2, ws.dAct, ws.dGate, ws.dUp, ws.dLogits}) {
         elements += t.length();
       }
+      ws.close();
+      long estimate = LlamaMemory.activationBytes(c, DataType.FLOAT, 2, 5, threads);
+      long counted = elements * 4 + 12L * 2 * 5;
+      assertTrue(Math.abs(estimate - counted) <= 4L * 2 * 5, threads + " threads: estimate " + estimate + " vs counted " + counted);
     }
-    for (var t : new org.rlhf4j.core.tensor.Tensor[] {ws.last, ws.rstdF, ws.hidden, ws.logits, ws.lse, ws.q2, ws.k2, ws.v2, ws.yh, ws.dResid, ws.dHidden, ws.dXn, ws.dY,
-        ws.dyh, ws.dAtt, ws.dq, ws.dk, ws.dv, ws.dq2, ws.dk2, ws.dv2, ws.dAct, ws.dGate, ws.dUp, ws.dLogits}) {
-      elements += t.length();
-    }
-    ws.close();
-    long estimate = LlamaMemory.activationBytes(c, DataType.FLOAT, 2, 5);
-    long counted = elements * 4 + 12L * 2 * 5;
-    assertTrue(Math.abs(estimate - counted) <= 4L * 2 * 5, "estimate " + estimate + " vs counted " + counted);
+    // the attention's per-group scratch grows with the threads that run groups at once, up to the groups
+    assertTrue(LlamaMemory.activationBytes(c, DataType.FLOAT, 2, 5, 2) > LlamaMemory.activationBytes(c, DataType.FLOAT, 2, 5, 1));
+    assertEquals(
+        LlamaMemory.activationBytes(c, DataType.FLOAT, 2, 5, 2 * c.kvHeads()), LlamaMemory.activationBytes(c, DataType.FLOAT, 2, 5, 64));
   }
+
 }
