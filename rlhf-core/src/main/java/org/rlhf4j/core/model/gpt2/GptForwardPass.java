@@ -113,35 +113,49 @@ final class GptForwardPass implements ForwardPass {
     Tensor gz = g.logits() == null ? null : Tensor.of(g.logits().castTo(model.dataType()).dup('c').reshape((long) b * t, v));
     Tensor ent = headGrads ? Tensor.of(logProbs.entropy()) : null;
     double invTemp = headGrads ? 1.0 / logProbs.temperature() : 1.0;
+    // the shards add their gradients of the blocks' matrices into the model's, in turn; the rest after the pass
+    MatrixGradientTurns turns = shards() > 1 ? new MatrixGradientTurns(model.gradWeights(), model.config().layers()) : null;
     Parallel.forEach(
         shards(),
         s -> {
-          GptModel.Shard shard = model.shard(s);
-          int r0 = bounds[s];
-          int r1 = bounds[s + 1];
-          if (shard.grads != null && !shard.gradsClear) {
-            shard.grads.zero();
+          try {
+            backwardShard(s, hasDLogits, invTemp, ent, gl, ge, gz, gv, t, turns == null ? null : turns.forShard(s));
+          } catch (RuntimeException | Error e) {
+            if (turns != null) {
+              turns.abort();
+            }
+            throw e;
           }
-          shard.gradsClear = false;
-          if (hasDLogits) {
-            model
-                .math()
-                .logitsGradient(
-                    shard.ws,
-                    invTemp,
-                    ent == null ? null : ent.rows(r0, r1),
-                    gl == null ? null : gl.rows(r0, r1),
-                    ge == null ? null : ge.rows(r0, r1),
-                    gz == null ? null : gz.rows((long) r0 * t, (long) r1 * t));
-          }
-          model
-              .math()
-              .backward(shard.ws, model.weights(), shard.gradWeights, hasDLogits, gv == null ? null : gv.rows(r0, r1).reshape((long) (r1 - r0) * t));
         });
     model.reduceShardGradients(shards());
     if (model.adapters() != null) {
       model.adapters().sumShardGradients(shards());
     }
+  }
+
+  private void backwardShard(int s, boolean hasDLogits, double invTemp, Tensor ent, Tensor gl, Tensor ge, Tensor gz, Tensor gv, int t,
+      ShardMath.SharedMatrixGradients shared) {
+    GptModel.Shard shard = model.shard(s);
+    int r0 = bounds[s];
+    int r1 = bounds[s + 1];
+    if (shard.grads != null && !shard.gradsClear) {
+      shard.grads.zero();
+    }
+    shard.gradsClear = false;
+    if (hasDLogits) {
+      model
+          .math()
+          .logitsGradient(
+              shard.ws,
+              invTemp,
+              ent == null ? null : ent.rows(r0, r1),
+              gl == null ? null : gl.rows(r0, r1),
+              ge == null ? null : ge.rows(r0, r1),
+              gz == null ? null : gz.rows((long) r0 * t, (long) r1 * t));
+    }
+    model
+        .math()
+        .backward(shard.ws, model.weights(), shard.gradWeights, hasDLogits, gv == null ? null : gv.rows(r0, r1).reshape((long) (r1 - r0) * t), shared);
   }
 
   private Tensor tensorOrNull(INDArray a) {

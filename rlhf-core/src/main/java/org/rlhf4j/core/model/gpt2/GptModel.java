@@ -1,5 +1,6 @@
 package org.rlhf4j.core.model.gpt2;
 
+import com.google.common.collect.ImmutableList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -47,6 +48,8 @@ public final class GptModel implements CausalLm {
   private final Weights weights;
   private final Weights gradWeights;
   private final ShardMath math;
+  /** The parameters other than the blocks' weight matrices, in layout order. */
+  private final ImmutableList<ParameterLayout.Entry> besideMatrices;
   private org.rlhf4j.core.model.LinearAdapters adapters; // LoRA, or null
   private final List<Shard> shards = new ArrayList<>();
   private long passId;
@@ -95,6 +98,18 @@ public final class GptModel implements CausalLm {
     this.weights = new Weights(params, config);
     this.gradWeights = new Weights(grads, config);
     this.math = new ShardMath(config, options.dataType());
+    java.util.Set<String> matrices = new java.util.HashSet<>();
+    for (int l = 0; l < config.layers(); l++) {
+      List<org.rlhf4j.core.model.ParameterSpec> table = config.blockTable(l);
+      for (int k : MatrixGradientTurns.MATRICES) {
+        matrices.add(table.get(k).name());
+      }
+    }
+    this.besideMatrices = params.layout().entries().stream().filter(e -> !matrices.contains(e.name())).collect(ImmutableList.toImmutableList());
+  }
+
+  Weights gradWeights() {
+    return gradWeights;
   }
 
   /** A model with GPT-2's random initialisation from {@code seed}, FLOAT, default threads. */
@@ -374,30 +389,31 @@ public final class GptModel implements CausalLm {
   }
 
   /**
-   * Adds the private gradients of shards 1.. to the model's gradients, in shard order (each element
-   * gets the same additions in the same order however the buffer is cut, so the result does not
-   * depend on the cut), over the model's threads in contiguous parts.
+   * Adds the private gradients of shards 1.. to the model's gradients, in shard order, over the
+   * model's threads in contiguous parts, and clears them: all but the blocks' weight matrices, which
+   * the shards added into the model's gradients themselves, in turn ({@link MatrixGradientTurns}), and
+   * whose private copies stay zero. Each element gets the same additions in the same order however the
+   * buffers are cut, so the result does not depend on the cut.
    */
   void reduceShardGradients(int shardCount) {
     if (shardCount <= 1) {
       return;
     }
-    Tensor f = grads.flat();
-    int n = f.length();
-    int parts = flatParts(n);
     PointwiseKernels pw = PointwiseKernels.of(options.dataType());
-    // Summed in shard order, and each shard's buffer cleared in the same pass (on all threads), so the
-    // next backward pass need not zero it on its own thread first.
-    Parallel.forEach(
-        parts,
-        p -> {
-          int from = partStart(n, parts, p);
-          int to = partStart(n, parts, p + 1);
-          Tensor dst = f.rows(from, to);
-          for (int s = 1; s < shardCount; s++) {
-            pw.addAndClear(dst, shards.get(s).grads.flat().rows(from, to), to - from);
-          }
-        });
+    for (ParameterLayout.Entry e : besideMatrices) {
+      int n = Math.toIntExact(e.size());
+      int parts = flatParts(n);
+      Parallel.forEach(
+          parts,
+          p -> {
+            long from = e.offset() + partStart(n, parts, p);
+            long to = e.offset() + partStart(n, parts, p + 1);
+            Tensor dst = grads.flat().rows(from, to);
+            for (int s = 1; s < shardCount; s++) {
+              pw.addAndClear(dst, shards.get(s).grads.flat().rows(from, to), (int) (to - from));
+            }
+          });
+    }
     for (int s = 1; s < shardCount; s++) {
       shards.get(s).gradsClear = true;
     }

@@ -174,9 +174,14 @@ final class ShardMath {
    * own outputs, so the result does not depend on which runs first.
    */
   private static void both(int ways, long work, WithWays first, WithWays second) {
+    both(ways, work, first, second, false);
+  }
+
+  /** {@link #both}; on one thread, {@code second} first if {@code secondFirst}. */
+  private static void both(int ways, long work, WithWays first, WithWays second, boolean secondFirst) {
     if (ways < 2 || work < Blas.minSplitWork()) {
-      first.run(ways);
-      second.run(ways);
+      (secondFirst ? second : first).run(ways);
+      (secondFirst ? first : second).run(ways);
       return;
     }
     int w0 = (ways + 1) / 2;
@@ -191,20 +196,26 @@ final class ShardMath {
    * sum of dy's rows}; the two products at once ({@link #both}).
    */
   private void linearBackward(int ways, org.rlhf4j.core.model.LinearAdapters ad, String module, boolean base, Tensor x, Tensor dy,
-      Tensor w, Tensor gW, Tensor gB, Tensor dx, int n) {
+      Tensor w, Tensor gW, Tensor gB, Tensor dx, int n, SharedMatrixGradients shared, int layer, int k) {
     int in = (int) w.size(0);
     int out = (int) w.size(1);
-    both(ways, base ? (long) n * in * out : 0, k -> {
+    both(ways, base ? (long) n * in * out : 0, kk -> {
       if (base) {
         pw.sumRows(dy, gB, n, out);
-        gemmAccumulate(x, dy, gW, true, false, k); // [in, n] x [n, out]
+        if (shared == null) {
+          gemmAccumulate(x, dy, gW, true, false, kk); // [in, n] x [n, out]
+        } else {
+          Tensor into = shared.acquire(layer, k);
+          gemmAccumulate(x, dy, into, true, false, kk); // [in, n] x [n, out], after the shards before this one
+          shared.release(layer, k);
+        }
       }
-    }, k -> {
-      gemm(dy, w, dx, false, true, k); // [n, out] x [out, in]
+    }, kk -> {
+      gemm(dy, w, dx, false, true, kk); // [n, out] x [out, in]
       if (ad != null) {
-        ad.backward(module, x, dy, dx, k);
+        ad.backward(module, x, dy, dx, kk);
       }
-    });
+    }, shared != null && base && shared.waits(layer, k));
   }
 
   /**
@@ -363,10 +374,27 @@ final class ShardMath {
   }
 
   /**
-   * Backpropagates to the parameters, adding to {@code g}. {@code dLogits} (in {@code ws.dLogits},
-   * when {@code hasDLogits}) and {@code dValues} (may be {@code null}) may each be absent.
+   * The blocks' weight matrices' gradients that all shards add into one buffer, one shard after
+   * another in shard order (so the sums do not depend on timing): {@link #acquire} waits for the shards
+   * before this one and returns the tensor to add into; {@link #release} hands it to the next.
    */
-  void backward(ShardWorkspace ws, Weights w, Weights g, boolean hasDLogits, Tensor dValues) {
+  interface SharedMatrixGradients {
+    /** Block {@code layer}'s matrix {@code k} ({@link Weights.Block#tensor} index 2, 4, 8 or 10), once the shards before this one have added theirs. */
+    Tensor acquire(int layer, int k);
+
+    /** Lets the next shard add its gradient of the matrix. */
+    void release(int layer, int k);
+
+    /** Whether this shard may have to wait for the matrix (it is not first): it computes the layer's input gradient before the weight gradient. */
+    boolean waits(int layer, int k);
+  }
+
+  /**
+   * Backpropagates to the parameters, adding to {@code g}, and the blocks' weight matrices' gradients
+   * through {@code shared} (null: into {@code g}). {@code dLogits} (in {@code ws.dLogits}, when {@code
+   * hasDLogits}) and {@code dValues} (may be {@code null}) may each be absent.
+   */
+  void backward(ShardWorkspace ws, Weights w, Weights g, boolean hasDLogits, Tensor dValues, SharedMatrixGradients shared) {
     int b = ws.b;
     int t = ws.t;
     int n = b * t;
@@ -404,12 +432,12 @@ final class ShardMath {
       BlockActs a = ws.layers[l];
       String[] mod = modules[l];
       // --- MLP: out = mid + gelu(LN2(mid) Wfc + bfc) Wfc2 + bfc2 ; ws.dResid holds dL/dout
-      linearBackward(ws.ways, ad, mod[3], base, a.fcAct, ws.dResid, p.fc2W(), gp.fc2W(), gp.fc2B(), ws.dFc, n); // dAct [n, F]
+      linearBackward(ws.ways, ad, mod[3], base, a.fcAct, ws.dResid, p.fc2W(), gp.fc2W(), gp.fc2B(), ws.dFc, n, shared, l, 10); // dAct [n, F]
       overRows(ws.ways, n, f, (r0, r1) -> pw.multiply(ws.dFc.rows(r0, r1), a.fcPre.rows(r0, r1), ws.dFc.rows(r0, r1), (r1 - r0) * f)); // dPre = dAct gelu'(pre)
-      linearBackward(ws.ways, ad, mod[2], base, a.ln2Out, ws.dFc, p.fcW(), gp.fcW(), gp.fcB(), ws.dLn, n); // dLn [n, d]
+      linearBackward(ws.ways, ad, mod[2], base, a.ln2Out, ws.dFc, p.fcW(), gp.fcW(), gp.fcB(), ws.dLn, n, shared, l, 8); // dLn [n, d]
       layerNormBackward(ws, ws.dLn, a.ln2Hat, a.ln2Rstd, p.ln2W(), ws.dResid, gp.ln2W(), gp.ln2B(), n);
       // --- attention: mid = x + merge(softmax(q k^T / sqrt(dh)) v) Wproj + bproj ; dResid = dL/dmid
-      linearBackward(ws.ways, ad, mod[1], base, a.y, ws.dResid, p.projW(), gp.projW(), gp.projB(), ws.dY, n); // dY [n, d]
+      linearBackward(ws.ways, ad, mod[1], base, a.y, ws.dResid, p.projW(), gp.projW(), gp.projB(), ws.dY, n, shared, l, 4); // dY [n, d]
       // Per head, reading and writing the heads where they lie: dY [n, d], qkv and dQkv [n, 3d].
       Tensor qkv = a.qkv;
       // One head at a time, causally: query rows [r0, r1) see keys [0, r1); key rows [r0, r1) are
@@ -444,7 +472,7 @@ final class ShardMath {
           }
         }
       });
-      linearBackward(ws.ways, ad, mod[0], base, a.ln1Out, ws.dQkv, p.attnW(), gp.attnW(), gp.attnB(), ws.dLn, n); // dLn [n, d]
+      linearBackward(ws.ways, ad, mod[0], base, a.ln1Out, ws.dQkv, p.attnW(), gp.attnW(), gp.attnB(), ws.dLn, n, shared, l, 2); // dLn [n, d]
       layerNormBackward(ws, ws.dLn, a.ln1Hat, a.ln1Rstd, p.ln1W(), ws.dResid, gp.ln1W(), gp.ln1B(), n);
     }
     if (base) {

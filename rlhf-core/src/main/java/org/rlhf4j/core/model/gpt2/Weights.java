@@ -24,7 +24,26 @@ final class Weights {
       Tensor fcW,
       Tensor fcB,
       Tensor fc2W,
-      Tensor fc2B) {}
+      Tensor fc2B) {
+    /** The tensor at {@code k} in this record's (and {@link GptConfig#blockTable}'s) order. */
+    Tensor tensor(int k) {
+      return switch (k) {
+        case 0 -> ln1W;
+        case 1 -> ln1B;
+        case 2 -> attnW;
+        case 3 -> attnB;
+        case 4 -> projW;
+        case 5 -> projB;
+        case 6 -> ln2W;
+        case 7 -> ln2B;
+        case 8 -> fcW;
+        case 9 -> fcB;
+        case 10 -> fc2W;
+        case 11 -> fc2B;
+        default -> throw new IndexOutOfBoundsException("block tensor " + k + " of 12");
+      };
+    }
+  }
 
   final Tensor wte;
   final Tensor wpe;
