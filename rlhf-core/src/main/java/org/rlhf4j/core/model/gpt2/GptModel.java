@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * #zeroGradients()}.
  *
  * <p>A batch is split into {@code min(threads, B)} shards computed in parallel, each with its own
- * preallocated activations; the shards' parameter gradients are summed in a fixed order, so results
- * are deterministic for a given thread count. A model is not thread-safe: one pass at a time, and a
+ * preallocated activations; the shards add their gradients of the blocks' weight matrices into the
+ * model's in shard order ({@link MatrixGradientTurns}) and sum the rest after the pass in the same
+ * order, so results are deterministic for a given thread count. A model is not thread-safe: one pass at a time, and a
  * new {@link #forward} invalidates the previous pass (a decode session's prefill is such a pass,
  * taken under the model's pass lock, so sessions may be prefilled from several threads at once).
  * Close the model to free its native memory.
@@ -61,7 +62,10 @@ public final class GptModel implements CausalLm {
   final Object passLock = new Object();
   private boolean closed;
 
-  /** The per-shard state: activations, and (for shards after the first) private gradients. */
+  /**
+   * The per-shard state: activations, and (for shards after the first) private gradients, of which the
+   * blocks' weight matrices stay zero (the shards add those into the model's directly).
+   */
   static final class Shard {
     final ShardWorkspace ws;
     final FlatTensors grads; // null for shard 0, which writes the model's gradients directly
