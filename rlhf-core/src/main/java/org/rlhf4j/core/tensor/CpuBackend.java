@@ -426,11 +426,19 @@ public final class CpuBackend {
    * measurements such as the machine's best GEMM rate with the BLAS's own threads. Returns false,
    * without running {@code body}, where the count cannot be set (no direct BLAS loaded).
    */
-  public static synchronized boolean withBlasThreads(int threads, Runnable body) {
+  public static boolean withBlasThreads(int threads, Runnable body) {
     if (threads < 1) {
       throw new IllegalArgumentException("threads must be >= 1, got " + threads);
     }
-    Blas.validation(); // loads the BLAS and makes it single-threaded, if it is not yet
+    // Loads the BLAS and makes it single-threaded, if it is not yet; outside this class's lock, which
+    // Blas's first use takes while holding its own.
+    Blas.validation();
+    synchronized (CpuBackend.class) {
+      return withLoadedBlasThreads(threads, body);
+    }
+  }
+
+  private static boolean withLoadedBlasThreads(int threads, Runnable body) {
     Optional<String> mkl = loadedMkl();
     Optional<String> lib = mkl.isPresent() ? mkl : loadedLibrary("libopenblas_nolapack");
     if (lib.isEmpty()) {

@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  * <p>A batch is split into {@code min(threads, B)} shards computed in parallel, each with its own
  * preallocated activations; the shards add their gradients of the blocks' weight matrices into the
  * model's in shard order ({@link MatrixGradientTurns}) and sum the rest after the pass in the same
- * order, so results are deterministic for a given thread count. A model is not thread-safe: one pass at a time, and a
- * new {@link #forward} invalidates the previous pass (a decode session's prefill is such a pass,
+ * order, so results are deterministic for a given thread count. A model is not thread-safe: one pass
+ * at a time, and a new {@link #forward} invalidates the previous pass (a decode session's prefill is such a pass,
  * taken under the model's pass lock, so sessions may be prefilled from several threads at once).
  * Close the model to free its native memory.
  */

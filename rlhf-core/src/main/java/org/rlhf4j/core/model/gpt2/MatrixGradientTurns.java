@@ -12,7 +12,7 @@ import org.rlhf4j.core.tensor.Tensor;
  * waiting ones fail too instead of waiting for ever. The order is the same for every matrix: a shard
  * that may wait computes the layer's input gradient first ({@link ShardMath.SharedMatrixGradients#waits}),
  * which hides most waits (letting the shards take turns at going first, matrix after matrix, made a
- * {@code medium} step 1 % slower than this order).
+ * {@code medium} step 0.3 % slower than summing after the pass, where this order is 1.3-1.6 % faster).
  */
 final class MatrixGradientTurns {
   /** The matrices of a block, as {@link Weights.Block#tensor} indices: c_attn, attn.c_proj, c_fc, mlp.c_proj. */
@@ -60,8 +60,7 @@ final class MatrixGradientTurns {
       }
 
       @Override
-      public boolean waits(int layer, int k) {
-        slot(layer, k); // checks k
+      public boolean waits() {
         return s > 0;
       }
     };

@@ -215,7 +215,7 @@ final class ShardMath {
       if (ad != null) {
         ad.backward(module, x, dy, dx, kk);
       }
-    }, shared != null && base && shared.waits(layer, k));
+    }, shared != null && base && shared.waits());
   }
 
   /**
@@ -385,8 +385,8 @@ final class ShardMath {
     /** Lets the next shard add its gradient of the matrix. */
     void release(int layer, int k);
 
-    /** Whether this shard may have to wait for the matrix (it is not first): it computes the layer's input gradient before the weight gradient. */
-    boolean waits(int layer, int k);
+    /** Whether this shard may have to wait (it is not first): it computes a layer's input gradient before the weight gradient. */
+    boolean waits();
   }
 
   /**

@@ -26,8 +26,8 @@ class MatrixGradientTurnsTest {
       ShardMath.SharedMatrixGradients s0 = turns.forShard(0);
       ShardMath.SharedMatrixGradients s1 = turns.forShard(1);
       ShardMath.SharedMatrixGradients s2 = turns.forShard(2);
-      assertFalse(s0.waits(1, 8));
-      assertTrue(s1.waits(1, 8));
+      assertFalse(s0.waits());
+      assertTrue(s1.waits());
       // shard 2 asks first: it gets the matrix only after shards 0 and 1 released it
       CompletableFuture<Object> third = CompletableFuture.supplyAsync(() -> s2.acquire(1, 8));
       assertThrows(TimeoutException.class, () -> third.get(100, TimeUnit.MILLISECONDS));
