@@ -11,8 +11,8 @@
 # TORCH_ARGS (extra bench_torch.py arguments, e.g. --no-scaling), JAVA_EXTRA (more JVM options), BUDGET_S (default 230: no run starts
 # after it; each run is cut at the time left, and at JAVA_CAP_S=80 / TORCH_CAP_S=50 seconds).
 # Repetitions are the programs' own (Benchmark: GEMM 2+8, small 10+30 steps, medium 10+10, sampling
-# 3+5 x 64 token-steps, batch-1 scaling 2+7 alternating rounds; bench_torch.py: small 5+20, medium 5+5,
-# sampling 1+2 x 64, scaling 2+7 rounds), so that the figures are the ones the README and issue 12 quote.
+# 3+5 x 64 token-steps, batch-1 scaling: warm-up, then alternating rounds for at least 3 s and 7 rounds; bench_torch.py: small 5+20, medium 5+5,
+# sampling 1+2 x 64, scaling 2 rounds, then at least 3 s and 7 rounds), so that the figures are the ones the README and issue 12 quote.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")/../.." && pwd)      # .../devbench
 OUT=${OUT:?set OUT to the folder for devbench.md and devbench-raw.log}
