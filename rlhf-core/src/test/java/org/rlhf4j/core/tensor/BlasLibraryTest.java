@@ -51,6 +51,7 @@ class BlasLibraryTest {
   void mklCodeBranchesHaveNames() {
     assertEquals("AVX-512", CpuBackend.mklBranchName(12));
     assertEquals("AVX2", CpuBackend.mklBranchName(10));
+    assertEquals("AUTO (MKL names no branch for this CPU)", CpuBackend.mklBranchName(2));
     assertEquals("branch 99", CpuBackend.mklBranchName(99));
   }
 
