@@ -119,6 +119,14 @@ final class MklJit {
   }
 
   /**
+   * How many problems MKL has been asked for a kernel: those it made and those it declined (on an AMD
+   * Zen 5, MKL 2022.0 declines every shape); for tests and diagnostics.
+   */
+  static int problemCount() {
+    return KERNELS.size();
+  }
+
+  /**
    * {@code C = alpha op(A) op(B) + beta C}, row-major, through a generated kernel if one applies;
    * else does nothing and returns {@code false} (the caller then calls {@code cblas_sgemm}). With
    * {@code beta == 0}, {@code C}'s old contents are not read.

@@ -56,53 +56,6 @@ class BlasLibraryTest {
   }
 
   /**
-   * With MKL, every thread that computes products runs MKL on itself alone, whatever thread count
-   * ND4J or the environment set: rlhf4j runs products on its own threads.
-   */
-  @Test
-  void mklComputesOnTheCallingThreadOnly() throws Exception {
-    Blas.validation(); // loads the BLAS
-    org.junit.jupiter.api.Assumptions.assumeTrue(CpuBackend.mklLoaded(), "MKL is not the BLAS here: " + Blas.validation());
-    Tensor a = aligned(64 * 64).reshape(64, 64);
-    Tensor c = aligned(64 * 64).reshape(64, 64);
-    Blas.gemm(a, a, c, false, false);
-    assertEquals(1, CpuBackend.mklMaxThreadsHere(), "this thread");
-    int[] other = new int[1];
-    Thread t = new Thread(() -> {
-      Blas.gemm(a, a, c, false, false);
-      other[0] = CpuBackend.mklMaxThreadsHere();
-    });
-    t.start();
-    t.join();
-    assertEquals(1, other[0], "a new thread");
-  }
-
-  /**
-   * {@link CpuBackend#withBlasThreads} (the benchmark's best GEMM rate on the BLAS's own threads) gives
-   * the products of its body that many MKL threads, and sets the calling thread back to one after it,
-   * also when the body fails.
-   */
-  @Test
-  void blasThreadsOfAMeasurementAreSetBack() {
-    assertThrows(IllegalArgumentException.class, () -> CpuBackend.withBlasThreads(0, () -> {}));
-    Blas.validation(); // loads the BLAS
-    org.junit.jupiter.api.Assumptions.assumeTrue(CpuBackend.mklLoaded(), "MKL is not the BLAS here: " + Blas.validation());
-    Tensor a = aligned(64 * 64).reshape(64, 64);
-    Tensor c = aligned(64 * 64).reshape(64, 64);
-    int[] inside = new int[1];
-    assertTrue(CpuBackend.withBlasThreads(2, () -> {
-      Blas.gemm(a, a, c, false, false);
-      inside[0] = CpuBackend.mklMaxThreadsHere();
-    }));
-    assertEquals(2, inside[0], "inside");
-    assertEquals(1, CpuBackend.mklMaxThreadsHere(), "after");
-    assertThrows(IllegalStateException.class, () -> CpuBackend.withBlasThreads(3, () -> {
-      throw new IllegalStateException("fails");
-    }));
-    assertEquals(1, CpuBackend.mklMaxThreadsHere(), "after a failure");
-  }
-
-  /**
    * The same product of the same numbers, with the operands at different offsets from a 64-byte
    * boundary, gives the same floats: results must not depend on where the allocator put a buffer
    * (with MKL this needs one MKL thread per call, which {@link CpuBackend} sets on every calling
