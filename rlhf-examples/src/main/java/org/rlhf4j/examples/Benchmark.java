@@ -1,5 +1,7 @@
 package org.rlhf4j.examples;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -156,12 +158,12 @@ public final class Benchmark {
   /**
    * Times {@code stepsPerRound} steps on a 1-thread and a {@code threads}-thread copy of the same
    * model, alternately, after warm-up rounds (see {@link #warmUp}): rounds until they have taken
-   * {@link #SCALING_WINDOW_NANOS} together and at least {@link #SCALING_MIN_ROUNDS}; reports the
-   * median ms per step of each and the median of the rounds' ratios. A round takes milliseconds,
-   * while a shared VM's host gives its virtual cores their own physical cores or not in phases of
-   * seconds (measured on the 2-core VMs: stretches of 1-3 s in which two threads gain 1.0-1.3x, between
-   * stretches at 1.7-1.8x): rounds spread over seconds, and each compared with its own pair, make
-   * the figure the code's rather than one phase's.
+   * {@link #SCALING_WINDOW_NANOS} together and at least {@link #SCALING_MIN_ROUNDS}; reports {@link
+   * #scalingFigures}. A round takes milliseconds, while on a shared VM the second core's gain comes
+   * and goes in stretches of seconds (measured on the 2-core Zen 5 VM: 1.0-1.3x for one to several
+   * seconds at a time, between stretches at 1.7-1.85x, with the worker running its half of the work):
+   * rounds spread over seconds, each compared with its own pair, make the figure the code's rather
+   * than one stretch's.
    */
   private static void scaling(List<Figure> out, String name, GptConfig c, int threads, java.util.function.Function<GptModel, Stepper> make, int stepsPerRound) {
     try (GptModel one = GptModel.randomInit(c, 5, new ModelOptions(DataType.FLOAT, 1));
@@ -176,13 +178,28 @@ public final class Benchmark {
         round(s1, sn, stepsPerRound, ms);
         rounds.add(ms);
       }
-      double a = median(rounds.stream().mapToDouble(r -> r[0]).toArray());
-      double b = median(rounds.stream().mapToDouble(r -> r[1]).toArray());
-      double speedUp = median(rounds.stream().mapToDouble(r -> r[0] / r[1]).toArray());
-      out.add(new Figure(name + ", 1 thread", a, "ms"));
-      out.add(new Figure(name + ", " + threads + " threads", b, "ms"));
-      out.add(new Figure(name + ", speed-up with " + threads + " threads", speedUp, "x"));
+      ScalingFigures f = scalingFigures(rounds);
+      out.add(new Figure(name + ", 1 thread", f.oneMs(), "ms"));
+      out.add(new Figure(name + ", " + threads + " threads", f.manyMs(), "ms"));
+      out.add(new Figure(name + ", speed-up with " + threads + " threads", f.speedUp(), "x"));
     }
+  }
+
+  /** A thread-scaling figure: the median ms per step of each copy, and the median of the rounds' ratios. */
+  record ScalingFigures(double oneMs, double manyMs, double speedUp) {}
+
+  /**
+   * The figures of {@code rounds}, each {@code {ms per step on 1 thread, ms per step on N threads}}
+   * of one round: the median of each column, and as the speed-up the median of the rounds' own
+   * ratios (not the ratio of the medians: a round's two halves share the machine's state of the
+   * moment). Medians of an even count take the upper middle value.
+   */
+  static ScalingFigures scalingFigures(List<double[]> rounds) {
+    checkArgument(!rounds.isEmpty(), "no rounds");
+    return new ScalingFigures(
+        median(rounds.stream().mapToDouble(r -> r[0]).toArray()),
+        median(rounds.stream().mapToDouble(r -> r[1]).toArray()),
+        median(rounds.stream().mapToDouble(r -> r[0] / r[1]).toArray()));
   }
 
   /**
