@@ -82,6 +82,11 @@ final class MklJit {
     try {
       Loader.load(mkl_rt.class);
       on = true;
+      // MKL makes kernels only for the CPUs it generates code for (on an AMD Zen 5 it declines every
+      // shape): ask for one a step uses, so that the route's description says so.
+      if (create(new Key(false, false, 64, 32, 128, 128, 32, 32, 1f, 0f)) == NONE) {
+        return DECLINED;
+      }
       return "";
     } catch (RuntimeException | LinkageError e) {
       LOG.warn("MKL's JIT kernels are not available ({}); small products use cblas_sgemm", e.toString());
@@ -107,6 +112,13 @@ final class MklJit {
   static synchronized void stop() {
     on = false;
   }
+
+  /**
+   * What {@link #start} returns when MKL declines a kernel for a shape it would make one for on an
+   * Intel CPU (the kernels stay on: each shape is asked once, and declined ones go to {@code
+   * cblas_sgemm}).
+   */
+  static final String DECLINED = "declined by MKL on this CPU (no kernel for the start-up probe, [64, 128] x [128, 32]); small products use cblas_sgemm";
 
   /** Whether small products go to generated kernels. */
   static boolean on() {
