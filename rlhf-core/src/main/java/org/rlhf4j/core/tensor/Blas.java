@@ -233,6 +233,13 @@ public final class Blas {
       javaGemmAt(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
       return;
     }
+    directAt(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+  }
+
+  /** {@link #gemmAt} on the direct route, unchecked: one single-threaded BLAS call. */
+  private static void directAt(
+      boolean transA, boolean transB, int m, int n, int k, double alpha, Tensor a, long aOff, int lda, Tensor b, long bOff, int ldb,
+      double beta, Tensor c, long cOff, int ldc) {
     CpuBackend.mklOneThreadOnThisThread();
     int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
     int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
@@ -610,23 +617,27 @@ public final class Blas {
       block(a, b, c, transA, transB, alpha, beta, m, n, k, lda, ldb, 0, n);
       return;
     }
-    if (byRows) { // blocks of 16-row multiples, the same for a given (m, parts)
-      int[] rows = new int[parts + 1];
-      for (int p = 0; p <= parts; p++) {
-        rows[p] = p == parts ? m : (int) ((long) m * p / parts) & ~15;
-      }
+    if (byRows) { // blocks of 16-row multiples
+      int[] rows = edges(m, parts, 15);
       Parallel.forEach(parts, p -> rowBlock(a, b, c, transA, transB, alpha, beta, n, k, lda, ldb, rows[p], rows[p + 1]));
       return;
     }
-    // Column blocks of 16-element multiples (32 when they go to the small-matrix kernels), the same
-    // for a given (n, parts).
-    int align = c.dataType() == DataType.FLOAT && inSmallBlocks(transB, alpha, beta, m, k, 0, n) ? 31 : 15;
-    int[] edges = new int[parts + 1];
-    for (int p = 0; p <= parts; p++) {
-      edges[p] = p == parts ? n : (int) ((long) n * p / parts) & ~align;
-    }
+    // Column blocks of 16-element multiples (32 when they go to the small-matrix kernels).
+    int[] edges = edges(n, parts, c.dataType() == DataType.FLOAT && inSmallBlocks(transB, alpha, beta, m, k, 0, n) ? 31 : 15);
     Parallel.forEach(
         parts, p -> block(a, b, c, transA, transB, alpha, beta, m, n, k, lda, ldb, edges[p], edges[p + 1]));
+  }
+
+  /**
+   * The edges {@code 0 = e[0] < ... < e[parts] = units} of {@code parts} blocks whose inner edges are
+   * multiples of {@code align + 1} (a power of two), the same for the same arguments.
+   */
+  private static int[] edges(int units, int parts, int align) {
+    int[] e = new int[parts + 1];
+    for (int p = 0; p <= parts; p++) {
+      e[p] = p == parts ? units : (int) ((long) units * p / parts) & ~align;
+    }
+    return e;
   }
 
   /**
@@ -647,18 +658,8 @@ public final class Blas {
   /** Rows {@code [i0, i1)} of {@code c} (all its columns), with {@code gemm}. */
   private static void rowBlock(
       Tensor a, Tensor b, Tensor c, boolean transA, boolean transB, double alpha, double beta, int n, int k, int lda, int ldb, int i0, int i1) {
-    CpuBackend.mklOneThreadOnThisThread();
     long aOffset = transA ? i0 : (long) i0 * lda; // op(a)'s rows are a's columns when transposed
-    long cOffset = (long) i0 * n;
-    if (c.dataType() == DataType.FLOAT) {
-      sgemm(transA, transB, i1 - i0, n, k, (float) alpha, offset(a.floatPointer(), aOffset, 0), lda, b.floatPointer(), ldb, (float) beta,
-          offset(c.floatPointer(), cOffset, 2), n);
-    } else {
-      openblas_nolapack.cblas_dgemm(
-          openblas_nolapack.CblasRowMajor, transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-          transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans, i1 - i0, n, k, alpha, offset(a.doublePointer(), aOffset, 0), lda,
-          b.doublePointer(), ldb, beta, offset(c.doublePointer(), cOffset, 2), n);
-    }
+    directAt(transA, transB, i1 - i0, n, k, alpha, a, aOffset, lda, b, 0, ldb, beta, c, (long) i0 * n, n);
   }
 
   /** Columns {@code [j0, j1)} of {@code c}. */
